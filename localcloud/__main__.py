@@ -1,0 +1,60 @@
+"""`python -m localcloud`: serve the AWS APIs the dashboard uses on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from localcloud.server import CloudServer, LocalCloud, log
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--data-dir", type=Path, default=_ROOT / ".localcloud",
+                        help="where state lives; it survives restarts")
+    parser.add_argument("--region", default="us-east-1", help="region of the resources created at first start")
+    parser.add_argument("--model-onnx", type=Path, default=_ROOT / "build" / "efficientnet_lite0.onnx",
+                        help="ONNX weights for the default model (exported on first use if missing)")
+    parser.add_argument("--lambda-concurrency", type=int, default=10,
+                        help="account-wide limit on concurrent Lambda executions")
+    parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
+    args = parser.parse_args(argv)
+
+    server = CloudServer(args.port)
+    cloud = LocalCloud(args.data_dir.resolve(), server.endpoint_url, lambda_concurrency=args.lambda_concurrency)
+    server.cloud = cloud
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log(f"listening on {server.endpoint_url}, data in {args.data_dir}")
+
+    cloud.sagemaker.resume()
+    if args.no_defaults or cloud.store.get("localcloud", "defaults") is not None:
+        cloud.bootstrapped.set()
+    else:
+        from localcloud.bootstrap import seed_defaults  # builds artifacts from classifier/
+
+        if not args.model_onnx.exists():
+            from classifier.export_onnx import export_onnx  # torch is needed only here
+
+            log(f"exporting the default model to {args.model_onnx}")
+            export_onnx(args.model_onnx)
+        seed_defaults(server.endpoint_url, args.region, args.model_onnx)
+        cloud.store.put("localcloud", "defaults", {"region": args.region})
+        cloud.bootstrapped.set()
+        log("created model, endpoint dog-breed-classifier and function dog-breed-predict")
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    log("stopping")
+    server.shutdown()
+    cloud.shutdown()
+
+
+if __name__ == "__main__":
+    main()
