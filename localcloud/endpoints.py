@@ -174,12 +174,27 @@ class Fleet:
     def _pick(self) -> Instance:
         deadline = time.monotonic() + START_TIMEOUT_S
         with self._ready:
+            dead = [i for i in self._instances if not i.alive]
+            live = [i for i in self._instances if i.alive]
+        for instance in dead:
+            self._replace(instance)
+        if dead and not live:
+            raise self._crashed(dead[0], "before the request arrived")
+        with self._ready:
             while True:
                 live = [i for i in self._instances if i.alive]
                 if live:
                     return live[next(self._round_robin) % len(live)]
                 if not self._ready.wait(timeout=max(0.0, deadline - time.monotonic())):
                     raise AwsError("ServiceUnavailable", f"Endpoint {self.endpoint} has no running instance", 503)
+
+    def _crashed(self, instance: Instance, when: str) -> AwsError:
+        return AwsError(
+            "ModelError",
+            f"The endpoint instance serving {self.endpoint} crashed {when} (exit code "
+            f"{instance.process.poll()}); it is being restarted. Retry the request.",
+            424, OriginalStatusCode=500, OriginalMessage="instance crashed",
+        )
 
     def _replace(self, dead: Instance) -> None:
         with self._lock:
@@ -213,14 +228,8 @@ class Fleet:
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 if instance.alive and attempt == 0:
                     continue  # a stale keep-alive connection: try once more on a fresh one
-                code = instance.process.poll()
                 self._replace(instance)
-                raise AwsError(
-                    "ModelError",
-                    f"The endpoint instance serving {self.endpoint} crashed while handling the request "
-                    f"(exit code {code}); it is being restarted. Retry the request.",
-                    424, OriginalStatusCode=500, OriginalMessage=f"instance crashed: {exc}",
-                ) from exc
+                raise self._crashed(instance, "while handling the request") from exc
         raise AssertionError("unreachable")
 
     def stop(self) -> None:

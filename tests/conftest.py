@@ -1,0 +1,46 @@
+"""Shared fixtures: a real localcloud on a free port in a temp dir, and real photos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.localcloud_process import LocalCloudProcess
+
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+DEFAULT_ENDPOINT = "dog-breed-classifier"
+DEFAULT_FUNCTION = "dog-breed-predict"
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    if not DATASETS.exists():
+        pytest.skip(f"datasets not found at {DATASETS}")
+    return DATASETS
+
+
+@pytest.fixture(scope="session")
+def dog_photo(datasets: Path) -> Path:
+    return datasets / "dogs-wiki-133" / "test" / "056.Dachshund" / sorted(
+        (datasets / "dogs-wiki-133" / "test" / "056.Dachshund").iterdir())[0].name
+
+
+@pytest.fixture(scope="session")
+def localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    """One localcloud for the session, with the default endpoint and function ready."""
+    cloud = LocalCloudProcess(tmp_path_factory.mktemp("localcloud")).start()
+    cloud.wait_endpoint(DEFAULT_ENDPOINT)
+    yield cloud
+    cloud.stop()
+
+
+@pytest.fixture
+def aws_env(localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
+    """Point boto3 (and so the dashboard's services) at the session's localcloud."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in localcloud.env().items():
+        monkeypatch.setenv(name, value)
+    return localcloud

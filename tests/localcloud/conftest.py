@@ -1,0 +1,94 @@
+"""A localcloud without the default resources, and small artifacts to deploy on it."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import textwrap
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+from botocore.validate import ParamValidator
+
+from tests.localcloud_process import LocalCloudProcess
+
+ECHO_MODEL = textwrap.dedent('''
+    import json, os
+
+    def model_fn(model_dir):
+        with open(os.path.join(model_dir, "greeting.txt")) as f:
+            return f.read()
+
+    def input_fn(body, content_type):
+        if content_type == "application/x-crash":
+            os._exit(3)
+        if content_type == "text/plain" and body == b"bad":
+            raise ValueError("bad input, says the handler")
+        if content_type == "text/plain" and body == b"boom":
+            raise RuntimeError("the handler broke")
+        return body
+
+    def predict_fn(data, model):
+        return {"greeting": model, "length": len(data)}
+
+    def output_fn(prediction, accept):
+        return json.dumps(prediction), "application/json"
+''')
+
+
+def model_archive(greeting: str = "hello", *, broken: bool = False) -> bytes:
+    """A real model.tar.gz: data file plus code/inference.py, as SageMaker expects."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        files = {"code/inference.py": "raise ImportError('no such module')" if broken else ECHO_MODEL,
+                 "greeting.txt": greeting}
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def function_zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("lambda_function.py", textwrap.dedent(source))
+    return buffer.getvalue()
+
+
+def assert_shape(client, operation: str, response: dict) -> None:
+    """The parsed response must fit botocore's output shape for the operation."""
+    model = client.meta.service_model.operation_model(operation)
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    if "Payload" in body:
+        body["Payload"] = b""
+    report = ParamValidator().validate(body, model.output_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    process = LocalCloudProcess(tmp_path_factory.mktemp("bare-localcloud"), ["--no-defaults"]).start()
+    yield process
+    process.stop()
+
+
+def deploy_echo(cloud: LocalCloudProcess, name: str, *, greeting: str = "hello", instances: int = 1,
+                broken: bool = False) -> None:
+    s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
+    bucket = "artifacts"
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=model_archive(greeting, broken=broken))
+    sagemaker.create_model(
+        ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
+        PrimaryContainer={"Image": "pytorch-inference", "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
+                             "InitialInstanceCount": instances, "InstanceType": "ml.m5.large"}],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
