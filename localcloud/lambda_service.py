@@ -357,7 +357,7 @@ class Lambda:
                 reply = env.invoke(event, request_id, timeout)
                 if reply is None:
                     error = {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                             f"exit status {env.process.poll()}", "errorType": "Runtime.ExitError"}
+                             f"exit status {env.process.wait(timeout=10)}", "errorType": "Runtime.ExitError"}
         except TimeoutError:
             elapsed = time.perf_counter() - started
             error = {"errorMessage": f"{_timestamp()} {request_id} Task timed out after {elapsed:.2f} seconds"}
