@@ -11,7 +11,6 @@ import importlib
 import io
 import json
 import os
-import resource
 import sys
 import time
 import traceback
@@ -52,7 +51,12 @@ class _Tee(io.TextIOBase):
 
 
 def _max_memory_mb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """Peak resident memory of this environment (VmHWM; ru_maxrss would count the forking parent)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return 0
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import json
 import os
 import socket
 import sys
+import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
@@ -105,6 +107,13 @@ def make_server(handlers: Handlers, port: int) -> ThreadingHTTPServer:
     return server
 
 
+def _exit_with_parent(parent: int) -> None:
+    """An instance never outlives localcloud, even when localcloud is killed outright."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", required=True)
@@ -112,6 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     handlers = load_handlers(args.model_dir)
     server = make_server(handlers, args.port)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     print(f"LISTENING {server.server_address[1]}", flush=True)
     os.dup2(2, 1)  # from here on, anything printed goes to the instance log
     server.serve_forever()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcloud_process import LocalCloudProcess
+from localcloud.process import LocalCloudProcess
 
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 DEFAULT_ENDPOINT = "dog-breed-classifier"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.validate import ParamValidator
 
-from tests.localcloud_process import LocalCloudProcess
+from localcloud.process import LocalCloudProcess
 
 ECHO_MODEL = textwrap.dedent('''
     import json, os
