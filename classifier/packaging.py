@@ -1,0 +1,79 @@
+"""Build the deployable artifacts: the SageMaker ``model.tar.gz`` and the Lambda function zip.
+
+The model archive follows the SageMaker framework-container layout (model at the root, handlers and
+requirements under ``code/``), so the same file deploys on AWS and in localcloud unchanged.
+"""
+
+import io
+import json
+import os
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+from classifier.model import DEFAULT_MODEL_NAME
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Build-time and Lambda-side modules: the endpoint neither needs them nor their imports (torch, boto3).
+_NOT_SHIPPED = {"export_onnx.py", "packaging.py", "lambda_function.py"}
+_ENTRY_POINT = (
+    '"""SageMaker entry point: the handlers live in the bundled classifier package."""\n\n'
+    "from classifier.inference import input_fn, model_fn, output_fn, predict_fn\n\n"
+    '__all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]\n'
+)
+_REQUIREMENTS = "onnxruntime>=1.17\npillow>=10.0\nnumpy>=1.24\n"
+# gzip level 1: float weights barely compress (measured: level 6 saved 0.3% of 17 MB and took 20% longer).
+_COMPRESS_LEVEL = 1
+
+
+def build_model_archive(onnx_path: Path, out_path: Path, *, model_name: str = DEFAULT_MODEL_NAME) -> Path:
+    """Write ``model.tar.gz`` (model.onnx, model.json, code/inference.py, code/classifier/,
+    code/requirements.txt) atomically to ``out_path``."""
+    metadata = {"name": model_name, "framework": "onnx", "classes": "imagenet-1k", "input": [1, 3, 224, 224]}
+    out_path = Path(out_path)
+    tmp = _temporary_sibling(out_path)
+    try:
+        with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS_LEVEL) as archive:
+            archive.add(onnx_path, arcname="model.onnx")
+            _add_bytes(archive, "model.json", json.dumps(metadata, indent=2).encode("utf-8"))
+            _add_bytes(archive, "code/inference.py", _ENTRY_POINT.encode("utf-8"))
+            _add_bytes(archive, "code/requirements.txt", _REQUIREMENTS.encode("utf-8"))
+            for path in _shipped_package_files():
+                archive.add(path, arcname=f"code/classifier/{path.relative_to(PACKAGE_DIR).as_posix()}")
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def build_lambda_zip(out_path: Path) -> Path:
+    """Write the Lambda deployment zip: ``lambda_function.py`` at the root (handler
+    ``lambda_function.lambda_handler``); boto3 comes with the Lambda Python runtime."""
+    out_path = Path(out_path)
+    tmp = _temporary_sibling(out_path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(PACKAGE_DIR / "lambda_function.py", arcname="lambda_function.py")
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def _shipped_package_files() -> list[Path]:
+    modules = [p for p in sorted(PACKAGE_DIR.glob("*.py")) if p.name not in _NOT_SHIPPED]
+    return modules + sorted(p for p in (PACKAGE_DIR / "data").iterdir() if p.is_file())
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(time.time())
+    info.mode = 0o644
+    archive.addfile(info, io.BytesIO(data))
+
+
+def _temporary_sibling(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
