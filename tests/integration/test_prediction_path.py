@@ -95,10 +95,7 @@ def test_original_projects_json_with_image(localcloud, dog_photo):
 @pytest.mark.parametrize("mode", ["CMYK", "RGBA", "I;16", "P"])
 def test_unusual_image_modes_are_classified(localcloud, dog_photo, mode):
     image = Image.open(dog_photo).convert("RGB")
-    if mode == "I;16":
-        image = image.convert("L").convert("I;16")
-    else:
-        image = image.convert(mode)
+    image = image.convert("L").convert("I;16") if mode == "I;16" else image.convert(mode)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG" if mode == "CMYK" else "PNG")
     answer = invoke_endpoint(localcloud, buffer.getvalue(), "application/x-image")
