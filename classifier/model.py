@@ -30,6 +30,9 @@ def _session_options() -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads must not spin: on a small box the spinning steals the cores that
+    # image decoding, other requests and other processes (Lambda, localcloud) need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
