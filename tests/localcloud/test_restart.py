@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.localcloud.conftest import deploy_echo, function_zip
 from localcloud.process import LocalCloudProcess
+from tests.localcloud.conftest import deploy_echo, function_zip
 
 
 def test_restart_keeps_resources_and_serves_again(tmp_path):

@@ -1,0 +1,71 @@
+"""Per-session memory of cloud answers, so a Streamlit rerun (any widget change) does not call the cloud
+again for a photo it has already classified.
+
+Only successes are remembered: after a failure (cloud down, throttled) the next rerun tries again.
+"""
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from services.clients import CloudSettings
+from services.prediction import Prediction, PredictionService, Targets, Via
+
+T = TypeVar("T")
+
+_MAX_ENTRIES = 64  # a session that classifies more photos forgets the oldest
+_TARGETS_TTL_S = 30  # endpoints and functions change rarely; a deploy shows within half a minute
+
+
+def image_key(data: bytes) -> str:
+    """The content hash a photo is remembered by (the same photo uploaded twice is one entry)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def predict_image(
+    service: PredictionService, data: bytes, *, via: Via, target: str, settings: CloudSettings
+) -> Prediction:
+    return _remember(
+        ("image", image_key(data), via, target, settings), lambda: service.predict_image(data, via=via, target=target)
+    )
+
+
+def predict_url(service: PredictionService, url: str, *, via: Via, target: str, settings: CloudSettings) -> Prediction:
+    return _remember(("url", url, via, target, settings), lambda: service.predict_url(url, via=via, target=target))
+
+
+def list_targets(service: PredictionService, settings: CloudSettings) -> Targets:
+    """Endpoint and function names, re-read after 30 s, or at once while the last read had errors."""
+    key = ("targets", settings)
+    entry = _store().get(key)
+    if entry is not None and time.monotonic() - entry[1] < _TARGETS_TTL_S:
+        return entry[0]
+    targets = service.list_targets()
+    if not targets.errors:
+        _put(key, targets)
+    return targets
+
+
+def _remember(key: Hashable, compute: Callable[[], T]) -> T:
+    entry = _store().get(key)
+    if entry is not None:
+        _store().move_to_end(key)
+        return entry[0]
+    value = compute()  # raises on failure, so failures are never remembered
+    _put(key, value)
+    return value
+
+
+def _put(key: Hashable, value: Any) -> None:
+    store = _store()
+    store[key] = (value, time.monotonic())
+    while len(store) > _MAX_ENTRIES:
+        store.popitem(last=False)
+
+
+def _store() -> "OrderedDict[Hashable, tuple[Any, float]]":
+    return st.session_state.setdefault("cloud_answers", OrderedDict())

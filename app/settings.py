@@ -1,0 +1,41 @@
+"""The sidebar's cloud settings: endpoint URL, profile and region, defaulting from the environment."""
+
+import streamlit as st
+
+from services.clients import CloudSettings
+from services.errors import ServiceError
+
+_STATE_KEY = "cloud_settings"
+
+
+def sidebar_settings() -> CloudSettings:
+    """Draw the settings inputs in the sidebar and remember the result for the pages of this session."""
+    defaults = CloudSettings.from_env()
+    with st.sidebar:
+        st.subheader("Cloud")
+        endpoint_url = st.text_input(
+            "Endpoint URL",
+            value=defaults.endpoint_url or "",
+            key="settings_endpoint_url",
+            help="localcloud runs on http://127.0.0.1:4566. Leave empty to talk to AWS.",
+        )
+        profile = st.text_input(
+            "AWS profile", value=defaults.profile or "", key="settings_profile", help="Empty: default credentials."
+        )
+        region = st.text_input("Region", value=defaults.region, key="settings_region")
+        try:
+            settings = CloudSettings(
+                endpoint_url=endpoint_url.strip() or None,
+                region=region.strip(),
+                profile=profile.strip() or None,
+            )
+        except ServiceError as exc:
+            st.error(f"{exc.message} Using the environment's settings until this is fixed.")
+            settings = defaults
+    st.session_state[_STATE_KEY] = settings
+    return settings
+
+
+def current_settings() -> CloudSettings:
+    """The settings chosen in the sidebar (the environment's when a page runs on its own, as in tests)."""
+    return st.session_state.get(_STATE_KEY) or CloudSettings.from_env()

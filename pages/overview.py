@@ -1,0 +1,51 @@
+"""Overview (home): which cloud the dashboard talks to, as whom, and what is deployed there."""
+
+import streamlit as st
+
+from app.settings import current_settings
+from services.overview import get_overview
+
+settings = current_settings()
+
+st.title("Dog-breed classifier operations")
+if st.button("Refresh", key="overview_refresh"):
+    st.rerun()
+
+with st.spinner("Reading the cloud…"):
+    overview = get_overview(settings)
+
+for message in overview.errors:
+    st.warning(message)
+
+cloud, account, region, health = st.columns(4)
+cloud.metric("Cloud", overview.cloud)
+account.metric("Account", overview.account or "unknown")
+region.metric("Region", overview.region)
+health.metric("localcloud health", overview.health or "n/a")
+st.caption(f"Endpoint URL: {overview.endpoint_url or 'AWS default endpoints'}")
+if overview.caller_arn:
+    st.caption(f"Signed in as {overview.caller_arn}")
+
+st.subheader("Endpoints")
+if overview.endpoints:
+    st.dataframe(
+        [
+            {"name": e.name, "status": e.status, "instances": e.instance_count, "created": e.created}
+            for e in overview.endpoints
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No endpoints.")
+
+st.subheader("Lambda functions")
+if overview.functions:
+    st.dataframe(
+        [
+            {"name": f.name, "runtime": f.runtime, "memory (MB)": f.memory_mb, "last modified": f.last_modified}
+            for f in overview.functions
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No functions.")

@@ -1,0 +1,98 @@
+"""Predict: classify dog photos through the Lambda function or straight through the endpoint."""
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from app import cache
+from app.charts import top_breeds_chart
+from app.formatting import latency, size, verdict
+from app.photos import is_web_url, preview
+from app.settings import current_settings
+from services.errors import ServiceError
+from services.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION, PredictionService
+
+PATHS = {"Lambda function": "lambda", "SageMaker endpoint": "endpoint"}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to classify: uploaded bytes or a URL."""
+
+    name: str
+    data: bytes | None = None
+    url: str | None = None
+
+
+settings = current_settings()
+service = PredictionService(settings=settings)
+
+st.title("Predict a dog's breed")
+
+path_label = st.radio("Path", list(PATHS), horizontal=True, key="predict_path")
+via = PATHS[path_label]
+targets = cache.list_targets(service, settings)
+for message in targets.errors:
+    st.warning(message)
+names, default = (targets.functions, DEFAULT_FUNCTION) if via == "lambda" else (targets.endpoints, DEFAULT_ENDPOINT)
+options = names or [default]  # nothing listed (or listing failed): still let the visitor try the default
+target = st.selectbox(
+    "Function" if via == "lambda" else "Endpoint",
+    options,
+    index=options.index(default) if default in options else 0,
+    accept_new_options=True,
+    key=f"predict_target_{via}",
+)
+
+uploads = st.file_uploader(
+    "Photos", type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True, key="predict_uploads"
+)
+use_camera = st.toggle("Take a photo with the camera", key="predict_use_camera")
+shot = st.camera_input("Camera", key="predict_camera") if use_camera else None
+url = st.text_input("…or an image URL", placeholder="https://example.com/dog.jpg", key="predict_url").strip()
+
+items = [Item(upload.name, data=upload.getvalue()) for upload in uploads or []]
+if shot is not None:
+    items.append(Item("camera photo", data=shot.getvalue()))
+if url:
+    items.append(Item(url, url=url))
+
+if not items:
+    st.info("Upload a photo, take one with the camera, or paste an image URL.")
+    st.stop()
+
+# Cheap things first: every photo and its slot appear before any cloud call.
+slots = []
+for item in items:
+    photo_column, result_column = st.columns([1, 2])
+    with photo_column:
+        thumbnail = preview(item.data) if item.data is not None else None
+        if thumbnail is not None:
+            st.image(thumbnail, caption=f"{item.name} · {size(len(item.data))}")
+        elif item.url is not None and is_web_url(item.url):
+            st.image(item.url, caption=item.url)  # the browser loads it; never a local path
+        else:
+            st.caption(item.name)
+    slots.append(result_column.empty())
+    st.divider()
+
+for item, slot in zip(items, slots, strict=True):
+    with slot.container():
+        try:
+            with st.spinner(f"Classifying {item.name}…"):
+                if item.data is not None:
+                    prediction = cache.predict_image(service, item.data, via=via, target=target, settings=settings)
+                else:
+                    prediction = cache.predict_url(service, item.url, via=via, target=target, settings=settings)
+        except ServiceError as exc:
+            st.error(f"{item.name}: {exc.message}")
+            continue
+        if prediction.is_dog is False:
+            st.warning(verdict(prediction))
+        else:
+            st.success(verdict(prediction))
+        if prediction.breeds:
+            st.altair_chart(top_breeds_chart(prediction.breeds), width="stretch")
+        st.caption(latency(prediction) + (f" · {prediction.model}" if prediction.model else ""))
+        if prediction.note:
+            st.info(prediction.note)

@@ -1,0 +1,14 @@
+"""Entry point: `streamlit run streamlit_app.py`. Sidebar settings, then the page the visitor chose."""
+
+import streamlit as st
+
+from app.settings import sidebar_settings
+
+st.set_page_config(page_title="Dog-breed classifier", page_icon="🐕", layout="wide")
+sidebar_settings()
+st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", default=True),
+        st.Page("pages/predict.py", title="Predict"),
+    ]
+).run()
