@@ -1,5 +1,6 @@
 """Overview (home): which cloud the dashboard talks to, as whom, and what is deployed there."""
 
+import pandas as pd
 import streamlit as st
 
 from app.settings import current_settings
@@ -28,24 +29,26 @@ if overview.caller_arn:
 
 st.subheader("Endpoints")
 if overview.endpoints:
-    st.dataframe(
-        [
-            {"name": e.name, "status": e.status, "instances": e.instance_count, "created": e.created}
-            for e in overview.endpoints
-        ],
-        hide_index=True,
+    st.table(
+        pd.DataFrame(
+            [
+                {"name": e.name, "status": e.status, "instances": e.instance_count, "created": e.created}
+                for e in overview.endpoints
+            ]
+        ).set_index("name")
     )
 else:
     st.caption("No endpoints.")
 
 st.subheader("Lambda functions")
 if overview.functions:
-    st.dataframe(
-        [
-            {"name": f.name, "runtime": f.runtime, "memory (MB)": f.memory_mb, "last modified": f.last_modified}
-            for f in overview.functions
-        ],
-        hide_index=True,
+    st.table(
+        pd.DataFrame(
+            [
+                {"name": f.name, "runtime": f.runtime, "memory (MB)": f.memory_mb, "last modified": f.last_modified}
+                for f in overview.functions
+            ]
+        ).set_index("name")
     )
 else:
     st.caption("No functions.")

@@ -21,10 +21,10 @@ def test_overview_shows_localcloud_and_what_is_deployed(aws_env) -> None:
     assert not at.warning
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Cloud"], metrics["localcloud health"], metrics["Region"]) == ("localcloud", "ok", "us-east-1")
-    endpoints, functions = at.dataframe[0].value, at.dataframe[1].value
-    row = endpoints[endpoints["name"] == "dog-breed-classifier"].iloc[0]
+    endpoints, functions = at.table[0].value, at.table[1].value
+    row = endpoints.loc["dog-breed-classifier"]
     assert (row["status"], row["instances"]) == ("InService", 1)
-    assert "dog-breed-predict" in list(functions["name"])
+    assert "dog-breed-predict" in list(functions.index)
 
 
 @pytest.mark.parametrize("path", ["Lambda function", "SageMaker endpoint"])
