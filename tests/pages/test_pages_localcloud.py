@@ -28,7 +28,7 @@ def test_overview_shows_localcloud_and_what_is_deployed(aws_env) -> None:
 
 
 @pytest.mark.parametrize("path", ["Lambda function", "SageMaker endpoint"])
-def test_uploaded_dog_photo_gets_its_breed(predict_page, path: str) -> None:
+def test_uploaded_dog_photo_gets_its_breed(predict_page, aws_env, path: str) -> None:
     at = predict_page
     at.radio(key="predict_path").set_value(path).run()
     at.file_uploader[0].set_value(("afghan.jpg", DOG_PHOTO.read_bytes(), "image/jpeg")).run()
@@ -39,8 +39,17 @@ def test_uploaded_dog_photo_gets_its_breed(predict_page, path: str) -> None:
     latency = next(c.value for c in at.caption if c.value.startswith("round trip"))
     assert re.match(r"round trip [\d.]+ m?s · (function|model) [\d.]+ m?s", latency)
     # A rerun shows the remembered answer: same latency figures, no second call.
+    invocations = lambda_invocations(aws_env)
+    assert invocations >= (path == "Lambda function")
     at.run()
     assert next(c.value for c in at.caption if c.value.startswith("round trip")) == latency
+    assert lambda_invocations(aws_env) == invocations
+
+
+def lambda_invocations(cloud) -> int:
+    """How many times localcloud ran the default function, read from its REPORT lines."""
+    log = cloud.data_dir / "logs" / "lambda" / "dog-breed-predict.log"
+    return log.read_text().count("REPORT RequestId") if log.exists() else 0
 
 
 def test_not_a_dog_and_a_bad_file_side_by_side(predict_page) -> None:
