@@ -76,6 +76,16 @@ class S3:
             raise AwsError("NoSuchKey", f"s3://{bucket}/{key} does not exist", 404)
         return self.blob_dir / meta["blob"]
 
+    def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
+        """Store a local file as s3://bucket/key (services that produce artifacts, like training)."""
+        digest = hashlib.md5()
+        with open(source, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        shutil.copyfile(source, tmp)
+        self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{digest.hexdigest()}"', content_type)
+
     def ensure_bucket(self, name: str, region: str) -> None:
         if self.store.get("s3-bucket", name) is None:
             self.store.put("s3-bucket", name, {"Name": name, "CreationDate": time.time(), "Region": region})
