@@ -22,16 +22,21 @@ def main(argv: list[str] | None = None) -> None:
                         help="ONNX weights for the default model (exported on first use if missing)")
     parser.add_argument("--lambda-concurrency", type=int, default=10,
                         help="account-wide limit on concurrent Lambda executions")
+    parser.add_argument("--training-instances", type=int, default=4,
+                        help="account-wide limit on concurrent training instances (ResourceLimitExceeded beyond)")
+    parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
     parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
     args = parser.parse_args(argv)
 
     server = CloudServer(args.port)
-    cloud = LocalCloud(args.data_dir.resolve(), server.endpoint_url, lambda_concurrency=args.lambda_concurrency)
+    cloud = LocalCloud(args.data_dir.resolve(), server.endpoint_url, lambda_concurrency=args.lambda_concurrency,
+                       ec2_instances=args.ec2_instances, training_instances=args.training_instances)
     server.cloud = cloud
     threading.Thread(target=server.serve_forever, daemon=True).start()
     log(f"listening on {server.endpoint_url}, data in {args.data_dir}")
 
     cloud.sagemaker.resume()
+    cloud.training.resume()
     if args.no_defaults or cloud.store.get("localcloud", "defaults") is not None:
         cloud.bootstrapped.set()
     else:

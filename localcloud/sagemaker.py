@@ -17,6 +17,7 @@ from localcloud.endpoints import Fleet, extract_model
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.s3 import S3
 from localcloud.state import Store
+from localcloud.training import Training
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
 
@@ -46,9 +47,10 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict
 
 
 class SageMaker:
-    def __init__(self, store: Store, s3: S3) -> None:
+    def __init__(self, store: Store, s3: S3, training: Training) -> None:
         self.store = store
         self.s3 = s3
+        self.training = training
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
@@ -57,7 +59,7 @@ class SageMaker:
     def dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
         handler: Callable[[dict[str, Any], str], dict[str, Any]] | None = getattr(
             self, f"op_{operation}", None
-        )
+        ) or getattr(self.training, f"op_{operation}", None)
         if handler is None:
             raise AwsError("UnknownOperationException", f"localcloud does not implement SageMaker {operation}")
         return handler(params, region)

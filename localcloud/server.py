@@ -19,12 +19,16 @@ from typing import Any
 
 import psutil
 
-from localcloud import protocol
+from localcloud import metrics, protocol
+from localcloud.ec2 import EC2, ec2_error
 from localcloud.lambda_service import Lambda
+from localcloud.logs import Logs
+from localcloud.metrics import Metrics
 from localcloud.protocol import ACCOUNT_ID, AwsError, Request, Response
 from localcloud.s3 import S3, s3_error
 from localcloud.sagemaker import SageMaker
 from localcloud.state import Store
+from localcloud.training import Training
 
 _SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 MAX_BODY_BYTES = 512 * 1024 * 1024
@@ -33,10 +37,15 @@ MAX_BODY_BYTES = 512 * 1024 * 1024
 class LocalCloud:
     """All services over one data directory; `handle` turns a Request into a Response."""
 
-    def __init__(self, data_dir: Path, endpoint_url: str, *, lambda_concurrency: int = 10) -> None:
+    def __init__(self, data_dir: Path, endpoint_url: str, *, lambda_concurrency: int = 10,
+                 ec2_instances: int = 4, training_instances: int = 4) -> None:
         self.store = Store(data_dir)
+        self.logs = Logs(self.store)
+        self.metrics = Metrics(self.store)
+        self.ec2 = EC2(self.store, self.logs, endpoint_url, max_instances=ec2_instances)
         self.s3 = S3(self.store)
-        self.sagemaker = SageMaker(self.store, self.s3)
+        self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
+        self.sagemaker = SageMaker(self.store, self.s3, self.training)
         self.lambda_ = Lambda(self.store, self.s3, endpoint_url, lambda_concurrency)
         self.endpoint_url = endpoint_url
         self.started = time.time()
@@ -71,6 +80,13 @@ class LocalCloud:
                 operation, params = protocol.parse_rest_json_request("lambda", request)
                 output = self.lambda_.dispatch(operation.name, params, request.region)
                 return protocol.rest_json_response(operation, output)
+            if request.service == "logs":
+                operation, params = protocol.parse_json_request(protocol.service_model("logs"), request)
+                return protocol.json_response(self.logs.dispatch(operation.name, params, request.region))
+            if request.service == "monitoring":
+                return self.metrics.handle(request)
+            if request.service == "ec2":
+                return self.ec2.handle(request)
             raise AwsError("UnknownServiceException", f"localcloud does not serve {request.service!r}", 400)
         except AwsError as error:
             return self._error(request, error)
@@ -83,8 +99,12 @@ class LocalCloud:
             return s3_error(error, request.method)
         if request.service == "sts":
             return protocol.xml_error(error)
-        if request.service == "sagemaker" and request.header("x-amz-target"):
+        if request.service == "sagemaker" and request.header("x-amz-target") or request.service == "logs":
             return protocol.json_error(error)
+        if request.service == "monitoring":
+            return metrics.error_response(request, error)
+        if request.service == "ec2":
+            return ec2_error(error)
         return protocol.rest_json_error(error)
 
     def _sts(self, request: Request) -> Response:
@@ -127,7 +147,9 @@ class LocalCloud:
 
     def shutdown(self) -> None:
         self.sagemaker.stop_all()
+        self.training.stop_all()
         self.lambda_.stop_all()
+        self.ec2.stop_all()
 
 
 class _Handler(BaseHTTPRequestHandler):

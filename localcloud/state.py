@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -26,6 +27,42 @@ CREATE TABLE IF NOT EXISTS objects (
     blob TEXT NOT NULL,
     PRIMARY KEY (bucket, key)
 );
+CREATE TABLE IF NOT EXISTS log_groups (
+    name TEXT PRIMARY KEY,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_streams (
+    grp TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    first_event INTEGER,
+    last_event INTEGER,
+    last_ingestion INTEGER,
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (grp, name)
+);
+CREATE TABLE IF NOT EXISTS log_events (
+    id INTEGER PRIMARY KEY,
+    grp TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    ingestion INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, timestamp, id);
+CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (grp, timestamp, id);
+CREATE TABLE IF NOT EXISTS metric_data (
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    unit TEXT NOT NULL,
+    sample_count REAL NOT NULL,
+    total REAL NOT NULL,
+    minimum REAL NOT NULL,
+    maximum REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_data_by_metric ON metric_data (namespace, name, dimensions, timestamp);
 """
 
 
@@ -84,6 +121,23 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT data FROM resources WHERE kind=? ORDER BY name", (kind,)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    # tables of their own (logs, metrics) ----------------------------------------
+    def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One lock and one commit for many statements: batch inserts stay fast."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # S3 objects -----------------------------------------------------------------
     def put_object(self, bucket: str, key: str, *, size: int, etag: str, content_type: str,

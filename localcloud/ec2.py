@@ -1,0 +1,545 @@
+"""EC2 instances as local processes that run their user data, over the EC2 query protocol.
+
+Requests are form posts (`Action=RunInstances&InstanceId.1=…`) read through botocore's EC2
+model, and answers are XML written from the model's output shapes (`locationName`s, `item`
+list members), so both sides match what the SDK sends and parses. An instance is its user
+data run in a working dir under the data dir with localcloud's endpoint and credentials in
+its environment and the project's venv first on PATH; its output is the console output. It
+follows EC2's states: pending → running → (the script ends: an instance-initiated shutdown)
+shutting-down → terminated, or stopping → stopped with InstanceInitiatedShutdownBehavior=stop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import ctypes
+import datetime as dt
+import fnmatch
+import os
+import re
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import psutil
+from botocore.model import OperationModel, Shape
+
+from localcloud import protocol
+from localcloud.logs import Logs
+from localcloud.protocol import ACCOUNT_ID, AwsError, Request, Response, xml_escape
+from localcloud.state import Store
+
+NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
+CONSOLE_LOG_GROUP = "/localcloud/ec2/console"
+CONSOLE_OUTPUT_BYTES = 64 * 1024  # GetConsoleOutput returns the last 64 KB
+USER_DATA_BYTES = 16 * 1024
+STOP_GRACE_SECONDS = 5.0  # SIGTERM, then SIGKILL: an OS shutdown does not wait forever either
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+ALIVE = ("pending", "running", "shutting-down", "stopping")
+_INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+_AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+_SHUTDOWN_SHIM = ("#!/bin/sh\n# localcloud: an instance shuts itself down by ending its user data's process group.\n"
+                  "kill -TERM 0\n")
+KIND = "ec2-instance"
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: an instance's shell never outlives localcloud."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _iso(seconds: float) -> str:
+    when = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _gmt(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S GMT", time.gmtime(seconds))
+
+
+def invalid(message: str) -> AwsError:
+    return AwsError("InvalidParameterValue", message, 400)
+
+
+# ---------------------------------------------------------------- EC2 query protocol
+
+
+def _query_name(shape: Shape, default: str) -> str:
+    """The name EC2's serializer gives a member on the wire (botocore's EC2Serializer)."""
+    if "queryName" in shape.serialization:
+        return shape.serialization["queryName"]
+    name = shape.serialization.get("name")
+    return name[0].upper() + name[1:] if name else default
+
+
+def _from_form(shape: Shape, form: dict[str, str], prefix: str) -> Any:
+    kind = shape.type_name
+    if prefix and prefix not in form and not any(k.startswith(prefix + ".") for k in form):
+        return None
+    if kind == "structure":
+        members = {}
+        for name, member in shape.members.items():
+            key = _query_name(member, name)
+            value = _from_form(member, form, f"{prefix}.{key}" if prefix else key)
+            if value is not None:
+                members[name] = value
+        return members
+    if kind == "list":
+        indices = {k[len(prefix) + 1 :].split(".", 1)[0] for k in form if k.startswith(prefix + ".")}
+        return [_from_form(shape.member, form, f"{prefix}.{i}") for i in sorted(indices, key=_index)]
+    text = form[prefix]
+    try:
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("float", "double"):
+            return float(text)
+        if kind == "boolean":
+            return text.lower() == "true"
+        if kind == "timestamp":
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise invalid(f"Value ({text}) for parameter {prefix} is invalid.") from exc
+    return text
+
+
+def _index(text: str) -> int:
+    if not text.isdigit():
+        raise invalid(f"Invalid list index: {text}")
+    return int(text)
+
+
+def parse_request(request: Request) -> tuple[OperationModel, dict[str, Any]]:
+    form = {k: v[0] for k, v in parse_qs(request.body.decode() if request.body else request.query,
+                                          keep_blank_values=True).items()}
+    model = protocol.service_model("ec2")
+    action = form.pop("Action", "")
+    form.pop("Version", None)
+    if action not in model.operation_names:
+        raise AwsError("InvalidAction", f"The action {action} is not valid for this web service.", 400)
+    operation = model.operation_model(action)
+    shape = operation.input_shape
+    params: dict[str, Any] = _from_form(shape, form, "") if shape is not None else {}
+    for name in shape.required_members if shape is not None else []:
+        if name not in params:
+            raise AwsError("MissingParameter", f"The request must contain the parameter {name}", 400)
+    try:
+        protocol.validate(operation, params)
+    except AwsError as error:
+        raise invalid(error.message) from error
+    return operation, params
+
+
+def _xml_content(shape: Shape, value: Any) -> str:
+    """An output value as EC2 writes it: members by locationName, list members as <item>."""
+    kind = shape.type_name
+    if kind == "structure":
+        return "".join(
+            _xml_element(member.serialization.get("name", key), member, value[key])
+            for key, member in shape.members.items() if value.get(key) is not None
+        )
+    if kind == "list":
+        name = shape.member.serialization.get("name", "item")
+        return "".join(_xml_element(name, shape.member, item) for item in value)
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        return _iso(value.timestamp() if isinstance(value, dt.datetime) else value)
+    return xml_escape(str(value))
+
+
+def _xml_element(name: str, shape: Shape, value: Any) -> str:
+    return f"<{name}>{_xml_content(shape, value)}</{name}>"
+
+
+def ec2_response(operation: OperationModel, output: dict[str, Any]) -> Response:
+    shape = operation.output_shape
+    inner = _xml_content(shape, output) if shape is not None else "<return>true</return>"
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{NAMESPACE}">'
+            f"<requestId>{secrets.token_hex(16)}</requestId>{inner}</{operation.name}Response>")
+    return Response(200, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
+
+
+def ec2_error(error: AwsError) -> Response:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{error.code}</Code>'
+            f"<Message>{xml_escape(error.message)}</Message></Error></Errors>"
+            f"<RequestID>{secrets.token_hex(16)}</RequestID></Response>")
+    return Response(error.status, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
+
+
+# ---------------------------------------------------------------- instances
+
+
+def _state(name: str) -> dict[str, Any]:
+    return {"Code": STATE_CODES[name], "Name": name}
+
+
+def _not_found(ids: list[str]) -> AwsError:
+    if len(ids) == 1:
+        return AwsError("InvalidInstanceID.NotFound", f"The instance ID '{ids[0]}' does not exist", 400)
+    return AwsError("InvalidInstanceID.NotFound", f"The instance IDs '{', '.join(ids)}' do not exist", 400)
+
+
+def _matches(record: dict[str, Any], name: str, values: list[str]) -> bool:
+    instance = record["instance"]
+    tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+    if name.startswith("tag:"):
+        candidates = [tags[name[4:]]] if name[4:] in tags else []
+    else:
+        fields = {
+            "instance-state-name": [instance["State"]["Name"]],
+            "instance-state-code": [str(instance["State"]["Code"])],
+            "instance-id": [instance["InstanceId"]], "instance-type": [instance["InstanceType"]],
+            "image-id": [instance["ImageId"]], "reservation-id": [record["reservation"]],
+            "key-name": [instance.get("KeyName", "")], "tag-key": list(tags),
+        }
+        if name not in fields:
+            raise invalid(f"The filter '{name}' is invalid")
+        candidates = fields[name]
+    return any(fnmatch.fnmatchcase(c, v) for c in candidates for v in values)
+
+
+class EC2:
+    """The `ec2` service: RunInstances and friends, with a cap on live instances."""
+
+    def __init__(self, store: Store, logs: Logs, endpoint_url: str, *, max_instances: int = 4) -> None:
+        self.store, self.logs, self.endpoint_url = store, logs, endpoint_url
+        self.max_instances = max_instances
+        self.root = store.data_dir / "ec2"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._requested: dict[str, str] = {}  # instance id -> "terminate" | "stop", asked through the API
+        self._closing = False
+        self._lock = threading.RLock()
+        self._fail_interrupted()
+
+    def handle(self, request: Request) -> Response:
+        operation, params = parse_request(request)
+        if params.get("DryRun"):
+            raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
+        handler = getattr(self, f"op_{operation.name}", None)
+        if handler is None:
+            raise AwsError("InvalidAction", f"localcloud does not implement EC2 {operation.name}", 400)
+        return ec2_response(operation, handler(params, request.region))
+
+    def _fail_interrupted(self) -> None:
+        """A restart loses the processes: their instances end terminated, with the reason."""
+        for record in self.store.all(KIND):
+            instance = record["instance"]
+            if instance["State"]["Name"] not in ALIVE:
+                continue
+            self._kill_leftover(record)
+            instance.update(State=_state("terminated"), StateTransitionReason="Server.InternalError",
+                            StateReason={"Code": "Server.InternalError",
+                                         "Message": "Server.InternalError: localcloud restarted"})
+            self.store.put(KIND, instance["InstanceId"], record)
+
+    @staticmethod
+    def _kill_leftover(record: dict[str, Any]) -> None:
+        """Kill what is left of an instance's process group after localcloud died.
+
+        The user data's shell dies with localcloud, its children do not. While any of them
+        lives, the kernel does not hand the group's id to a new process; a leader with that
+        pid and another start time means the group is gone and the pid was reused.
+        """
+        pid, started = record.get("pid"), record.get("started")
+        if pid is None:
+            return
+        try:
+            reused = abs(psutil.Process(pid).create_time() - started) >= 1
+        except psutil.NoSuchProcess:
+            reused = False
+        if not reused:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def _record(self, instance_id: str) -> dict[str, Any]:
+        record = self.store.get(KIND, instance_id)
+        if record is None:
+            raise _not_found([instance_id])
+        return record
+
+    def _records(self, ids: list[str]) -> list[dict[str, Any]]:
+        for instance_id in ids:
+            if not _INSTANCE_ID.match(instance_id):
+                raise AwsError("InvalidInstanceID.Malformed", f'Invalid id: "{instance_id}"', 400)
+        records = {i: self.store.get(KIND, i) for i in ids}
+        missing = [i for i, r in records.items() if r is None]
+        if missing:
+            raise _not_found(missing)
+        return [r for r in records.values() if r is not None]
+
+    def _set_state(self, instance_id: str, state: str, **changes: Any) -> dict[str, Any]:
+        with self._lock:
+            record = self._record(instance_id)
+            record["instance"].update(State=_state(state), **changes)
+            self.store.put(KIND, instance_id, record)
+            return record
+
+    # operations -----------------------------------------------------------------
+    def op_RunInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        image = p.get("ImageId")
+        if image is None:
+            raise AwsError("MissingParameter", "The request must contain the parameter ImageId", 400)
+        if not _AMI_ID.match(image):
+            raise AwsError("InvalidAMIID.Malformed", f'Invalid id: "{image}" (expecting "ami-...")', 400)
+        instance_type = p.get("InstanceType", "m1.small")
+        if instance_type not in protocol.service_model("ec2").shape_for("InstanceType").enum:
+            raise invalid(f"Invalid value '{instance_type}' for InstanceType.")
+        low, high = p["MinCount"], p["MaxCount"]
+        if low < 1 or high < 1:
+            raise invalid(f"Value ({min(low, high)}) for parameter {'minCount' if low < 1 else 'maxCount'} is "
+                          "invalid. Expected a value greater than or equal to 1.")
+        if low > high:
+            raise invalid(f"Value ({low}) for parameter minCount is invalid. Expected a value less than or equal to "
+                          f"maxCount ({high}).")
+        behavior = p.get("InstanceInitiatedShutdownBehavior", "stop")
+        if behavior not in ("stop", "terminate"):
+            raise invalid(f"Value ({behavior}) for parameter instanceInitiatedShutdownBehavior is invalid.")
+        try:
+            user_data = base64.b64decode(p.get("UserData", ""), validate=True)
+        except binascii.Error as exc:
+            raise invalid("Invalid BASE64 encoding of user data.") from exc
+        if len(user_data) > USER_DATA_BYTES:
+            raise invalid(f"User data is limited to {USER_DATA_BYTES} bytes")
+        tags = [tag for spec in p.get("TagSpecifications") or [] if spec.get("ResourceType") == "instance"
+                for tag in spec.get("Tags") or []]
+        now = time.time()
+        reservation = f"r-{secrets.token_hex(9)[:17]}"
+        with self._lock:
+            alive = sum(1 for r in self.store.all(KIND) if r["instance"]["State"]["Name"] in ("pending", "running"))
+            count = min(high, self.max_instances - alive)
+            if count < low:
+                raise AwsError(
+                    "InstanceLimitExceeded",
+                    f"You have requested more instances ({low}) than your current instance limit of "
+                    f"{self.max_instances} allows for the specified instance type. Please visit "
+                    "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", 400)
+            instances = []
+            for index in range(count):
+                instance = self._describe_new(p, region, image, instance_type, index, now, tags)
+                record = {"instance": instance, "reservation": reservation, "region": region,
+                          "shutdown_behavior": behavior}
+                self.store.put(KIND, instance["InstanceId"], record)
+                instances.append(instance)
+        for instance in instances:
+            threading.Thread(target=self._run, args=(instance["InstanceId"], user_data), daemon=True).start()
+        return {"ReservationId": reservation, "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": instances}
+
+    @staticmethod
+    def _describe_new(p: dict[str, Any], region: str, image: str, instance_type: str, index: int, now: float,
+                      tags: list[dict[str, str]]) -> dict[str, Any]:
+        instance: dict[str, Any] = {
+            "InstanceId": f"i-{secrets.token_hex(9)[:17]}", "ImageId": image, "InstanceType": instance_type,
+            "State": _state("pending"), "PrivateDnsName": "ip-127-0-0-1.ec2.internal", "PublicDnsName": "",
+            "StateTransitionReason": "", "AmiLaunchIndex": index, "ProductCodes": [], "LaunchTime": now,
+            "Placement": {"AvailabilityZone": f"{region}a", "GroupName": "", "Tenancy": "default"},
+            "Monitoring": {"State": "disabled"}, "PrivateIpAddress": "127.0.0.1", "Architecture": "x86_64",
+            "RootDeviceType": "ebs", "RootDeviceName": "/dev/xvda", "BlockDeviceMappings": [],
+            "VirtualizationType": "hvm", "Hypervisor": "xen", "ClientToken": p.get("ClientToken", ""),
+            "SecurityGroups": [], "SourceDestCheck": True, "EbsOptimized": False, "EnaSupport": True,
+            "NetworkInterfaces": [], "PlatformDetails": "Linux/UNIX", "UsageOperation": "RunInstances",
+            "Tags": tags,
+        }
+        if "KeyName" in p:
+            instance["KeyName"] = p["KeyName"]
+        profile = p.get("IamInstanceProfile")
+        if profile:
+            arn = profile.get("Arn") or f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/{profile.get('Name', '')}"
+            instance["IamInstanceProfile"] = {"Arn": arn, "Id": "AIPA" + secrets.token_hex(9).upper()[:17]}
+        return instance
+
+    def op_DescribeInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        ids = p.get("InstanceIds") or []
+        if ids and "MaxResults" in p:
+            raise AwsError("InvalidParameterCombination",
+                           "The parameter instancesSet cannot be used with the parameter maxResults", 400)
+        size = p.get("MaxResults", 1000)
+        if not 5 <= size <= 1000:
+            raise invalid(f"Value ( {size} ) for parameter maxResults is invalid. "
+                          "Expecting a value between 5 and 1000.")
+        records = self._records(ids) if ids else self.store.all(KIND)
+        for f in p.get("Filters") or []:
+            records = [r for r in records if _matches(r, f["Name"], f.get("Values") or [])]
+        records.sort(key=lambda r: (r["instance"]["LaunchTime"], r["instance"]["AmiLaunchIndex"],
+                                    r["instance"]["InstanceId"]))
+        token = p.get("NextToken")
+        start = int(token) if token and token.isdigit() else 0
+        if token and not token.isdigit():
+            raise invalid(f"Invalid value for NextToken: {token}")
+        page = records[start : start + size]
+        reservations: dict[str, dict[str, Any]] = {}
+        for record in page:
+            reservation = reservations.setdefault(record["reservation"], {
+                "ReservationId": record["reservation"], "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": []})
+            reservation["Instances"].append(record["instance"])
+        result: dict[str, Any] = {"Reservations": list(reservations.values())}
+        if start + size < len(records):
+            result["NextToken"] = str(start + size)
+        return result
+
+    def op_TerminateInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        return {"TerminatingInstances": [self._shut_down(r, "terminate") for r in self._records(p["InstanceIds"])]}
+
+    def op_StopInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        records = self._records(p["InstanceIds"])
+        for record in records:
+            if record["instance"]["State"]["Name"] in ("terminated", "shutting-down"):
+                raise AwsError("IncorrectInstanceState", f"The instance '{record['instance']['InstanceId']}' is not "
+                                                         "in a state from which it can be stopped.", 400)
+        return {"StoppingInstances": [self._shut_down(r, "stop") for r in records]}
+
+    def op_GetConsoleOutput(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        instance_id = self._records([p["InstanceId"]])[0]["instance"]["InstanceId"]
+        console = self.root / instance_id / "console.log"
+        result: dict[str, Any] = {"InstanceId": instance_id, "Timestamp": time.time()}
+        if console.exists() and console.stat().st_size:
+            with console.open("rb") as f:
+                f.seek(max(console.stat().st_size - CONSOLE_OUTPUT_BYTES, 0))
+                result["Output"] = base64.b64encode(f.read()).decode()
+            result["Timestamp"] = console.stat().st_mtime
+        return result
+
+    def _shut_down(self, record: dict[str, Any], action: str) -> dict[str, Any]:
+        """Signal the instance's process group; its runner thread records the final state."""
+        instance_id = record["instance"]["InstanceId"]
+        with self._lock:
+            previous = self._record(instance_id)["instance"]["State"]["Name"]
+            process = self.processes.get(instance_id)
+            # A terminate overtakes a stop in progress; a second stop or terminate changes nothing.
+            if process is not None and (previous == "running" or previous == "stopping" and action == "terminate"):
+                self._requested[instance_id] = action
+                current = "shutting-down" if action == "terminate" else "stopping"
+                self._set_state(instance_id, current)
+                threading.Thread(target=self._kill, args=(process,), daemon=True).start()
+            elif previous == "pending" or (previous == "stopped" and action == "terminate"):
+                current = "terminated" if action == "terminate" else "stopped"
+                self._set_state(instance_id, current, **self._user_reason())
+            else:
+                current = previous
+        return {"InstanceId": instance_id, "PreviousState": _state(previous), "CurrentState": _state(current)}
+
+    @staticmethod
+    def _user_reason() -> dict[str, Any]:
+        return {"StateTransitionReason": f"User initiated ({_gmt(time.time())})",
+                "StateReason": {"Code": "Client.UserInitiatedShutdown",
+                                "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}}
+
+    @staticmethod
+    def _kill(process: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    # the instance itself --------------------------------------------------------
+    def _run(self, instance_id: str, user_data: bytes) -> None:
+        record = self._record(instance_id)
+        home = self.root / instance_id
+        shims = home / ".localcloud-bin"
+        shims.mkdir(parents=True, exist_ok=True)
+        for name in ("shutdown", "poweroff", "halt"):
+            (shims / name).write_text(_SHUTDOWN_SHIM)
+            (shims / name).chmod(0o755)
+        script = home / "user-data"
+        script.write_bytes(user_data)
+        script.chmod(0o755)
+        # cloud-init executes a user-data script through its shebang; without one, bash runs it.
+        command = [str(script)] if user_data.startswith(b"#!") else ["bash", str(script)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
+        env.update({
+            "PATH": os.pathsep.join([str(shims), str(Path(sys.executable).parent), env.get("PATH", "")]),
+            "HOME": str(home), "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_DEFAULT_REGION": record["region"],
+            "AWS_REGION": record["region"], "LOCALCLOUD_INSTANCE_ID": instance_id, "PYTHONUNBUFFERED": "1",
+        })
+        instance = record["instance"]
+        with (home / "console.log").open("ab", buffering=0) as console:
+            console.write(f"localcloud: booting {instance_id} ({instance['InstanceType']}, {instance['ImageId']}) "
+                          f"at {_gmt(time.time())}\n".encode())
+            with self._lock:
+                if self._record(instance_id)["instance"]["State"]["Name"] != "pending":
+                    return  # terminated or stopped before it booted
+                try:
+                    process = subprocess.Popen(command, cwd=home, env=env, stdout=subprocess.PIPE,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               start_new_session=True, preexec_fn=_die_with_parent)
+                except OSError as exc:
+                    console.write(f"localcloud: cannot run the user data: {exc}\n".encode())
+                    process = None
+                else:
+                    self.processes[instance_id] = process
+                    record = self._record(instance_id)
+                    record["instance"]["State"] = _state("running")
+                    record.update(pid=process.pid, started=psutil.Process(process.pid).create_time())
+                    self.store.put(KIND, instance_id, record)
+            if process is None:
+                self._finish(instance_id, None)
+                return
+            self._pump(instance_id, process, console)
+            code = process.wait()
+            console.write(f"localcloud: user data exited with status {code}; shutting down\n".encode())
+        self._finish(instance_id, code)
+
+    def _pump(self, instance_id: str, process: subprocess.Popen, console: Any) -> None:
+        """Copy output to the console file as it comes, and to CloudWatch Logs in batches."""
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        partial, pending, flushed = b"", [], time.monotonic()
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.25)
+            chunk = os.read(fd, 65536) if ready else None
+            if chunk == b"":
+                break
+            if chunk:
+                console.write(chunk)
+                *lines, partial = (partial + chunk).split(b"\n")
+                now = int(time.time() * 1000)
+                pending += [(now, line.decode(errors="replace")) for line in lines]
+            if pending and (not ready or len(pending) >= 1000 or time.monotonic() - flushed > 0.5):
+                self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, pending)
+                pending, flushed = [], time.monotonic()
+        if partial:
+            pending.append((int(time.time() * 1000), partial.decode(errors="replace")))
+        if pending:
+            self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, pending)
+
+    def _finish(self, instance_id: str, code: int | None) -> None:
+        with self._lock:
+            self.processes.pop(instance_id, None)
+            if self._closing:
+                return  # localcloud is stopping: the next start records the interruption
+            requested = self._requested.pop(instance_id, None)
+            record = self._record(instance_id)
+        if requested is not None:
+            final = "terminated" if requested == "terminate" else "stopped"
+            self._set_state(instance_id, final, **self._user_reason())
+            return
+        terminate = record["shutdown_behavior"] == "terminate"
+        self._set_state(instance_id, "shutting-down" if terminate else "stopping")
+        reason = {"StateTransitionReason": f"Instance initiated shutdown ({_gmt(time.time())})",
+                  "StateReason": {"Code": "Client.InstanceInitiatedShutdown",
+                                  "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}}
+        if code is None:
+            reason["StateReason"] = {"Code": "Server.InternalError",
+                                     "Message": "Server.InternalError: the user data could not be run"}
+        self._set_state(instance_id, "terminated" if terminate else "stopped", **reason)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self._closing = True
+            processes = list(self.processes.values())
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)

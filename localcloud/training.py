@@ -1,0 +1,430 @@
+"""SageMaker training jobs: the script-mode contract, run as real processes.
+
+A job copies its channels from S3, unpacks `sagemaker_submit_directory`, and starts the
+`sagemaker_program` once per instance with the SageMaker environment (`SM_*`), exactly as
+the framework containers' training toolkit does. Output lines go to CloudWatch Logs
+(`/aws/sagemaker/TrainingJobs`, stream `<job>/algo-<n>-<epoch>`); the job's
+MetricDefinitions regexes turn them into CloudWatch metrics and `FinalMetricDataList`;
+algo-1's model dir becomes `<S3OutputPath>/<job>/output/model.tar.gz`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from localcloud.protocol import ACCOUNT_ID, AwsError, validation
+from localcloud.s3 import S3
+from localcloud.state import Store
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+ENDED = ("Completed", "Failed", "Stopped")
+
+
+class LogSink(Protocol):
+    def put_events(self, group: str, stream: str, events: list[tuple[int, str]]) -> None: ...
+
+
+class MetricSink(Protocol):
+    def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None: ...
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: a training process never outlives localcloud."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _hyperparameter(value: str) -> str:
+    """The SageMaker SDK JSON-encodes hyperparameter values; the toolkit decodes them."""
+    try:
+        decoded = json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Run:
+    """A job in flight: its processes and whether someone asked it to stop."""
+
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+
+class Training:
+    def __init__(self, store: Store, s3: S3, logs: LogSink, metrics: MetricSink, *, max_instances: int = 4) -> None:
+        self.store, self.s3, self.logs, self.metrics = store, s3, logs, metrics
+        self.max_instances = max_instances
+        self.root = store.data_dir / "training"
+        self.runs: dict[str, Run] = {}
+        self._tails: dict[tuple[str, str], list[str]] = {}  # last lines per (job, host), for FailureReason
+        self._lock = threading.RLock()
+
+    # API ------------------------------------------------------------------------
+    def op_CreateTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        name = p["TrainingJobName"]
+        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+        hyper = p.get("HyperParameters") or {}
+        if "sagemaker_program" not in hyper or "sagemaker_submit_directory" not in hyper:
+            raise validation("HyperParameters must name sagemaker_program and sagemaker_submit_directory "
+                             "(script mode of the AWS framework containers).")
+        for channel in p.get("InputDataConfig") or []:
+            uri = channel["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
+            if not uri.startswith("s3://"):
+                raise validation(f"Channel {channel['ChannelName']} needs an S3 data source (s3://bucket/prefix).")
+        count = p["ResourceConfig"].get("InstanceCount", 1)
+        with self._lock:
+            in_use = sum(j["ResourceConfig"].get("InstanceCount", 1) for j in self.store.all("training-job")
+                         if j["TrainingJobStatus"] == "InProgress")
+            if in_use + count > self.max_instances:
+                instance_type = p["ResourceConfig"].get("InstanceType", "ml.m5.large")
+                raise AwsError(
+                    "ResourceLimitExceeded",
+                    f"The account-level service limit '{instance_type} for training job usage' is "
+                    f"{self.max_instances} Instances, with current utilization of {in_use} Instances and a "
+                    f"request delta of {count} Instances. Please use AWS Service Quotas to request an increase "
+                    "for this quota.",
+                )
+            now = time.time()
+            output = p["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+            record = {
+                "TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
+                "SecondaryStatus": "Starting", "HyperParameters": hyper,
+                "AlgorithmSpecification": p["AlgorithmSpecification"], "RoleArn": p["RoleArn"],
+                "InputDataConfig": p.get("InputDataConfig", []), "OutputDataConfig": p["OutputDataConfig"],
+                "ResourceConfig": p["ResourceConfig"], "StoppingCondition": p["StoppingCondition"],
+                "CreationTime": now, "LastModifiedTime": now,
+                "ModelArtifacts": {"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"},
+                "SecondaryStatusTransitions": [
+                    {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"},
+                ],
+                "Tags": p.get("Tags", []),
+            }
+            if not self.store.insert("training-job", name, record):
+                raise validation(f"Training job names must be unique within an AWS account and region, and a "
+                                 f"training job with this name already exists ({arn})")
+            self.runs[name] = Run()
+        threading.Thread(target=self._run, args=(name, region), daemon=True).start()
+        return {"TrainingJobArn": arn}
+
+    def _job(self, name: str) -> dict[str, Any]:
+        job = self.store.get("training-job", name)
+        if job is None:
+            raise validation(f"Requested resource not found: Training job {name} does not exist.")
+        return job
+
+    def op_DescribeTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        job = self._job(p["TrainingJobName"])
+        return {k: v for k, v in job.items() if k != "Tags"}
+
+    def op_ListTrainingJobs(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        jobs = self.store.all("training-job")
+        if "NameContains" in p:
+            jobs = [j for j in jobs if p["NameContains"].lower() in j["TrainingJobName"].lower()]
+        if "StatusEquals" in p:
+            jobs = [j for j in jobs if j["TrainingJobStatus"] == p["StatusEquals"]]
+        for key, test in (("CreationTimeAfter", lambda j, t: j["CreationTime"] > t),
+                          ("CreationTimeBefore", lambda j, t: j["CreationTime"] < t)):
+            if key in p:
+                jobs = [j for j in jobs if test(j, p[key].timestamp())]
+        sort_key = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[
+            p.get("SortBy", "CreationTime")]
+        jobs.sort(key=lambda j: j[sort_key], reverse=p.get("SortOrder", "Ascending") == "Descending")
+        start = int(p.get("NextToken") or 0)
+        size = p.get("MaxResults", 10)
+        keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+                "TrainingJobStatus", "SecondaryStatus")
+        result: dict[str, Any] = {
+            "TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs[start : start + size]],
+        }
+        if start + size < len(jobs):
+            result["NextToken"] = str(start + size)
+        return result
+
+    def op_StopTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        job = self._job(p["TrainingJobName"])
+        if job["TrainingJobStatus"] != "InProgress":
+            raise validation(f"The request was rejected because the training job is in status "
+                             f"{job['TrainingJobStatus']}.")
+        self._set(job["TrainingJobName"], TrainingJobStatus="Stopping")
+        self._transition(job["TrainingJobName"], "Stopping", "Stopping the training job")
+        with self._lock:
+            run = self.runs.get(job["TrainingJobName"])
+        if run:
+            run.stop_requested.set()
+            for process in run.processes:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        return {}
+
+    # lifecycle ------------------------------------------------------------------
+    def resume(self) -> None:
+        """After a restart, a job that was running cannot be continued: it failed, visibly."""
+        for job in self.store.all("training-job"):
+            if job["TrainingJobStatus"] in ("InProgress", "Stopping"):
+                now = time.time()
+                self._set(job["TrainingJobName"], TrainingJobStatus="Failed", SecondaryStatus="Failed",
+                          FailureReason="InternalServerError: the job was interrupted because localcloud "
+                                        "restarted while it ran.", TrainingEndTime=now)
+                self._transition(job["TrainingJobName"], "Failed", "Interrupted by a localcloud restart")
+
+    def stop_all(self) -> None:
+        with self._lock:
+            runs = list(self.runs.values())
+        for run in runs:
+            run.stop_requested.set()
+            for process in run.processes:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+    def _set(self, name: str, **changes: Any) -> None:
+        self.store.update("training-job", name, LastModifiedTime=time.time(), **changes)
+
+    def _transition(self, name: str, status: str, message: str) -> None:
+        with self._lock:
+            job = self.store.get("training-job", name)
+            if job is None:
+                return
+            now = time.time()
+            transitions = job["SecondaryStatusTransitions"]
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = now
+            transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+            if status in ENDED:
+                transitions[-1]["EndTime"] = now
+            self._set(name, SecondaryStatus=status, SecondaryStatusTransitions=transitions)
+
+    def _fail(self, name: str, reason: str) -> None:
+        self._set(name, TrainingJobStatus="Failed", FailureReason=reason[:1024], TrainingEndTime=time.time())
+        self._transition(name, "Failed", "Training job failed")
+
+    def _run(self, name: str, region: str) -> None:
+        job = self._job(name)
+        job_dir = self.root / name
+        try:
+            self._transition(name, "Downloading", "Downloading input data")
+            channels = self._download_channels(job, job_dir)
+            code_dir = self._download_code(job, job_dir)
+        except (AwsError, ValueError, OSError, tarfile.TarError) as exc:
+            message = exc.message if isinstance(exc, AwsError) else str(exc)
+            self._fail(name, f"ClientError: {message}")
+            return
+        self._transition(name, "Training", "Training image download completed. Training in progress.")
+        started = time.time()
+        self._set(name, TrainingStartTime=started)
+        outcome = self._train(job, job_dir, code_dir, channels, region)
+        ended = time.time()
+        seconds = max(1, round(ended - started))
+        count = job["ResourceConfig"].get("InstanceCount", 1)
+        self._set(name, TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds * count)
+        if outcome == "ok" or outcome == "stopped":
+            try:
+                self._transition(name, "Uploading", "Uploading generated training model")
+                self._upload_outputs(job, job_dir)
+            except (AwsError, OSError) as exc:
+                self._fail(name, f"InternalServerError: uploading the model failed: {exc}")
+                return
+        if outcome == "ok":
+            self._set(name, TrainingJobStatus="Completed", TrainingEndTime=time.time())
+            self._transition(name, "Completed", "Training job completed")
+        elif outcome == "stopped":
+            self._set(name, TrainingJobStatus="Stopped", TrainingEndTime=time.time())
+            self._transition(name, "Stopped", "Training job stopped")
+        elif outcome == "timeout":
+            self._set(name, TrainingJobStatus="Stopped", TrainingEndTime=time.time(),
+                      FailureReason="MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds.")
+            self._transition(name, "MaxRuntimeExceeded", "Training job ran out of time and was stopped")
+        else:
+            self._fail(name, outcome)
+        with self._lock:
+            self.runs.pop(name, None)
+
+    def _download_channels(self, job: dict[str, Any], job_dir: Path) -> dict[str, Path]:
+        channels: dict[str, Path] = {}
+        for channel in job["InputDataConfig"]:
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, prefix = _split_s3(uri)
+            target = job_dir / "input" / "data" / channel["ChannelName"]
+            target.mkdir(parents=True, exist_ok=True)
+            count = 0
+            for obj in self.store.iter_objects(bucket, prefix, ""):
+                relative = obj["key"][len(prefix):].lstrip("/")
+                destination = (target / relative).resolve()
+                if not relative or not destination.is_relative_to(target.resolve()):
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.s3.object_path(bucket, obj["key"]), destination)
+                count += 1
+            if count == 0:
+                raise ValueError(f"No S3 objects found under S3 URL \"{uri}\" given in input data source. "
+                                 "Please ensure that the bucket exists in the selected region, that objects "
+                                 "exist under that S3 prefix, and that the role has access to them.")
+            channels[channel["ChannelName"]] = target
+        return channels
+
+    def _download_code(self, job: dict[str, Any], job_dir: Path) -> Path:
+        uri = _hyperparameter(job["HyperParameters"]["sagemaker_submit_directory"])
+        bucket, key = _split_s3(uri)
+        code_dir = job_dir / "code"
+        code_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(self.s3.object_path(bucket, key)) as tar:
+            tar.extractall(code_dir, filter="data")
+        program = _hyperparameter(job["HyperParameters"]["sagemaker_program"])
+        if not (code_dir / program).is_file():
+            raise ValueError(f"sagemaker_program {program} is not in {uri}")
+        return code_dir
+
+    def _command(self, job: dict[str, Any]) -> list[str]:
+        hyper = job["HyperParameters"]
+        command = [sys.executable, _hyperparameter(hyper["sagemaker_program"])]
+        for key, value in hyper.items():
+            if not key.startswith("sagemaker_"):
+                command += [f"--{key}", _hyperparameter(value)]
+        return command
+
+    def _train(self, job: dict[str, Any], job_dir: Path, code_dir: Path, channels: dict[str, Path],
+               region: str) -> str:
+        """Run the program on every host; 'ok', 'stopped', 'timeout' or a failure reason."""
+        name = job["TrainingJobName"]
+        count = job["ResourceConfig"].get("InstanceCount", 1)
+        hosts = [f"algo-{i + 1}" for i in range(count)]
+        hyper = {k: _hyperparameter(v) for k, v in job["HyperParameters"].items() if not k.startswith("sagemaker_")}
+        command = self._command(job)
+        master_port = str(_free_port())
+        epoch = int(time.time())
+        with self._lock:
+            run = self.runs.setdefault(name, Run())
+        readers = []
+        for host in hosts:
+            host_dir = job_dir / "hosts" / host
+            (host_dir / "model").mkdir(parents=True, exist_ok=True)
+            (host_dir / "output" / "data").mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
+            env.update({
+                "SM_MODEL_DIR": str(host_dir / "model"), "SM_OUTPUT_DATA_DIR": str(host_dir / "output" / "data"),
+                "SM_OUTPUT_DIR": str(host_dir / "output"), "SM_INPUT_DIR": str(job_dir / "input"),
+                "SM_CHANNELS": json.dumps(sorted(channels)), "SM_HOSTS": json.dumps(hosts),
+                "SM_CURRENT_HOST": host, "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_NUM_GPUS": "0",
+                "SM_HPS": json.dumps(hyper), "SM_USER_ENTRY_POINT": command[1], "SM_MODULE_DIR": "",
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": master_port, "AWS_REGION": region,
+                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code_dir),
+            })
+            env.update({f"SM_CHANNEL_{c.upper()}": str(path) for c, path in channels.items()})
+            env.update({f"SM_HP_{k.upper()}": v for k, v in hyper.items()})
+            stream = f"{name}/{host}-{epoch}"
+            self.logs.put_events(LOG_GROUP, stream, [
+                (int(time.time() * 1000), f"Training Env: hosts={hosts} current_host={host} "
+                                          f"channels={sorted(channels)} hyperparameters={hyper}"),
+                (int(time.time() * 1000), f"Invoking script with the following command:\n{' '.join(command[1:])}"),
+            ])
+            process = subprocess.Popen(
+                command, cwd=code_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )
+            run.processes.append(process)
+            reader = threading.Thread(target=self._pump, args=(job, host, stream, process), daemon=True)
+            reader.start()
+            readers.append(reader)
+
+        deadline = time.monotonic() + job["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
+        timed_out = False
+        while any(p.poll() is None for p in run.processes):
+            if time.monotonic() > deadline and not timed_out:
+                timed_out = True
+                for process in run.processes:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGTERM)
+            time.sleep(0.2)
+        for reader in readers:
+            reader.join(timeout=10)
+        if run.stop_requested.is_set():
+            return "stopped"
+        if timed_out:
+            return "timeout"
+        failed = [(host, p.returncode) for host, p in zip(hosts, run.processes, strict=True) if p.returncode != 0]
+        if failed:
+            host, code = failed[0]
+            tail = self._tails.get((name, host), [])
+            return (f"AlgorithmError: ExecuteUserScriptError: ExitCode {code} on {host}. Command "
+                    f"\"{' '.join(command[1:])}\". Last lines: " + " | ".join(tail[-5:]))
+        return "ok"
+
+    def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen) -> None:
+        """Copy a host's output to CloudWatch Logs and its metric lines to CloudWatch metrics."""
+        name = job["TrainingJobName"]
+        definitions = [(d["Name"], re.compile(d["Regex"]))
+                       for d in job["AlgorithmSpecification"].get("MetricDefinitions", [])]
+        tail: list[str] = []
+        self._tails[(name, host)] = tail
+        batch: list[tuple[int, str]] = []
+        last_flush = time.monotonic()
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            now = time.time()
+            batch.append((int(now * 1000), line))
+            tail.append(line)
+            del tail[:-20]
+            for metric, regex in definitions:
+                match = regex.search(line)
+                if match:
+                    with contextlib.suppress(ValueError, IndexError):
+                        self._record_metric(name, host, metric, float(match.group(1)), now)
+            if len(batch) >= 200 or time.monotonic() - last_flush > 0.3:
+                self.logs.put_events(LOG_GROUP, stream, batch)
+                batch, last_flush = [], time.monotonic()
+        if batch:
+            self.logs.put_events(LOG_GROUP, stream, batch)
+
+    def _record_metric(self, name: str, host: str, metric: str, value: float, timestamp: float) -> None:
+        self.metrics.put(METRIC_NAMESPACE, metric, {"Host": f"{name}/{host}"}, timestamp, value)
+        if host != "algo-1":
+            return
+        with self._lock:
+            job = self.store.get("training-job", name)
+            if job is None:
+                return
+            final = {m["MetricName"]: m for m in job.get("FinalMetricDataList", [])}
+            final[metric] = {"MetricName": metric, "Value": value, "Timestamp": timestamp}
+            self._set(name, FinalMetricDataList=list(final.values()))
+
+    def _upload_outputs(self, job: dict[str, Any], job_dir: Path) -> None:
+        """Tar algo-1's model dir (and output data) to S3, where SageMaker puts them."""
+        bucket, key = _split_s3(job["ModelArtifacts"]["S3ModelArtifacts"])
+        self.s3.ensure_bucket(bucket, "us-east-1")
+        host_dir = job_dir / "hosts" / "algo-1"
+        for source, name in ((host_dir / "model", "model.tar.gz"), (host_dir / "output" / "data", "output.tar.gz")):
+            archive = job_dir / name
+            with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+                for path in sorted(source.rglob("*")):
+                    tar.add(path, arcname=str(path.relative_to(source)), recursive=False)
+            self.s3.put_file(bucket, key.rsplit("/", 1)[0] + "/" + name, archive)

@@ -1,0 +1,222 @@
+"""SageMaker training jobs through real boto3: the script-mode contract on a small real program."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import tarfile
+import textwrap
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localcloud.process import LocalCloudProcess
+from tests.localcloud.conftest import assert_shape
+
+PROGRAM = textwrap.dedent('''
+    import argparse, json, os, sys, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--learning_rate", type=float, default=0.1)
+    parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--fail", default="no")
+    args = parser.parse_args()
+    host = os.environ["SM_CURRENT_HOST"]
+    print("hosts", os.environ["SM_HOSTS"], "current", host, flush=True)
+    files = sorted(os.listdir(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train")))
+    print("train files", files, flush=True)
+    if args.fail == "yes":
+        print("about to fail: the data is wrong", file=sys.stderr, flush=True)
+        sys.exit(3)
+    for epoch in range(1, args.epochs + 1):
+        time.sleep(args.sleep)
+        loss = 1.0 / (epoch * args.learning_rate * 10)
+        print(f"Epoch {epoch}/{args.epochs}: train_loss={loss:.4f} valid_acc={0.1 * epoch:.4f}", flush=True)
+    print("Testing Loss: 0.5000", flush=True)
+    if host == "algo-1":
+        with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+            json.dump({"hps": json.loads(os.environ["SM_HPS"])}, f)
+''')
+
+METRICS = [
+    {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
+    {"Name": "validation:accuracy", "Regex": r"valid_acc=([0-9\.]+)"},
+    {"Name": "Test Loss", "Regex": r"Testing Loss: ([0-9\.]+)"},
+]
+
+
+def sourcedir() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = PROGRAM.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def training_cloud(tmp_path_factory):
+    cloud = LocalCloudProcess(tmp_path_factory.mktemp("training-cloud"), ["--no-defaults"]).start()
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="ml-bucket")
+    for key in ("data/train/001.A/a.jpg", "data/train/002.B/b.jpg", "data/valid/001.A/c.jpg"):
+        s3.put_object(Bucket="ml-bucket", Key=key, Body=b"x")
+    s3.put_object(Bucket="ml-bucket", Key="code/sourcedir.tar.gz", Body=sourcedir())
+    yield cloud
+    cloud.stop()
+
+
+def launch(cloud, name: str, *, count: int = 1, channel: str = "s3://ml-bucket/data", max_runtime: int = 600,
+           **hyper: str) -> None:
+    cloud.client("sagemaker").create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312",
+            "TrainingInputMode": "File", "MetricDefinitions": METRICS,
+        },
+        RoleArn="arn:aws:iam::000000000000:role/test",
+        HyperParameters={"sagemaker_program": '"train.py"',
+                         "sagemaker_submit_directory": '"s3://ml-bucket/code/sourcedir.tar.gz"',
+                         **{k: json.dumps(v) for k, v in hyper.items()}},
+        InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": channel, "S3DataDistributionType": "FullyReplicated"}}}],
+        OutputDataConfig={"S3OutputPath": "s3://ml-bucket/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
+    )
+
+
+def wait(cloud, name: str, timeout: float = 60) -> dict:
+    sagemaker = cloud.client("sagemaker")
+    deadline = time.monotonic() + timeout
+    while True:
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
+
+
+def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
+    launch(training_cloud, "ok-job", epochs="3", learning_rate="0.1")
+    job = wait(training_cloud, "ok-job")
+    assert_shape(training_cloud.client("sagemaker"), "DescribeTrainingJob", job)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
+        "Starting", "Downloading", "Training", "Uploading", "Completed"]
+    final = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert final == {"train:loss": pytest.approx(1 / 3, abs=1e-3), "validation:accuracy": pytest.approx(0.3),
+                     "Test Loss": 0.5}
+    assert job["BillableTimeInSeconds"] >= 1
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == "s3://ml-bucket/output/ok-job/output/model.tar.gz"
+    archive = training_cloud.client("s3").get_object(Bucket="ml-bucket", Key="output/ok-job/output/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(archive["Body"].read())) as tar:
+        model = json.load(tar.extractfile("model.json"))
+    assert model["hps"] == {"epochs": "3", "learning_rate": "0.1"}
+
+    logs = training_cloud.client("logs")
+    (stream,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                          logStreamNamePrefix="ok-job/")["logStreams"]
+    assert stream["logStreamName"].startswith("ok-job/algo-1-")
+    lines = [e["message"] for e in logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                                        logStreamName=stream["logStreamName"],
+                                                        startFromHead=True)["events"]]
+    assert lines[1].startswith("Invoking script with the following command")
+    assert "Epoch 3/3: train_loss=0.3333 valid_acc=0.3000" in lines
+
+    metric = {"Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "train:loss",
+              "Dimensions": [{"Name": "Host", "Value": "ok-job/algo-1"}]}
+    results = training_cloud.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[{"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
+                           for stat in ("Minimum", "SampleCount")],
+        StartTime=job["CreationTime"] - dt.timedelta(minutes=1), EndTime=job["TrainingEndTime"] + dt.timedelta(minutes=1),
+    )["MetricDataResults"]
+    by_id = {r["Id"]: sum(r["Values"]) if r["Id"] == "samplecount" else min(r["Values"]) for r in results}
+    assert by_id == {"minimum": pytest.approx(1 / 3, abs=1e-3), "samplecount": 3}  # one point per epoch
+
+
+def test_failed_job_has_reason_and_last_lines(training_cloud):
+    launch(training_cloud, "bad-job", fail="yes")
+    job = wait(training_cloud, "bad-job")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "ExitCode 3" in job["FailureReason"]
+    assert "the data is wrong" in job["FailureReason"]
+
+
+def test_stop_a_running_job(training_cloud):
+    launch(training_cloud, "long-job", epochs="100", sleep="0.5")
+    time.sleep(1.5)
+    sagemaker = training_cloud.client("sagemaker")
+    sagemaker.stop_training_job(TrainingJobName="long-job")
+    job = wait(training_cloud, "long-job")
+    assert job["TrainingJobStatus"] == "Stopped"
+    with pytest.raises(ClientError) as error:
+        sagemaker.stop_training_job(TrainingJobName="long-job")
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_max_runtime_stops_the_job(training_cloud):
+    launch(training_cloud, "slow-job", epochs="100", sleep="0.5", max_runtime=2)
+    job = wait(training_cloud, "slow-job")
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert job["SecondaryStatus"] == "MaxRuntimeExceeded"
+
+
+def test_two_instances_each_run_the_program(training_cloud):
+    launch(training_cloud, "pair-job", count=2, epochs="1")
+    job = wait(training_cloud, "pair-job")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["BillableTimeInSeconds"] >= 2
+
+
+def test_bad_requests(training_cloud):
+    sagemaker = training_cloud.client("sagemaker")
+    with pytest.raises(ClientError) as error:
+        launch(training_cloud, "bad_name!")
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    launch(training_cloud, "empty-channel", channel="s3://ml-bucket/nothing-here")
+    job = wait(training_cloud, "empty-channel")
+    assert job["TrainingJobStatus"] == "Failed" and "No S3 objects found" in job["FailureReason"]
+    with pytest.raises(ClientError) as error:
+        launch(training_cloud, "ok-job")
+    assert "already exists" in error.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as error:
+        launch(training_cloud, "too-many", count=5)
+    assert error.value.response["Error"]["Code"] == "ResourceLimitExceeded"
+    with pytest.raises(ClientError) as error:
+        sagemaker.describe_training_job(TrainingJobName="no-such-job")
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_list_filters_sorts_and_pages(training_cloud):
+    sagemaker = training_cloud.client("sagemaker")
+    listing = sagemaker.list_training_jobs(NameContains="job", SortBy="Name", SortOrder="Ascending", MaxResults=2)
+    assert_shape(sagemaker, "ListTrainingJobs", listing)
+    names = [j["TrainingJobName"] for page in sagemaker.get_paginator("list_training_jobs").paginate(
+        NameContains="job", SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 2})
+        for j in page["TrainingJobSummaries"]]
+    assert names == sorted(names) and "ok-job" in names and "empty-channel" not in names
+    failed = sagemaker.list_training_jobs(StatusEquals="Failed")["TrainingJobSummaries"]
+    assert {"bad-job", "empty-channel"} <= {j["TrainingJobName"] for j in failed}
+
+
+def test_restart_marks_running_job_failed(tmp_path):
+    cloud = LocalCloudProcess(tmp_path, ["--no-defaults"]).start()
+    try:
+        s3 = cloud.client("s3")
+        s3.create_bucket(Bucket="ml-bucket")
+        s3.put_object(Bucket="ml-bucket", Key="data/train/001.A/a.jpg", Body=b"x")
+        s3.put_object(Bucket="ml-bucket", Key="code/sourcedir.tar.gz", Body=sourcedir())
+        launch(cloud, "cut-short", epochs="100", sleep="0.5")
+        time.sleep(1.0)
+    finally:
+        cloud.stop()
+    cloud = LocalCloudProcess(tmp_path, ["--no-defaults"]).start()
+    try:
+        job = cloud.client("sagemaker").describe_training_job(TrainingJobName="cut-short")
+        assert job["TrainingJobStatus"] == "Failed"
+        assert "interrupted" in job["FailureReason"]
+    finally:
+        cloud.stop()
