@@ -131,7 +131,8 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     results = training_cloud.client("cloudwatch").get_metric_data(
         MetricDataQueries=[{"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
                            for stat in ("Minimum", "SampleCount")],
-        StartTime=job["CreationTime"] - dt.timedelta(minutes=1), EndTime=job["TrainingEndTime"] + dt.timedelta(minutes=1),
+        StartTime=job["CreationTime"] - dt.timedelta(minutes=1),
+        EndTime=job["TrainingEndTime"] + dt.timedelta(minutes=1),
     )["MetricDataResults"]
     by_id = {r["Id"]: sum(r["Values"]) if r["Id"] == "samplecount" else min(r["Values"]) for r in results}
     assert by_id == {"minimum": pytest.approx(1 / 3, abs=1e-3), "samplecount": 3}  # one point per epoch
