@@ -1,151 +1,19 @@
-"""`./dev bench`: the prediction path's speed targets, measured side by side in one run.
-
-Starts a fresh localcloud in a temp dir and, for a phone-sized JPEG (~1.5 MP) and a small
-photo, times in interleaved rounds: the bare model in-process (the reference), InvokeEndpoint
-through boto3, and a warm Lambda Invoke through boto3. Then Lambda cold starts, endpoint
-throughput at concurrency 4 against the reference's sequential throughput, and localcloud's
-resident memory with one endpoint instance and one warm Lambda environment. Prints a table
-and writes the numbers to bench/results/.
-"""
+"""`./dev bench [prediction|training] [options]`: the issues' speed targets, each measured side by side."""
 
 from __future__ import annotations
 
-import argparse
-import base64
-import json
-import tempfile
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+import sys
 
-import numpy as np
-from botocore.config import Config
-from PIL import Image
+from bench import prediction, training
 
-from bench.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
-from classifier.model import DogBreedModel
-from localcloud.process import LocalCloudProcess
-
-RESULTS = Path(__file__).resolve().parent / "results"
-ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
+SUITES = {"prediction": prediction.main, "training": training.main}
 
 
-def _ms(call: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    call()
-    return (time.perf_counter() - start) * 1000
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(float(np.percentile(samples, 50)), 2),
-            "p99_ms": round(float(np.percentile(samples, 99)), 2), "n": len(samples)}
-
-
-def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int) -> dict[str, Any]:
-    small = sorted(SMALL_SOURCE.iterdir())[0]
-    images = {"phone": make_phone_jpeg(small, PHONE_JPEG), "small": small}
-    model = DogBreedModel.load(DEFAULT_ONNX)
-    with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloudProcess(Path(tmp)).start()
-        try:
-            cloud.wait_endpoint(ENDPOINT)
-            config = Config(max_pool_connections=8, retries={"mode": "standard", "max_attempts": 1})
-            runtime = cloud.client("sagemaker-runtime", config=config)
-            lambda_ = cloud.client("lambda", config=config)
-            results: dict[str, Any] = {"images": {}}
-            for label, path in images.items():
-                data = path.read_bytes()
-                payload = json.dumps({"image": base64.b64encode(data).decode()}).encode()
-                paths: dict[str, Callable[[], Any]] = {
-                    "reference": lambda data=data: model.predict_bytes(data),
-                    "endpoint": lambda data=data: runtime.invoke_endpoint(
-                        EndpointName=ENDPOINT, ContentType="image/jpeg", Body=data)["Body"].read(),
-                    "lambda_warm": lambda payload=payload: lambda_.invoke(
-                        FunctionName=FUNCTION, Payload=payload)["Payload"].read(),
-                }
-                for call in paths.values():  # warm every path before timing
-                    call()
-                samples: dict[str, list[float]] = {name: [] for name in paths}
-                for _ in range(rounds):
-                    for name, call in paths.items():
-                        samples[name] += [_ms(call) for _ in range(per_round)]
-                summary = {name: _summary(values) for name, values in samples.items()}
-                reference = summary["reference"]["p50_ms"]
-                for name in ("endpoint", "lambda_warm"):
-                    summary[name]["ratio_p50"] = round(summary[name]["p50_ms"] / reference, 2)
-                with Image.open(path) as im:
-                    summary["size"] = f"{im.width}x{im.height}, {len(data) / 1024:.0f} KB"
-                results["images"][label] = summary
-
-            small_data = images["small"].read_bytes()
-            small_payload = json.dumps({"image": base64.b64encode(small_data).decode()}).encode()
-            cold = []
-            for i in range(cold_starts):
-                lambda_.update_function_configuration(
-                    FunctionName=FUNCTION,
-                    Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT, "BENCH_ROUND": str(i)}})
-                cold.append(_ms(lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)))
-            results["lambda_cold_start"] = _summary(cold)
-
-            phone_data = images["phone"].read_bytes()
-            start = time.perf_counter()
-            for _ in range(throughput_requests):
-                model.predict_bytes(phone_data)
-            sequential = throughput_requests / (time.perf_counter() - start)
-
-            def invoke_phone(_: int) -> None:
-                runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=phone_data)
-
-            with ThreadPoolExecutor(4) as pool:
-                start = time.perf_counter()
-                list(pool.map(invoke_phone, range(throughput_requests)))
-                concurrent = throughput_requests / (time.perf_counter() - start)
-            results["throughput_phone"] = {
-                "reference_sequential_rps": round(sequential, 1),
-                "endpoint_concurrency4_rps": round(concurrent, 1),
-                "ratio": round(concurrent / sequential, 2),
-            }
-            lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)  # keep one warm environment
-            health = cloud.health()
-            results["localcloud_rss_mb"] = health["rss_mb"]
-            results["processes"] = {"endpoint_instances": health["endpoint_instances"],
-                                    "lambda_environments": health["lambda_environments"]}
-        finally:
-            cloud.stop()
-    return results
-
-
-def _print(results: dict[str, Any]) -> None:
-    print(f"{'image':<7} {'path':<12} {'p50 ms':>8} {'p99 ms':>8} {'×ref p50':>9}")
-    for label, summary in results["images"].items():
-        print(f"{label:<7} ({summary['size']})")
-        for name in ("reference", "endpoint", "lambda_warm"):
-            row = summary[name]
-            ratio = f"{row['ratio_p50']:.2f}" if "ratio_p50" in row else "1.00"
-            print(f"{'':<7} {name:<12} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {ratio:>9}")
-    cold = results["lambda_cold_start"]
-    print(f"Lambda cold start (round trip): p50 {cold['p50_ms']:.0f} ms, max-ish p99 {cold['p99_ms']:.0f} ms")
-    t = results["throughput_phone"]
-    print(f"Phone JPEG throughput: reference sequential {t['reference_sequential_rps']} img/s, "
-          f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)")
-    print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="./dev bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds over the three paths")
-    parser.add_argument("--per-round", type=int, default=20, help="calls per path per round")
-    parser.add_argument("--cold-starts", type=int, default=5)
-    parser.add_argument("--throughput-requests", type=int, default=60)
-    args = parser.parse_args(argv)
-    results = run(args.rounds, args.per_round, args.cold_starts, args.throughput_requests)
-    _print(results)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"prediction-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+def main() -> None:
+    name = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "prediction"
+    if name not in SUITES:
+        sys.exit(f"unknown benchmark {name!r}; choose one of {', '.join(SUITES)}")
+    SUITES[name](sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == name else sys.argv[1:])
 
 
 if __name__ == "__main__":

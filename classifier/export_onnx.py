@@ -1,4 +1,5 @@
-"""Export the ImageNet EfficientNet-Lite0 to ONNX once, so serving needs onnxruntime, not torch.
+"""Export EfficientNet-Lite0 (the ImageNet model, or a trained breed model) to ONNX, so serving needs
+onnxruntime, not torch.
 
 Run as ``python -m classifier.export_onnx OUT.onnx``.
 """
@@ -9,6 +10,10 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 INPUT_SIZE = 224
 
@@ -26,8 +31,11 @@ def build_torch_model():
     return model.eval()
 
 
-def export_onnx(out_path: Path) -> Path:
-    """Write the model to ``out_path`` (input "input" N×3×224×224, output "logits" N×1000).
+def export_onnx(
+    out_path: Path, model: "torch.nn.Module | None" = None, output_names: tuple[str, ...] = ("logits",)
+) -> Path:
+    """Write ``model`` (default: the ImageNet model, output "logits" N×1000) to ``out_path`` with input
+    "input" N×3×224×224 and one output per name, all with a dynamic batch axis.
 
     The file appears atomically, so a concurrent reader never sees half an export.
     """
@@ -35,7 +43,7 @@ def export_onnx(out_path: Path) -> Path:
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    model = build_torch_model()
+    model = (build_torch_model() if model is None else model).eval()
     example = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
@@ -48,8 +56,8 @@ def export_onnx(out_path: Path) -> Path:
                 (example,),
                 str(tmp),
                 input_names=["input"],
-                output_names=["logits"],
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                output_names=list(output_names),
+                dynamic_axes={name: {0: "batch"} for name in ("input", *output_names)},
                 opset_version=17,
                 dynamo=False,
             )

@@ -36,13 +36,14 @@ class DecodedRequest:
 
 
 def model_fn(model_dir: str) -> DogBreedModel:
-    """Load ``<model_dir>/model.onnx``, named by ``<model_dir>/model.json`` when it has a "name"."""
+    """Load ``<model_dir>/model.onnx``, named by ``<model_dir>/model.json`` when it has a "name"; its
+    "labels" (written by the training script) mark a trained breed model whose own logits give the breed."""
     directory = Path(model_dir)
-    name = DEFAULT_MODEL_NAME
-    metadata = directory / "model.json"
-    if metadata.is_file():
-        name = json.loads(metadata.read_text(encoding="utf-8")).get("name", name)
-    return DogBreedModel.load(directory / "model.onnx", name=name)
+    metadata_path = directory / "model.json"
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8")) if metadata_path.is_file() else {}
+    return DogBreedModel.load(
+        directory / "model.onnx", name=metadata.get("name", DEFAULT_MODEL_NAME), breed_labels=metadata.get("labels")
+    )
 
 
 def input_fn(request_body: bytes | str, request_content_type: str | None) -> DecodedRequest:

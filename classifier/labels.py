@@ -22,6 +22,21 @@ def imagenet_labels() -> list[str]:
     return [line.replace(" ", "_") for line in _read_lines("imagenet_1000.txt")]
 
 
+def udacity_folders() -> list[str]:
+    """The 133 Udacity dogImages class folder names (``001.Affenpinscher``) in index order."""
+    return list(_read_lines("udacity_dogimages_133.txt"))
+
+
 def udacity_labels() -> list[str]:
     """The 133 Udacity dogImages class names by index without the ``NNN.`` folder prefix."""
-    return [line.split(".", 1)[1] for line in _read_lines("udacity_dogimages_133.txt")]
+    return [folder.split(".", 1)[1] for folder in udacity_folders()]
+
+
+def udacity_imagenet_indices() -> list[tuple[int, ...]]:
+    """For each Udacity class in index order, the ImageNet-1k indices of the same breed (empty when
+    ImageNet lacks it; several when ImageNet splits it, like the three poodle sizes)."""
+    by_folder: dict[str, tuple[int, ...]] = {}
+    for row in _read_lines("udacity_to_imagenet.csv")[1:]:  # header: udacity_class,imagenet_indices
+        folder, _, indices = row.partition(",")
+        by_folder[folder] = tuple(int(i) for i in indices.split())
+    return [by_folder.get(folder, ()) for folder in udacity_folders()]

@@ -320,6 +320,7 @@ class Training:
         hyper = {k: _hyperparameter(v) for k, v in job["HyperParameters"].items() if not k.startswith("sagemaker_")}
         command = self._command(job)
         master_port = str(_free_port())
+        cpus_per_host = max(1, (os.cpu_count() or 1) // count)  # the hosts share this machine's cores
         epoch = int(time.time())
         with self._lock:
             run = self.runs.setdefault(name, Run())
@@ -333,7 +334,7 @@ class Training:
                 "SM_MODEL_DIR": str(host_dir / "model"), "SM_OUTPUT_DATA_DIR": str(host_dir / "output" / "data"),
                 "SM_OUTPUT_DIR": str(host_dir / "output"), "SM_INPUT_DIR": str(job_dir / "input"),
                 "SM_CHANNELS": json.dumps(sorted(channels)), "SM_HOSTS": json.dumps(hosts),
-                "SM_CURRENT_HOST": host, "SM_NUM_CPUS": str(os.cpu_count() or 1), "SM_NUM_GPUS": "0",
+                "SM_CURRENT_HOST": host, "SM_NUM_CPUS": str(cpus_per_host), "SM_NUM_GPUS": "0",
                 "SM_HPS": json.dumps(hyper), "SM_USER_ENTRY_POINT": command[1], "SM_MODULE_DIR": "",
                 "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": master_port, "AWS_REGION": region,
                 "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code_dir),
@@ -373,9 +374,13 @@ class Training:
         failed = [(host, p.returncode) for host, p in zip(hosts, run.processes, strict=True) if p.returncode != 0]
         if failed:
             host, code = failed[0]
-            tail = self._tails.get((name, host), [])
+            failure_file = job_dir / "hosts" / host / "output" / "failure"  # the script's own words, as on AWS
+            if failure_file.exists():
+                details = failure_file.read_text(errors="replace").strip()
+            else:
+                details = "Last lines: " + " | ".join(self._tails.get((name, host), [])[-5:])
             return (f"AlgorithmError: ExecuteUserScriptError: ExitCode {code} on {host}. Command "
-                    f"\"{' '.join(command[1:])}\". Last lines: " + " | ".join(tail[-5:]))
+                    f"\"{' '.join(command[1:])}\". {details}")
         return "ok"
 
     def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen) -> None:

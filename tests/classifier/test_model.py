@@ -93,3 +93,8 @@ def test_dog_classes_are_the_only_predictions(model: DogBreedModel, photos: Path
     dog_labels = {imagenet_labels()[i] for i in IMAGENET_DOG_CLASSES}
     answer = model.predict_bytes((photos / "negatives" / "skimage_rocket.jpg").read_bytes(), top_k=10)
     assert {p["label"] for p in answer["predictions"]} <= dog_labels
+
+
+def test_breed_labels_need_the_trained_models_two_outputs(onnx_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs ONNX outputs logits and imagenet_logits; this one has logits"):
+        DogBreedModel.load(onnx_path, breed_labels=["Akita"])

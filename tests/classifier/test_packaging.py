@@ -7,7 +7,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from classifier.packaging import build_lambda_zip, build_model_archive
+from classifier.packaging import build_lambda_zip, build_model_archive, build_model_dir_code
 
 # Runs inside the unpacked archive with only code/ importable, as the SageMaker container would.
 SERVE_ONE = """
@@ -77,3 +77,12 @@ def test_lambda_zip_has_the_handler_at_its_root(tmp_path: Path) -> None:
         assert archive.namelist() == ["lambda_function.py"]
         source = archive.read("lambda_function.py").decode()
     assert "def lambda_handler(event" in source and "from classifier" not in source
+
+
+def test_model_dir_code_matches_the_model_archive(onnx_path: Path, tmp_path: Path) -> None:
+    with tarfile.open(build_model_archive(onnx_path, tmp_path / "model.tar.gz")) as archive:
+        archived = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.name.startswith("code/")}
+    code_dir = build_model_dir_code(tmp_path / "model")
+    written = {f"code/{p.relative_to(code_dir).as_posix()}": p.read_bytes() for p in code_dir.rglob("*") if p.is_file()}
+    assert written == archived
+    assert not any(n.endswith(("train.py", "breed_net.py", "distributed.py")) for n in written)

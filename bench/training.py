@@ -1,0 +1,168 @@
+"""`./dev bench training`: the Train issue's speed targets, measured in one run.
+
+- CreateTrainingJob to the job's first log line on localcloud (target: under 3 s);
+- training throughput (images/s) inside a localcloud job against the same loop run bare,
+  side by side (target: at least 0.9×);
+- the Train page with 1,000 jobs, and a job page with 10,000 log lines, rendered through
+  Streamlit's AppTest (target: under 2 s; the job page stays responsive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_training import DEFAULT_DATA, bench_bare_training
+from classifier.packaging import build_sourcedir
+from localcloud.process import LocalCloudProcess
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "bench-training"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+
+
+def _upload_dataset(s3: Any, source: Path, prefix: str) -> None:
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(source)}")
+
+
+def _create_job(sagemaker: Any, name: str, channel: str, **hyper: str) -> None:
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": [
+            {"Name": "train:throughput", "Regex": r"Train throughput: ([0-9\.]+)"}]},
+        RoleArn="arn:aws:iam::000000000000:role/bench",
+        HyperParameters={"sagemaker_program": '"train.py"',
+                         "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
+                         **{k: json.dumps(v) for k, v in hyper.items()}},
+        InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": channel, "S3DataDistributionType": "FullyReplicated"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
+
+
+def _first_log_line_seconds(cloud: LocalCloudProcess, name: str, channel: str) -> float:
+    sagemaker, logs = cloud.client("sagemaker"), cloud.client("logs")
+    start = time.perf_counter()
+    _create_job(sagemaker, name, channel, epochs="1", batch_size="32", fine_tune="head")
+    while time.perf_counter() - start < 60:
+        try:
+            streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:  # the first job has not logged yet
+            streams = []
+        if streams and logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"],
+                                           limit=1, startFromHead=True)["events"]:
+            return time.perf_counter() - start
+        time.sleep(0.02)
+    raise TimeoutError(f"no log line from {name} within 60 s")
+
+
+def _wait(cloud: LocalCloudProcess, name: str) -> dict[str, Any]:
+    sagemaker = cloud.client("sagemaker")
+    while True:
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return job
+        time.sleep(0.5)
+
+
+def _job_throughput(cloud: LocalCloudProcess, name: str) -> float:
+    logs = cloud.client("logs")
+    events = logs.filter_log_events(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/",
+                                    filterPattern='"Train throughput"')["events"]
+    return float(re.search(r"Train throughput: ([0-9.]+)", events[-1]["message"]).group(1))
+
+
+def _render_seconds(env: dict[str, str], page: str, query: dict[str, str] | None = None, runs: int = 3) -> float:
+    """Median seconds for Streamlit to run the page script, as a browser visit would."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.update(env)
+    samples = []
+    for _ in range(runs):
+        app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
+        if query:
+            app.query_params.update(query)
+        start = time.perf_counter()
+        app.switch_page(page).run()
+        samples.append(time.perf_counter() - start)
+        if app.exception:
+            raise RuntimeError(f"{page} failed: {app.exception[0].message}")
+    return statistics.median(samples)
+
+
+def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud = LocalCloudProcess(Path(tmp) / "cloud", ["--no-defaults", "--training-instances",
+                                                        str(jobs_for_list + 10)]).start()
+        try:
+            s3, sagemaker, logs = cloud.client("s3"), cloud.client("sagemaker"), cloud.client("logs")
+            s3.create_bucket(Bucket=BUCKET)
+            _upload_dataset(s3, DEFAULT_DATA, "datasets/dogs-wiki-133")
+            s3.upload_file(str(build_sourcedir(Path(tmp) / "sourcedir.tar.gz")), BUCKET, "code/sourcedir.tar.gz")
+            channel = f"s3://{BUCKET}/datasets/dogs-wiki-133"
+
+            first_lines = []
+            for i in range(3):
+                first_lines.append(_first_log_line_seconds(cloud, f"first-line-{i}", channel))
+                sagemaker.stop_training_job(TrainingJobName=f"first-line-{i}")
+                _wait(cloud, f"first-line-{i}")
+            results["create_to_first_log_line_s"] = {"median": round(statistics.median(first_lines), 2),
+                                                     "samples": [round(s, 2) for s in first_lines]}
+
+            _create_job(sagemaker, "throughput", channel, epochs=str(epochs), batch_size="32", fine_tune="head")
+            job = _wait(cloud, "throughput")
+            if job["TrainingJobStatus"] != "Completed":
+                raise RuntimeError(f"throughput job ended {job['TrainingJobStatus']}: {job.get('FailureReason')}")
+            in_job = _job_throughput(cloud, "throughput")
+            bare = bench_bare_training(DEFAULT_DATA, epochs, 32)["images_per_s"]
+            results["training_images_per_s"] = {"localcloud_job": in_job, "bare": bare,
+                                                "ratio": round(in_job / bare, 2)}
+
+            # Jobs whose channel is empty fail at once: real jobs, no training processes.
+            for i in range(jobs_for_list):
+                _create_job(sagemaker, f"listed-{i:04d}", f"s3://{BUCKET}/empty/", epochs="1")
+            stream = logs.describe_log_streams(logGroupName=LOG_GROUP,
+                                               logStreamNamePrefix="throughput/")["logStreams"][0]["logStreamName"]
+            now = int(time.time() * 1000)
+            for start in range(0, log_lines, 5000):
+                batch = [{"timestamp": now + i, "message": f"bench line {i}: " + "x" * 60}
+                         for i in range(start, min(start + 5000, log_lines))]
+                logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=batch)
+            env = cloud.env()
+            results["train_page_with_jobs_s"] = {"jobs": jobs_for_list + 4,
+                                                 "median": round(_render_seconds(env, "pages/train.py"), 2)}
+            results["job_page_with_log_lines_s"] = {
+                "lines": log_lines + 100,
+                "median": round(_render_seconds(env, "pages/job.py", {"job": "throughput"}), 2),
+            }
+        finally:
+            cloud.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench training", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs in the list for the Train page timing")
+    parser.add_argument("--log-lines", type=int, default=10000)
+    args = parser.parse_args(argv)
+    results = run(args.epochs, args.jobs, args.log_lines)
+    print(json.dumps(results, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"training-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
