@@ -10,5 +10,8 @@ st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", default=True),
         st.Page("pages/predict.py", title="Predict"),
+        st.Page("pages/data.py", title="Data"),
+        st.Page("pages/train.py", title="Train"),
+        st.Page("pages/job.py", title="Job"),
     ]
 ).run()

@@ -289,7 +289,8 @@ class EC2:
         image = p.get("ImageId")
         if image is None:
             raise AwsError("MissingParameter", "The request must contain the parameter ImageId", 400)
-        if not _AMI_ID.match(image):
+        # An AMI id, or an SSM parameter that resolves to one (`resolve:ssm:/aws/service/...`), as AWS accepts.
+        if not (_AMI_ID.match(image) or image.startswith("resolve:ssm:")):
             raise AwsError("InvalidAMIID.Malformed", f'Invalid id: "{image}" (expecting "ami-...")', 400)
         instance_type = p.get("InstanceType", "m1.small")
         if instance_type not in protocol.service_model("ec2").shape_for("InstanceType").enum:

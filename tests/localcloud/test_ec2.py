@@ -136,6 +136,9 @@ def test_invalid_requests_get_ec2_errors(ec2):
     assert error_of(ec2.describe_instances, Filters=[{"Name": "colour", "Values": ["x"]}])["Code"] == \
         "InvalidParameterValue"
     assert error_of(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, DryRun=True)["Code"] == "DryRunOperation"
+    ssm_image = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+    assert error_of(ec2.run_instances, ImageId=ssm_image, MinCount=1, MaxCount=1,
+                    DryRun=True)["Code"] == "DryRunOperation"  # AWS resolves SSM parameters in ImageId
 
 
 def test_instance_cap_answers_instance_limit_exceeded(ec2):

@@ -1,0 +1,200 @@
+"""Job: one training job (`?job=<name>`), live while it runs: status, logs, curves, cost; stop or deploy it."""
+
+import pandas as pd
+import streamlit as st
+
+from app.jobs import duration, live, metric_charts, usd, when
+from app.settings import current_settings
+from services.deploy import INFERENCE_INSTANCE_TYPES, DeployService, deploy_name
+from services.errors import ServiceError
+from services.training import TrainingJob, TrainingService, check_job_name
+
+LOG_LINES = 200
+
+settings = current_settings()
+service = TrainingService(settings=settings)
+
+st.title("Training job")
+st.page_link("pages/train.py", label="All training jobs", icon="⬅️")
+name = (st.query_params.get("job") or "").strip()
+if not name:
+    typed = st.text_input("Job name", key="job_pick").strip()
+    if typed:
+        st.query_params["job"] = typed
+        st.rerun()
+    st.info("Open a job from the list on the Train page, or type its name.")
+    st.stop()
+try:
+    check_job_name(name)
+except ServiceError as exc:
+    st.error(exc.message)
+    st.stop()
+st.subheader(name)
+JOB_KEY = f"job_{name}"
+
+
+# -- status, curves, cost (cheap calls first; the page shows each part as it arrives) -------------------------
+def status_part() -> bool:
+    try:
+        job = service.describe(name)
+    except ServiceError as exc:
+        st.error(exc.message)
+        return False
+    st.session_state[JOB_KEY] = job
+    status, stage, billable, cost = st.columns(4)
+    status.metric("Status", job.status)
+    stage.metric("Stage", job.secondary_status or "")
+    billable.metric("Billable time", duration(job.billable_seconds))
+    cost.metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
+    st.caption(
+        f"{job.instance_count} × {job.instance_type} · created {when(job.created)}"
+        + (f" · ended {when(job.ended_at)}" if job.ended_at else "")
+    )
+    if job.status == "Failed":
+        st.error(f"Failed: {job.failure_reason or 'no reason given'}")
+        try:
+            tail = service.log_tail(name, limit=30)
+            if tail.lines:
+                st.code("\n".join(line.message for line in tail.lines), language=None)
+        except ServiceError as exc:
+            st.caption(exc.message)
+    if job.transitions:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"stage": t.status, "start": when(t.start), "end": when(t.end), "message": t.message}
+                    for t in job.transitions
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    try:
+        series = service.metric_series(name, job)
+    except ServiceError as exc:
+        st.caption(exc.message)
+        series = {}
+    charts = metric_charts(series)
+    if charts:
+        for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
+            column.altair_chart(chart, width="stretch")
+    elif not job.ended:
+        st.caption("Curves appear after the first epoch.")
+    if job.final_metrics:
+        st.dataframe(
+            pd.DataFrame([{"metric": k, "value": v} for k, v in job.final_metrics.items()]),
+            hide_index=True,
+        )
+    if job.model_artifact and job.status == "Completed":
+        st.success(f"Model: {job.model_artifact}")
+    st.caption("Hyperparameters: " + ", ".join(f"{k}={v}" for k, v in job.hyperparameters.items()))
+    return not job.ended
+
+
+live(JOB_KEY, status_part)
+job: TrainingJob | None = st.session_state.get(JOB_KEY)
+
+
+# -- logs: the newest lines, paged with CloudWatch tokens, never the whole stream ------------------------------
+def logs_part() -> bool:
+    token_key, stream_key = f"{JOB_KEY}_log_token", f"{JOB_KEY}_log_stream"
+    token = st.session_state.get(token_key)
+    try:
+        page = service.log_tail(name, stream=st.session_state.get(stream_key), next_token=token, limit=LOG_LINES)
+    except ServiceError as exc:
+        st.caption(exc.message)
+        return False
+    if len(page.streams) > 1:
+        st.selectbox("Stream", page.streams, key=stream_key)
+    if not page.lines:
+        st.caption("No log lines yet." if token is None else "No older lines.")
+    else:
+        st.code("\n".join(line.message for line in page.lines), language=None, height=360)
+    older, newest, _ = st.columns([1, 1, 4])
+    if older.button("Older lines", key=f"{JOB_KEY}_older", disabled=not page.lines):
+        st.session_state[token_key] = page.older_token
+        st.rerun(scope="fragment")
+    if newest.button("Newest", key=f"{JOB_KEY}_newest", disabled=token is None):
+        st.session_state[token_key] = None
+        st.rerun(scope="fragment")
+    # Follow the tail only while the job runs and the operator is not reading older lines.
+    return token is None and st.session_state.get(f"live_{JOB_KEY}", False)
+
+
+st.markdown("#### Logs")
+live(f"{JOB_KEY}_logs", logs_part)
+
+if job is None:
+    st.stop()
+
+# -- stop (with confirmation) ----------------------------------------------------------------------------------
+if not job.ended:
+    confirm_key = f"{JOB_KEY}_confirm_stop"
+    if not st.session_state.get(confirm_key):
+        if st.button("Stop job…", key=f"{JOB_KEY}_stop"):
+            st.session_state[confirm_key] = True
+            st.rerun()
+    else:
+        st.warning(f"Stop '{name}'? Billing ends; the model of an unfinished run is not saved.")
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button("Yes, stop it", key=f"{JOB_KEY}_stop_yes", type="primary"):
+            st.session_state[confirm_key] = False
+            try:
+                service.stop(name)
+                st.success(f"Stopping '{name}'.")
+                st.session_state[f"live_{JOB_KEY}"] = True
+            except ServiceError as exc:
+                st.error(exc.message)
+        if no.button("Cancel", key=f"{JOB_KEY}_stop_no"):
+            st.session_state[confirm_key] = False
+            st.rerun()
+
+# -- deploy ----------------------------------------------------------------------------------------------------
+if job.status == "Completed" and job.model_artifact:
+    st.markdown("#### Deploy")
+    deployer = DeployService(settings=settings)
+    mode = st.radio("Endpoint", ["New endpoint", "Existing endpoint"], horizontal=True, key=f"{JOB_KEY}_mode")
+    if mode == "New endpoint":
+        endpoint = st.text_input("Endpoint name", value=deploy_name(name, "-ep"), key=f"{JOB_KEY}_endpoint").strip()
+    else:
+        try:
+            endpoints = deployer.list_endpoints()
+        except ServiceError as exc:
+            st.error(exc.message)
+            endpoints = []
+        endpoint = st.selectbox("Endpoint to update", endpoints, key=f"{JOB_KEY}_existing") or ""
+    type_col, count_col = st.columns(2)
+    instance = type_col.selectbox("Instance type", INFERENCE_INSTANCE_TYPES, key=f"{JOB_KEY}_deploy_type")
+    count = count_col.number_input("Instances", min_value=1, max_value=10, value=1, key=f"{JOB_KEY}_deploy_count")
+    if st.button("Deploy", key=f"{JOB_KEY}_deploy", type="primary"):
+        try:
+            done = deployer.deploy_model(
+                job.model_artifact,
+                model_name=deploy_name(name),
+                endpoint_name=endpoint,
+                instance_type=instance,
+                instance_count=int(count),
+                new_endpoint=mode == "New endpoint",
+            )
+        except ServiceError as exc:
+            st.error(exc.message)
+        else:
+            st.session_state[f"{JOB_KEY}_deployed"] = done.endpoint_name
+            st.success(f"Endpoint '{done.endpoint_name}' {done.action} with model '{done.model_name}'.")
+    deployed = st.session_state.get(f"{JOB_KEY}_deployed")
+    if deployed:
+
+        def endpoint_part() -> bool:
+            try:
+                state = deployer.wait_status(deployed)
+            except ServiceError as exc:
+                st.error(exc.message)
+                return False
+            st.metric(f"Endpoint {deployed}", state.status)
+            if state.failure_reason:
+                st.error(state.failure_reason)
+            if state.status == "InService":
+                st.page_link("pages/predict.py", label=f"Classify a photo with '{deployed}' (choose it on Predict)")
+            return not state.settled
+
+        live(f"{JOB_KEY}_endpoint", endpoint_part)

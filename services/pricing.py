@@ -1,0 +1,68 @@
+"""Hourly prices of SageMaker training instance types, so the launch form can show what a job will cost.
+
+These are AWS's published on-demand list prices for SageMaker Training in us-east-1 (USD per instance
+hour). Other regions and savings plans differ; the form labels the figure as an estimate for that reason.
+"""
+
+from dataclasses import dataclass
+
+from services.errors import ServiceError
+
+PRICE_SOURCE = "on-demand us-east-1 list price (SageMaker Training)"
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """One ml.* training instance type: its hardware and hourly list price."""
+
+    name: str
+    vcpus: int
+    memory_gib: int
+    gpus: int
+    hourly_usd: float
+
+    @property
+    def label(self) -> str:
+        """What the form's selector shows: name, hardware, price."""
+        gpu = f", {self.gpus} GPU" if self.gpus else ""
+        return f"{self.name} ({self.vcpus} vCPU, {self.memory_gib} GiB{gpu}) · ${self.hourly_usd:.3f}/h"
+
+
+INSTANCE_TYPES: dict[str, InstanceType] = {
+    t.name: t
+    for t in (
+        InstanceType("ml.m5.large", 2, 8, 0, 0.115),
+        InstanceType("ml.m5.xlarge", 4, 16, 0, 0.23),
+        InstanceType("ml.m5.2xlarge", 8, 32, 0, 0.461),
+        InstanceType("ml.c5.xlarge", 4, 8, 0, 0.204),
+        InstanceType("ml.c5.2xlarge", 8, 16, 0, 0.408),
+        InstanceType("ml.g4dn.xlarge", 4, 16, 1, 0.736),
+        InstanceType("ml.g5.xlarge", 4, 16, 1, 1.408),
+        InstanceType("ml.p3.2xlarge", 8, 61, 1, 3.825),
+    )
+}
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+
+
+def instance_type(name: str) -> InstanceType:
+    """The known instance type `name`, or a message listing the ones the dashboard prices."""
+    try:
+        return INSTANCE_TYPES[name]
+    except KeyError:
+        known = ", ".join(INSTANCE_TYPES)
+        raise ServiceError(f"Unknown instance type '{name}'. Choose one of: {known}.") from None
+
+
+def hourly_price(name: str) -> float | None:
+    """The hourly list price, or None for a type the dashboard does not know (an old job's, say)."""
+    known = INSTANCE_TYPES.get(name)
+    return known.hourly_usd if known else None
+
+
+def estimate_cost(name: str, count: int, seconds: float) -> float:
+    """USD for `count` instances of `name` running `seconds`: SageMaker bills per instance-second."""
+    if count < 1:
+        raise ServiceError("Instance count must be at least 1.")
+    if seconds < 0:
+        raise ServiceError("Run time cannot be negative.")
+    return instance_type(name).hourly_usd * count * seconds / 3600

@@ -1,0 +1,57 @@
+"""Train in a real browser: launch a short job from the form, follow the link, and watch the job page
+refresh itself until the job is Completed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from services.clients import CloudSettings
+from services.datasets import DatasetService
+from services.training import generate_job_name
+
+pytestmark = pytest.mark.browser
+PREFIX = "datasets/dogs-wiki-133/"
+
+
+@pytest.fixture(scope="module")
+def sample_uri(localcloud) -> str:
+    service = DatasetService(
+        settings=CloudSettings(localcloud.endpoint_url, "us-east-1", None), boto3_session=localcloud.session()
+    )
+    bucket = service.default_bucket()
+    if PREFIX not in service.list_datasets(bucket):
+        service.upload_sample(bucket, PREFIX)
+    return f"s3://{bucket}/{PREFIX}"
+
+
+def fill(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Tab")
+    expect(box).to_have_value(value)
+
+
+def test_launch_a_short_job_and_see_it_complete(page, dashboard_url, sample_uri):
+    name = generate_job_name("browser")
+    page.goto(f"{dashboard_url}/train")
+    page.get_by_role("tab", name="Launch").click()
+    fill(page, "Job name", name)
+    fill(page, "Data channel `training` (S3 prefix with train/ valid/ test/)", sample_uri)
+    fill(page, "Epochs", "1")
+    fill(page, "Batch size", "16")
+    expect(page.get_by_text(re.compile(r"Estimated cost: \$0\.2300 per hour"))).to_be_visible()
+    page.get_by_role("button", name="Launch", exact=True).click()
+    expect(page.get_by_text(f"Launched training job '{name}'.")).to_be_visible(timeout=120_000)
+
+    page.get_by_role("link", name=f"Watch {name}").click()
+    expect(page.get_by_text(name).first).to_be_visible()
+    # The status part refreshes itself every 2 s while the job runs: no reload here.
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="Completed").first).to_be_visible(timeout=300_000)
+    expect(page.get_by_text(re.compile(r"Testing Accuracy: [0-9.]+")).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"Model: s3://.*/output/model\.tar\.gz"))).to_be_visible()
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # loss and accuracy curves
+    expect(page.get_by_role("button", name="Deploy", exact=True)).to_be_visible()
+    assert "Traceback" not in page.inner_text("body")

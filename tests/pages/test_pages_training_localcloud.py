@@ -1,0 +1,96 @@
+"""Data, Train and Job pages against a real localcloud: the sample's summary, a short job launched from the
+form, seen in the list and on its page until it completes."""
+
+import time
+
+import pytest
+
+from services.clients import CloudSettings
+from services.datasets import DatasetService
+from services.training import generate_job_name
+from tests.pages.conftest import dashboard
+
+SAMPLE_PREFIX = "datasets/dogs-wiki-133/"
+
+
+@pytest.fixture
+def sample(aws_env) -> str:
+    """The offline sample in localcloud's default bucket (uploaded once per localcloud)."""
+    service = DatasetService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    bucket = service.default_bucket()
+    if not service.list_datasets(bucket) or SAMPLE_PREFIX not in service.list_datasets(bucket):
+        service.upload_sample(bucket, SAMPLE_PREFIX)
+    return f"s3://{bucket}/{SAMPLE_PREFIX}"
+
+
+def open_page(path: str, **query):
+    at = dashboard().run()
+    at.switch_page(path)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_data_page_uploads_and_summarizes_the_sample(aws_env) -> None:
+    at = open_page("pages/data.py")
+    assert not at.exception and not at.error
+    at.button(key="data_sample").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes"] == "111"
+    assert (metrics["Train images"], metrics["Valid images"], metrics["Test images"]) == ("391", "103", "91")
+    assert any("have no test images" in w.value for w in at.warning)
+    assert at.success[0].value.startswith("Uploaded 585 files to s3://sagemaker-us-east-1-000000000000/")
+
+
+def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sample) -> None:
+    """The completed view (curves, final metrics, artifact, deploy) is checked by the browser test, which
+    waits for its job anyway; this one stops its job so the two never compete for the CPU."""
+    name = generate_job_name("page-test")
+    at = open_page("pages/train.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.text_input(key="train_job_name").set_value(name)
+    at.text_input(key="train_data_uri").set_value(sample)
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_batch").set_value(16)
+    at.radio(key="train_fine_tune").set_value("head")
+    assert any("Estimated cost: $0.2300 per hour" in i.value for i in at.info)
+    at.button(key="train_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success[0].value == f"Launched training job '{name}'."
+
+    at = open_page("pages/train.py")
+    assert name in at.dataframe[0].value["job"].str.removeprefix("job?job=").tolist()
+    assert any("running, refreshing every 3 s" in c.value for c in at.caption)
+
+    at = open_page("pages/job.py", job=name)
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+
+    at.button(key=f"job_{name}_stop").click().run()
+    assert at.warning[0].value.startswith(f"Stop '{name}'?")
+    at.button(key=f"job_{name}_stop_yes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert f"Stopping '{name}'." in [s.value for s in at.success]
+
+    sagemaker = aws_env.client("sagemaker")
+    deadline = time.monotonic() + 60
+    while sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in {"InProgress", "Stopping"}:
+        assert time.monotonic() < deadline, "the job did not stop within a minute"
+        time.sleep(0.5)
+    at = open_page("pages/job.py", job=name)
+    assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
+    assert not [b for b in at.button if b.key == f"job_{name}_stop"]  # nothing left to stop
+
+
+def test_cloning_prefills_the_form(aws_env, sample) -> None:
+    sagemaker = aws_env.client("sagemaker")
+    jobs = sagemaker.list_training_jobs(MaxResults=1)["TrainingJobSummaries"]
+    if not jobs:
+        pytest.skip("no job to clone yet")
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_clone_source").set_value(jobs[0]["TrainingJobName"])
+    at.button(key="train_clone").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Form pre-filled from")
+    assert at.text_input(key="train_job_name").value != jobs[0]["TrainingJobName"]

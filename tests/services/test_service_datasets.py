@@ -1,0 +1,151 @@
+"""Datasets: ImageFolder layout checks, zip slip, summary warnings, upload and read-back (moto S3)."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+from services.clients import CloudSettings
+from services.datasets import SAMPLE_DATASET, DatasetService, dataset_prefix, download, normalize_prefix
+from services.errors import ServiceError
+
+SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
+BUCKET = "sagemaker-us-east-1-123456789012"
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 120, 40)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def tree(root: Path) -> Path:
+    """train: A (2), B (1), C (empty folder); valid: A, B; test: A only; one unreadable image in train/B."""
+    for rel in [
+        "train/001.A/a1.jpg",
+        "train/001.A/a2.jpg",
+        "train/002.B/b1.jpg",
+        "valid/001.A/a.jpg",
+        "valid/002.B/b.jpg",
+        "test/001.A/a.jpg",
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(jpeg())
+    (root / "train/002.B/broken.jpg").write_bytes(b"not really a jpeg")
+    (root / "train/003.C").mkdir()
+    (root / "train/001.A/.DS_Store").write_bytes(b"junk")
+    return root
+
+
+@pytest.fixture
+def service(boto3_session):
+    with mock_aws():
+        yield DatasetService(boto3_session, settings=SETTINGS)
+
+
+def test_default_bucket_is_the_sdk_default(service) -> None:
+    assert service.default_bucket() == BUCKET
+
+
+def test_upload_a_folder_and_read_it_back(service, tmp_path) -> None:
+    summary = service.upload_dataset(tree(tmp_path / "dogs"), BUCKET, "datasets/dogs")
+    assert summary.uri == f"s3://{BUCKET}/datasets/dogs/"
+    assert summary.uploaded == 7
+    assert summary.split_totals == {"train": 4, "valid": 2, "test": 1}
+    assert [(c.name, c.train, c.valid, c.test) for c in summary.classes] == [
+        ("001.A", 2, 1, 1),
+        ("002.B", 2, 1, 0),
+        ("003.C", 0, 0, 0),
+    ]
+    text = "\n".join(summary.warnings)
+    assert "1 empty class folder(s): train/003.C" in text
+    assert "1 class(es) have no train images: 003.C" in text
+    assert "2 class(es) have no test images: 002.B, 003.C" in text
+    assert "1 image(s) could not be read: train/002.B/broken.jpg" in text
+
+    again = service.summarize_dataset(BUCKET, "datasets/dogs/")
+    assert again.split_totals == summary.split_totals
+    assert again.total_bytes == summary.total_bytes
+    assert "2 class(es) have no test images: 001.A" not in "\n".join(again.warnings)
+    assert service.list_datasets(BUCKET) == ["datasets/dogs/"]
+
+
+def test_a_zip_with_a_top_folder_like_dogimages(service, tmp_path) -> None:
+    source = tree(tmp_path / "src")
+    archive = tmp_path / "dogImages.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in source.rglob("*"):
+            if path.is_file():
+                zf.write(path, f"dogImages/{path.relative_to(source).as_posix()}")
+    summary = service.upload_dataset(archive, BUCKET, "datasets/dogImages/")
+    assert summary.split_totals["train"] == 4
+
+
+@pytest.mark.parametrize("evil", ["../escape.jpg", "dogImages/../../escape.jpg", "/etc/cron.d/evil", "C:/evil.jpg"])
+def test_zip_slip_is_refused_before_anything_is_written(service, tmp_path, evil) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("train/001.A/a.jpg", jpeg())
+        zf.writestr(evil, b"payload")
+    with pytest.raises(ServiceError, match="outside its root.*zip slip"):
+        service.upload_dataset(archive, BUCKET, "datasets/evil/")
+    assert not (tmp_path / "escape.jpg").exists()
+    assert service.list_datasets(BUCKET) == []  # nothing uploaded (the bucket does not even exist)
+
+
+def test_a_dataset_without_train_is_refused(service, tmp_path) -> None:
+    (tmp_path / "d" / "valid" / "001.A").mkdir(parents=True)
+    (tmp_path / "d" / "valid" / "001.A" / "a.jpg").write_bytes(jpeg())
+    with pytest.raises(ServiceError, match="has no train/ folder"):
+        service.upload_dataset(tmp_path / "d", BUCKET, "datasets/d/")
+    (tmp_path / "e" / "train").mkdir(parents=True)
+    with pytest.raises(ServiceError, match="train/' has no images"):
+        service.upload_dataset(tmp_path / "e", BUCKET, "datasets/e/")
+
+
+def test_not_a_zip_and_missing_paths(service, tmp_path) -> None:
+    (tmp_path / "notes.zip").write_text("hello")
+    with pytest.raises(ServiceError, match="neither a folder nor a zip"):
+        service.upload_dataset(tmp_path / "notes.zip", BUCKET, "datasets/x/")
+    with pytest.raises(ServiceError, match="does not exist"):
+        service.upload_dataset(tmp_path / "nowhere", BUCKET, "datasets/x/")
+
+
+def test_summarize_an_empty_prefix(service) -> None:
+    service.ensure_bucket(BUCKET)
+    with pytest.raises(ServiceError, match="No images under s3://"):
+        service.summarize_dataset(BUCKET, "datasets/none/")
+
+
+def test_names_and_prefixes_are_checked() -> None:
+    assert dataset_prefix("dogs-wiki-133") == "datasets/dogs-wiki-133/"
+    assert normalize_prefix("/datasets/x") == "datasets/x/"
+    for bad in ["", "a/../b", "a//b"]:
+        with pytest.raises(ServiceError):
+            normalize_prefix(bad)
+    with pytest.raises(ServiceError, match="not a usable dataset name"):
+        dataset_prefix("../up")
+    with pytest.raises(ServiceError, match="not a valid S3 bucket name"):
+        DatasetService(settings=SETTINGS).summarize_dataset("Bad_Bucket", "datasets/x/")
+
+
+def test_download_says_clearly_when_the_network_is_unreachable(tmp_path, unused_port) -> None:
+    url = f"http://127.0.0.1:{unused_port}/udacity-aind/dog-project/dogImages.zip"
+    with pytest.raises(ServiceError) as raised:
+        download(url, tmp_path / "dogImages.zip", timeout=2)
+    assert raised.value.code == "Unreachable"
+    assert f"Could not download {url}" in raised.value.message
+    assert "Use the offline sample" in raised.value.message
+
+
+def test_the_offline_sample_summary(service) -> None:
+    if not SAMPLE_DATASET.is_dir():
+        pytest.skip("offline sample missing")
+    summary = service.upload_sample(BUCKET)
+    assert summary.prefix == "datasets/dogs-wiki-133/"
+    assert len(summary.classes) == 111  # the union of the splits: 22 Udacity breeds have no photo
+    assert summary.split_totals == {"train": 391, "valid": 103, "test": 91}
+    assert any("have no test images" in w for w in summary.warnings)
