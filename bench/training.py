@@ -98,8 +98,9 @@ def _render_seconds(env: dict[str, str], page: str, query: dict[str, str] | None
         start = time.perf_counter()
         app.switch_page(page).run()
         samples.append(time.perf_counter() - start)
-        if app.exception:
-            raise RuntimeError(f"{page} failed: {app.exception[0].message}")
+        if app.exception or app.error:  # a page that only shows an error proves nothing about speed
+            problem = app.exception[0].message if app.exception else app.error[0].value
+            raise RuntimeError(f"{page} failed: {problem}")
     return statistics.median(samples)
 
 
