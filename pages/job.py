@@ -194,7 +194,8 @@ if job.status == "Completed" and job.model_artifact:
             if state.failure_reason:
                 st.error(state.failure_reason)
             if state.status == "InService":
-                st.page_link("pages/predict.py", label=f"Classify a photo with '{deployed}' (choose it on Predict)")
+                st.page_link("pages/predict.py", label=f"Classify a photo with '{deployed}'",
+                             query_params={"endpoint": deployed})
             return not state.settled
 
         live(f"{JOB_KEY}_endpoint", endpoint_part)

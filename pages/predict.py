@@ -29,12 +29,19 @@ service = PredictionService(settings=settings)
 
 st.title("Predict a dog's breed")
 
+# `?endpoint=<name>` (the link after a deploy) opens the page on that endpoint.
+requested_endpoint = st.query_params.get("endpoint")
+if requested_endpoint and "predict_path" not in st.session_state:
+    st.session_state["predict_path"] = "SageMaker endpoint"
 path_label = st.radio("Path", list(PATHS), horizontal=True, key="predict_path")
 via = PATHS[path_label]
 targets = cache.list_targets(service, settings)
 for message in targets.errors:
     st.warning(message)
 names, default = (targets.functions, DEFAULT_FUNCTION) if via == "lambda" else (targets.endpoints, DEFAULT_ENDPOINT)
+if via == "endpoint" and requested_endpoint:
+    default = requested_endpoint
+    names = names if default in names else [default, *names]  # newer than the cached list
 options = names or [default]  # nothing listed (or listing failed): still let the visitor try the default
 target = st.selectbox(
     "Function" if via == "lambda" else "Endpoint",

@@ -4,6 +4,7 @@ refresh itself until the job is Completed."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from playwright.sync_api import expect
@@ -13,17 +14,24 @@ from services.datasets import DatasetService
 from services.training import generate_job_name
 
 pytestmark = pytest.mark.browser
-PREFIX = "datasets/dogs-wiki-133/"
+PREFIX = "datasets/dogs-small/"
 
 
 @pytest.fixture(scope="module")
-def sample_uri(localcloud) -> str:
+def sample_uri(localcloud, datasets, tmp_path_factory) -> str:
+    """A small real dataset (two photos per class and split of the sample) so the job is quick."""
+    source = tmp_path_factory.mktemp("small-dataset")
+    for folder in sorted((datasets / "dogs-wiki-133").glob("*/*")):
+        target = source / folder.relative_to(datasets / "dogs-wiki-133")
+        target.mkdir(parents=True)
+        for photo in sorted(folder.iterdir())[:2]:
+            shutil.copy(photo, target / photo.name)
     service = DatasetService(
         settings=CloudSettings(localcloud.endpoint_url, "us-east-1", None), boto3_session=localcloud.session()
     )
     bucket = service.default_bucket()
-    if PREFIX not in service.list_datasets(bucket):
-        service.upload_sample(bucket, PREFIX)
+    service.ensure_bucket(bucket)
+    service.upload_dataset(source, bucket, PREFIX)
     return f"s3://{bucket}/{PREFIX}"
 
 
@@ -34,7 +42,7 @@ def fill(page, label: str, value: str) -> None:
     expect(box).to_have_value(value)
 
 
-def test_launch_a_short_job_and_see_it_complete(page, dashboard_url, sample_uri):
+def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, sample_uri, dog_photo):
     name = generate_job_name("browser")
     page.goto(f"{dashboard_url}/train")
     page.get_by_role("tab", name="Launch").click()
@@ -53,5 +61,17 @@ def test_launch_a_short_job_and_see_it_complete(page, dashboard_url, sample_uri)
     expect(page.get_by_text(re.compile(r"Testing Accuracy: [0-9.]+")).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text(re.compile(r"Model: s3://.*/output/model\.tar\.gz"))).to_be_visible()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)  # loss and accuracy curves
-    expect(page.get_by_role("button", name="Deploy", exact=True)).to_be_visible()
+
+    # Reuse: deploy the model to a new endpoint and classify a photo with it on Predict.
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    endpoint = f"{name}-ep"
+    expect(page.get_by_text(f"Endpoint '{endpoint}' created")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="InService").first).to_be_visible(timeout=120_000)
+    assert "Traceback" not in page.inner_text("body")
+
+    page.get_by_role("link", name=f"Classify a photo with '{endpoint}'").click()
+    expect(page.get_by_text(endpoint).first).to_be_visible()  # the new endpoint is chosen
+    page.locator("input[type=file]").first.set_input_files(str(dog_photo))
+    # The 133-class model answers with the Udacity class names ("Keeshond"; ImageNet says "keeshond").
+    expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
     assert "Traceback" not in page.inner_text("body")
