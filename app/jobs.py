@@ -109,7 +109,7 @@ def metric_charts(series: dict[str, list[MetricPoint]]) -> list[tuple[str, alt.C
             alt.Chart(pd.DataFrame(rows))
             .mark_line(point=True)
             .encode(
-                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1), title="epoch"),
+                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d"), title="epoch"),
                 y=alt.Y("value:Q", title=title),
                 color=alt.Color("metric:N", title=None),
                 tooltip=["metric:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f"), "time:N"],
