@@ -48,11 +48,15 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     page.get_by_role("tab", name="Launch").click()
     fill(page, "Job name", name)
     fill(page, "Data channel `training` (S3 prefix with train/ valid/ test/)", sample_uri)
+    fill(page, "Learning rate", "0.00100")
     fill(page, "Epochs", "1")
     fill(page, "Batch size", "16")
-    expect(page.get_by_text(re.compile(r"Estimated cost: \$0\.2300 per hour"))).to_be_visible()
+    fill(page, "Max runtime (s)", "600")
+    expect(page.get_by_text(re.compile(r"Estimated cost: \$0\.2300 per hour.*\$0\.0383 if it runs the full"))).to_be_visible()
     page.get_by_role("button", name="Launch", exact=True).click()
-    expect(page.get_by_text(f"Launched training job '{name}'.")).to_be_visible(timeout=120_000)
+    outcome = page.get_by_text(f"Launched training job '{name}'.").or_(page.get_by_test_id("stAlertContentError"))
+    expect(outcome.first).to_be_visible(timeout=120_000)
+    assert page.get_by_text(f"Launched training job '{name}'.").is_visible(), page.inner_text("body")
 
     page.get_by_role("link", name=f"Watch {name}").click()
     expect(page.get_by_text(name).first).to_be_visible()
@@ -71,7 +75,9 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
 
     page.get_by_role("link", name=f"Classify a photo with '{endpoint}'").click()
     expect(page.get_by_text(endpoint).first).to_be_visible()  # the new endpoint is chosen
+    expect(page.get_by_text("Upload a photo, take one with the camera")).to_be_visible()  # the page has settled
     page.locator("input[type=file]").first.set_input_files(str(dog_photo))
+    expect(page.get_by_text(dog_photo.name).first).to_be_visible()
     # The 133-class model answers with the Udacity class names ("Keeshond"; ImageNet says "keeshond").
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
     assert "Traceback" not in page.inner_text("body")
