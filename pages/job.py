@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from app.deploy import deploy_panel
 from app.jobs import duration, live, metric_charts, usd, when
 from app.settings import current_settings
-from services.deploy import INFERENCE_INSTANCE_TYPES, DeployService, deploy_name
 from services.errors import ServiceError
 from services.training import TrainingJob, TrainingService, check_job_name
 
@@ -151,51 +151,4 @@ if not job.ended:
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.status == "Completed" and job.model_artifact:
-    st.markdown("#### Deploy")
-    deployer = DeployService(settings=settings)
-    mode = st.radio("Endpoint", ["New endpoint", "Existing endpoint"], horizontal=True, key=f"{JOB_KEY}_mode")
-    if mode == "New endpoint":
-        endpoint = st.text_input("Endpoint name", value=deploy_name(name, "-ep"), key=f"{JOB_KEY}_endpoint").strip()
-    else:
-        try:
-            endpoints = deployer.list_endpoints()
-        except ServiceError as exc:
-            st.error(exc.message)
-            endpoints = []
-        endpoint = st.selectbox("Endpoint to update", endpoints, key=f"{JOB_KEY}_existing") or ""
-    type_col, count_col = st.columns(2)
-    instance = type_col.selectbox("Instance type", INFERENCE_INSTANCE_TYPES, key=f"{JOB_KEY}_deploy_type")
-    count = count_col.number_input("Instances", min_value=1, max_value=10, value=1, key=f"{JOB_KEY}_deploy_count")
-    if st.button("Deploy", key=f"{JOB_KEY}_deploy", type="primary"):
-        try:
-            done = deployer.deploy_model(
-                job.model_artifact,
-                model_name=deploy_name(name),
-                endpoint_name=endpoint,
-                instance_type=instance,
-                instance_count=int(count),
-                new_endpoint=mode == "New endpoint",
-            )
-        except ServiceError as exc:
-            st.error(exc.message)
-        else:
-            st.session_state[f"{JOB_KEY}_deployed"] = done.endpoint_name
-            st.success(f"Endpoint '{done.endpoint_name}' {done.action} with model '{done.model_name}'.")
-    deployed = st.session_state.get(f"{JOB_KEY}_deployed")
-    if deployed:
-
-        def endpoint_part() -> bool:
-            try:
-                state = deployer.wait_status(deployed)
-            except ServiceError as exc:
-                st.error(exc.message)
-                return False
-            st.metric(f"Endpoint {deployed}", state.status)
-            if state.failure_reason:
-                st.error(state.failure_reason)
-            if state.status == "InService":
-                st.page_link("pages/predict.py", label=f"Classify a photo with '{deployed}'",
-                             query_params={"endpoint": deployed})
-            return not state.settled
-
-        live(f"{JOB_KEY}_endpoint", endpoint_part)
+    deploy_panel(settings, job.model_artifact, name, JOB_KEY)

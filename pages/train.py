@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from app.deploy import deploy_panel
 from app.jobs import duration, live, show_jobs, usd, when
 from app.settings import current_settings
 from services.ec2_training import (
@@ -314,6 +315,9 @@ with ec2_tab:
             return job.state in {"pending", "running", "shutting-down", "stopping"}
 
         live(f"ec2_{chosen}", machine, every="3s")
+        picked = next(m for m in machines if m.instance_id == chosen)
+        if picked.artifact_present and picked.artifact:  # the machine's model lands where a job's would
+            deploy_panel(settings, picked.artifact, picked.job_name or chosen, f"ec2_{chosen}")
         if st.button("Terminate", key="ec2_terminate"):
             try:
                 st.success(f"{chosen} is {ec2.terminate(chosen)}.")

@@ -75,7 +75,7 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     assert "Traceback" not in page.inner_text("body")
 
     page.get_by_role("link", name=f"Classify a photo with '{endpoint}'").click()
-    expect(page.get_by_text(endpoint).first).to_be_visible()  # the new endpoint is chosen
+    expect(page.get_by_role("combobox", name="Endpoint")).to_have_value(endpoint)  # the new endpoint is chosen
     expect(page.get_by_text("Upload a photo, take one with the camera")).to_be_visible()  # the page has settled
     page.locator("input[type=file]").first.set_input_files(str(dog_photo))
     expect(page.get_by_text(dog_photo.name).first).to_be_visible()
