@@ -96,3 +96,20 @@ def _build(service_name: str, settings: CloudSettings, session: boto3.Session) -
         return session.client(service_name, endpoint_url=settings.endpoint_url, config=config)
     except BOTO_ERRORS as exc:
         raise from_client_error(exc, what=f"create a {service_name} client") from exc
+
+
+class LazyClients:
+    """The clients a service was given, and the ones it builds with `make_client` on first use: a page
+    that only lists endpoints never pays for a Lambda client. Call it with a service name."""
+
+    def __init__(
+        self, settings: CloudSettings | None, boto3_session: boto3.Session | None, given: dict[str, Any]
+    ) -> None:
+        self._settings = settings
+        self._session = boto3_session
+        self._clients = dict(given)
+
+    def __call__(self, service_name: str) -> Any:
+        if self._clients.get(service_name) is None:
+            self._clients[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
+        return self._clients[service_name]

@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 from PIL import Image
 
-from services.clients import CloudSettings, make_client
+from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 SPLITS = ("train", "valid", "test")
@@ -101,12 +101,7 @@ class DatasetService:
     ) -> None:
         self._session = boto3_session
         self._settings = settings or CloudSettings.from_env()
-        self._given = {"s3": s3_client, "sts": sts_client}
-
-    def _client(self, service_name: str) -> Any:
-        if self._given[service_name] is None:
-            self._given[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return self._given[service_name]
+        self._client = LazyClients(self._settings, self._session, {"s3": s3_client, "sts": sts_client})
 
     # -- where datasets live ------------------------------------------------------------------
     def default_bucket(self) -> str:

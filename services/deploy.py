@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import boto3
 
-from services.clients import CloudSettings, make_client
+from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training import check_job_name, image_uri
 
@@ -73,12 +73,7 @@ class DeployService:
     ) -> None:
         self._session = boto3_session
         self._settings = settings or CloudSettings.from_env()
-        self._given = {"sagemaker": sagemaker_client, "sts": sts_client}
-
-    def _client(self, service_name: str) -> Any:
-        if self._given[service_name] is None:
-            self._given[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return self._given[service_name]
+        self._client = LazyClients(self._settings, self._session, {"sagemaker": sagemaker_client, "sts": sts_client})
 
     def default_role_arn(self) -> str:
         try:

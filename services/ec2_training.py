@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier import packaging
-from services.clients import CloudSettings, make_client
+from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training import TrainingService, TrainingSpec, source_uri, validate_spec
 
@@ -190,12 +190,9 @@ class Ec2TrainingService:
     ) -> None:
         self._session = boto3_session
         self._settings = settings or CloudSettings.from_env()
-        self._given = {"ec2": ec2_client, "s3": s3_client, "sts": sts_client}
-
-    def _client(self, service_name: str) -> Any:
-        if self._given[service_name] is None:
-            self._given[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return self._given[service_name]
+        self._client = LazyClients(
+            self._settings, self._session, {"ec2": ec2_client, "s3": s3_client, "sts": sts_client}
+        )
 
     def build_request(self, spec: TrainingSpec, options: Ec2Options) -> dict[str, Any]:
         """The RunInstances request (pure apart from the region; tests check it against moto)."""

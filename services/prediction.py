@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import boto3
 import numpy as np
 
-from services.clients import CloudSettings, make_client
+from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.images import MAX_PAYLOAD_BYTES, prepare_image
 
@@ -105,14 +105,11 @@ class PredictionService:
     ) -> None:
         self._session = boto3_session
         self._settings = settings
-        self._given = {"sagemaker-runtime": runtime_client, "lambda": lambda_client, "sagemaker": sagemaker_client}
-
-    def _client(self, service_name: str) -> Any:
-        given = self._given[service_name]
-        if given is None:
-            # Built on first use: a page that only lists endpoints never needs the Lambda client.
-            given = self._given[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return given
+        self._client = LazyClients(
+            self._settings,
+            self._session,
+            {"sagemaker-runtime": runtime_client, "lambda": lambda_client, "sagemaker": sagemaker_client},
+        )
 
     def predict_image(self, data: bytes, *, via: Via, target: str) -> Prediction:
         """Classify image bytes; photos over the payload limit are downsized first (see `Prediction.note`)."""

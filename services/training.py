@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier import packaging
-from services.clients import CloudSettings, make_client
+from services.clients import CloudSettings, LazyClients
 from services.datasets import DatasetService, DatasetSummary
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.pricing import INSTANCE_TYPES, hourly_price, instance_type
@@ -381,23 +381,22 @@ class TrainingService:
     ) -> None:
         self._session = boto3_session
         self._settings = settings or CloudSettings.from_env()
-        self._given = {
-            "sagemaker": sagemaker_client,
-            "s3": s3_client,
-            "logs": logs_client,
-            "cloudwatch": cloudwatch_client,
-            "sts": sts_client,
-        }
+        self._client = LazyClients(
+            self._settings,
+            self._session,
+            {
+                "sagemaker": sagemaker_client,
+                "s3": s3_client,
+                "logs": logs_client,
+                "cloudwatch": cloudwatch_client,
+                "sts": sts_client,
+            },
+        )
         self._account: str | None = None
 
     @property
     def region(self) -> str:
         return self._settings.region
-
-    def _client(self, service_name: str) -> Any:
-        if self._given[service_name] is None:
-            self._given[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return self._given[service_name]
 
     def datasets(self) -> DatasetService:
         """The dataset service on the same clients (one S3 and STS client per service instance)."""
