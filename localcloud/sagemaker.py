@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.endpoints import Fleet, extract_model
+from localcloud.listing import page_listing
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.s3 import S3
 from localcloud.state import Store
@@ -24,26 +25,6 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
 
 def _arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
-
-
-def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
-    """Filter, sort and page a listing the way SageMaker's List* calls do."""
-    if "NameContains" in params:
-        needle = params["NameContains"].lower()
-        items = [i for i in items if needle in i[key].lower()]
-    if "StatusEquals" in params:
-        items = [i for i in items if i.get("EndpointStatus") == params["StatusEquals"]]
-    sort_by = {"Name": key, "CreationTime": "CreationTime", "Status": "EndpointStatus"}[
-        params.get("SortBy", "CreationTime")
-    ]
-    items.sort(key=lambda i: i.get(sort_by) or "", reverse=params.get("SortOrder", "Descending") == "Descending")
-    start = int(params.get("NextToken") or 0)
-    size = params.get("MaxResults", 100)
-    page = items[start : start + size]
-    result: dict[str, Any] = {"items": page}
-    if start + size < len(items):
-        result["NextToken"] = str(start + size)
-    return result
 
 
 class SageMaker:
@@ -89,9 +70,10 @@ class SageMaker:
         return self._model(p["ModelName"], region)
 
     def op_ListModels(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        page = _page(self.store.all("model"), p, "ModelName")
-        models = [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in page.pop("items")]
-        return {"Models": models, **page}
+        page, token = page_listing(self.store.all("model"), p, name_key="ModelName", status_key="",
+                                   default_order="Descending", default_size=100)
+        return {"Models": [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in page],
+                "NextToken": token}
 
     def op_DeleteModel(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         self._model(p["ModelName"], region)
@@ -195,9 +177,10 @@ class SageMaker:
         return endpoint
 
     def op_ListEndpoints(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        page = _page(self.store.all("endpoint"), p, "EndpointName")
+        page, token = page_listing(self.store.all("endpoint"), p, name_key="EndpointName",
+                                   status_key="EndpointStatus", default_order="Descending", default_size=100)
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
-        return {"Endpoints": [{k: e[k] for k in keys} for e in page.pop("items")], **page}
+        return {"Endpoints": [{k: e[k] for k in keys} for e in page], "NextToken": token}
 
     # deployment -----------------------------------------------------------------
     def _deploy_async(self, name: str, config: dict[str, Any], *, on_failure: str) -> None:

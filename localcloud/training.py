@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from localcloud.listing import page_listing
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.s3 import S3
 from localcloud.state import Store
@@ -147,28 +148,11 @@ class Training:
         return {k: v for k, v in job.items() if k != "Tags"}
 
     def op_ListTrainingJobs(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        jobs = self.store.all("training-job")
-        if "NameContains" in p:
-            jobs = [j for j in jobs if p["NameContains"].lower() in j["TrainingJobName"].lower()]
-        if "StatusEquals" in p:
-            jobs = [j for j in jobs if j["TrainingJobStatus"] == p["StatusEquals"]]
-        for key, test in (("CreationTimeAfter", lambda j, t: j["CreationTime"] > t),
-                          ("CreationTimeBefore", lambda j, t: j["CreationTime"] < t)):
-            if key in p:
-                jobs = [j for j in jobs if test(j, p[key].timestamp())]
-        sort_key = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}[
-            p.get("SortBy", "CreationTime")]
-        jobs.sort(key=lambda j: j[sort_key], reverse=p.get("SortOrder", "Ascending") == "Descending")
-        start = int(p.get("NextToken") or 0)
-        size = p.get("MaxResults", 10)
+        page, token = page_listing(self.store.all("training-job"), p, name_key="TrainingJobName",
+                                   status_key="TrainingJobStatus", default_order="Ascending", default_size=10)
         keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
                 "TrainingJobStatus", "SecondaryStatus")
-        result: dict[str, Any] = {
-            "TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs[start : start + size]],
-        }
-        if start + size < len(jobs):
-            result["NextToken"] = str(start + size)
-        return result
+        return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in page], "NextToken": token}
 
     def op_StopTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         job = self._job(p["TrainingJobName"])
