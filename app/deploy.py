@@ -55,8 +55,9 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
         if state.failure_reason:
             st.error(state.failure_reason)
         if state.status == "InService":
-            st.page_link("pages/predict.py", label=f"Classify a photo with '{deployed}'",
-                         query_params={"endpoint": deployed})
+            st.page_link(
+                "pages/predict.py", label=f"Classify a photo with '{deployed}'", query_params={"endpoint": deployed}
+            )
         return not state.settled
 
     live(f"{key}_endpoint", endpoint_part)

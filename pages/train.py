@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app.deploy import deploy_panel
+from app.forms import current, index_of
 from app.jobs import duration, live, show_jobs, usd, when
 from app.settings import current_settings
 from services.ec2_training import (
@@ -84,6 +85,10 @@ with jobs_tab:
 
 # -- the launch form ------------------------------------------------------------------------------------
 FIELDS = {
+    "train_target": "SageMaker training job",
+    "train_job_name": "",
+    "train_data_uri": "",
+    "train_output": "",
     "train_lr": 0.001,
     "train_batch": 32,
     "train_epochs": 3,
@@ -162,26 +167,31 @@ with launch_tab:
         except ServiceError as exc:
             st.error(exc.message)
 
-    target = st.radio("Run on", ["SageMaker training job", "Plain EC2 machine"], horizontal=True, key="train_target")
+    targets = ["SageMaker training job", "Plain EC2 machine"]
+    target = st.radio("Run on", targets, index=index_of(targets, "train_target"), horizontal=True, key="train_target")
     name_col, gen_col = st.columns([4, 1])
-    job_name = name_col.text_input("Job name", key="train_job_name", max_chars=63)
+    job_name = name_col.text_input("Job name", value=current("train_job_name"), key="train_job_name", max_chars=63)
     gen_col.button(
         "New name", key="train_new_name", on_click=lambda: st.session_state.update(train_job_name=generate_job_name())
     )
     data_uri = st.text_input(
         "Data channel `training` (S3 prefix with train/ valid/ test/)",
+        value=current("train_data_uri"),
         key="train_data_uri",
         help="Upload or pick a dataset on the Data page.",
     )
-    output_path = st.text_input("Output path (S3)", key="train_output")
+    output_path = st.text_input("Output path (S3)", value=current("train_output"), key="train_output")
     lr_col, batch_col, epochs_col = st.columns(3)
     # No minimums here: the service's checks give the messages (learning rate > 0, batch size ≥ 1…).
-    learning_rate = lr_col.number_input("Learning rate", step=0.0005, format="%.5f", key="train_lr")
-    batch_size = batch_col.number_input("Batch size", step=1, key="train_batch")
-    epochs = epochs_col.number_input("Epochs", step=1, key="train_epochs")
+    learning_rate = lr_col.number_input(
+        "Learning rate", value=current("train_lr"), step=0.0005, format="%.5f", key="train_lr"
+    )
+    batch_size = batch_col.number_input("Batch size", value=current("train_batch"), step=1, key="train_batch")
+    epochs = epochs_col.number_input("Epochs", value=current("train_epochs"), step=1, key="train_epochs")
     fine_tune = st.radio(
         "Fine-tune",
         list(FINE_TUNE_CHOICES),
+        index=index_of(list(FINE_TUNE_CHOICES), "train_fine_tune"),
         format_func=lambda key: f"{key}: {FINE_TUNE_CHOICES[key]}",
         key="train_fine_tune",
     )
@@ -190,11 +200,16 @@ with launch_tab:
         instance = type_col.selectbox(
             "Instance type",
             list(INSTANCE_TYPES),
+            index=index_of(list(INSTANCE_TYPES), "train_instance_type"),
             format_func=lambda name: INSTANCE_TYPES[name].label,
             key="train_instance_type",
         )
-        count = count_col.number_input("Instances", min_value=1, max_value=20, key="train_instance_count")
-        max_runtime = runtime_col.number_input("Max runtime (s)", min_value=1, step=60, key="train_max_runtime")
+        count = count_col.number_input(
+            "Instances", min_value=1, max_value=20, value=current("train_instance_count"), key="train_instance_count"
+        )
+        max_runtime = runtime_col.number_input(
+            "Max runtime (s)", min_value=1, step=60, value=current("train_max_runtime"), key="train_max_runtime"
+        )
         hourly = estimate_cost(instance, int(count), 3600)
         st.info(
             f"Estimated cost: {usd(hourly)} per hour for {int(count)} × {instance}; at most "
@@ -207,6 +222,7 @@ with launch_tab:
             )
             role = st.text_input(
                 "Execution role ARN",
+                value=current("train_role"),
                 key="train_role",
                 placeholder="default: arn:aws:iam::<account>:role/dog-breed-sagemaker-execution",
             )
@@ -218,10 +234,12 @@ with launch_tab:
     else:
         instance, count, max_runtime = DEFAULT_INSTANCE_TYPE, 1, DEFAULT_MAX_RUNTIME_S
         definitions, role = DEFAULT_METRIC_DEFINITIONS, ""
-        ami = st.text_input("AMI", key="ec2_ami", help="An ami-… id or a resolve:ssm: parameter.")
+        ami = st.text_input(
+            "AMI", value=current("ec2_ami"), key="ec2_ami", help="An ami-… id or a resolve:ssm: parameter."
+        )
         ec2_type_col, profile_col = st.columns(2)
-        ec2_type = ec2_type_col.text_input("EC2 instance type", key="ec2_type")
-        profile = profile_col.text_input("Instance profile", key="ec2_profile")
+        ec2_type = ec2_type_col.text_input("EC2 instance type", value=current("ec2_type"), key="ec2_type")
+        profile = profile_col.text_input("Instance profile", value=current("ec2_profile"), key="ec2_profile")
         st.caption(
             "The machine fetches the data and code from S3, runs the same train.py, uploads model.tar.gz to "
             "<output>/<job>/output/ and shuts itself down (which terminates it). Its user data holds no "
