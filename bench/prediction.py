@@ -39,8 +39,11 @@ def _ms(call: Callable[[], Any]) -> float:
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(float(np.percentile(samples, 50)), 2),
-            "p99_ms": round(float(np.percentile(samples, 99)), 2), "n": len(samples)}
+    return {
+        "p50_ms": round(float(np.percentile(samples, 50)), 2),
+        "p99_ms": round(float(np.percentile(samples, 99)), 2),
+        "n": len(samples),
+    }
 
 
 def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int) -> dict[str, Any]:
@@ -61,9 +64,11 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
                 paths: dict[str, Callable[[], Any]] = {
                     "reference": lambda data=data: model.predict_bytes(data),
                     "endpoint": lambda data=data: runtime.invoke_endpoint(
-                        EndpointName=ENDPOINT, ContentType="image/jpeg", Body=data)["Body"].read(),
-                    "lambda_warm": lambda payload=payload: lambda_.invoke(
-                        FunctionName=FUNCTION, Payload=payload)["Payload"].read(),
+                        EndpointName=ENDPOINT, ContentType="image/jpeg", Body=data
+                    )["Body"].read(),
+                    "lambda_warm": lambda payload=payload: lambda_.invoke(FunctionName=FUNCTION, Payload=payload)[
+                        "Payload"
+                    ].read(),
                 }
                 for call in paths.values():  # warm every path before timing
                     call()
@@ -84,8 +89,8 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
             cold = []
             for i in range(cold_starts):
                 lambda_.update_function_configuration(
-                    FunctionName=FUNCTION,
-                    Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT, "BENCH_ROUND": str(i)}})
+                    FunctionName=FUNCTION, Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT, "BENCH_ROUND": str(i)}}
+                )
                 cold.append(_ms(lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)))
             results["lambda_cold_start"] = _summary(cold)
 
@@ -110,8 +115,10 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
             lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)  # keep one warm environment
             health = cloud.health()
             results["localcloud_rss_mb"] = health["rss_mb"]
-            results["processes"] = {"endpoint_instances": health["endpoint_instances"],
-                                    "lambda_environments": health["lambda_environments"]}
+            results["processes"] = {
+                "endpoint_instances": health["endpoint_instances"],
+                "lambda_environments": health["lambda_environments"],
+            }
         finally:
             cloud.stop()
     return results
@@ -128,8 +135,10 @@ def _print(results: dict[str, Any]) -> None:
     cold = results["lambda_cold_start"]
     print(f"Lambda cold start (round trip): p50 {cold['p50_ms']:.0f} ms, max-ish p99 {cold['p99_ms']:.0f} ms")
     t = results["throughput_phone"]
-    print(f"Phone JPEG throughput: reference sequential {t['reference_sequential_rps']} img/s, "
-          f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)")
+    print(
+        f"Phone JPEG throughput: reference sequential {t['reference_sequential_rps']} img/s, "
+        f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)"
+    )
     print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
 
 

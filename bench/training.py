@@ -39,14 +39,29 @@ def _upload_dataset(s3: Any, source: Path, prefix: str) -> None:
 def _create_job(sagemaker: Any, name: str, channel: str, **hyper: str) -> None:
     sagemaker.create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": [
-            {"Name": "train:throughput", "Regex": r"Train throughput: ([0-9\.]+)"}]},
+        AlgorithmSpecification={
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "train:throughput", "Regex": r"Train throughput: ([0-9\.]+)"}],
+        },
         RoleArn="arn:aws:iam::000000000000:role/bench",
-        HyperParameters={"sagemaker_program": '"train.py"',
-                         "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
-                         **{k: json.dumps(v) for k, v in hyper.items()}},
-        InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": channel, "S3DataDistributionType": "FullyReplicated"}}}],
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
+            **{k: json.dumps(v) for k, v in hyper.items()},
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "training",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": channel,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
@@ -62,8 +77,12 @@ def _first_log_line_seconds(cloud: LocalCloudProcess, name: str, channel: str) -
             streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
         except logs.exceptions.ResourceNotFoundException:  # the first job has not logged yet
             streams = []
-        if streams and logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"],
-                                           limit=1, startFromHead=True)["events"]:
+        if (
+            streams
+            and logs.get_log_events(
+                logGroupName=LOG_GROUP, logStreamName=streams[0]["logStreamName"], limit=1, startFromHead=True
+            )["events"]
+        ):
             return time.perf_counter() - start
         time.sleep(0.02)
     raise TimeoutError(f"no log line from {name} within 60 s")
@@ -80,8 +99,9 @@ def _wait(cloud: LocalCloudProcess, name: str) -> dict[str, Any]:
 
 def _job_throughput(cloud: LocalCloudProcess, name: str) -> float:
     logs = cloud.client("logs")
-    events = logs.filter_log_events(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/",
-                                    filterPattern='"Train throughput"')["events"]
+    events = logs.filter_log_events(
+        logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/", filterPattern='"Train throughput"'
+    )["events"]
     return float(re.search(r"Train throughput: ([0-9.]+)", events[-1]["message"]).group(1))
 
 
@@ -107,8 +127,9 @@ def _render_seconds(env: dict[str, str], page: str, query: dict[str, str] | None
 def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloudProcess(Path(tmp) / "cloud", ["--no-defaults", "--training-instances",
-                                                        str(jobs_for_list + 10)]).start()
+        cloud = LocalCloudProcess(
+            Path(tmp) / "cloud", ["--no-defaults", "--training-instances", str(jobs_for_list + 10)]
+        ).start()
         try:
             s3, sagemaker, logs = cloud.client("s3"), cloud.client("sagemaker"), cloud.client("logs")
             s3.create_bucket(Bucket=BUCKET)
@@ -121,8 +142,10 @@ def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
                 first_lines.append(_first_log_line_seconds(cloud, f"first-line-{i}", channel))
                 sagemaker.stop_training_job(TrainingJobName=f"first-line-{i}")
                 _wait(cloud, f"first-line-{i}")
-            results["create_to_first_log_line_s"] = {"median": round(statistics.median(first_lines), 2),
-                                                     "samples": [round(s, 2) for s in first_lines]}
+            results["create_to_first_log_line_s"] = {
+                "median": round(statistics.median(first_lines), 2),
+                "samples": [round(s, 2) for s in first_lines],
+            }
 
             _create_job(sagemaker, "throughput", channel, epochs=str(epochs), batch_size="32", fine_tune="head")
             job = _wait(cloud, "throughput")
@@ -130,22 +153,30 @@ def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
                 raise RuntimeError(f"throughput job ended {job['TrainingJobStatus']}: {job.get('FailureReason')}")
             in_job = _job_throughput(cloud, "throughput")
             bare = bench_bare_training(DEFAULT_DATA, epochs, 32)["images_per_s"]
-            results["training_images_per_s"] = {"localcloud_job": in_job, "bare": bare,
-                                                "ratio": round(in_job / bare, 2)}
+            results["training_images_per_s"] = {
+                "localcloud_job": in_job,
+                "bare": bare,
+                "ratio": round(in_job / bare, 2),
+            }
 
             # Jobs whose channel is empty fail at once: real jobs, no training processes.
             for i in range(jobs_for_list):
                 _create_job(sagemaker, f"listed-{i:04d}", f"s3://{BUCKET}/empty/", epochs="1")
-            stream = logs.describe_log_streams(logGroupName=LOG_GROUP,
-                                               logStreamNamePrefix="throughput/")["logStreams"][0]["logStreamName"]
+            stream = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix="throughput/")["logStreams"][
+                0
+            ]["logStreamName"]
             now = int(time.time() * 1000)
             for start in range(0, log_lines, 5000):
-                batch = [{"timestamp": now + i, "message": f"bench line {i}: " + "x" * 60}
-                         for i in range(start, min(start + 5000, log_lines))]
+                batch = [
+                    {"timestamp": now + i, "message": f"bench line {i}: " + "x" * 60}
+                    for i in range(start, min(start + 5000, log_lines))
+                ]
                 logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=batch)
             env = cloud.env()
-            results["train_page_with_jobs_s"] = {"jobs": jobs_for_list + 4,
-                                                 "median": round(_render_seconds(env, "pages/train.py"), 2)}
+            results["train_page_with_jobs_s"] = {
+                "jobs": jobs_for_list + 4,
+                "median": round(_render_seconds(env, "pages/train.py"), 2),
+            }
             results["job_page_with_log_lines_s"] = {
                 "lines": log_lines + 100,
                 "median": round(_render_seconds(env, "pages/job.py", {"job": "throughput"}), 2),

@@ -107,9 +107,7 @@ class DogBreedModel:
         decode = round(decode_ms + _ms(start, preprocessed), 2)
         inference = _ms(preprocessed, done)
         return {
-            "predictions": [
-                {"label": labels[int(i)], "score": round(float(breed_probabilities[i]), 6)} for i in best
-            ],
+            "predictions": [{"label": labels[int(i)], "score": round(float(breed_probabilities[i]), 6)} for i in best],
             "is_dog": dog_score >= DOG_THRESHOLD,
             "dog_score": round(dog_score, 6),
             "model": self.name,

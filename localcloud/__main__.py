@@ -15,22 +15,37 @@ _ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
     parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument("--data-dir", type=Path, default=_ROOT / ".localcloud",
-                        help="where state lives; it survives restarts")
+    parser.add_argument(
+        "--data-dir", type=Path, default=_ROOT / ".localcloud", help="where state lives; it survives restarts"
+    )
     parser.add_argument("--region", default="us-east-1", help="region of the resources created at first start")
-    parser.add_argument("--model-onnx", type=Path, default=_ROOT / "build" / "efficientnet_lite0.onnx",
-                        help="ONNX weights for the default model (exported on first use if missing)")
-    parser.add_argument("--lambda-concurrency", type=int, default=10,
-                        help="account-wide limit on concurrent Lambda executions")
-    parser.add_argument("--training-instances", type=int, default=4,
-                        help="account-wide limit on concurrent training instances (ResourceLimitExceeded beyond)")
+    parser.add_argument(
+        "--model-onnx",
+        type=Path,
+        default=_ROOT / "build" / "efficientnet_lite0.onnx",
+        help="ONNX weights for the default model (exported on first use if missing)",
+    )
+    parser.add_argument(
+        "--lambda-concurrency", type=int, default=10, help="account-wide limit on concurrent Lambda executions"
+    )
+    parser.add_argument(
+        "--training-instances",
+        type=int,
+        default=4,
+        help="account-wide limit on concurrent training instances (ResourceLimitExceeded beyond)",
+    )
     parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
     parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
     args = parser.parse_args(argv)
 
     server = CloudServer(args.port)
-    cloud = LocalCloud(args.data_dir.resolve(), server.endpoint_url, lambda_concurrency=args.lambda_concurrency,
-                       ec2_instances=args.ec2_instances, training_instances=args.training_instances)
+    cloud = LocalCloud(
+        args.data_dir.resolve(),
+        server.endpoint_url,
+        lambda_concurrency=args.lambda_concurrency,
+        ec2_instances=args.ec2_instances,
+        training_instances=args.training_instances,
+    )
     server.cloud = cloud
     threading.Thread(target=server.serve_forever, daemon=True).start()
     log(f"listening on {server.endpoint_url}, data in {args.data_dir}")

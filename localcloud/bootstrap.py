@@ -12,8 +12,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-from classifier.packaging import build_lambda_zip, build_model_archive
 
+from classifier.packaging import build_lambda_zip, build_model_archive
 from localcloud.protocol import ACCOUNT_ID
 
 MODEL_NAME = "dog-breed-efficientnet-lite0"
@@ -54,10 +54,15 @@ def seed_defaults(endpoint_url: str, region: str, onnx_path: Path) -> None:
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=ENDPOINT_NAME,
-        ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": MODEL_NAME,
-            "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0,
-        }],
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": MODEL_NAME,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
     )
     sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=ENDPOINT_NAME)
     lambda_.create_function(

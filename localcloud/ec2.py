@@ -47,8 +47,9 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
 ALIVE = ("pending", "running", "shutting-down", "stopping")
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-_SHUTDOWN_SHIM = ("#!/bin/sh\n# localcloud: an instance shuts itself down by ending its user data's process group.\n"
-                  "kill -TERM 0\n")
+_SHUTDOWN_SHIM = (
+    "#!/bin/sh\n# localcloud: an instance shuts itself down by ending its user data's process group.\nkill -TERM 0\n"
+)
 KIND = "ec2-instance"
 
 
@@ -119,8 +120,10 @@ def _index(text: str) -> int:
 
 
 def parse_request(request: Request) -> tuple[OperationModel, dict[str, Any]]:
-    form = {k: v[0] for k, v in parse_qs(request.body.decode() if request.body else request.query,
-                                          keep_blank_values=True).items()}
+    form = {
+        k: v[0]
+        for k, v in parse_qs(request.body.decode() if request.body else request.query, keep_blank_values=True).items()
+    }
     model = protocol.service_model("ec2")
     action = form.pop("Action", "")
     form.pop("Version", None)
@@ -145,7 +148,8 @@ def _xml_content(shape: Shape, value: Any) -> str:
     if kind == "structure":
         return "".join(
             _xml_element(member.serialization.get("name", key), member, value[key])
-            for key, member in shape.members.items() if value.get(key) is not None
+            for key, member in shape.members.items()
+            if value.get(key) is not None
         )
     if kind == "list":
         name = shape.member.serialization.get("name", "item")
@@ -164,15 +168,19 @@ def _xml_element(name: str, shape: Shape, value: Any) -> str:
 def ec2_response(operation: OperationModel, output: dict[str, Any]) -> Response:
     shape = operation.output_shape
     inner = _xml_content(shape, output) if shape is not None else "<return>true</return>"
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{NAMESPACE}">'
-            f"<requestId>{secrets.token_hex(16)}</requestId>{inner}</{operation.name}Response>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{NAMESPACE}">'
+        f"<requestId>{secrets.token_hex(16)}</requestId>{inner}</{operation.name}Response>"
+    )
     return Response(200, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
 
 
 def ec2_error(error: AwsError) -> Response:
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{error.code}</Code>'
-            f"<Message>{xml_escape(error.message)}</Message></Error></Errors>"
-            f"<RequestID>{secrets.token_hex(16)}</RequestID></Response>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{error.code}</Code>'
+        f"<Message>{xml_escape(error.message)}</Message></Error></Errors>"
+        f"<RequestID>{secrets.token_hex(16)}</RequestID></Response>"
+    )
     return Response(error.status, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
 
 
@@ -198,9 +206,12 @@ def _matches(record: dict[str, Any], name: str, values: list[str]) -> bool:
         fields = {
             "instance-state-name": [instance["State"]["Name"]],
             "instance-state-code": [str(instance["State"]["Code"])],
-            "instance-id": [instance["InstanceId"]], "instance-type": [instance["InstanceType"]],
-            "image-id": [instance["ImageId"]], "reservation-id": [record["reservation"]],
-            "key-name": [instance.get("KeyName", "")], "tag-key": list(tags),
+            "instance-id": [instance["InstanceId"]],
+            "instance-type": [instance["InstanceType"]],
+            "image-id": [instance["ImageId"]],
+            "reservation-id": [record["reservation"]],
+            "key-name": [instance.get("KeyName", "")],
+            "tag-key": list(tags),
         }
         if name not in fields:
             raise invalid(f"The filter '{name}' is invalid")
@@ -237,9 +248,11 @@ class EC2:
             if instance["State"]["Name"] not in ALIVE:
                 continue
             self._kill_leftover(record)
-            instance.update(State=_state("terminated"), StateTransitionReason="Server.InternalError",
-                            StateReason={"Code": "Server.InternalError",
-                                         "Message": "Server.InternalError: localcloud restarted"})
+            instance.update(
+                State=_state("terminated"),
+                StateTransitionReason="Server.InternalError",
+                StateReason={"Code": "Server.InternalError", "Message": "Server.InternalError: localcloud restarted"},
+            )
             self.store.put(KIND, instance["InstanceId"], record)
 
     @staticmethod
@@ -297,11 +310,15 @@ class EC2:
             raise invalid(f"Invalid value '{instance_type}' for InstanceType.")
         low, high = p["MinCount"], p["MaxCount"]
         if low < 1 or high < 1:
-            raise invalid(f"Value ({min(low, high)}) for parameter {'minCount' if low < 1 else 'maxCount'} is "
-                          "invalid. Expected a value greater than or equal to 1.")
+            raise invalid(
+                f"Value ({min(low, high)}) for parameter {'minCount' if low < 1 else 'maxCount'} is "
+                "invalid. Expected a value greater than or equal to 1."
+            )
         if low > high:
-            raise invalid(f"Value ({low}) for parameter minCount is invalid. Expected a value less than or equal to "
-                          f"maxCount ({high}).")
+            raise invalid(
+                f"Value ({low}) for parameter minCount is invalid. Expected a value less than or equal to "
+                f"maxCount ({high})."
+            )
         behavior = p.get("InstanceInitiatedShutdownBehavior", "stop")
         if behavior not in ("stop", "terminate"):
             raise invalid(f"Value ({behavior}) for parameter instanceInitiatedShutdownBehavior is invalid.")
@@ -311,8 +328,12 @@ class EC2:
             raise invalid("Invalid BASE64 encoding of user data.") from exc
         if len(user_data) > USER_DATA_BYTES:
             raise invalid(f"User data is limited to {USER_DATA_BYTES} bytes")
-        tags = [tag for spec in p.get("TagSpecifications") or [] if spec.get("ResourceType") == "instance"
-                for tag in spec.get("Tags") or []]
+        tags = [
+            tag
+            for spec in p.get("TagSpecifications") or []
+            if spec.get("ResourceType") == "instance"
+            for tag in spec.get("Tags") or []
+        ]
         now = time.time()
         reservation = f"r-{secrets.token_hex(9)[:17]}"
         with self._lock:
@@ -323,12 +344,18 @@ class EC2:
                     "InstanceLimitExceeded",
                     f"You have requested more instances ({low}) than your current instance limit of "
                     f"{self.max_instances} allows for the specified instance type. Please visit "
-                    "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.", 400)
+                    "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
+                    400,
+                )
             instances = []
             for index in range(count):
                 instance = self._describe_new(p, region, image, instance_type, index, now, tags)
-                record = {"instance": instance, "reservation": reservation, "region": region,
-                          "shutdown_behavior": behavior}
+                record = {
+                    "instance": instance,
+                    "reservation": reservation,
+                    "region": region,
+                    "shutdown_behavior": behavior,
+                }
                 self.store.put(KIND, instance["InstanceId"], record)
                 instances.append(instance)
         for instance in instances:
@@ -336,18 +363,43 @@ class EC2:
         return {"ReservationId": reservation, "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": instances}
 
     @staticmethod
-    def _describe_new(p: dict[str, Any], region: str, image: str, instance_type: str, index: int, now: float,
-                      tags: list[dict[str, str]]) -> dict[str, Any]:
+    def _describe_new(
+        p: dict[str, Any],
+        region: str,
+        image: str,
+        instance_type: str,
+        index: int,
+        now: float,
+        tags: list[dict[str, str]],
+    ) -> dict[str, Any]:
         instance: dict[str, Any] = {
-            "InstanceId": f"i-{secrets.token_hex(9)[:17]}", "ImageId": image, "InstanceType": instance_type,
-            "State": _state("pending"), "PrivateDnsName": "ip-127-0-0-1.ec2.internal", "PublicDnsName": "",
-            "StateTransitionReason": "", "AmiLaunchIndex": index, "ProductCodes": [], "LaunchTime": now,
+            "InstanceId": f"i-{secrets.token_hex(9)[:17]}",
+            "ImageId": image,
+            "InstanceType": instance_type,
+            "State": _state("pending"),
+            "PrivateDnsName": "ip-127-0-0-1.ec2.internal",
+            "PublicDnsName": "",
+            "StateTransitionReason": "",
+            "AmiLaunchIndex": index,
+            "ProductCodes": [],
+            "LaunchTime": now,
             "Placement": {"AvailabilityZone": f"{region}a", "GroupName": "", "Tenancy": "default"},
-            "Monitoring": {"State": "disabled"}, "PrivateIpAddress": "127.0.0.1", "Architecture": "x86_64",
-            "RootDeviceType": "ebs", "RootDeviceName": "/dev/xvda", "BlockDeviceMappings": [],
-            "VirtualizationType": "hvm", "Hypervisor": "xen", "ClientToken": p.get("ClientToken", ""),
-            "SecurityGroups": [], "SourceDestCheck": True, "EbsOptimized": False, "EnaSupport": True,
-            "NetworkInterfaces": [], "PlatformDetails": "Linux/UNIX", "UsageOperation": "RunInstances",
+            "Monitoring": {"State": "disabled"},
+            "PrivateIpAddress": "127.0.0.1",
+            "Architecture": "x86_64",
+            "RootDeviceType": "ebs",
+            "RootDeviceName": "/dev/xvda",
+            "BlockDeviceMappings": [],
+            "VirtualizationType": "hvm",
+            "Hypervisor": "xen",
+            "ClientToken": p.get("ClientToken", ""),
+            "SecurityGroups": [],
+            "SourceDestCheck": True,
+            "EbsOptimized": False,
+            "EnaSupport": True,
+            "NetworkInterfaces": [],
+            "PlatformDetails": "Linux/UNIX",
+            "UsageOperation": "RunInstances",
             "Tags": tags,
         }
         if "KeyName" in p:
@@ -361,17 +413,22 @@ class EC2:
     def op_DescribeInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         ids = p.get("InstanceIds") or []
         if ids and "MaxResults" in p:
-            raise AwsError("InvalidParameterCombination",
-                           "The parameter instancesSet cannot be used with the parameter maxResults", 400)
+            raise AwsError(
+                "InvalidParameterCombination",
+                "The parameter instancesSet cannot be used with the parameter maxResults",
+                400,
+            )
         size = p.get("MaxResults", 1000)
         if not 5 <= size <= 1000:
-            raise invalid(f"Value ( {size} ) for parameter maxResults is invalid. "
-                          "Expecting a value between 5 and 1000.")
+            raise invalid(
+                f"Value ( {size} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+            )
         records = self._records(ids) if ids else self.store.all(KIND)
         for f in p.get("Filters") or []:
             records = [r for r in records if _matches(r, f["Name"], f.get("Values") or [])]
-        records.sort(key=lambda r: (r["instance"]["LaunchTime"], r["instance"]["AmiLaunchIndex"],
-                                    r["instance"]["InstanceId"]))
+        records.sort(
+            key=lambda r: (r["instance"]["LaunchTime"], r["instance"]["AmiLaunchIndex"], r["instance"]["InstanceId"])
+        )
         token = p.get("NextToken")
         start = int(token) if token and token.isdigit() else 0
         if token and not token.isdigit():
@@ -379,8 +436,10 @@ class EC2:
         page = records[start : start + size]
         reservations: dict[str, dict[str, Any]] = {}
         for record in page:
-            reservation = reservations.setdefault(record["reservation"], {
-                "ReservationId": record["reservation"], "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": []})
+            reservation = reservations.setdefault(
+                record["reservation"],
+                {"ReservationId": record["reservation"], "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": []},
+            )
             reservation["Instances"].append(record["instance"])
         result: dict[str, Any] = {"Reservations": list(reservations.values())}
         if start + size < len(records):
@@ -394,8 +453,12 @@ class EC2:
         records = self._records(p["InstanceIds"])
         for record in records:
             if record["instance"]["State"]["Name"] in ("terminated", "shutting-down"):
-                raise AwsError("IncorrectInstanceState", f"The instance '{record['instance']['InstanceId']}' is not "
-                                                         "in a state from which it can be stopped.", 400)
+                raise AwsError(
+                    "IncorrectInstanceState",
+                    f"The instance '{record['instance']['InstanceId']}' is not "
+                    "in a state from which it can be stopped.",
+                    400,
+                )
         return {"StoppingInstances": [self._shut_down(r, "stop") for r in records]}
 
     def op_GetConsoleOutput(self, p: dict[str, Any], region: str) -> dict[str, Any]:
@@ -430,9 +493,13 @@ class EC2:
 
     @staticmethod
     def _user_reason() -> dict[str, Any]:
-        return {"StateTransitionReason": f"User initiated ({_gmt(time.time())})",
-                "StateReason": {"Code": "Client.UserInitiatedShutdown",
-                                "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}}
+        return {
+            "StateTransitionReason": f"User initiated ({_gmt(time.time())})",
+            "StateReason": {
+                "Code": "Client.UserInitiatedShutdown",
+                "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
+            },
+        }
 
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:
@@ -459,23 +526,39 @@ class EC2:
         # cloud-init executes a user-data script through its shebang; without one, bash runs it.
         command = [str(script)] if user_data.startswith(b"#!") else ["bash", str(script)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
-        env.update({
-            "PATH": os.pathsep.join([str(shims), str(Path(sys.executable).parent), env.get("PATH", "")]),
-            "HOME": str(home), "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": "localcloud",
-            "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_DEFAULT_REGION": record["region"],
-            "AWS_REGION": record["region"], "LOCALCLOUD_INSTANCE_ID": instance_id, "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "PATH": os.pathsep.join([str(shims), str(Path(sys.executable).parent), env.get("PATH", "")]),
+                "HOME": str(home),
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "localcloud",
+                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                "AWS_DEFAULT_REGION": record["region"],
+                "AWS_REGION": record["region"],
+                "LOCALCLOUD_INSTANCE_ID": instance_id,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         instance = record["instance"]
         with (home / "console.log").open("ab", buffering=0) as console:
-            console.write(f"localcloud: booting {instance_id} ({instance['InstanceType']}, {instance['ImageId']}) "
-                          f"at {_gmt(time.time())}\n".encode())
+            console.write(
+                f"localcloud: booting {instance_id} ({instance['InstanceType']}, {instance['ImageId']}) "
+                f"at {_gmt(time.time())}\n".encode()
+            )
             with self._lock:
                 if self._record(instance_id)["instance"]["State"]["Name"] != "pending":
                     return  # terminated or stopped before it booted
                 try:
-                    process = subprocess.Popen(command, cwd=home, env=env, stdout=subprocess.PIPE,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               start_new_session=True, preexec_fn=_die_with_parent)
+                    process = subprocess.Popen(
+                        command,
+                        cwd=home,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                        preexec_fn=_die_with_parent,
+                    )
                 except OSError as exc:
                     console.write(f"localcloud: cannot run the user data: {exc}\n".encode())
                     process = None
@@ -529,12 +612,18 @@ class EC2:
             return
         terminate = record["shutdown_behavior"] == "terminate"
         self._set_state(instance_id, "shutting-down" if terminate else "stopping")
-        reason = {"StateTransitionReason": f"Instance initiated shutdown ({_gmt(time.time())})",
-                  "StateReason": {"Code": "Client.InstanceInitiatedShutdown",
-                                  "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown"}}
+        reason = {
+            "StateTransitionReason": f"Instance initiated shutdown ({_gmt(time.time())})",
+            "StateReason": {
+                "Code": "Client.InstanceInitiatedShutdown",
+                "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown",
+            },
+        }
         if code is None:
-            reason["StateReason"] = {"Code": "Server.InternalError",
-                                     "Message": "Server.InternalError: the user data could not be run"}
+            reason["StateReason"] = {
+                "Code": "Server.InternalError",
+                "Message": "Server.InternalError: the user data could not be run",
+            }
         self._set_state(instance_id, "terminated" if terminate else "stopped", **reason)
 
     def stop_all(self) -> None:

@@ -67,7 +67,10 @@ class Instance:
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localcloud.model_server", "--model-dir", str(model_dir)],
-                stdout=subprocess.PIPE, stderr=log, env=env, cwd=model_dir,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                cwd=model_dir,
             )
         self.port = 0
         self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
@@ -122,8 +125,9 @@ class Instance:
 class Fleet:
     """The instances of one endpoint variant."""
 
-    def __init__(self, endpoint: str, variant: str, model_dir: Path, count: int, log_dir: Path,
-                 environment: dict[str, str]) -> None:
+    def __init__(
+        self, endpoint: str, variant: str, model_dir: Path, count: int, log_dir: Path, environment: dict[str, str]
+    ) -> None:
         self.endpoint, self.variant = endpoint, variant
         self.model_dir, self.log_dir, self.environment = model_dir, log_dir, environment
         self._instances: list[Instance] = []
@@ -193,7 +197,9 @@ class Fleet:
             "ModelError",
             f"The endpoint instance serving {self.endpoint} crashed {when} (exit code "
             f"{instance.process.poll()}); it is being restarted. Retry the request.",
-            424, OriginalStatusCode=500, OriginalMessage="instance crashed",
+            424,
+            OriginalStatusCode=500,
+            OriginalMessage="instance crashed",
         )
 
     def _replace(self, dead: Instance) -> None:
@@ -223,7 +229,9 @@ class Fleet:
                 raise AwsError(
                     "ModelError",
                     f"Your invocation timed out while waiting for a response from container {self.variant}.",
-                    424, OriginalStatusCode=0, OriginalMessage="timed out",
+                    424,
+                    OriginalStatusCode=0,
+                    OriginalMessage="timed out",
                 ) from exc
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 if instance.alive and attempt == 0:

@@ -69,10 +69,17 @@ def main() -> None:
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:
-        channel.write(json.dumps({
-            "init_error": {"errorMessage": f"Unable to import module '{module_name}': {exc}",
-                           "errorType": "Runtime.ImportModuleError"},
-        }) + "\n")
+        channel.write(
+            json.dumps(
+                {
+                    "init_error": {
+                        "errorMessage": f"Unable to import module '{module_name}': {exc}",
+                        "errorType": "Runtime.ImportModuleError",
+                    },
+                }
+            )
+            + "\n"
+        )
         return
     channel.write(json.dumps({"ready": True, "init_ms": (time.perf_counter() - started) * 1000}) + "\n")
 

@@ -37,7 +37,8 @@ LOG_TAIL_BYTES = 4096
 def _not_found(name: str, region: str) -> AwsError:
     return AwsError(
         "ResourceNotFoundException",
-        f"Function not found: arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}", 404,
+        f"Function not found: arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}",
+        404,
     )
 
 
@@ -58,44 +59,59 @@ def _extract_zip(data: bytes, target: Path) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise AwsError("InvalidParameterValueException", "Could not unzip uploaded file. Please check your "
-                       "file, then try to upload again.", 400) from exc
+        raise AwsError(
+            "InvalidParameterValueException",
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            400,
+        ) from exc
     root = target.resolve()
     for member in archive.infolist():
         destination = (target / member.filename).resolve()
         if not destination.is_relative_to(root):
-            raise AwsError("InvalidParameterValueException",
-                           f"Zip entry {member.filename!r} points outside the package.", 400)
+            raise AwsError(
+                "InvalidParameterValueException", f"Zip entry {member.filename!r} points outside the package.", 400
+            )
     archive.extractall(target)
 
 
 class Environment:
     """One execution environment process."""
 
-    def __init__(self, config: dict[str, Any], code_dir: Path, log_path: Path, endpoint_url: str,
-                 generation: int) -> None:
+    def __init__(
+        self, config: dict[str, Any], code_dir: Path, log_path: Path, endpoint_url: str, generation: int
+    ) -> None:
         self.generation = generation
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
         env.update((config.get("Environment") or {}).get("Variables") or {})
         region = config["FunctionArn"].split(":")[3]
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": config["FunctionName"],
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
-            "LOCALCLOUD_FUNCTION_ARN": config["FunctionArn"],
-            "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-            "AWS_ENDPOINT_URL": endpoint_url,
-            # The execution role's credentials; localcloud accepts any.
-            "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud",
-            "LAMBDA_TASK_ROOT": str(code_dir), "_HANDLER": config["Handler"],
-            "PYTHONPATH": str(_PROJECT_ROOT), "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": config["FunctionName"],
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+                "LOCALCLOUD_FUNCTION_ARN": config["FunctionArn"],
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ENDPOINT_URL": endpoint_url,
+                # The execution role's credentials; localcloud accepts any.
+                "AWS_ACCESS_KEY_ID": "localcloud",
+                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "_HANDLER": config["Handler"],
+                "PYTHONPATH": str(_PROJECT_ROOT),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localcloud.lambda_runtime"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=code_dir,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                cwd=code_dir,
             )
         self._replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         threading.Thread(target=self._read_replies, daemon=True).start()
@@ -189,8 +205,10 @@ class Lambda:
             try:
                 return self.s3.object_path(code["S3Bucket"], code["S3Key"]).read_bytes()
             except AwsError as exc:
-                raise AwsError("InvalidParameterValueException",
-                               f"Error occurred while GetObject. S3 Error Code: NoSuchKey. {exc.message}") from exc
+                raise AwsError(
+                    "InvalidParameterValueException",
+                    f"Error occurred while GetObject. S3 Error Code: NoSuchKey. {exc.message}",
+                ) from exc
         raise AwsError("InvalidParameterValueException", "Please provide a source for function code.", 400)
 
     def _install_code(self, name: str, data: bytes) -> dict[str, Any]:
@@ -208,18 +226,27 @@ class Lambda:
         if self.store.get("function", name) is not None:
             raise AwsError("ResourceConflictException", f"Function already exist: {name}", 409)
         if not p.get("Runtime", "").startswith("python3"):
-            raise AwsError("InvalidParameterValueException",
-                           f"The runtime parameter of {p.get('Runtime')} is not supported by localcloud; "
-                           "use a python3.x runtime.", 400)
+            raise AwsError(
+                "InvalidParameterValueException",
+                f"The runtime parameter of {p.get('Runtime')} is not supported by localcloud; use a python3.x runtime.",
+                400,
+            )
         code = self._install_code(name, self._code_bytes(p["Code"]))
         record = {
             "FunctionName": name,
             "FunctionArn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}",
-            "Runtime": p["Runtime"], "Role": p["Role"], "Handler": p.get("Handler", "lambda_function.lambda_handler"),
-            "Description": p.get("Description", ""), "Timeout": p.get("Timeout", 3),
-            "MemorySize": p.get("MemorySize", 128), "LastModified": _timestamp(),
-            "Version": "$LATEST", "Environment": {"Variables": (p.get("Environment") or {}).get("Variables", {})},
-            "State": "Active", "LastUpdateStatus": "Successful", "PackageType": "Zip",
+            "Runtime": p["Runtime"],
+            "Role": p["Role"],
+            "Handler": p.get("Handler", "lambda_function.lambda_handler"),
+            "Description": p.get("Description", ""),
+            "Timeout": p.get("Timeout", 3),
+            "MemorySize": p.get("MemorySize", 128),
+            "LastModified": _timestamp(),
+            "Version": "$LATEST",
+            "Environment": {"Variables": (p.get("Environment") or {}).get("Variables", {})},
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
             "Architectures": p.get("Architectures", ["x86_64"]),
             **code,
         }
@@ -235,8 +262,10 @@ class Lambda:
         record = self._function(p["FunctionName"], region)
         return {
             "Configuration": self._configuration(record),
-            "Code": {"RepositoryType": "S3", "Location": f"{self.endpoint_url}/_localcloud/lambda-code/"
-                     f"{record['FunctionName']}"},
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": f"{self.endpoint_url}/_localcloud/lambda-code/{record['FunctionName']}",
+            },
         }
 
     def op_GetFunctionConfiguration(self, p: dict[str, Any], region: str) -> dict[str, Any]:
@@ -295,8 +324,9 @@ class Lambda:
         try:
             event = json.loads(payload)
         except json.JSONDecodeError as exc:
-            raise AwsError("InvalidRequestContentException",
-                           f"Could not parse request body into json: {exc}", 400) from exc
+            raise AwsError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}", 400
+            ) from exc
         invocation_type = p.get("InvocationType", "RequestResponse")
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
@@ -305,7 +335,9 @@ class Lambda:
             return {"StatusCode": 202}
         outcome = self._run(record, event)
         response: dict[str, Any] = {
-            "StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": outcome["payload"],
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": outcome["payload"],
             "FunctionError": outcome.get("function_error"),
         }
         if p.get("LogType") == "Tail":
@@ -323,8 +355,9 @@ class Lambda:
                     return env, pool, pool.generation
                 env.stop()
             if self._in_flight() >= self.concurrency_limit:
-                raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429,
-                               Reason="ConcurrentInvocationLimitExceeded")
+                raise AwsError(
+                    "TooManyRequestsException", "Rate Exceeded.", 429, Reason="ConcurrentInvocationLimitExceeded"
+                )
             pool.busy += 1
             return None, pool, pool.generation
 
@@ -349,15 +382,23 @@ class Lambda:
         error: dict[str, Any] | None = None
         try:
             if env is None:
-                env = Environment(record, Path(record["code_dir"]), self.log_dir / f"{record['FunctionName']}.log",
-                                  self.endpoint_url, generation)
+                env = Environment(
+                    record,
+                    Path(record["code_dir"]),
+                    self.log_dir / f"{record['FunctionName']}.log",
+                    self.endpoint_url,
+                    generation,
+                )
                 error = env.start(timeout=max(timeout, 10.0))
                 init_ms = env.init_ms
             if error is None:
                 reply = env.invoke(event, request_id, timeout)
                 if reply is None:
-                    error = {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                             f"exit status {env.process.wait(timeout=10)}", "errorType": "Runtime.ExitError"}
+                    error = {
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                        f"exit status {env.process.wait(timeout=10)}",
+                        "errorType": "Runtime.ExitError",
+                    }
         except TimeoutError:
             elapsed = time.perf_counter() - started
             error = {"errorMessage": f"{_timestamp()} {request_id} Task timed out after {elapsed:.2f} seconds"}
@@ -371,13 +412,18 @@ class Lambda:
             error = reply.get("error")
         payload = json.dumps(error).encode() if error else reply["result"].encode()
         if len(payload) > MAX_SYNC_PAYLOAD_BYTES:
-            error = {"errorMessage": f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
-                     f"payload size ({MAX_SYNC_PAYLOAD_BYTES} bytes).", "errorType": "Function.ResponseSizeTooLarge"}
+            error = {
+                "errorMessage": f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
+                f"payload size ({MAX_SYNC_PAYLOAD_BYTES} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }
             payload = json.dumps(error).encode()
         memory = reply["max_memory_mb"] if reply else 0
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: "
-                  f"{math.ceil(duration + (init_ms or 0))} ms\tMemory Size: {record['MemorySize']} MB\t"
-                  f"Max Memory Used: {memory} MB\t")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: "
+            f"{math.ceil(duration + (init_ms or 0))} ms\tMemory Size: {record['MemorySize']} MB\t"
+            f"Max Memory Used: {memory} MB\t"
+        )
         if init_ms is not None:
             report += f"Init Duration: {init_ms:.2f} ms\t"
         lines += [f"END RequestId: {request_id}\n", report + "\n"]

@@ -6,8 +6,13 @@ from typing import Any
 
 
 def page_listing(
-    items: list[dict[str, Any]], params: dict[str, Any], *, name_key: str, status_key: str,
-    default_order: str, default_size: int,
+    items: list[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    name_key: str,
+    status_key: str,
+    default_order: str,
+    default_size: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Apply NameContains, StatusEquals, CreationTimeAfter/Before, SortBy/SortOrder and NextToken/MaxResults;
     returns the page and the next token (None on the last page)."""
@@ -23,8 +28,9 @@ def page_listing(
     sort_by = {"Name": name_key, "CreationTime": "CreationTime", "Status": status_key}[
         params.get("SortBy", "CreationTime")
     ]
-    items = sorted(items, key=lambda i: i.get(sort_by) or "",
-                   reverse=params.get("SortOrder", default_order) == "Descending")
+    items = sorted(
+        items, key=lambda i: i.get(sort_by) or "", reverse=params.get("SortOrder", default_order) == "Descending"
+    )
     start = int(params.get("NextToken") or 0)
     size = params.get("MaxResults", default_size)
     next_token = str(start + size) if start + size < len(items) else None

@@ -70,8 +70,9 @@ def _offset(params: dict[str, Any]) -> int:
 def _pattern_terms(pattern: str) -> list[str]:
     """A filter pattern of plain terms and quoted phrases: every one must occur (case-sensitive)."""
     if pattern.lstrip().startswith(("{", "[")):
-        raise invalid("localcloud supports filter patterns of terms and quoted phrases, not JSON or "
-                      "space-delimited patterns.")
+        raise invalid(
+            "localcloud supports filter patterns of terms and quoted phrases, not JSON or space-delimited patterns."
+        )
     return [quoted or bare for quoted, bare in _TERM.findall(pattern)]
 
 
@@ -100,8 +101,9 @@ class Logs:
         with self.store.transaction() as db:
             if create:
                 db.execute("INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)", (group, now))
-                db.execute("INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)",
-                           (group, stream, now))
+                db.execute(
+                    "INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)", (group, stream, now)
+                )
             db.executemany(
                 "INSERT INTO log_events (grp, stream, timestamp, ingestion, message) VALUES (?, ?, ?, ?, ?)",
                 [(group, stream, ts, now, message) for ts, message in events],
@@ -133,8 +135,9 @@ class Logs:
 
     def op_CreateLogGroup(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         with self.store.transaction() as db:
-            inserted = db.execute("INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)",
-                                  (p["logGroupName"], _now_ms())).rowcount
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)", (p["logGroupName"], _now_ms())
+            ).rowcount
         if not inserted:
             raise AwsError("ResourceAlreadyExistsException", "The specified log group already exists", 400)
         return {}
@@ -142,8 +145,10 @@ class Logs:
     def op_CreateLogStream(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         group = self._group_name({"logGroupName": p["logGroupName"]})
         with self.store.transaction() as db:
-            inserted = db.execute("INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)",
-                                  (group, p["logStreamName"], _now_ms())).rowcount
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)",
+                (group, p["logStreamName"], _now_ms()),
+            ).rowcount
         if not inserted:
             raise AwsError("ResourceAlreadyExistsException", "The specified log stream already exists", 400)
         return {}
@@ -157,13 +162,24 @@ class Logs:
             "LEFT JOIN log_streams s ON s.grp = g.name "
             "WHERE instr(lower(g.name), lower(?)) > 0 AND substr(g.name, 1, ?) = ? "
             "GROUP BY g.name ORDER BY g.name LIMIT ? OFFSET ?",
-            (p.get("logGroupNamePattern", ""), len(p.get("logGroupNamePrefix", "")),
-             p.get("logGroupNamePrefix", ""), limit + 1, start),
+            (
+                p.get("logGroupNamePattern", ""),
+                len(p.get("logGroupNamePrefix", "")),
+                p.get("logGroupNamePrefix", ""),
+                limit + 1,
+                start,
+            ),
         )
         groups = [
-            {"logGroupName": name, "creationTime": created, "metricFilterCount": 0, "storedBytes": stored,
-             "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}:*",
-             "logGroupArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}", "logGroupClass": "STANDARD"}
+            {
+                "logGroupName": name,
+                "creationTime": created,
+                "metricFilterCount": 0,
+                "storedBytes": stored,
+                "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}:*",
+                "logGroupArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}",
+                "logGroupClass": "STANDARD",
+            }
             for name, created, stored in rows[:limit]
         ]
         return {"logGroups": groups, **({"nextToken": _opaque(str(start + limit))} if len(rows) > limit else {})}
@@ -184,8 +200,12 @@ class Logs:
         )
         streams = []
         for name, created, first, last, ingestion, stored in rows[:limit]:
-            stream = {"logStreamName": name, "creationTime": created, "storedBytes": stored,
-                      "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{name}"}
+            stream = {
+                "logStreamName": name,
+                "creationTime": created,
+                "storedBytes": stored,
+                "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{name}",
+            }
             if first is not None:
                 stream.update(firstEventTimestamp=first, lastEventTimestamp=last, lastIngestionTime=ingestion)
             streams.append(stream)
@@ -236,12 +256,14 @@ class Logs:
             sql = f"WHERE {where} AND (timestamp, id) > (?, ?) ORDER BY timestamp, id"
         else:
             sql = f"WHERE {where} AND (timestamp, id) < (?, ?) ORDER BY timestamp DESC, id DESC"
-        rows = self.store.query(f"SELECT timestamp, id, message, ingestion FROM log_events {sql} LIMIT ?",
-                                (*args, *key, limit))
+        rows = self.store.query(
+            f"SELECT timestamp, id, message, ingestion FROM log_events {sql} LIMIT ?", (*args, *key, limit)
+        )
         if direction == "b":
             rows.reverse()
-        events = [{"timestamp": ts, "message": message, "ingestionTime": ingestion}
-                  for ts, _, message, ingestion in rows]
+        events = [
+            {"timestamp": ts, "message": message, "ingestionTime": ingestion} for ts, _, message, ingestion in rows
+        ]
         if rows:
             forward, backward = _token("f", rows[-1][:2]), _token("b", rows[0][:2])
         elif token:
@@ -275,10 +297,19 @@ class Logs:
         limit = p.get("limit", MAX_EVENTS)
         rows = self.store.query(
             f"SELECT e.stream, e.timestamp, e.id, e.message, e.ingestion FROM log_events e WHERE {where} "
-            "ORDER BY e.timestamp, e.id LIMIT ?", (*args, limit + 1),
+            "ORDER BY e.timestamp, e.id LIMIT ?",
+            (*args, limit + 1),
         )
-        events = [{"logStreamName": stream, "timestamp": ts, "message": message, "ingestionTime": ingestion,
-                   "eventId": str(event_id)} for stream, ts, event_id, message, ingestion in rows[:limit]]
+        events = [
+            {
+                "logStreamName": stream,
+                "timestamp": ts,
+                "message": message,
+                "ingestionTime": ingestion,
+                "eventId": str(event_id),
+            }
+            for stream, ts, event_id, message, ingestion in rows[:limit]
+        ]
         result: dict[str, Any] = {"events": events}
         if len(rows) > limit:
             last = rows[limit - 1]

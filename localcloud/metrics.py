@@ -56,8 +56,13 @@ def _utc(seconds: float) -> dt.datetime:
 
 def _statistic(name: str, bucket: Bucket) -> float:
     count, total, minimum, maximum = bucket
-    return {"SampleCount": count, "Sum": total, "Minimum": minimum, "Maximum": maximum,
-            "Average": total / count if count else 0.0}[name]
+    return {
+        "SampleCount": count,
+        "Sum": total,
+        "Minimum": minimum,
+        "Maximum": maximum,
+        "Average": total / count if count else 0.0,
+    }[name]
 
 
 def _check_period(period: int, where: str) -> None:
@@ -161,12 +166,22 @@ class Metrics:
         with self.store.transaction() as db:
             db.executemany("INSERT INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def _buckets(self, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float,
-                 period: int, unit: str | None) -> dict[float, Bucket]:
+    def _buckets(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: dict[str, str],
+        start: float,
+        end: float,
+        period: int,
+        unit: str | None,
+    ) -> dict[float, Bucket]:
         """Aggregate [start, end) into period-aligned buckets, in SQL."""
-        sql = ("SELECT CAST(timestamp / ? AS INTEGER) * ?, sum(sample_count), sum(total), min(minimum), "
-               "max(maximum) FROM metric_data WHERE namespace = ? AND name = ? AND dimensions = ? "
-               "AND timestamp >= ? AND timestamp < ?")
+        sql = (
+            "SELECT CAST(timestamp / ? AS INTEGER) * ?, sum(sample_count), sum(total), min(minimum), "
+            "max(maximum) FROM metric_data WHERE namespace = ? AND name = ? AND dimensions = ? "
+            "AND timestamp >= ? AND timestamp < ?"
+        )
         args: list[Any] = [period, period, namespace, name, _dimensions_key(dimensions), start, end]
         if unit is not None:
             sql, args = sql + " AND unit = ?", [*args, unit]
@@ -185,17 +200,21 @@ class Metrics:
             unit = datum.get("Unit", "None")
             given = [k for k in ("Value", "StatisticValues", "Values") if k in datum]
             if len(given) > 1:
-                raise AwsError("InvalidParameterCombination",
-                               f"The parameters MetricData.member.{i}.{given[0]} and MetricData.member.{i}."
-                               f"{given[1]} are mutually exclusive and you have specified both.")
+                raise AwsError(
+                    "InvalidParameterCombination",
+                    f"The parameters MetricData.member.{i}.{given[0]} and MetricData.member.{i}."
+                    f"{given[1]} are mutually exclusive and you have specified both.",
+                )
             if "StatisticValues" in datum:
                 s = datum["StatisticValues"]
                 sets = [(s["SampleCount"], s["Sum"], s["Minimum"], s["Maximum"])]
             elif "Values" in datum:
                 counts = datum.get("Counts") or [1.0] * len(datum["Values"])
                 if len(counts) != len(datum["Values"]):
-                    raise invalid(f"The parameters MetricData.member.{i}.Values and MetricData.member.{i}.Counts "
-                                  "must be of the same size.")
+                    raise invalid(
+                        f"The parameters MetricData.member.{i}.Values and MetricData.member.{i}.Counts "
+                        "must be of the same size."
+                    )
                 sets = [(c, v * c, v, v) for v, c in zip(datum["Values"], counts, strict=True)]
             elif "Value" in datum:
                 sets = [(1.0, datum["Value"], datum["Value"], datum["Value"])]
@@ -219,10 +238,17 @@ class Metrics:
         metrics = []
         for namespace, name, dims in rows:
             dimensions = dict(json.loads(dims))
-            if all(f["Name"] in dimensions and f.get("Value", dimensions[f["Name"]]) == dimensions[f["Name"]]
-                   for f in wanted):
-                metrics.append({"Namespace": namespace, "MetricName": name,
-                                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]})
+            if all(
+                f["Name"] in dimensions and f.get("Value", dimensions[f["Name"]]) == dimensions[f["Name"]]
+                for f in wanted
+            ):
+                metrics.append(
+                    {
+                        "Namespace": namespace,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    }
+                )
         start = _page_start(p.get("NextToken"))
         result: dict[str, Any] = {"Metrics": metrics[start : start + LIST_PAGE]}
         if start + LIST_PAGE < len(metrics):
@@ -238,31 +264,46 @@ class Metrics:
         results = []
         for i, query in enumerate(p["MetricDataQueries"], 1):
             if "MetricStat" not in query:
-                raise invalid(f"MetricDataQueries.member.{i}: localcloud evaluates MetricStat queries, "
-                              "not metric math Expressions.")
+                raise invalid(
+                    f"MetricDataQueries.member.{i}: localcloud evaluates MetricStat queries, "
+                    "not metric math Expressions."
+                )
             stat = query["MetricStat"]
             if stat["Stat"] not in STATISTICS:
-                raise invalid(f"The value {stat['Stat']} for parameter MetricDataQueries.member.{i}.MetricStat.Stat "
-                              f"is not one of {', '.join(STATISTICS)}.")
+                raise invalid(
+                    f"The value {stat['Stat']} for parameter MetricDataQueries.member.{i}.MetricStat.Stat "
+                    f"is not one of {', '.join(STATISTICS)}."
+                )
             _check_period(stat["Period"], f"MetricDataQueries.member.{i}.MetricStat.Period")
             metric = stat["Metric"]
             if "Namespace" not in metric or "MetricName" not in metric:
-                raise AwsError("MissingParameter", f"MetricDataQueries.member.{i}.MetricStat.Metric needs a "
-                                                   "Namespace and a MetricName.")
-            buckets = self._buckets(metric["Namespace"], metric["MetricName"],
-                                    {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
-                                    start, end, stat["Period"], stat.get("Unit"))
+                raise AwsError(
+                    "MissingParameter",
+                    f"MetricDataQueries.member.{i}.MetricStat.Metric needs a Namespace and a MetricName.",
+                )
+            buckets = self._buckets(
+                metric["Namespace"],
+                metric["MetricName"],
+                {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
+                start,
+                end,
+                stat["Period"],
+                stat.get("Unit"),
+            )
             times = sorted(buckets, reverse=descending)
             status = "Complete" if len(times) <= budget else "PartialData"
             times = times[:budget]
             budget -= len(times)
             if query.get("ReturnData", True):
-                results.append({
-                    "Id": query["Id"], "Label": query.get("Label", metric["MetricName"]),
-                    "Timestamps": [_utc(t) for t in times],
-                    "Values": [_statistic(stat["Stat"], buckets[t]) for t in times],
-                    "StatusCode": status,
-                })
+                results.append(
+                    {
+                        "Id": query["Id"],
+                        "Label": query.get("Label", metric["MetricName"]),
+                        "Timestamps": [_utc(t) for t in times],
+                        "Values": [_statistic(stat["Stat"], buckets[t]) for t in times],
+                        "StatusCode": status,
+                    }
+                )
         return {"MetricDataResults": results, "Messages": []}
 
     def op_GetMetricStatistics(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -275,12 +316,21 @@ class Metrics:
         if start >= end:
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
         _check_period(p["Period"], "Period")
-        buckets = self._buckets(p["Namespace"], p["MetricName"],
-                                {d["Name"]: d["Value"] for d in p.get("Dimensions") or []},
-                                start, end, p["Period"], p.get("Unit"))
+        buckets = self._buckets(
+            p["Namespace"],
+            p["MetricName"],
+            {d["Name"]: d["Value"] for d in p.get("Dimensions") or []},
+            start,
+            end,
+            p["Period"],
+            p.get("Unit"),
+        )
         datapoints = [
-            {"Timestamp": _utc(t), "Unit": p.get("Unit", "None"),
-             **{name: _statistic(name, bucket) for name in statistics}}
+            {
+                "Timestamp": _utc(t),
+                "Unit": p.get("Unit", "None"),
+                **{name: _statistic(name, bucket) for name in statistics},
+            }
             for t, bucket in buckets.items()
         ]
         return {"Label": p["MetricName"], "Datapoints": datapoints}

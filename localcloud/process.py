@@ -36,9 +36,11 @@ class LocalCloudProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localcloud", "--port", "0", "--data-dir", str(self.data_dir),
-                 *self.extra_args],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                [sys.executable, "-m", "localcloud", "--port", "0", "--data-dir", str(self.data_dir), *self.extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -123,10 +123,7 @@ def _from_wire(shape: Shape, value: Any) -> Any:
     if value is None:
         return None
     if kind == "structure" and isinstance(value, dict):
-        return {
-            name: _from_wire(shape.members[name], v) if name in shape.members else v
-            for name, v in value.items()
-        }
+        return {name: _from_wire(shape.members[name], v) if name in shape.members else v for name, v in value.items()}
     if kind == "list" and isinstance(value, list):
         return [_from_wire(shape.member, v) for v in value]
     if kind == "map" and isinstance(value, dict):

@@ -161,7 +161,8 @@ class S3:
             raise AwsError(
                 "BucketAlreadyOwnedByYou",
                 "Your previous request to create the named bucket succeeded and you already own it.",
-                409, BucketName=name,
+                409,
+                BucketName=name,
             )
         return Response(200, {"Location": f"/{name}"})
 

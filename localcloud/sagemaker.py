@@ -53,8 +53,11 @@ class SageMaker:
         if container is None:
             raise validation("Either PrimaryContainer or Containers must be specified.")
         record = {
-            "ModelName": name, "ModelArn": arn, "PrimaryContainer": container,
-            "ExecutionRoleArn": p.get("ExecutionRoleArn"), "CreationTime": time.time(),
+            "ModelName": name,
+            "ModelArn": arn,
+            "PrimaryContainer": container,
+            "ExecutionRoleArn": p.get("ExecutionRoleArn"),
+            "CreationTime": time.time(),
         }
         if not self.store.insert("model", name, record):
             raise validation(f'Cannot create already existing model "{arn}".')
@@ -70,10 +73,18 @@ class SageMaker:
         return self._model(p["ModelName"], region)
 
     def op_ListModels(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        page, token = page_listing(self.store.all("model"), p, name_key="ModelName", status_key="",
-                                   default_order="Descending", default_size=100)
-        return {"Models": [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in page],
-                "NextToken": token}
+        page, token = page_listing(
+            self.store.all("model"),
+            p,
+            name_key="ModelName",
+            status_key="",
+            default_order="Descending",
+            default_size=100,
+        )
+        return {
+            "Models": [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in page],
+            "NextToken": token,
+        }
 
     def op_DeleteModel(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         self._model(p["ModelName"], region)
@@ -89,8 +100,10 @@ class SageMaker:
             if variant.get("InitialInstanceCount", 1) < 1:
                 raise validation("InitialInstanceCount must be at least 1.")
         record = {
-            "EndpointConfigName": name, "EndpointConfigArn": arn,
-            "ProductionVariants": p["ProductionVariants"], "CreationTime": time.time(),
+            "EndpointConfigName": name,
+            "EndpointConfigArn": arn,
+            "ProductionVariants": p["ProductionVariants"],
+            "CreationTime": time.time(),
         }
         if not self.store.insert("endpoint-config", name, record):
             raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
@@ -123,8 +136,12 @@ class SageMaker:
         arn = _arn(region, "endpoint", name)
         now = time.time()
         record = {
-            "EndpointName": name, "EndpointArn": arn, "EndpointConfigName": config["EndpointConfigName"],
-            "EndpointStatus": "Creating", "CreationTime": now, "LastModifiedTime": now,
+            "EndpointName": name,
+            "EndpointArn": arn,
+            "EndpointConfigName": config["EndpointConfigName"],
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
         }
         if not self.store.insert("endpoint", name, record):
             raise validation(f'Cannot create already existing endpoint "{arn}".')
@@ -136,11 +153,15 @@ class SageMaker:
         config = self._config(p["EndpointConfigName"], region)
         if endpoint["EndpointStatus"] != "InService":
             raise validation(
-                f"Cannot update in-progress endpoint \"{endpoint['EndpointArn']}\" "
-                f"(status {endpoint['EndpointStatus']})."
+                f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).'
             )
-        self.store.update("endpoint", endpoint["EndpointName"], EndpointStatus="Updating",
-                          LastModifiedTime=time.time(), FailureReason=None)
+        self.store.update(
+            "endpoint",
+            endpoint["EndpointName"],
+            EndpointStatus="Updating",
+            LastModifiedTime=time.time(),
+            FailureReason=None,
+        )
         self._deploy_async(endpoint["EndpointName"], config, on_failure="InService")
         return {"EndpointArn": endpoint["EndpointArn"]}
 
@@ -164,21 +185,29 @@ class SageMaker:
             model = self.store.get("model", v["ModelName"]) or {}
             image = (model.get("PrimaryContainer") or {}).get("Image")
             fleet = fleets.get(v["VariantName"])
-            variants.append({
-                "VariantName": v["VariantName"],
-                "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image}] if image else [],
-                "CurrentWeight": v.get("InitialVariantWeight", 1.0),
-                "DesiredWeight": v.get("InitialVariantWeight", 1.0),
-                "CurrentInstanceCount": fleet.instance_count if fleet else 0,
-                "DesiredInstanceCount": fleet.desired if fleet else v.get("InitialInstanceCount", 1),
-            })
+            variants.append(
+                {
+                    "VariantName": v["VariantName"],
+                    "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image}] if image else [],
+                    "CurrentWeight": v.get("InitialVariantWeight", 1.0),
+                    "DesiredWeight": v.get("InitialVariantWeight", 1.0),
+                    "CurrentInstanceCount": fleet.instance_count if fleet else 0,
+                    "DesiredInstanceCount": fleet.desired if fleet else v.get("InitialInstanceCount", 1),
+                }
+            )
         if endpoint["EndpointStatus"] != "Creating":
             endpoint["ProductionVariants"] = variants
         return endpoint
 
     def op_ListEndpoints(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        page, token = page_listing(self.store.all("endpoint"), p, name_key="EndpointName",
-                                   status_key="EndpointStatus", default_order="Descending", default_size=100)
+        page, token = page_listing(
+            self.store.all("endpoint"),
+            p,
+            name_key="EndpointName",
+            status_key="EndpointStatus",
+            default_order="Descending",
+            default_size=100,
+        )
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
         return {"Endpoints": [{k: e[k] for k in keys} for e in page], "NextToken": token}
 
@@ -190,7 +219,7 @@ class SageMaker:
         url = model["PrimaryContainer"].get("ModelDataUrl")
         if not url or not url.startswith("s3://"):
             raise RuntimeError("The model has no ModelDataUrl in S3 (s3://bucket/key/model.tar.gz).")
-        bucket, _, key = url[len("s3://"):].partition("/")
+        bucket, _, key = url[len("s3://") :].partition("/")
         try:
             archive = self.s3.object_path(bucket, key)
         except AwsError as exc:
@@ -205,16 +234,23 @@ class SageMaker:
                 if model is None:
                     raise RuntimeError(f"Model {variant['ModelName']} no longer exists.")
                 environment = dict(model["PrimaryContainer"].get("Environment") or {})
-                fleet = Fleet(name, variant["VariantName"], self._model_dir(model),
-                              variant.get("InitialInstanceCount", 1), self.log_dir / name, environment)
+                fleet = Fleet(
+                    name,
+                    variant["VariantName"],
+                    self._model_dir(model),
+                    variant.get("InitialInstanceCount", 1),
+                    self.log_dir / name,
+                    environment,
+                )
                 fleet.start()
                 fleets.append(fleet)
         except Exception as exc:
             for fleet in fleets:
                 fleet.stop()
             if self.store.get("endpoint", name) is not None:
-                self.store.update("endpoint", name, EndpointStatus=on_failure, FailureReason=str(exc),
-                                  LastModifiedTime=time.time())
+                self.store.update(
+                    "endpoint", name, EndpointStatus=on_failure, FailureReason=str(exc), LastModifiedTime=time.time()
+                )
             return
         with self._lock:
             old = self.fleets.get(name, [])
@@ -225,8 +261,14 @@ class SageMaker:
             for fleet in fleets:
                 fleet.stop()
             return
-        self.store.update("endpoint", name, EndpointStatus="InService", FailureReason=None,
-                          EndpointConfigName=config["EndpointConfigName"], LastModifiedTime=time.time())
+        self.store.update(
+            "endpoint",
+            name,
+            EndpointStatus="InService",
+            FailureReason=None,
+            EndpointConfigName=config["EndpointConfigName"],
+            LastModifiedTime=time.time(),
+        )
 
     def resume(self) -> None:
         """After a restart, bring every endpoint that was serving back up."""
@@ -234,8 +276,12 @@ class SageMaker:
             if endpoint["EndpointStatus"] in ("InService", "Creating", "Updating"):
                 config = self.store.get("endpoint-config", endpoint["EndpointConfigName"])
                 if config is None:
-                    self.store.update("endpoint", endpoint["EndpointName"], EndpointStatus="Failed",
-                                      FailureReason="Its endpoint configuration was deleted.")
+                    self.store.update(
+                        "endpoint",
+                        endpoint["EndpointName"],
+                        EndpointStatus="Failed",
+                        FailureReason="Its endpoint configuration was deleted.",
+                    )
                     continue
                 status = "InService" if endpoint["EndpointStatus"] == "Updating" else endpoint["EndpointStatus"]
                 self.store.update("endpoint", endpoint["EndpointName"], EndpointStatus=status)
@@ -263,7 +309,8 @@ class SageMaker:
             raise AwsError(
                 "ValidationError",
                 f"Request payload of {len(body)} bytes exceeds the {MAX_PAYLOAD_BYTES} byte (6 MB) limit "
-                "for InvokeEndpoint.", 413,
+                "for InvokeEndpoint.",
+                413,
             )
         with self._lock:
             fleets = self.fleets.get(name, [])
@@ -279,8 +326,9 @@ class SageMaker:
             if not matching:
                 raise AwsError("ValidationError", f"Variant {target} not found on endpoint {name}.", 400)
             fleet = matching[0]
-        result = fleet.invoke(body, p.get("ContentType") or "application/octet-stream",
-                              p.get("Accept") or "application/json")
+        result = fleet.invoke(
+            body, p.get("ContentType") or "application/octet-stream", p.get("Accept") or "application/json"
+        )
         if result.status != 200:
             message = result.body.decode(errors="replace")
             kind = "client" if 400 <= result.status < 500 else "server"
@@ -288,7 +336,9 @@ class SageMaker:
                 "ModelError",
                 f'Received {kind} error ({result.status}) from primary with message "{message}". '
                 f"See /aws/sagemaker/Endpoints/{name} in account {ACCOUNT_ID} for more information.",
-                424, OriginalStatusCode=result.status, OriginalMessage=message,
+                424,
+                OriginalStatusCode=result.status,
+                OriginalMessage=message,
                 LogStreamArn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
             )
         return {"Body": result.body, "ContentType": result.content_type, "InvokedProductionVariant": fleet.variant}

@@ -37,8 +37,15 @@ MAX_BODY_BYTES = 512 * 1024 * 1024
 class LocalCloud:
     """All services over one data directory; `handle` turns a Request into a Response."""
 
-    def __init__(self, data_dir: Path, endpoint_url: str, *, lambda_concurrency: int = 10,
-                 ec2_instances: int = 4, training_instances: int = 4) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        endpoint_url: str,
+        *,
+        lambda_concurrency: int = 10,
+        ec2_instances: int = 4,
+        training_instances: int = 4,
+    ) -> None:
         self.store = Store(data_dir)
         self.logs = Logs(self.store)
         self.metrics = Metrics(self.store)

@@ -80,9 +80,7 @@ class Store:
     # resources ------------------------------------------------------------------
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM resources WHERE kind=? AND name=?", (kind, name)
-            ).fetchone()
+            row = self._db.execute("SELECT data FROM resources WHERE kind=? AND name=?", (kind, name)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, kind: str, name: str, data: dict[str, Any]) -> None:
@@ -140,8 +138,9 @@ class Store:
             self._db.execute("COMMIT")
 
     # S3 objects -----------------------------------------------------------------
-    def put_object(self, bucket: str, key: str, *, size: int, etag: str, content_type: str,
-                   last_modified: float, blob: str) -> str | None:
+    def put_object(
+        self, bucket: str, key: str, *, size: int, etag: str, content_type: str, last_modified: float, blob: str
+    ) -> str | None:
         """Record an object; returns the blob file it replaced, if any."""
         with self._lock:
             old = self._db.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key)).fetchone()

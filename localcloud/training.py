@@ -63,7 +63,7 @@ def _hyperparameter(value: str) -> str:
 def _split_s3(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
 
 
@@ -96,16 +96,21 @@ class Training:
         arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
         hyper = p.get("HyperParameters") or {}
         if "sagemaker_program" not in hyper or "sagemaker_submit_directory" not in hyper:
-            raise validation("HyperParameters must name sagemaker_program and sagemaker_submit_directory "
-                             "(script mode of the AWS framework containers).")
+            raise validation(
+                "HyperParameters must name sagemaker_program and sagemaker_submit_directory "
+                "(script mode of the AWS framework containers)."
+            )
         for channel in p.get("InputDataConfig") or []:
             uri = channel["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
             if not uri.startswith("s3://"):
                 raise validation(f"Channel {channel['ChannelName']} needs an S3 data source (s3://bucket/prefix).")
         count = p["ResourceConfig"].get("InstanceCount", 1)
         with self._lock:
-            in_use = sum(j["ResourceConfig"].get("InstanceCount", 1) for j in self.store.all("training-job")
-                         if j["TrainingJobStatus"] == "InProgress")
+            in_use = sum(
+                j["ResourceConfig"].get("InstanceCount", 1)
+                for j in self.store.all("training-job")
+                if j["TrainingJobStatus"] == "InProgress"
+            )
             if in_use + count > self.max_instances:
                 instance_type = p["ResourceConfig"].get("InstanceType", "ml.m5.large")
                 raise AwsError(
@@ -118,12 +123,19 @@ class Training:
             now = time.time()
             output = p["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             record = {
-                "TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": "InProgress",
-                "SecondaryStatus": "Starting", "HyperParameters": hyper,
-                "AlgorithmSpecification": p["AlgorithmSpecification"], "RoleArn": p["RoleArn"],
-                "InputDataConfig": p.get("InputDataConfig", []), "OutputDataConfig": p["OutputDataConfig"],
-                "ResourceConfig": p["ResourceConfig"], "StoppingCondition": p["StoppingCondition"],
-                "CreationTime": now, "LastModifiedTime": now,
+                "TrainingJobName": name,
+                "TrainingJobArn": arn,
+                "TrainingJobStatus": "InProgress",
+                "SecondaryStatus": "Starting",
+                "HyperParameters": hyper,
+                "AlgorithmSpecification": p["AlgorithmSpecification"],
+                "RoleArn": p["RoleArn"],
+                "InputDataConfig": p.get("InputDataConfig", []),
+                "OutputDataConfig": p["OutputDataConfig"],
+                "ResourceConfig": p["ResourceConfig"],
+                "StoppingCondition": p["StoppingCondition"],
+                "CreationTime": now,
+                "LastModifiedTime": now,
                 "ModelArtifacts": {"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"},
                 "SecondaryStatusTransitions": [
                     {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"},
@@ -131,8 +143,10 @@ class Training:
                 "Tags": p.get("Tags", []),
             }
             if not self.store.insert("training-job", name, record):
-                raise validation(f"Training job names must be unique within an AWS account and region, and a "
-                                 f"training job with this name already exists ({arn})")
+                raise validation(
+                    f"Training job names must be unique within an AWS account and region, and a "
+                    f"training job with this name already exists ({arn})"
+                )
             self.runs[name] = Run()
         threading.Thread(target=self._run, args=(name, region), daemon=True).start()
         return {"TrainingJobArn": arn}
@@ -148,17 +162,31 @@ class Training:
         return {k: v for k, v in job.items() if k != "Tags"}
 
     def op_ListTrainingJobs(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        page, token = page_listing(self.store.all("training-job"), p, name_key="TrainingJobName",
-                                   status_key="TrainingJobStatus", default_order="Ascending", default_size=10)
-        keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
-                "TrainingJobStatus", "SecondaryStatus")
+        page, token = page_listing(
+            self.store.all("training-job"),
+            p,
+            name_key="TrainingJobName",
+            status_key="TrainingJobStatus",
+            default_order="Ascending",
+            default_size=10,
+        )
+        keys = (
+            "TrainingJobName",
+            "TrainingJobArn",
+            "CreationTime",
+            "TrainingEndTime",
+            "LastModifiedTime",
+            "TrainingJobStatus",
+            "SecondaryStatus",
+        )
         return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in page], "NextToken": token}
 
     def op_StopTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
         job = self._job(p["TrainingJobName"])
         if job["TrainingJobStatus"] != "InProgress":
-            raise validation(f"The request was rejected because the training job is in status "
-                             f"{job['TrainingJobStatus']}.")
+            raise validation(
+                f"The request was rejected because the training job is in status {job['TrainingJobStatus']}."
+            )
         self._set(job["TrainingJobName"], TrainingJobStatus="Stopping")
         self._transition(job["TrainingJobName"], "Stopping", "Stopping the training job")
         with self._lock:
@@ -176,9 +204,14 @@ class Training:
         for job in self.store.all("training-job"):
             if job["TrainingJobStatus"] in ("InProgress", "Stopping"):
                 now = time.time()
-                self._set(job["TrainingJobName"], TrainingJobStatus="Failed", SecondaryStatus="Failed",
-                          FailureReason="InternalServerError: the job was interrupted because localcloud "
-                                        "restarted while it ran.", TrainingEndTime=now)
+                self._set(
+                    job["TrainingJobName"],
+                    TrainingJobStatus="Failed",
+                    SecondaryStatus="Failed",
+                    FailureReason="InternalServerError: the job was interrupted because localcloud "
+                    "restarted while it ran.",
+                    TrainingEndTime=now,
+                )
                 self._transition(job["TrainingJobName"], "Failed", "Interrupted by a localcloud restart")
 
     def stop_all(self) -> None:
@@ -244,8 +277,12 @@ class Training:
             self._set(name, TrainingJobStatus="Stopped", TrainingEndTime=time.time())
             self._transition(name, "Stopped", "Training job stopped")
         elif outcome == "timeout":
-            self._set(name, TrainingJobStatus="Stopped", TrainingEndTime=time.time(),
-                      FailureReason="MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds.")
+            self._set(
+                name,
+                TrainingJobStatus="Stopped",
+                TrainingEndTime=time.time(),
+                FailureReason="MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds.",
+            )
             self._transition(name, "MaxRuntimeExceeded", "Training job ran out of time and was stopped")
         else:
             self._fail(name, outcome)
@@ -261,7 +298,7 @@ class Training:
             target.mkdir(parents=True, exist_ok=True)
             count = 0
             for obj in self.store.iter_objects(bucket, prefix, ""):
-                relative = obj["key"][len(prefix):].lstrip("/")
+                relative = obj["key"][len(prefix) :].lstrip("/")
                 destination = (target / relative).resolve()
                 if not relative or not destination.is_relative_to(target.resolve()):
                     continue
@@ -269,9 +306,11 @@ class Training:
                 shutil.copyfile(self.s3.object_path(bucket, obj["key"]), destination)
                 count += 1
             if count == 0:
-                raise ValueError(f"No S3 objects found under S3 URL \"{uri}\" given in input data source. "
-                                 "Please ensure that the bucket exists in the selected region, that objects "
-                                 "exist under that S3 prefix, and that the role has access to them.")
+                raise ValueError(
+                    f'No S3 objects found under S3 URL "{uri}" given in input data source. '
+                    "Please ensure that the bucket exists in the selected region, that objects "
+                    "exist under that S3 prefix, and that the role has access to them."
+                )
             channels[channel["ChannelName"]] = target
         return channels
 
@@ -295,8 +334,7 @@ class Training:
                 command += [f"--{key}", _hyperparameter(value)]
         return command
 
-    def _train(self, job: dict[str, Any], job_dir: Path, code_dir: Path, channels: dict[str, Path],
-               region: str) -> str:
+    def _train(self, job: dict[str, Any], job_dir: Path, code_dir: Path, channels: dict[str, Path], region: str) -> str:
         """Run the program on every host; 'ok', 'stopped', 'timeout' or a failure reason."""
         name = job["TrainingJobName"]
         count = job["ResourceConfig"].get("InstanceCount", 1)
@@ -314,26 +352,50 @@ class Training:
             (host_dir / "model").mkdir(parents=True, exist_ok=True)
             (host_dir / "output" / "data").mkdir(parents=True, exist_ok=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
-            env.update({
-                "SM_MODEL_DIR": str(host_dir / "model"), "SM_OUTPUT_DATA_DIR": str(host_dir / "output" / "data"),
-                "SM_OUTPUT_DIR": str(host_dir / "output"), "SM_INPUT_DIR": str(job_dir / "input"),
-                "SM_CHANNELS": json.dumps(sorted(channels)), "SM_HOSTS": json.dumps(hosts),
-                "SM_CURRENT_HOST": host, "SM_NUM_CPUS": str(cpus_per_host), "SM_NUM_GPUS": "0",
-                "SM_HPS": json.dumps(hyper), "SM_USER_ENTRY_POINT": command[1], "SM_MODULE_DIR": "",
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": master_port, "AWS_REGION": region,
-                "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(code_dir),
-            })
+            env.update(
+                {
+                    "SM_MODEL_DIR": str(host_dir / "model"),
+                    "SM_OUTPUT_DATA_DIR": str(host_dir / "output" / "data"),
+                    "SM_OUTPUT_DIR": str(host_dir / "output"),
+                    "SM_INPUT_DIR": str(job_dir / "input"),
+                    "SM_CHANNELS": json.dumps(sorted(channels)),
+                    "SM_HOSTS": json.dumps(hosts),
+                    "SM_CURRENT_HOST": host,
+                    "SM_NUM_CPUS": str(cpus_per_host),
+                    "SM_NUM_GPUS": "0",
+                    "SM_HPS": json.dumps(hyper),
+                    "SM_USER_ENTRY_POINT": command[1],
+                    "SM_MODULE_DIR": "",
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": master_port,
+                    "AWS_REGION": region,
+                    "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": str(code_dir),
+                }
+            )
             env.update({f"SM_CHANNEL_{c.upper()}": str(path) for c, path in channels.items()})
             env.update({f"SM_HP_{k.upper()}": v for k, v in hyper.items()})
             stream = f"{name}/{host}-{epoch}"
-            self.logs.put_events(LOG_GROUP, stream, [
-                (int(time.time() * 1000), f"Training Env: hosts={hosts} current_host={host} "
-                                          f"channels={sorted(channels)} hyperparameters={hyper}"),
-                (int(time.time() * 1000), f"Invoking script with the following command:\n{' '.join(command[1:])}"),
-            ])
+            self.logs.put_events(
+                LOG_GROUP,
+                stream,
+                [
+                    (
+                        int(time.time() * 1000),
+                        f"Training Env: hosts={hosts} current_host={host} "
+                        f"channels={sorted(channels)} hyperparameters={hyper}",
+                    ),
+                    (int(time.time() * 1000), f"Invoking script with the following command:\n{' '.join(command[1:])}"),
+                ],
+            )
             process = subprocess.Popen(
-                command, cwd=code_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                command,
+                cwd=code_dir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             run.processes.append(process)
             reader = threading.Thread(target=self._pump, args=(job, host, stream, process), daemon=True)
@@ -363,15 +425,18 @@ class Training:
                 details = failure_file.read_text(errors="replace").strip()
             else:
                 details = "Last lines: " + " | ".join(self._tails.get((name, host), [])[-5:])
-            return (f"AlgorithmError: ExecuteUserScriptError: ExitCode {code} on {host}. Command "
-                    f"\"{' '.join(command[1:])}\". {details}")
+            return (
+                f"AlgorithmError: ExecuteUserScriptError: ExitCode {code} on {host}. Command "
+                f'"{" ".join(command[1:])}". {details}'
+            )
         return "ok"
 
     def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen) -> None:
         """Copy a host's output to CloudWatch Logs and its metric lines to CloudWatch metrics."""
         name = job["TrainingJobName"]
-        definitions = [(d["Name"], re.compile(d["Regex"]))
-                       for d in job["AlgorithmSpecification"].get("MetricDefinitions", [])]
+        definitions = [
+            (d["Name"], re.compile(d["Regex"])) for d in job["AlgorithmSpecification"].get("MetricDefinitions", [])
+        ]
         tail: list[str] = []
         self._tails[(name, host)] = tail
         batch: list[tuple[int, str]] = []

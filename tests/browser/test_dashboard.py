@@ -51,6 +51,7 @@ def test_cloud_down_is_explained_from_the_sidebar(page, dashboard_url):
     url_box = page.get_by_role("textbox", name="Endpoint URL")
     url_box.fill("http://127.0.0.1:9")
     url_box.press("Enter")
-    expect(page.get_by_text(re.compile(r"unreachable|could not connect|is localcloud running", re.IGNORECASE))
-           .first).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"unreachable|could not connect|is localcloud running", re.IGNORECASE)).first
+    ).to_be_visible()
     assert "Traceback" not in page.inner_text("body")

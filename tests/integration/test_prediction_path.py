@@ -50,11 +50,14 @@ def endpoint_error(localcloud, body: bytes, content_type: str = "image/jpeg") ->
 
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims a huge image: a decompression bomb."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_endpoint_equals_bare_model_on_mapped_test_photos(localcloud, datasets):
@@ -109,8 +112,11 @@ BAD_INPUTS = {
     "wrong content type": (b"hello", "text/plain", "content type"),
     "bad json": (b"{not json", "application/json", "json"),
     "loopback url": (json.dumps({"url": "http://127.0.0.1:22/dog.jpg"}).encode(), "application/json", "loopback"),
-    "link-local url": (json.dumps({"url": "http://169.254.169.254/latest/meta-data"}).encode(),
-                       "application/json", "link-local"),
+    "link-local url": (
+        json.dumps({"url": "http://169.254.169.254/latest/meta-data"}).encode(),
+        "application/json",
+        "link-local",
+    ),
     "private url": (json.dumps({"url": "http://10.1.2.3/dog.jpg"}).encode(), "application/json", "private"),
 }
 
@@ -135,8 +141,9 @@ def test_payload_over_6_mb_is_refused_with_aws_error(localcloud):
     response = endpoint_error(localcloud, b"\xff" * (6 * 1024 * 1024 + 1))
     assert response["Error"]["Code"] == "ValidationError"
     with pytest.raises(ClientError) as error:
-        localcloud.client("lambda").invoke(FunctionName=DEFAULT_FUNCTION,
-                                           Payload=json.dumps({"image": "A" * (6 * 1024 * 1024)}))
+        localcloud.client("lambda").invoke(
+            FunctionName=DEFAULT_FUNCTION, Payload=json.dumps({"image": "A" * (6 * 1024 * 1024)})
+        )
     assert error.value.response["Error"]["Code"] == "RequestTooLargeException"
 
 
@@ -160,13 +167,18 @@ def test_unknown_endpoint_and_function(localcloud):
 def test_lambda_pointing_at_a_missing_endpoint_says_so(localcloud, dog_photo):
     lambda_ = localcloud.client("lambda")
     lambda_.create_function(
-        FunctionName="predict-elsewhere", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-        Handler="lambda_function.lambda_handler", Timeout=30,
+        FunctionName="predict-elsewhere",
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/x",
+        Handler="lambda_function.lambda_handler",
+        Timeout=30,
         Code={"ZipFile": _lambda_zip()},
         Environment={"Variables": {"ENDPOINT_NAME": "gone-endpoint"}},
     )
-    response = lambda_.invoke(FunctionName="predict-elsewhere",
-                              Payload=json.dumps({"image": base64.b64encode(dog_photo.read_bytes()).decode()}))
+    response = lambda_.invoke(
+        FunctionName="predict-elsewhere",
+        Payload=json.dumps({"image": base64.b64encode(dog_photo.read_bytes()).decode()}),
+    )
     reply = json.loads(response["Payload"].read())
     assert reply["statusCode"] == 502
     assert "gone-endpoint" in json.loads(reply["body"])["message"]

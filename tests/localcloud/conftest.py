@@ -13,7 +13,7 @@ from botocore.validate import ParamValidator
 
 from localcloud.process import LocalCloudProcess
 
-ECHO_MODEL = textwrap.dedent('''
+ECHO_MODEL = textwrap.dedent("""
     import json, os
 
     def model_fn(model_dir):
@@ -34,15 +34,17 @@ ECHO_MODEL = textwrap.dedent('''
 
     def output_fn(prediction, accept):
         return json.dumps(prediction), "application/json"
-''')
+""")
 
 
 def model_archive(greeting: str = "hello", *, broken: bool = False) -> bytes:
     """A real model.tar.gz: data file plus code/inference.py, as SageMaker expects."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        files = {"code/inference.py": "raise ImportError('no such module')" if broken else ECHO_MODEL,
-                 "greeting.txt": greeting}
+        files = {
+            "code/inference.py": "raise ImportError('no such module')" if broken else ECHO_MODEL,
+            "greeting.txt": greeting,
+        }
         for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
@@ -75,20 +77,28 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
     process.stop()
 
 
-def deploy_echo(cloud: LocalCloudProcess, name: str, *, greeting: str = "hello", instances: int = 1,
-                broken: bool = False) -> None:
+def deploy_echo(
+    cloud: LocalCloudProcess, name: str, *, greeting: str = "hello", instances: int = 1, broken: bool = False
+) -> None:
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
     bucket = "artifacts"
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=model_archive(greeting, broken=broken))
     sagemaker.create_model(
-        ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
         PrimaryContainer={"Image": "pytorch-inference", "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name,
-                             "InitialInstanceCount": instances, "InstanceType": "ml.m5.large"}],
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": instances,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)

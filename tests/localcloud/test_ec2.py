@@ -24,8 +24,9 @@ echo done
 
 
 def run(ec2, user_data: str, **kwargs) -> str:
-    response = ec2.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1,
-                                 UserData=user_data, **kwargs)
+    response = ec2.run_instances(
+        ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=user_data, **kwargs
+    )
     assert_shape(ec2, "RunInstances", response)
     return response["Instances"][0]["InstanceId"]
 
@@ -52,9 +53,13 @@ def ec2(cloud):
 
 def test_user_data_runs_with_boto3_and_the_instance_terminates(cloud, ec2):
     cloud.client("s3").create_bucket(Bucket="ec2-out")
-    instance_id = run(ec2, UPLOAD, InstanceInitiatedShutdownBehavior="terminate",
-                      IamInstanceProfile={"Name": "trainer"},
-                      TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "upload"}]}])
+    instance_id = run(
+        ec2,
+        UPLOAD,
+        InstanceInitiatedShutdownBehavior="terminate",
+        IamInstanceProfile={"Name": "trainer"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "upload"}]}],
+    )
     assert instance_id.startswith("i-") and len(instance_id) == 19
     instance = wait_state(ec2, instance_id, "terminated")
     assert instance["State"] == {"Code": 48, "Name": "terminated"}
@@ -103,17 +108,28 @@ def test_stop_instances_stops_a_running_instance(ec2):
 
 
 def test_describe_filters_and_paging(ec2):
-    tagged = [run(ec2, "#!/bin/bash\nexit 0\n", InstanceInitiatedShutdownBehavior="terminate",
-                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"page-{i}"}]}])
-              for i in range(3)]
+    tagged = [
+        run(
+            ec2,
+            "#!/bin/bash\nexit 0\n",
+            InstanceInitiatedShutdownBehavior="terminate",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"page-{i}"}]}],
+        )
+        for i in range(3)
+    ]
     for instance_id in tagged:
         wait_state(ec2, instance_id, "terminated")
-    by_tag = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["page-*"]},
-                                             {"Name": "instance-state-name", "Values": ["terminated"]}])
+    by_tag = ec2.describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": ["page-*"]}, {"Name": "instance-state-name", "Values": ["terminated"]}]
+    )
     assert_shape(ec2, "DescribeInstances", by_tag)
     assert sorted(i["InstanceId"] for r in by_tag["Reservations"] for i in r["Instances"]) == sorted(tagged)
-    assert ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["page-1"]}])["Reservations"][0][
-        "Instances"][0]["InstanceId"] == tagged[1]
+    assert (
+        ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["page-1"]}])["Reservations"][0]["Instances"][0][
+            "InstanceId"
+        ]
+        == tagged[1]
+    )
     seen, token = [], None
     while True:
         page = ec2.describe_instances(MaxResults=5, **({"NextToken": token} if token else {}))
@@ -127,18 +143,25 @@ def test_describe_filters_and_paging(ec2):
 def test_invalid_requests_get_ec2_errors(ec2):
     assert error_of(ec2.run_instances, ImageId="bogus", MinCount=1, MaxCount=1)["Code"] == "InvalidAMIID.Malformed"
     assert error_of(ec2.run_instances, ImageId=AMI, MinCount=2, MaxCount=1)["Code"] == "InvalidParameterValue"
-    assert error_of(ec2.run_instances, ImageId=AMI, InstanceType="t9.huge", MinCount=1,
-                    MaxCount=1)["Code"] == "InvalidParameterValue"
+    assert (
+        error_of(ec2.run_instances, ImageId=AMI, InstanceType="t9.huge", MinCount=1, MaxCount=1)["Code"]
+        == "InvalidParameterValue"
+    )
     missing = error_of(ec2.describe_instances, InstanceIds=["i-0123456789abcdef0"])
-    assert missing == {"Code": "InvalidInstanceID.NotFound",
-                       "Message": "The instance ID 'i-0123456789abcdef0' does not exist"}
+    assert missing == {
+        "Code": "InvalidInstanceID.NotFound",
+        "Message": "The instance ID 'i-0123456789abcdef0' does not exist",
+    }
     assert error_of(ec2.terminate_instances, InstanceIds=["nope"])["Code"] == "InvalidInstanceID.Malformed"
-    assert error_of(ec2.describe_instances, Filters=[{"Name": "colour", "Values": ["x"]}])["Code"] == \
-        "InvalidParameterValue"
+    assert (
+        error_of(ec2.describe_instances, Filters=[{"Name": "colour", "Values": ["x"]}])["Code"]
+        == "InvalidParameterValue"
+    )
     assert error_of(ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, DryRun=True)["Code"] == "DryRunOperation"
     ssm_image = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
-    assert error_of(ec2.run_instances, ImageId=ssm_image, MinCount=1, MaxCount=1,
-                    DryRun=True)["Code"] == "DryRunOperation"  # AWS resolves SSM parameters in ImageId
+    assert (
+        error_of(ec2.run_instances, ImageId=ssm_image, MinCount=1, MaxCount=1, DryRun=True)["Code"] == "DryRunOperation"
+    )  # AWS resolves SSM parameters in ImageId
 
 
 def test_instance_cap_answers_instance_limit_exceeded(ec2):
@@ -183,7 +206,9 @@ def test_restart_terminates_instances_that_were_running(tmp_path):
         for instance_id in (crashed, stopped_cleanly):
             instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
             assert instance["State"]["Name"] == "terminated"
-            assert instance["StateReason"] == {"Code": "Server.InternalError",
-                                               "Message": "Server.InternalError: localcloud restarted"}
+            assert instance["StateReason"] == {
+                "Code": "Server.InternalError",
+                "Message": "Server.InternalError: localcloud restarted",
+            }
     finally:
         cloud.stop()

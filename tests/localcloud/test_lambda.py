@@ -15,7 +15,7 @@ from tests.localcloud.conftest import assert_shape, function_zip
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 
-HANDLER = '''
+HANDLER = """
 import os, time
 CALLS = 0
 
@@ -35,15 +35,20 @@ def lambda_handler(event, context):
     return {"statusCode": 200, "body": {"calls": CALLS, "greeting": os.environ.get("GREETING"),
             "pid": os.getpid(), "remaining": context.get_remaining_time_in_millis(),
             "endpoint": bool(os.environ.get("AWS_ENDPOINT_URL"))}}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def lambda_(cloud):
     client = cloud.client("lambda", config=Config(retries={"max_attempts": 1}, read_timeout=30))
     created = client.create_function(
-        FunctionName="probe", Runtime="python3.11", Role=ROLE, Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": function_zip(HANDLER)}, Timeout=2, Environment={"Variables": {"GREETING": "hi"}},
+        FunctionName="probe",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": function_zip(HANDLER)},
+        Timeout=2,
+        Environment={"Variables": {"GREETING": "hi"}},
     )
     assert_shape(client, "CreateFunction", created)
     return client
@@ -62,8 +67,11 @@ def test_cold_then_warm(lambda_):
     assert response["StatusCode"] == 200 and "FunctionError" not in response
     assert first["body"]["greeting"] == "hi" and first["body"]["endpoint"]
     assert "handling None" in log
-    assert re.search(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB"
-                     r"\tMax Memory Used: \d+ MB\tInit Duration: [\d.]+ ms", log)
+    assert re.search(
+        r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB"
+        r"\tMax Memory Used: \d+ MB\tInit Duration: [\d.]+ ms",
+        log,
+    )
     _, (second, log) = call(lambda_, {})
     assert second["body"]["pid"] == first["body"]["pid"]
     assert second["body"]["calls"] == first["body"]["calls"] + 1
@@ -104,8 +112,9 @@ def test_payload_limits(lambda_):
 
 def test_update_configuration_retires_environments(lambda_):
     _, (before, _) = call(lambda_, {})
-    updated = lambda_.update_function_configuration(FunctionName="probe",
-                                                    Environment={"Variables": {"GREETING": "hello"}})
+    updated = lambda_.update_function_configuration(
+        FunctionName="probe", Environment={"Variables": {"GREETING": "hello"}}
+    )
     assert_shape(lambda_, "UpdateFunctionConfiguration", updated)
     _, (after, log) = call(lambda_, {})
     assert after["body"]["greeting"] == "hello" and after["body"]["pid"] != before["body"]["pid"]
@@ -132,12 +141,18 @@ def test_get_list_and_unknown(lambda_):
         lambda_.invoke(FunctionName="nope", Payload=b"{}")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
     with pytest.raises(ClientError) as error:
-        lambda_.create_function(FunctionName="probe", Runtime="python3.11", Role=ROLE, Handler="x.y",
-                                Code={"ZipFile": function_zip(HANDLER)})
+        lambda_.create_function(
+            FunctionName="probe",
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="x.y",
+            Code={"ZipFile": function_zip(HANDLER)},
+        )
     assert error.value.response["Error"]["Code"] == "ResourceConflictException"
     with pytest.raises(ClientError) as error:
-        lambda_.create_function(FunctionName="badzip", Runtime="python3.11", Role=ROLE, Handler="x.y",
-                                Code={"ZipFile": b"not a zip"})
+        lambda_.create_function(
+            FunctionName="badzip", Runtime="python3.11", Role=ROLE, Handler="x.y", Code={"ZipFile": b"not a zip"}
+        )
     assert error.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 

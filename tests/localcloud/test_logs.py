@@ -43,8 +43,7 @@ def test_tail_returns_the_last_events_and_forward_token_follows_new_ones(logs):
     assert_shape(logs, "GetLogEvents", tail)
     assert messages(tail) == [f"line {i}" for i in range(LINES - 5, LINES)]
     assert tail["nextForwardToken"].startswith("f/") and tail["nextBackwardToken"].startswith("b/")
-    again = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1",
-                                nextToken=tail["nextForwardToken"])
+    again = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken=tail["nextForwardToken"])
     assert again["events"] == [] and again["nextForwardToken"] == tail["nextForwardToken"]
     default = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1")
     assert len(default["events"]) == LINES
@@ -56,8 +55,7 @@ def test_forward_paging_from_head_covers_every_line_once_then_repeats_the_token(
     while response["events"]:
         seen += messages(response)
         token = response["nextForwardToken"]
-        response = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken=token,
-                                       limit=3000)
+        response = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken=token, limit=3000)
     assert seen == [f"line {i}" for i in range(LINES)]
     assert response["nextForwardToken"] == token
 
@@ -67,8 +65,7 @@ def test_backward_paging_from_the_tail_reaches_the_head(logs):
     pages = [messages(response)]
     while True:
         token = response["nextBackwardToken"]
-        response = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken=token,
-                                       limit=4000)
+        response = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken=token, limit=4000)
         if not response["events"]:
             break
         pages.insert(0, messages(response))
@@ -80,8 +77,9 @@ def test_backward_paging_from_the_tail_reaches_the_head(logs):
 def test_time_window_and_stream_description(logs):
     head = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", startFromHead=True, limit=1)
     first = head["events"][0]["timestamp"]
-    window = logs.get_log_events(logGroupName=GROUP, logStreamName="big/algo-1-1", startTime=first + 10,
-                                 endTime=first + 13, startFromHead=True)
+    window = logs.get_log_events(
+        logGroupName=GROUP, logStreamName="big/algo-1-1", startTime=first + 10, endTime=first + 13, startFromHead=True
+    )
     assert messages(window) == ["line 10", "line 11", "line 12"]
     streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix="big/")
     assert_shape(logs, "DescribeLogStreams", streams)
@@ -93,21 +91,25 @@ def test_time_window_and_stream_description(logs):
 def test_filter_by_term_phrase_and_stream_with_paging(logs):
     logs.create_log_stream(logGroupName=GROUP, logStreamName="other/algo-1-1")
     now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=GROUP, logStreamName="other/algo-1-1", logEvents=[
-        {"timestamp": now, "message": "Testing Loss: 0.5 accuracy 0.9"},
-        {"timestamp": now + 1, "message": "Loss Testing: 0.4"},
-    ])
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="other/algo-1-1",
+        logEvents=[
+            {"timestamp": now, "message": "Testing Loss: 0.5 accuracy 0.9"},
+            {"timestamp": now + 1, "message": "Loss Testing: 0.4"},
+        ],
+    )
     phrase = logs.filter_log_events(logGroupName=GROUP, filterPattern='"Testing Loss"')
     assert_shape(logs, "FilterLogEvents", phrase)
     assert messages(phrase) == ["Testing Loss: 0.5 accuracy 0.9"]
     assert phrase["events"][0]["logStreamName"] == "other/algo-1-1"
-    terms = logs.filter_log_events(logGroupName=GROUP, filterPattern="Testing Loss",
-                                   logStreamNames=["other/algo-1-1"])
+    terms = logs.filter_log_events(logGroupName=GROUP, filterPattern="Testing Loss", logStreamNames=["other/algo-1-1"])
     assert len(terms["events"]) == 2
     first = logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="big/", filterPattern="999", limit=10)
     assert len(first["events"]) == 10 and "nextToken" in first
-    rest = logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="big/", filterPattern="999",
-                                  nextToken=first["nextToken"])
+    rest = logs.filter_log_events(
+        logGroupName=GROUP, logStreamNamePrefix="big/", filterPattern="999", nextToken=first["nextToken"]
+    )
     assert "nextToken" not in rest
     everything = messages(first) + messages(rest)
     assert everything == [f"line {i}" for i in range(LINES) if "999" in str(i)]
@@ -131,16 +133,23 @@ def test_errors_are_aws_errors(logs):
     missing = error_of(logs.get_log_events, logGroupName=GROUP, logStreamName="nope")
     assert missing["Message"] == "The specified log stream does not exist."
     assert error_of(logs.create_log_group, logGroupName=GROUP)["Code"] == "ResourceAlreadyExistsException"
-    assert error_of(logs.create_log_stream, logGroupName=GROUP,
-                    logStreamName="big/algo-1-1")["Code"] == "ResourceAlreadyExistsException"
+    assert (
+        error_of(logs.create_log_stream, logGroupName=GROUP, logStreamName="big/algo-1-1")["Code"]
+        == "ResourceAlreadyExistsException"
+    )
     bad_token = error_of(logs.get_log_events, logGroupName=GROUP, logStreamName="big/algo-1-1", nextToken="f/xyz")
     assert bad_token["Code"] == "InvalidParameterException"
     now = int(time.time() * 1000)
-    unordered = error_of(logs.put_log_events, logGroupName=GROUP, logStreamName="big/algo-1-1",
-                         logEvents=[{"timestamp": now, "message": "b"}, {"timestamp": now - 5, "message": "a"}])
+    unordered = error_of(
+        logs.put_log_events,
+        logGroupName=GROUP,
+        logStreamName="big/algo-1-1",
+        logEvents=[{"timestamp": now, "message": "b"}, {"timestamp": now - 5, "message": "a"}],
+    )
     assert unordered["Code"] == "InvalidParameterException"
-    conflict = error_of(logs.describe_log_streams, logGroupName=GROUP, orderBy="LastEventTime",
-                        logStreamNamePrefix="big")
+    conflict = error_of(
+        logs.describe_log_streams, logGroupName=GROUP, orderBy="LastEventTime", logStreamNamePrefix="big"
+    )
     assert conflict["Code"] == "InvalidParameterException"
 
 

@@ -23,46 +23,96 @@ def cloudwatch(cloud):
     client = cloud.client("cloudwatch")
     for minute, loss in enumerate([2.0, 1.5, 1.0, 0.5]):
         for second in (0, 30):
-            client.put_metric_data(Namespace=NAMESPACE, MetricData=[{
-                "MetricName": "train:loss", "Dimensions": HOST, "Value": loss + second / 100,
-                "Timestamp": T0 + dt.timedelta(minutes=minute, seconds=second)}])
-    client.put_metric_data(Namespace=NAMESPACE, MetricData=[
-        {"MetricName": "valid:accuracy", "Dimensions": HOST, "Timestamp": T0, "Values": [0.5, 0.7], "Counts": [1, 3]},
-        {"MetricName": "train:loss", "Dimensions": [{"Name": "Host", "Value": "job-2/algo-1"}], "Timestamp": T0,
-         "StatisticValues": {"SampleCount": 2, "Sum": 6, "Minimum": 2, "Maximum": 4}},
-    ])
+            client.put_metric_data(
+                Namespace=NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": "train:loss",
+                        "Dimensions": HOST,
+                        "Value": loss + second / 100,
+                        "Timestamp": T0 + dt.timedelta(minutes=minute, seconds=second),
+                    }
+                ],
+            )
+    client.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "valid:accuracy",
+                "Dimensions": HOST,
+                "Timestamp": T0,
+                "Values": [0.5, 0.7],
+                "Counts": [1, 3],
+            },
+            {
+                "MetricName": "train:loss",
+                "Dimensions": [{"Name": "Host", "Value": "job-2/algo-1"}],
+                "Timestamp": T0,
+                "StatisticValues": {"SampleCount": 2, "Sum": 6, "Minimum": 2, "Maximum": 4},
+            },
+        ],
+    )
     return client
 
 
 def query(stat: str, period: int = 60, **metric) -> dict:
-    return {"Id": "loss", "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": "train:loss",
-                                                    "Dimensions": HOST, **metric}, "Period": period, "Stat": stat}}
+    return {
+        "Id": "loss",
+        "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": "train:loss", "Dimensions": HOST, **metric},
+            "Period": period,
+            "Stat": stat,
+        },
+    }
 
 
 def test_get_metric_data_buckets_by_period(cloudwatch):
-    response = cloudwatch.get_metric_data(MetricDataQueries=[query("Average")], StartTime=T0,
-                                          EndTime=T0 + dt.timedelta(hours=1), ScanBy="TimestampAscending")
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[query("Average")],
+        StartTime=T0,
+        EndTime=T0 + dt.timedelta(hours=1),
+        ScanBy="TimestampAscending",
+    )
     assert_shape(cloudwatch, "GetMetricData", response)
     (result,) = response["MetricDataResults"]
     assert (result["Id"], result["Label"], result["StatusCode"]) == ("loss", "train:loss", "Complete")
     assert result["Timestamps"] == [T0 + dt.timedelta(minutes=m) for m in range(4)]
     assert result["Values"] == pytest.approx([2.15, 1.65, 1.15, 0.65])
-    maximum = cloudwatch.get_metric_data(MetricDataQueries=[query("Maximum", period=1)], StartTime=T0,
-                                         EndTime=T0 + dt.timedelta(minutes=2))["MetricDataResults"][0]
+    maximum = cloudwatch.get_metric_data(
+        MetricDataQueries=[query("Maximum", period=1)], StartTime=T0, EndTime=T0 + dt.timedelta(minutes=2)
+    )["MetricDataResults"][0]
     assert maximum["Values"] == pytest.approx([1.8, 1.5, 2.3, 2.0])  # newest first by default
-    whole = cloudwatch.get_metric_data(MetricDataQueries=[query("SampleCount", period=3600)], StartTime=T0,
-                                       EndTime=T0 + dt.timedelta(hours=1))["MetricDataResults"][0]
+    whole = cloudwatch.get_metric_data(
+        MetricDataQueries=[query("SampleCount", period=3600)], StartTime=T0, EndTime=T0 + dt.timedelta(hours=1)
+    )["MetricDataResults"][0]
     assert whole["Values"] == [8.0]
 
 
 def test_values_with_counts_and_statistic_sets(cloudwatch):
-    accuracy = {"Id": "acc", "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": "valid:accuracy",
-                                                       "Dimensions": HOST}, "Period": 60, "Stat": "Average"}}
-    other = {"Id": "other", "Label": "job 2", "MetricStat": {
-        "Metric": {"Namespace": NAMESPACE, "MetricName": "train:loss",
-                   "Dimensions": [{"Name": "Host", "Value": "job-2/algo-1"}]}, "Period": 60, "Stat": "Sum"}}
-    results = cloudwatch.get_metric_data(MetricDataQueries=[accuracy, other], StartTime=T0,
-                                         EndTime=T0 + dt.timedelta(minutes=1))["MetricDataResults"]
+    accuracy = {
+        "Id": "acc",
+        "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": "valid:accuracy", "Dimensions": HOST},
+            "Period": 60,
+            "Stat": "Average",
+        },
+    }
+    other = {
+        "Id": "other",
+        "Label": "job 2",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": NAMESPACE,
+                "MetricName": "train:loss",
+                "Dimensions": [{"Name": "Host", "Value": "job-2/algo-1"}],
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    }
+    results = cloudwatch.get_metric_data(
+        MetricDataQueries=[accuracy, other], StartTime=T0, EndTime=T0 + dt.timedelta(minutes=1)
+    )["MetricDataResults"]
     assert results[0]["Values"] == pytest.approx([0.65])
     assert (results[1]["Label"], results[1]["Values"]) == ("job 2", [6.0])
 
@@ -78,8 +128,14 @@ def test_list_metrics_filters_by_name_and_dimension(cloudwatch):
 
 def test_get_metric_statistics(cloudwatch):
     response = cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE, MetricName="train:loss", Dimensions=HOST, StartTime=T0,
-        EndTime=T0 + dt.timedelta(minutes=2), Period=60, Statistics=["Minimum", "Maximum", "SampleCount"])
+        Namespace=NAMESPACE,
+        MetricName="train:loss",
+        Dimensions=HOST,
+        StartTime=T0,
+        EndTime=T0 + dt.timedelta(minutes=2),
+        Period=60,
+        Statistics=["Minimum", "Maximum", "SampleCount"],
+    )
     assert_shape(cloudwatch, "GetMetricStatistics", response)
     points = sorted(response["Datapoints"], key=lambda p: p["Timestamp"])
     assert [(p["Minimum"], p["Maximum"], p["SampleCount"]) for p in points] == [(2.0, 2.3, 2), (1.5, 1.8, 2)]
@@ -91,12 +147,14 @@ def test_errors_carry_cloudwatch_codes(cloudwatch):
     assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError) as error:
-        cloudwatch.get_metric_statistics(Namespace=NAMESPACE, MetricName="train:loss", StartTime=T0,
-                                         EndTime=T0 + dt.timedelta(minutes=2), Period=60)
+        cloudwatch.get_metric_statistics(
+            Namespace=NAMESPACE, MetricName="train:loss", StartTime=T0, EndTime=T0 + dt.timedelta(minutes=2), Period=60
+        )
     assert error.value.response["Error"]["Code"] == "MissingParameter"
     with pytest.raises(ClientError) as error:
-        cloudwatch.get_metric_data(MetricDataQueries=[query("Average", period=7)], StartTime=T0,
-                                   EndTime=T0 + dt.timedelta(minutes=1))
+        cloudwatch.get_metric_data(
+            MetricDataQueries=[query("Average", period=7)], StartTime=T0, EndTime=T0 + dt.timedelta(minutes=1)
+        )
     assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
 
 
@@ -112,23 +170,34 @@ def cbor_cloudwatch(cloud, tmp_path_factory):
     (folder / "service-2.json").write_text(json.dumps(model))
     session = botocore.session.get_session()
     session.get_component("data_loader").search_paths.insert(0, str(root))
-    client = session.create_client("cloudwatch", region_name="us-east-1", endpoint_url=cloud.endpoint_url,
-                                   aws_access_key_id="localcloud", aws_secret_access_key="localcloud")
+    client = session.create_client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=cloud.endpoint_url,
+        aws_access_key_id="localcloud",
+        aws_secret_access_key="localcloud",
+    )
     assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
     return client
 
 
 def test_the_cbor_protocol_round_trips(cbor_cloudwatch):
-    cbor_cloudwatch.put_metric_data(Namespace="Cbor", MetricData=[
-        {"MetricName": "m", "Value": 2.5, "Timestamp": T0 + dt.timedelta(seconds=0.5)}])
-    response = cbor_cloudwatch.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": {
-        "Metric": {"Namespace": "Cbor", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}}],
-        StartTime=T0, EndTime=T0 + dt.timedelta(minutes=1))
+    cbor_cloudwatch.put_metric_data(
+        Namespace="Cbor", MetricData=[{"MetricName": "m", "Value": 2.5, "Timestamp": T0 + dt.timedelta(seconds=0.5)}]
+    )
+    response = cbor_cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {"Id": "m", "MetricStat": {"Metric": {"Namespace": "Cbor", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}}
+        ],
+        StartTime=T0,
+        EndTime=T0 + dt.timedelta(minutes=1),
+    )
     assert_shape(cbor_cloudwatch, "GetMetricData", response)
     result = response["MetricDataResults"][0]
     assert (result["Timestamps"], result["Values"]) == ([T0], [2.5])
     assert cbor_cloudwatch.list_metrics(Namespace="Cbor")["Metrics"] == [
-        {"Namespace": "Cbor", "MetricName": "m", "Dimensions": []}]
+        {"Namespace": "Cbor", "MetricName": "m", "Dimensions": []}
+    ]
     with pytest.raises(cbor_cloudwatch.exceptions.InvalidParameterValueException) as error:
         cbor_cloudwatch.put_metric_data(Namespace="AWS/Cbor", MetricData=[{"MetricName": "m", "Value": 1}])
     assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
@@ -139,10 +208,17 @@ def test_internal_put_is_what_get_metric_data_reads(tmp_path):
     start = T0.timestamp()
     for epoch in range(3):
         metrics.put(NAMESPACE, "valid:loss", {"Host": "job-3/algo-1"}, start + epoch, 1.0 / (epoch + 1))
-    metric = {"Namespace": NAMESPACE, "MetricName": "valid:loss",
-              "Dimensions": [{"Name": "Host", "Value": "job-3/algo-1"}]}
-    result = metrics.op_GetMetricData({
-        "MetricDataQueries": [{"Id": "v", "MetricStat": {"Metric": metric, "Period": 1, "Stat": "Average"}}],
-        "StartTime": T0, "EndTime": T0 + dt.timedelta(minutes=1), "ScanBy": "TimestampAscending",
-    })["MetricDataResults"][0]
+    metric = {
+        "Namespace": NAMESPACE,
+        "MetricName": "valid:loss",
+        "Dimensions": [{"Name": "Host", "Value": "job-3/algo-1"}],
+    }
+    result = metrics.op_GetMetricData(
+        {
+            "MetricDataQueries": [{"Id": "v", "MetricStat": {"Metric": metric, "Period": 1, "Stat": "Average"}}],
+            "StartTime": T0,
+            "EndTime": T0 + dt.timedelta(minutes=1),
+            "ScanBy": "TimestampAscending",
+        }
+    )["MetricDataResults"][0]
     assert result["Values"] == pytest.approx([1.0, 0.5, 1 / 3])

@@ -13,7 +13,9 @@ def test_restart_keeps_resources_and_serves_again(tmp_path):
     try:
         deploy_echo(cloud, "kept")
         cloud.client("lambda").create_function(
-            FunctionName="kept", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/test",
+            FunctionName="kept",
+            Runtime="python3.11",
+            Role="arn:aws:iam::000000000000:role/test",
             Handler="lambda_function.lambda_handler",
             Code={"ZipFile": function_zip("def lambda_handler(event, context):\n    return event\n")},
         )

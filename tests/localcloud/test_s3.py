@@ -38,8 +38,11 @@ def test_list_v2_prefix_delimiter_and_paging(s3):
     assert [o["Key"] for o in listing["Contents"]] == ["p/1", "p/2"]
     assert listing["CommonPrefixes"] == [{"Prefix": "p/sub/"}]
     paginator = s3.get_paginator("list_objects_v2")
-    keys = [o["Key"] for page in paginator.paginate(Bucket="data", Prefix="p/", PaginationConfig={"PageSize": 1})
-            for o in page["Contents"]]
+    keys = [
+        o["Key"]
+        for page in paginator.paginate(Bucket="data", Prefix="p/", PaginationConfig={"PageSize": 1})
+        for o in page["Contents"]
+    ]
     assert keys == ["p/1", "p/2", "p/sub/3"]
 
 

@@ -106,13 +106,15 @@ def deploy_echo_model_only(cloud, name: str, *, greeting: str) -> None:
     cloud.client("s3").put_object(Bucket="artifacts", Key=f"{name}/model.tar.gz", Body=model_archive(greeting))
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_model(
-        ModelName=name, ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
         PrimaryContainer={"Image": "pytorch-inference", "ModelDataUrl": f"s3://artifacts/{name}/model.tar.gz"},
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
-                             "InstanceType": "ml.m5.large"}],
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
     )
 
 
@@ -128,15 +130,23 @@ def test_broken_model_fails_with_reason(cloud):
 
 def test_name_rules_and_duplicates(cloud):
     sagemaker = cloud.client("sagemaker")
-    response = error_of(sagemaker.create_model, ModelName="not_valid!", ExecutionRoleArn="arn:aws:iam::0:role/x",
-                        PrimaryContainer={"Image": "x"})
+    response = error_of(
+        sagemaker.create_model,
+        ModelName="not_valid!",
+        ExecutionRoleArn="arn:aws:iam::0:role/x",
+        PrimaryContainer={"Image": "x"},
+    )
     assert response["Error"]["Code"] == "ValidationException"
     deploy_echo(cloud, "dup")
     response = error_of(sagemaker.create_endpoint, EndpointName="dup", EndpointConfigName="dup")
     assert "already existing" in response["Error"]["Message"]
-    response = error_of(sagemaker.create_endpoint_config, EndpointConfigName="c-missing",
-                        ProductionVariants=[{"VariantName": "A", "ModelName": "missing", "InitialInstanceCount": 1,
-                                             "InstanceType": "ml.m5.large"}])
+    response = error_of(
+        sagemaker.create_endpoint_config,
+        EndpointConfigName="c-missing",
+        ProductionVariants=[
+            {"VariantName": "A", "ModelName": "missing", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
     assert "Could not find model" in response["Error"]["Message"]
 
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from localcloud.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
 
-PROGRAM = textwrap.dedent('''
+PROGRAM = textwrap.dedent("""
     import argparse, json, os, sys, time
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=2)
@@ -38,7 +38,7 @@ PROGRAM = textwrap.dedent('''
     if host == "algo-1":
         with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
             json.dump({"hps": json.loads(os.environ["SM_HPS"])}, f)
-''')
+""")
 
 METRICS = [
     {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
@@ -69,20 +69,34 @@ def training_cloud(tmp_path_factory):
     cloud.stop()
 
 
-def launch(cloud, name: str, *, count: int = 1, channel: str = "s3://ml-bucket/data", max_runtime: int = 600,
-           **hyper: str) -> None:
+def launch(
+    cloud, name: str, *, count: int = 1, channel: str = "s3://ml-bucket/data", max_runtime: int = 600, **hyper: str
+) -> None:
     cloud.client("sagemaker").create_training_job(
         TrainingJobName=name,
         AlgorithmSpecification={
             "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312",
-            "TrainingInputMode": "File", "MetricDefinitions": METRICS,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
         },
         RoleArn="arn:aws:iam::000000000000:role/test",
-        HyperParameters={"sagemaker_program": '"train.py"',
-                         "sagemaker_submit_directory": '"s3://ml-bucket/code/sourcedir.tar.gz"',
-                         **{k: json.dumps(v) for k, v in hyper.items()}},
-        InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": channel, "S3DataDistributionType": "FullyReplicated"}}}],
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": '"s3://ml-bucket/code/sourcedir.tar.gz"',
+            **{k: json.dumps(v) for k, v in hyper.items()},
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "training",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": channel,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         OutputDataConfig={"S3OutputPath": "s3://ml-bucket/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
@@ -105,10 +119,18 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     assert_shape(training_cloud.client("sagemaker"), "DescribeTrainingJob", job)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
-        "Starting", "Downloading", "Training", "Uploading", "Completed"]
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
     final = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
-    assert final == {"train:loss": pytest.approx(1 / 3, abs=1e-3), "validation:accuracy": pytest.approx(0.3),
-                     "Test Loss": 0.5}
+    assert final == {
+        "train:loss": pytest.approx(1 / 3, abs=1e-3),
+        "validation:accuracy": pytest.approx(0.3),
+        "Test Loss": 0.5,
+    }
     assert job["BillableTimeInSeconds"] >= 1
     assert job["ModelArtifacts"]["S3ModelArtifacts"] == "s3://ml-bucket/output/ok-job/output/model.tar.gz"
     archive = training_cloud.client("s3").get_object(Bucket="ml-bucket", Key="output/ok-job/output/model.tar.gz")
@@ -117,20 +139,29 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     assert model["hps"] == {"epochs": "3", "learning_rate": "0.1"}
 
     logs = training_cloud.client("logs")
-    (stream,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
-                                          logStreamNamePrefix="ok-job/")["logStreams"]
+    (stream,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="ok-job/")[
+        "logStreams"
+    ]
     assert stream["logStreamName"].startswith("ok-job/algo-1-")
-    lines = [e["message"] for e in logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                                        logStreamName=stream["logStreamName"],
-                                                        startFromHead=True)["events"]]
+    lines = [
+        e["message"]
+        for e in logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+        )["events"]
+    ]
     assert lines[1].startswith("Invoking script with the following command")
     assert "Epoch 3/3: train_loss=0.3333 valid_acc=0.3000" in lines
 
-    metric = {"Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "train:loss",
-              "Dimensions": [{"Name": "Host", "Value": "ok-job/algo-1"}]}
+    metric = {
+        "Namespace": "/aws/sagemaker/TrainingJobs",
+        "MetricName": "train:loss",
+        "Dimensions": [{"Name": "Host", "Value": "ok-job/algo-1"}],
+    }
     results = training_cloud.client("cloudwatch").get_metric_data(
-        MetricDataQueries=[{"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
-                           for stat in ("Minimum", "SampleCount")],
+        MetricDataQueries=[
+            {"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
+            for stat in ("Minimum", "SampleCount")
+        ],
         StartTime=job["CreationTime"] - dt.timedelta(minutes=1),
         EndTime=job["TrainingEndTime"] + dt.timedelta(minutes=1),
     )["MetricDataResults"]
@@ -195,9 +226,13 @@ def test_list_filters_sorts_and_pages(training_cloud):
     sagemaker = training_cloud.client("sagemaker")
     listing = sagemaker.list_training_jobs(NameContains="job", SortBy="Name", SortOrder="Ascending", MaxResults=2)
     assert_shape(sagemaker, "ListTrainingJobs", listing)
-    names = [j["TrainingJobName"] for page in sagemaker.get_paginator("list_training_jobs").paginate(
-        NameContains="job", SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 2})
-        for j in page["TrainingJobSummaries"]]
+    names = [
+        j["TrainingJobName"]
+        for page in sagemaker.get_paginator("list_training_jobs").paginate(
+            NameContains="job", SortBy="Name", SortOrder="Ascending", PaginationConfig={"PageSize": 2}
+        )
+        for j in page["TrainingJobSummaries"]
+    ]
     assert names == sorted(names) and "ok-job" in names and "empty-channel" not in names
     failed = sagemaker.list_training_jobs(StatusEquals="Failed")["TrainingJobSummaries"]
     assert {"bad-job", "empty-channel"} <= {j["TrainingJobName"] for j in failed}
