@@ -7,6 +7,7 @@ import streamlit as st
 from app import cache
 from app.charts import top_breeds_chart
 from app.formatting import latency, size, verdict
+from app.forms import index_of
 from app.photos import is_web_url, preview
 from app.settings import current_settings
 from services.errors import ServiceError
@@ -33,7 +34,9 @@ st.title("Predict a dog's breed")
 requested_endpoint = st.query_params.get("endpoint")
 if requested_endpoint and "predict_path" not in st.session_state:
     st.session_state["predict_path"] = "SageMaker endpoint"
-path_label = st.radio("Path", list(PATHS), horizontal=True, key="predict_path")
+path_label = st.radio(
+    "Path", list(PATHS), index=index_of(list(PATHS), "predict_path"), horizontal=True, key="predict_path"
+)
 via = PATHS[path_label]
 targets = cache.list_targets(service, settings)
 for message in targets.errors:
