@@ -20,12 +20,14 @@ from classifier.training_config import parse_config
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "dogs-wiki-133"
 
 
-def bench_bare_training(data_dir: Path, epochs: int, batch_size: int, fine_tune: str = "head") -> dict[str, Any]:
+def bench_bare_training(
+    data_dir: Path, epochs: int, batch_size: int, fine_tune: str = "head", cache_features: bool = True
+) -> dict[str, Any]:
     """Train exactly as a job would (same config parsing, loop, logging format) and report training
     images/s (the job's own definition: train-phase images over train-phase seconds), seconds per
     epoch, total wall time and the test metrics."""
     args = ["--data-dir", str(data_dir), "--epochs", str(epochs), "--batch_size", str(batch_size)]
-    config, _ = parse_config([*args, "--fine_tune", fine_tune], {})
+    config, _ = parse_config([*args, "--fine_tune", fine_tune, "--cache_features", str(cache_features).lower()], {})
     splits = read_channel(config.data_dir)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     lines: list[str] = []
@@ -40,6 +42,7 @@ def bench_bare_training(data_dir: Path, epochs: int, batch_size: int, fine_tune:
         "epochs": epochs,
         "batch_size": batch_size,
         "fine_tune": fine_tune,
+        "cache_features": cache_features,
         "train_images": len(splits["train"].samples),
         "images_per_s": round(result.throughput, 2),
         "epoch_seconds": [entry["seconds"] for entry in result.history],
@@ -56,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--fine-tune", default="head", choices=["head", "last-blocks"])
+    parser.add_argument("--no-cache-features", action="store_true", help="decode every photo every epoch")
     args = parser.parse_args(argv)
-    print(json.dumps(bench_bare_training(args.data_dir, args.epochs, args.batch_size, args.fine_tune), indent=2))
+    keep = not args.no_cache_features
+    result = bench_bare_training(args.data_dir, args.epochs, args.batch_size, args.fine_tune, keep)
+    print(json.dumps(result, indent=2))
     return 0
 
 

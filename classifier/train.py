@@ -17,44 +17,21 @@ from typing import NoReturn
 
 import torch
 import torch.nn.functional as F
-from PIL import ImageOps
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler, SequentialSampler
 
 from classifier import distributed
+from classifier.batches import Batches, CachedFeatureBatches, DecodedBatches, ImageDataset
 from classifier.breed_net import BreedNet
 from classifier.export_onnx import export_onnx
 from classifier.image_folder import DatasetError, Split, read_channel
 from classifier.labels import udacity_labels
 from classifier.packaging import build_model_dir_code
-from classifier.preprocessing import ImageError, load_image, to_model_input
 from classifier.training_config import ConfigError, TrainConfig, parse_config
 
 Log = Callable[[str], None]
 MODEL_NAME = "dog-breed-efficientnet-lite0-udacity133"
 BACKBONE_LR_FACTOR = 0.01
-
-
-class ImageDataset(Dataset):
-    """Images decoded and preprocessed exactly as the endpoint does, plus a random horizontal flip for
-    training (a mirrored dog is the same breed)."""
-
-    def __init__(self, samples: Sequence[tuple[Path, int]], augment: bool) -> None:
-        self.samples = list(samples)
-        self.augment = augment
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        path, label = self.samples[index]
-        try:
-            image = load_image(path.read_bytes())
-        except ImageError as exc:
-            raise DatasetError(f"Cannot train on {path}: {exc}") from None
-        if self.augment and torch.rand(()) < 0.5:
-            image = ImageOps.mirror(image)
-        return torch.from_numpy(to_model_input(image)[0]), label
 
 
 @dataclass(frozen=True)
@@ -83,19 +60,20 @@ def train_and_evaluate(config: TrainConfig, splits: dict[str, Split], device: to
     is_distributed = distributed.start(config)
     trainable = DistributedDataParallel(net.classifier) if is_distributed else net.classifier
     optimizer = _optimizer(net, hp.learning_rate)
-    train_loader = _train_loader(config, splits["train"], device, is_distributed)
+    train_sampler = _train_sampler(config, len(splits["train"].samples), is_distributed)
     shard = slice(config.rank, None, len(config.hosts)) if is_distributed else slice(None)
-    valid_loader = _eval_loader(config, splits["valid"].samples[shard], device)
-    test_loader = _eval_loader(config, splits["test"].samples[shard], device)
+    train_batches = _batches(config, net, splits["train"].samples, train_sampler, device, augment=True)
+    valid_batches = _batches(config, net, splits["valid"].samples[shard], None, device, augment=False)
+    test_batches = _batches(config, net, splits["test"].samples[shard], None, device, augment=False)
 
     result = TrainingResult(net)
     trained_images, train_seconds = 0, 0.0
     for epoch in range(1, hp.epochs + 1):
-        if isinstance(train_loader.sampler, DistributedSampler):
-            train_loader.sampler.set_epoch(epoch)
-        train = _run_epoch(net, trainable, train_loader, device, optimizer)
+        if isinstance(train_sampler, DistributedSampler):
+            train_sampler.set_epoch(epoch)
+        train = _run_epoch(trainable, train_batches, optimizer)
         trained_images, train_seconds = trained_images + train.images, train_seconds + train.seconds
-        valid = _run_epoch(net, net.classifier, valid_loader, device)
+        valid = _run_epoch(net.classifier, valid_batches)
         train, valid = _across_hosts(train), _across_hosts(valid)
         log(
             f"Epoch {epoch}/{hp.epochs}: train_loss={train.loss:.4f} train_acc={train.accuracy:.4f} "
@@ -111,7 +89,7 @@ def train_and_evaluate(config: TrainConfig, splits: dict[str, Split], device: to
                 "seconds": round(train.seconds + valid.seconds, 3),
             }
         )
-    result.test = _across_hosts(_run_epoch(net, net.classifier, test_loader, device))
+    result.test = _across_hosts(_run_epoch(net.classifier, test_batches))
     result.throughput = trained_images / train_seconds
     log(f"Testing Loss: {result.test.loss:.4f}")
     log(f"Testing Accuracy: {result.test.accuracy:.4f}")
@@ -132,20 +110,15 @@ def _optimizer(net: BreedNet, learning_rate: float) -> torch.optim.Optimizer:
 
 
 def _run_epoch(
-    net: BreedNet,
-    classifier: torch.nn.Module,
-    loader: DataLoader,
-    device: torch.device,
-    optimizer: torch.optim.Optimizer | None = None,
+    classifier: torch.nn.Module, batches: Batches, optimizer: torch.optim.Optimizer | None = None
 ) -> Metrics:
     """One pass: trains when given an optimizer, else evaluates. Loss is the mean over samples."""
     classifier.train(optimizer is not None)
     start = time.perf_counter()
     loss_sum, correct, count = 0.0, 0, 0
-    for images, labels in loader:
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    for features, labels in batches:
         with torch.set_grad_enabled(optimizer is not None):
-            logits = classifier(net.trunk_features(images))
+            logits = classifier(features)
             loss = F.cross_entropy(logits, labels)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
@@ -166,29 +139,36 @@ def _across_hosts(metrics: Metrics) -> Metrics:
     return Metrics(loss_sum / max(count, 1), correct / max(count, 1), int(count), metrics.seconds)
 
 
-def _train_loader(config: TrainConfig, split: Split, device: torch.device, is_distributed: bool) -> DataLoader:
-    dataset = ImageDataset(split.samples, augment=True)
+def _train_sampler(config: TrainConfig, images: int, is_distributed: bool) -> Sampler[int]:
     seed = config.hyperparameters.seed
     if is_distributed:
-        sampler = DistributedSampler(dataset, len(config.hosts), config.rank, shuffle=True, seed=seed)
-    else:
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    return _loader(dataset, config, device, sampler)
+        return DistributedSampler(range(images), len(config.hosts), config.rank, shuffle=True, seed=seed)
+    return RandomSampler(range(images), generator=torch.Generator().manual_seed(seed))
 
 
-def _eval_loader(config: TrainConfig, samples: Sequence[tuple[Path, int]], device: torch.device) -> DataLoader:
-    return _loader(ImageDataset(samples, augment=False), config, device, None)
-
-
-def _loader(dataset: ImageDataset, config: TrainConfig, device: torch.device, sampler: object) -> DataLoader:
-    return DataLoader(
-        dataset,
-        batch_size=config.hyperparameters.batch_size,
+def _batches(
+    config: TrainConfig,
+    net: BreedNet,
+    samples: Sequence[tuple[Path, int]],
+    sampler: Sampler[int] | None,
+    device: torch.device,
+    augment: bool,
+) -> Batches:
+    """Features kept across epochs where the whole trunk is frozen (head mode), else photos decoded by a
+    DataLoader every epoch."""
+    sampler = sampler or SequentialSampler(range(len(samples)))
+    batch_size = config.hyperparameters.batch_size
+    if config.hyperparameters.fine_tune == "head" and config.cache_features:
+        return CachedFeatureBatches(net, samples, sampler, batch_size, device, augment)
+    loader = DataLoader(
+        ImageDataset(samples, augment),
+        batch_size=batch_size,
         sampler=sampler,
         num_workers=_workers(config, device),
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
+    return DecodedBatches(net, loader, device)
 
 
 def _workers(config: TrainConfig, device: torch.device) -> int:

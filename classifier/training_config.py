@@ -32,6 +32,8 @@ class TrainConfig:
     hyperparameters: Hyperparameters
     num_workers: int | None
     """DataLoader processes; None lets the trainer pick for the device it finds."""
+    cache_features: bool
+    """In head mode, keep each photo's frozen-trunk features after the first time (see classifier/batches.py)."""
     model_dir: Path
     data_dir: Path
     output_data_dir: Path
@@ -68,6 +70,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
     parser.add_argument("--fine_tune", "--fine-tune", default=hps.get("fine_tune", "head"))
     parser.add_argument("--seed", type=int, default=hps.get("seed", 0))
     parser.add_argument("--num_workers", "--num-workers", type=int, default=hps.get("num_workers"))
+    parser.add_argument("--cache_features", "--cache-features", type=_boolean, default=hps.get("cache_features", True))
     parser.add_argument("--model-dir", "--model_dir", type=Path, default=Path(env.get("SM_MODEL_DIR", "model")))
     parser.add_argument("--data-dir", "--data_dir", type=Path, default=Path(env.get("SM_CHANNEL_TRAINING", "data")))
     parser.add_argument(
@@ -103,6 +106,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
             seed=int(args.seed),
         ),
         num_workers=args.num_workers,
+        cache_features=bool(args.cache_features),
         model_dir=args.model_dir,
         data_dir=args.data_dir,
         output_data_dir=args.output_data_dir,
@@ -113,6 +117,16 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         master_port=int(env.get("MASTER_PORT", DEFAULT_MASTER_PORT)),
     )
     return config, unknown
+
+
+def _boolean(text: str) -> bool:
+    """SageMaker passes every hyperparameter as a string: "true"/"false" (also 1/0, yes/no)."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _json(env: Mapping[str, str], name: str, default: object) -> object:
