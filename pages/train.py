@@ -101,8 +101,9 @@ FIELDS = {
     "ec2_type": DEFAULT_EC2_INSTANCE_TYPE,
     "ec2_profile": DEFAULT_INSTANCE_PROFILE,
 }
-# Form defaults, put into session state once so that widgets never get a value both ways (clone writes
-# these keys). A bare string here would be rendered on the page by Streamlit's magic.
+# Form defaults, put into session state once; session state then holds the form (clone writes these keys)
+# and each widget also declares that value as its default (app/forms.py says why). A bare string here would
+# be rendered on the page by Streamlit's magic.
 
 
 def metrics_frame(definitions: tuple[tuple[str, str], ...]) -> pd.DataFrame:
