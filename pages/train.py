@@ -204,12 +204,23 @@ with launch_tab:
             index=index_of(list(INSTANCE_TYPES), "train_instance_type"),
             format_func=lambda name: INSTANCE_TYPES[name].label,
             key="train_instance_type",
+            persist_state="session",
         )
         count = count_col.number_input(
-            "Instances", min_value=1, max_value=20, value=current("train_instance_count"), key="train_instance_count"
+            "Instances",
+            min_value=1,
+            max_value=20,
+            value=current("train_instance_count"),
+            key="train_instance_count",
+            persist_state="session",
         )
         max_runtime = runtime_col.number_input(
-            "Max runtime (s)", min_value=1, step=60, value=current("train_max_runtime"), key="train_max_runtime"
+            "Max runtime (s)",
+            min_value=1,
+            step=60,
+            value=current("train_max_runtime"),
+            key="train_max_runtime",
+            persist_state="session",
         )
         hourly = estimate_cost(instance, int(count), 3600)
         st.info(
@@ -225,6 +236,7 @@ with launch_tab:
                 "Execution role ARN",
                 value=current("train_role"),
                 key="train_role",
+                persist_state="session",
                 placeholder="default: arn:aws:iam::<account>:role/dog-breed-sagemaker-execution",
             )
         definitions = tuple(
@@ -236,11 +248,19 @@ with launch_tab:
         instance, count, max_runtime = DEFAULT_INSTANCE_TYPE, 1, DEFAULT_MAX_RUNTIME_S
         definitions, role = DEFAULT_METRIC_DEFINITIONS, ""
         ami = st.text_input(
-            "AMI", value=current("ec2_ami"), key="ec2_ami", help="An ami-… id or a resolve:ssm: parameter."
+            "AMI",
+            value=current("ec2_ami"),
+            key="ec2_ami",
+            persist_state="session",
+            help="An ami-… id or a resolve:ssm: parameter.",
         )
         ec2_type_col, profile_col = st.columns(2)
-        ec2_type = ec2_type_col.text_input("EC2 instance type", value=current("ec2_type"), key="ec2_type")
-        profile = profile_col.text_input("Instance profile", value=current("ec2_profile"), key="ec2_profile")
+        ec2_type = ec2_type_col.text_input(
+            "EC2 instance type", value=current("ec2_type"), key="ec2_type", persist_state="session"
+        )
+        profile = profile_col.text_input(
+            "Instance profile", value=current("ec2_profile"), key="ec2_profile", persist_state="session"
+        )
         st.caption(
             "The machine fetches the data and code from S3, runs the same train.py, uploads model.tar.gz to "
             "<output>/<job>/output/ and shuts itself down (which terminates it). Its user data holds no "

@@ -94,3 +94,19 @@ def test_cloning_prefills_the_form(aws_env, sample) -> None:
     assert not at.exception
     assert at.success[0].value.startswith("Form pre-filled from")
     assert at.text_input(key="train_job_name").value != jobs[0]["TrainingJobName"]
+
+
+def test_form_values_survive_switching_between_sagemaker_and_ec2(aws_env) -> None:
+    """The SageMaker-only and EC2-only fields are hidden in turn; what the operator typed comes back."""
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_instance_type").set_value("ml.c5.2xlarge")
+    at.number_input(key="train_max_runtime").set_value(1200).run()
+    at.radio(key="train_target").set_value("Plain EC2 machine").run()
+    at.text_input(key="ec2_type").set_value("c5.2xlarge").run()
+    at.radio(key="train_target").set_value("SageMaker training job").run()
+    assert at.selectbox(key="train_instance_type").value == "ml.c5.2xlarge"
+    assert at.number_input(key="train_max_runtime").value == 1200
+    assert any("× ml.c5.2xlarge" in i.value for i in at.info)
+    at.radio(key="train_target").set_value("Plain EC2 machine").run()
+    assert at.text_input(key="ec2_type").value == "c5.2xlarge"
+    assert not at.exception and not at.error
