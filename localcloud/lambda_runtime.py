@@ -83,7 +83,7 @@ def main() -> None:
         return
     channel.write(json.dumps({"ready": True, "init_ms": (time.perf_counter() - started) * 1000}) + "\n")
 
-    for line in sys.stdin:
+    for line in sys.stdin.buffer:  # bytes: the event is the caller's UTF-8 JSON as sent
         request = json.loads(line)
         tee = _Tee(log)
         sys.stdout = sys.stderr = tee

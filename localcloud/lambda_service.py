@@ -9,7 +9,9 @@ the environments, so the next invocation is cold again.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import io
 import json
@@ -113,6 +115,7 @@ class Environment:
                 env=env,
                 cwd=code_dir,
             )
+        _widen_pipe(self.process.stdin)
         self._replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         threading.Thread(target=self._read_replies, daemon=True).start()
         self.init_ms: float | None = None
@@ -139,10 +142,15 @@ class Environment:
         self.init_ms = reply["init_ms"]
         return None
 
-    def invoke(self, event: Any, request_id: str, timeout: float) -> dict[str, Any] | None:
+    def invoke(self, event_json: bytes, request_id: str, timeout: float) -> dict[str, Any] | None:
+        """Send one event (the caller's UTF-8 JSON, already checked to parse) and wait for the reply.
+
+        The event travels as sent rather than decoded and encoded again (re-encoding a photo's base64 costs
+        about 0.2 ms). JSON allows a raw line break only between tokens, so a space in its place keeps the
+        meaning and the request on one line."""
         assert self.process.stdin is not None
-        request = {"id": request_id, "event": event, "deadline": time.time() + timeout}
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        head = json.dumps({"id": request_id, "deadline": time.time() + timeout})[:-1].encode()
+        self.process.stdin.write(head + b', "event": ' + event_json.replace(b"\n", b" ") + b"}\n")
         self.process.stdin.flush()
         return self._reply(timeout)
 
@@ -154,6 +162,14 @@ class Environment:
         if self.alive:
             self.process.kill()
             self.process.wait()
+
+
+def _widen_pipe(pipe: Any) -> None:
+    """Let a photo's event into the environment in one write: through a default 64 KB pipe a 140 KB event
+    takes three wake-ups of each side. 1 MB is Linux's ceiling for unprivileged processes; where the
+    ceiling is lower, the pipe keeps its size."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 class FunctionPool:
@@ -322,8 +338,8 @@ class Lambda:
                 413,
             )
         try:
-            event = json.loads(payload)
-        except json.JSONDecodeError as exc:
+            json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise AwsError(
                 "InvalidRequestContentException", f"Could not parse request body into json: {exc}", 400
             ) from exc
@@ -331,9 +347,9 @@ class Lambda:
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
         if invocation_type == "Event":
-            threading.Thread(target=self._run, args=(record, event), daemon=True).start()
+            threading.Thread(target=self._run, args=(record, payload), daemon=True).start()
             return {"StatusCode": 202}
-        outcome = self._run(record, event)
+        outcome = self._run(record, payload)
         response: dict[str, Any] = {
             "StatusCode": 200,
             "ExecutedVersion": "$LATEST",
@@ -370,7 +386,7 @@ class Lambda:
         if env is not None:
             env.stop()
 
-    def _run(self, record: dict[str, Any], event: Any) -> dict[str, Any]:
+    def _run(self, record: dict[str, Any], event_json: bytes) -> dict[str, Any]:
         """Run one invocation; returns the payload, function error and log text."""
         request_id = str(uuid.uuid4())
         env, pool, generation = self._acquire(record)
@@ -392,7 +408,7 @@ class Lambda:
                 error = env.start(timeout=max(timeout, 10.0))
                 init_ms = env.init_ms
             if error is None:
-                reply = env.invoke(event, request_id, timeout)
+                reply = env.invoke(event_json, request_id, timeout)
                 if reply is None:
                     error = {
                         "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "

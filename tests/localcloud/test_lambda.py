@@ -32,6 +32,8 @@ def lambda_handler(event, context):
         os._exit(7)
     if action == "big":
         return "x" * (6 * 1024 * 1024 + 10)
+    if action == "echo":
+        return event
     return {"statusCode": 200, "body": {"calls": CALLS, "greeting": os.environ.get("GREETING"),
             "pid": os.getpid(), "remaining": context.get_remaining_time_in_millis(),
             "endpoint": bool(os.environ.get("AWS_ENDPOINT_URL"))}}
@@ -105,9 +107,20 @@ def test_payload_limits(lambda_):
     response, (payload, _) = call(lambda_, {"action": "big"})
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == "Function.ResponseSizeTooLarge"
-    with pytest.raises(ClientError) as error:
-        lambda_.invoke(FunctionName="probe", Payload=b"not json")
-    assert error.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    for not_json in (b"not json", '{"a": "é"}'.encode("utf-16")):
+        with pytest.raises(ClientError) as error:
+            lambda_.invoke(FunctionName="probe", Payload=not_json)
+        assert error.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_the_event_arrives_as_sent(lambda_):
+    """Line breaks between tokens, escaped ones inside strings, and any Unicode: the handler sees the same."""
+    event = {"action": "echo", "text": "line\nbreak\r\n\u2028 é 🐕", "nested": [{"a": 1.5}, None, True]}
+    payload = json.dumps(event, indent=2, ensure_ascii=False).replace("\n", "\r\n").encode()
+    assert b"\r\n" in payload and "🐕".encode() in payload
+    response = lambda_.invoke(FunctionName="probe", Payload=payload)
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read()) == event
 
 
 def test_update_configuration_retires_environments(lambda_):
