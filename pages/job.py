@@ -128,7 +128,10 @@ if job is None:
     st.stop()
 
 # -- stop (with confirmation) ----------------------------------------------------------------------------------
-if not job.ended:
+stopped_key = f"{JOB_KEY}_stopped"
+if stopped := st.session_state.pop(stopped_key, None):
+    st.success(stopped)
+if not job.ended and job.status != "Stopping":
     confirm_key = f"{JOB_KEY}_confirm_stop"
     if not st.session_state.get(confirm_key):
         if st.button("Stop job…", key=f"{JOB_KEY}_stop"):
@@ -141,10 +144,12 @@ if not job.ended:
             st.session_state[confirm_key] = False
             try:
                 service.stop(name)
-                st.success(f"Stopping '{name}'.")
-                st.session_state[f"live_{JOB_KEY}"] = True
             except ServiceError as exc:
                 st.error(exc.message)
+            else:
+                st.session_state[stopped_key] = f"Stopping '{name}'."
+                st.session_state[f"live_{JOB_KEY}"] = True
+                st.rerun()  # the question is answered: draw the page without it
         if no.button("Cancel", key=f"{JOB_KEY}_stop_no"):
             st.session_state[confirm_key] = False
             st.rerun()

@@ -301,7 +301,8 @@ with launch_tab:
             watch = spec.job_name if target == "SageMaker training job" else None
             st.session_state["train_launched"] = (launched, watch)
             st.session_state["train_fresh_name"] = True  # the next launch gets a new name
-            st.session_state["live_jobs"] = True  # the list starts refreshing at once
+            st.session_state["live_jobs"] = True
+            st.rerun()  # the list above was drawn before the launch: draw it again, with the new job, refreshing
     if "train_launched" in st.session_state:
         launched, watch = st.session_state["train_launched"]
         st.success(launched)

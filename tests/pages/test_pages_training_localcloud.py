@@ -58,8 +58,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     at.button(key="train_launch").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.success[0].value == f"Launched training job '{name}'."
-
-    at = open_page("pages/train.py")
+    # The list (drawn above the form) shows the new job at once and refreshes itself.
     assert name in at.dataframe[0].value["job"].str.removeprefix("job?job=").tolist()
     assert any("running, refreshing every 3 s" in c.value for c in at.caption)
 
@@ -72,6 +71,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     at.button(key=f"job_{name}_stop_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert f"Stopping '{name}'." in [s.value for s in at.success]
+    assert not at.warning  # the confirmation is gone once answered
 
     sagemaker = aws_env.client("sagemaker")
     deadline = time.monotonic() + 60
