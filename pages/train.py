@@ -338,12 +338,15 @@ with ec2_tab:
         )
         chosen = st.selectbox("Machine", [m.instance_id for m in machines], key="ec2_chosen")
 
+        described_key = f"ec2_{chosen}_described"
+
         def machine() -> bool:
             try:
                 job = ec2.describe_ec2_job(chosen)
             except ServiceError as exc:
                 st.error(exc.message)
                 return False
+            st.session_state[described_key] = job  # for the deploy and terminate parts below
             state_col, artifact_col = st.columns(2)
             state_col.metric("State", job.state)
             artifact_col.metric("model.tar.gz", "uploaded" if job.artifact_present else "not yet")
@@ -354,11 +357,11 @@ with ec2_tab:
             st.code(job.console_output[-8000:] or "(no console output yet)", language=None)
             return job.state in {"pending", "running", "shutting-down", "stopping"}
 
-        live(f"ec2_{chosen}", machine, every="3s")
-        picked = next(m for m in machines if m.instance_id == chosen)
-        if picked.artifact_present and picked.artifact:  # the machine's model lands where a job's would
-            deploy_panel(settings, picked.artifact, picked.job_name or chosen, f"ec2_{chosen}")
-        if st.button("Terminate", key="ec2_terminate"):
+        live(f"ec2_{chosen}", machine, every="3s")  # its state change reruns the page, redrawing what follows
+        described = st.session_state.get(described_key)
+        if described and described.artifact_present and described.artifact:  # it lands where a job's would
+            deploy_panel(settings, described.artifact, described.job_name or chosen, f"ec2_{chosen}")
+        if described and described.state != "terminated" and st.button("Terminate", key="ec2_terminate"):
             try:
                 st.success(f"{chosen} is {ec2.terminate(chosen)}.")
             except ServiceError as exc:

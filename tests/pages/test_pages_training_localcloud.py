@@ -7,7 +7,8 @@ import pytest
 
 from services.clients import CloudSettings
 from services.datasets import DatasetService
-from services.training import generate_job_name
+from services.ec2_training import Ec2Options, Ec2TrainingService, artifact_uri
+from services.training import TrainingSpec, generate_job_name
 from tests.pages.conftest import dashboard
 
 SAMPLE_PREFIX = "datasets/dogs-wiki-133/"
@@ -110,3 +111,30 @@ def test_form_values_survive_switching_between_sagemaker_and_ec2(aws_env) -> Non
     at.radio(key="train_target").set_value("Plain EC2 machine").run()
     assert at.text_input(key="ec2_type").value == "c5.2xlarge"
     assert not at.exception and not at.error
+
+
+def test_an_ec2_machines_uploaded_model_can_be_deployed(aws_env) -> None:
+    """The machine's model lands where a job's would; once it is there the EC2 tab offers Deploy (and no
+    Terminate for a machine that is gone)."""
+    settings = CloudSettings(aws_env.endpoint_url, "us-east-1", None)
+    service = Ec2TrainingService(aws_env.session(), settings=settings)
+    spec = TrainingSpec(
+        job_name=generate_job_name("ec2-page"), data_uri="s3://no-such-bucket-x/d/", output_path="s3://ec2-page-out/o/"
+    )
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket="ec2-page-out")
+    bucket, _, key = artifact_uri(spec).removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=key, Body=b"a model.tar.gz")  # as if this machine had uploaded it
+    request = service.build_request(spec, Ec2Options(ami="ami-0123456789abcdef0", instance_profile=None))
+    instance_id = aws_env.client("ec2").run_instances(**request)["Instances"][0]["InstanceId"]
+    deadline = time.monotonic() + 60
+    while service.describe_ec2_job(instance_id).state != "terminated":  # its user data fails fast: no data
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+    at = open_page("pages/train.py")
+    at.selectbox(key="ec2_chosen").set_value(instance_id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["model.tar.gz"] == "uploaded"
+    assert at.radio(key=f"ec2_{instance_id}_mode").value == "New endpoint"  # the deploy panel
+    assert not [b for b in at.button if b.key == "ec2_terminate"]
