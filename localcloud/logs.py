@@ -23,7 +23,7 @@ PAGE = 50  # DescribeLogGroups' and DescribeLogStreams' default `limit`
 EVENT_OVERHEAD_BYTES = 26  # what CloudWatch Logs counts per event on top of the message
 TOO_OLD_MS = 14 * 24 * 3600 * 1000
 TOO_NEW_MS = 2 * 3600 * 1000
-_TERM = re.compile(r'"([^"]*)"|(\S+)')
+_TERM = re.compile(r'(\?)?(?:"([^"]*)"|(\S+))')
 _ARN = re.compile(r"^arn:aws[\w-]*:logs:[^:]*:\d{12}:log-group:([^:]+)(?::\*)?$")
 
 Key = tuple[int, int]  # (timestamp, id): an event's place in its stream
@@ -67,13 +67,20 @@ def _offset(params: dict[str, Any]) -> int:
     return int(text)
 
 
-def _pattern_terms(pattern: str) -> list[str]:
-    """A filter pattern of plain terms and quoted phrases: every one must occur (case-sensitive)."""
+def _pattern_sql(pattern: str) -> tuple[str, list[str]]:
+    """A filter pattern of terms and quoted phrases as SQL over ``e.message``: plain ones must all occur,
+    ``?``-prefixed ones (``?ERROR ?"took too long"``) at least one of them; case-sensitive, as on AWS."""
     if pattern.lstrip().startswith(("{", "[")):
         raise invalid(
             "localcloud supports filter patterns of terms and quoted phrases, not JSON or space-delimited patterns."
         )
-    return [quoted or bare for quoted, bare in _TERM.findall(pattern)]
+    every, any_of = [], []
+    for optional, quoted, bare in _TERM.findall(pattern):
+        (any_of if optional else every).append(quoted or bare)
+    clauses = ["instr(e.message, ?) > 0"] * len(every)
+    if any_of:
+        clauses.append("(" + " OR ".join(["instr(e.message, ?) > 0"] * len(any_of)) + ")")
+    return " AND ".join(clauses), [*every, *any_of]
 
 
 class Logs:
@@ -287,8 +294,9 @@ class Logs:
             where, args = where + " AND e.timestamp >= ?", [*args, p["startTime"]]
         if "endTime" in p:
             where, args = where + " AND e.timestamp <= ?", [*args, p["endTime"]]
-        for term in _pattern_terms(p.get("filterPattern", "")):
-            where, args = where + " AND instr(e.message, ?) > 0", [*args, term]
+        matching, terms = _pattern_sql(p.get("filterPattern", ""))
+        if matching:
+            where, args = f"{where} AND {matching}", [*args, *terms]
         if p.get("nextToken"):
             after = _unopaque(p["nextToken"]).split(":")
             if len(after) != 2 or not all(part.lstrip("-").isdigit() for part in after):

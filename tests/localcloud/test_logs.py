@@ -105,6 +105,12 @@ def test_filter_by_term_phrase_and_stream_with_paging(logs):
     assert phrase["events"][0]["logStreamName"] == "other/algo-1-1"
     terms = logs.filter_log_events(logGroupName=GROUP, filterPattern="Testing Loss", logStreamNames=["other/algo-1-1"])
     assert len(terms["events"]) == 2
+    either = logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="other/", filterPattern='?"0.4" ?accuracy')
+    assert messages(either) == ["Testing Loss: 0.5 accuracy 0.9", "Loss Testing: 0.4"]
+    both = logs.filter_log_events(
+        logGroupName=GROUP, logStreamNamePrefix="other/", filterPattern='Loss ?"0.5" ?nothing'
+    )
+    assert messages(both) == ["Testing Loss: 0.5 accuracy 0.9"]
     first = logs.filter_log_events(logGroupName=GROUP, logStreamNamePrefix="big/", filterPattern="999", limit=10)
     assert len(first["events"]) == 10 and "nextToken" in first
     rest = logs.filter_log_events(
