@@ -30,6 +30,8 @@ from services.pricing import INSTANCE_TYPES, hourly_price, instance_type
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+MAX_METRIC_LOG_PAGES = 20
+"""FilterLogEvents pages read for the curves (each up to 10,000 lines); a job logs one metric line per epoch."""
 CHANNEL = "training"
 ENTRY_POINT = "train.py"
 FRAMEWORK_VERSION = "2.6.0"
@@ -617,17 +619,55 @@ class TrainingService:
 
     # -- metrics ----------------------------------------------------------------------------------------
     def metric_series(self, name: str, job: TrainingJob | None = None) -> dict[str, list[MetricPoint]]:
-        """Each defined metric's values over time for host algo-1, from CloudWatch (where SageMaker
-        publishes the regex matches); the job's final metrics when CloudWatch has none yet."""
+        """Each defined metric's values in order, for host algo-1.
+
+        Read with the job's own regexes from its log lines, as SageMaker does: one point per line, so epochs
+        that end within the same second stay apart (CloudWatch, where SageMaker publishes the same matches,
+        averages them at its finest period of 1 s). From CloudWatch when a regex starts with too little
+        plain text to search the logs by; the job's final metrics when neither has any yet."""
         job = job or self.describe(name)
-        names = [metric for metric, _ in job.metric_definitions]
-        series: dict[str, list[MetricPoint]] = {}
-        if names:
-            series = self._metric_data(job, names)
+        series = self._metrics_from_logs(job)
+        if series is None:
+            names = [metric for metric, _ in job.metric_definitions]
+            series = self._metric_data(job, names) if names else {}
         if not any(series.values()) and job.final_metrics:
             at = job.ended_at or job.started or datetime.now(UTC)
             series = {metric: [MetricPoint(at, value)] for metric, value in job.final_metrics.items()}
         return {metric: points for metric, points in series.items() if points}
+
+    def _metrics_from_logs(self, job: TrainingJob) -> dict[str, list[MetricPoint]] | None:
+        """None when the definitions cannot be turned into a log search (see `_search_term`)."""
+        terms = [_search_term(regex) for _, regex in job.metric_definitions]
+        if not terms or None in terms:
+            return None
+        try:
+            definitions = [(metric, re.compile(regex)) for metric, regex in job.metric_definitions]
+        except re.error:
+            return None
+        series: dict[str, list[MetricPoint]] = {metric: [] for metric, _ in definitions}
+        request: dict[str, Any] = {
+            "logGroupName": LOG_GROUP,
+            "logStreamNamePrefix": f"{job.name}/algo-1-",
+            "filterPattern": " ".join(f'?"{term}"' for term in dict.fromkeys(terms)),
+        }
+        try:
+            for _ in range(MAX_METRIC_LOG_PAGES):
+                response = self._client("logs").filter_log_events(**request)
+                for event in response.get("events", []):
+                    at = datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC)
+                    for metric, regex in definitions:
+                        match = regex.search(event["message"])
+                        if match and match.groups():
+                            with contextlib.suppress(TypeError, ValueError):
+                                series[metric].append(MetricPoint(at, float(match.group(1))))
+                request["nextToken"] = response.get("nextToken")
+                if not request["nextToken"]:
+                    break
+        except BOTO_ERRORS as exc:
+            if _code(exc) == "ResourceNotFoundException":  # no log group yet: nothing logged
+                return series
+            raise from_client_error(exc, what=f"read the metric lines of '{job.name}'") from exc
+        return series
 
     def _metric_data(self, job: TrainingJob, names: list[str]) -> dict[str, list[MetricPoint]]:
         start = (job.started or job.created or datetime.now(UTC)) - timedelta(minutes=1)
@@ -679,6 +719,22 @@ class TrainingService:
         for points in series.values():
             points.sort(key=lambda p: p.timestamp)
         return series
+
+
+_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
+_OPTIONAL_LAST = frozenset("*?{")
+
+
+def _search_term(regex: str) -> str | None:
+    """The plain text every match of a metric regex starts with (`train_loss=` of `train_loss=([0-9\\.]+)`):
+    CloudWatch Logs then returns only lines that can match. None when that is under 3 characters or holds a
+    quote, which a filter pattern cannot carry."""
+    text = regex.removeprefix("^")
+    end = next((i for i, char in enumerate(text) if char in _REGEX_SYNTAX), len(text))
+    if end < len(text) and text[end] in _OPTIONAL_LAST:  # `ab?`: the b is optional
+        end -= 1
+    term = text[:end]
+    return term if len(term) >= 3 and '"' not in term else None
 
 
 def _job(raw: dict[str, Any]) -> TrainingJob:

@@ -13,6 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.process import LocalCloudProcess
+from services.clients import CloudSettings
+from services.training import TrainingService
 from tests.localcloud.conftest import assert_shape
 
 PROGRAM = textwrap.dedent("""
@@ -167,6 +169,12 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     )["MetricDataResults"]
     by_id = {r["Id"]: sum(r["Values"]) if r["Id"] == "samplecount" else min(r["Values"]) for r in results}
     assert by_id == {"minimum": pytest.approx(1 / 3, abs=1e-3), "samplecount": 3}  # one point per epoch
+
+    # The dashboard's curves: the three epochs end within a second, and still come out as three points.
+    settings = CloudSettings(training_cloud.endpoint_url, "us-east-1", None)
+    series = TrainingService(training_cloud.session(), settings=settings).metric_series("ok-job")
+    assert [round(p.value, 4) for p in series["train:loss"]] == [1.0, 0.5, 0.3333]
+    assert [p.value for p in series["validation:accuracy"]] == [0.1, 0.2, 0.3]
 
 
 def test_failed_job_has_reason_and_last_lines(training_cloud):

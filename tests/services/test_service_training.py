@@ -382,29 +382,60 @@ def test_log_tail_reads_the_newest_lines_of_algo_1(stubbed) -> None:
     assert (page.older_token, page.newer_token) == ("b/1", "f/1")
 
 
-def test_metric_series_reads_cloudwatch_for_host_algo_1(stubbed) -> None:
+def test_metric_series_reads_the_metric_lines_of_host_algo_1(stubbed) -> None:
+    """One point per log line, so two epochs logged within the same second stay two points."""
     service, stubs = stubbed
-    job_raw = described("InProgress")
+    stubs["sagemaker"].add_response(
+        "describe_training_job", described("InProgress"), {"TrainingJobName": "dog-breed-1"}
+    )
+    job = service.describe("dog-breed-1")
+    at = int(NOW.timestamp() * 1000)
+    request = {
+        "logGroupName": LOG_GROUP,
+        "logStreamNamePrefix": "dog-breed-1/algo-1-",
+        "filterPattern": '?"train_loss=" ?"train_acc=" ?"valid_loss=" ?"valid_acc=" ?"Testing Loss: " '
+        '?"Testing Accuracy: "',
+    }
+    lines = [
+        "Epoch 1/2: train_loss=1.2000 train_acc=0.5000 valid_loss=1.1000 valid_acc=0.5500",
+        "Epoch 2/2: train_loss=0.9000 train_acc=0.6000 valid_loss=1.0000 valid_acc=0.6000",
+    ]
+    first_page = {"events": [{"timestamp": at + i, "message": line} for i, line in enumerate(lines)], "nextToken": "t"}
+    stubs["logs"].add_response("filter_log_events", first_page, request)
+    last_page = {"events": [{"timestamp": at + 900, "message": "Testing Loss: 0.9500"}]}
+    stubs["logs"].add_response("filter_log_events", last_page, {**request, "nextToken": "t"})
+    series = service.metric_series("dog-breed-1", job)
+    values = {metric: [p.value for p in points] for metric, points in series.items()}
+    assert values == {
+        "train:loss": [1.2, 0.9],
+        "train:accuracy": [0.5, 0.6],
+        "validation:loss": [1.1, 1.0],
+        "validation:accuracy": [0.55, 0.6],
+        "Test Loss": [0.95],
+    }
+
+
+def test_metric_series_reads_cloudwatch_when_a_regex_gives_nothing_to_search_logs_by(stubbed) -> None:
+    service, stubs = stubbed
+    algorithm = {**build_request(spec(), region="us-east-1", role_arn=ROLE)["AlgorithmSpecification"]}
+    algorithm["MetricDefinitions"] = [{"Name": "train:loss", "Regex": r"(?i)LOSS=([0-9\.]+)"}]
+    job_raw = described("InProgress", AlgorithmSpecification=algorithm)
     stubs["sagemaker"].add_response("describe_training_job", job_raw, {"TrainingJobName": "dog-breed-1"})
     job = service.describe("dog-breed-1")
-
-    def expected_query(i, name):
-        return {
-            "Id": f"m{i}",
-            "Label": name,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "/aws/sagemaker/TrainingJobs",
-                    "MetricName": name,
-                    "Dimensions": [{"Name": "Host", "Value": "dog-breed-1/algo-1"}],
-                },
-                "Period": ANY,
-                "Stat": "Average",
+    query = {
+        "Id": "m0",
+        "Label": "train:loss",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "/aws/sagemaker/TrainingJobs",
+                "MetricName": "train:loss",
+                "Dimensions": [{"Name": "Host", "Value": "dog-breed-1/algo-1"}],
             },
-            "ReturnData": True,
-        }
-
-    queries = [expected_query(i, name) for i, (name, _) in enumerate(DEFAULT_METRIC_DEFINITIONS)]
+            "Period": ANY,
+            "Stat": "Average",
+        },
+        "ReturnData": True,
+    }
     stubs["cloudwatch"].add_response(
         "get_metric_data",
         {
@@ -418,7 +449,7 @@ def test_metric_series_reads_cloudwatch_for_host_algo_1(stubbed) -> None:
                 },
             ]
         },
-        {"MetricDataQueries": queries, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
+        {"MetricDataQueries": [query], "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
     )
     series = service.metric_series("dog-breed-1", job)
     assert [p.value for p in series["train:loss"]] == [1.2, 0.9]  # sorted by time
@@ -430,7 +461,7 @@ def test_metric_series_falls_back_to_final_metrics(stubbed) -> None:
         FinalMetricDataList=[{"MetricName": "Test Loss", "Value": 1.5, "Timestamp": NOW}], TrainingEndTime=NOW
     )
     stubs["sagemaker"].add_response("describe_training_job", raw, {"TrainingJobName": "dog-breed-1"})
-    stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": []}, None)
+    stubs["logs"].add_response("filter_log_events", {"events": []}, None)
     series = service.metric_series("dog-breed-1")
     assert {k: [p.value for p in v] for k, v in series.items()} == {"Test Loss": [1.5]}
 
