@@ -39,11 +39,13 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
         except ServiceError as exc:
             st.error(exc.message)
         else:
-            st.session_state[f"{key}_deployed"] = done.endpoint_name
-            st.success(f"Endpoint '{done.endpoint_name}' {done.action} with model '{done.model_name}'.")
-    deployed = st.session_state.get(f"{key}_deployed")
-    if not deployed:
+            # Kept, not just shown: the status part below reruns the page as the endpoint changes state.
+            message = f"Endpoint '{done.endpoint_name}' {done.action} with model '{done.model_name}'."
+            st.session_state[f"{key}_deployed"] = (done.endpoint_name, message)
+    if f"{key}_deployed" not in st.session_state:
         return
+    deployed, message = st.session_state[f"{key}_deployed"]
+    st.success(message)
 
     def endpoint_part() -> bool:
         try:

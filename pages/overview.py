@@ -38,7 +38,7 @@ if overview.endpoints:
         ).set_index("name")
     )
 else:
-    st.caption("No endpoints.")
+    st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")
 
 st.subheader("Lambda functions")
 if overview.functions:
@@ -51,4 +51,4 @@ if overview.functions:
         ).set_index("name")
     )
 else:
-    st.caption("No functions.")
+    st.caption("No functions." if overview.functions is not None else "Functions could not be listed (see above).")

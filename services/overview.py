@@ -54,8 +54,9 @@ class Overview:
     account: str | None
     region: str
     caller_arn: str | None
-    endpoints: list[EndpointSummary]
-    functions: list[FunctionSummary]
+    endpoints: list[EndpointSummary] | None
+    """None when they could not be listed (the reason is in `errors`), unlike [] for none there."""
+    functions: list[FunctionSummary] | None
     health: str | None
     errors: list[str]
 
@@ -98,8 +99,8 @@ def get_overview(
         account=account,
         region=settings.region,
         caller_arn=caller_arn,
-        endpoints=endpoints or [],
-        functions=functions or [],
+        endpoints=endpoints,
+        functions=functions,
         health=health,
         errors=list(dict.fromkeys(errors)),  # an unreachable cloud gives the same message three times
     )

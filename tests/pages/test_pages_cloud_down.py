@@ -26,6 +26,8 @@ def test_overview_says_the_cloud_is_unreachable(dead_cloud: str) -> None:
         "for AWS, check the endpoint URL in the sidebar and your network."
     ]
     assert {m.label: m.value for m in at.metric}["Cloud"] == "custom endpoint"
+    captions = [c.value for c in at.caption]
+    assert "Endpoints could not be listed (see above)." in captions and "No endpoints." not in captions
 
 
 def test_predict_with_cloud_down_and_bad_files(dead_cloud: str) -> None:
