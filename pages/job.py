@@ -111,7 +111,8 @@ def logs_part() -> bool:
     else:
         st.code("\n".join(line.message for line in page.lines), language=None, height=360)
     older, newest, _ = st.columns([1, 1, 4])
-    if older.button("Older lines", key=f"{JOB_KEY}_older", disabled=not page.lines):
+    at_start = len(page.lines) < LOG_LINES  # a short page: nothing older is left
+    if older.button("Older lines", key=f"{JOB_KEY}_older", disabled=at_start):
         st.session_state[token_key] = page.older_token
         st.rerun(scope="fragment")
     if newest.button("Newest", key=f"{JOB_KEY}_newest", disabled=token is None):
@@ -121,11 +122,11 @@ def logs_part() -> bool:
     return token is None and st.session_state.get(f"live_{JOB_KEY}", False)
 
 
+if job is None:  # the status part said why
+    st.stop()
+
 st.markdown("#### Logs")
 live(f"{JOB_KEY}_logs", logs_part)
-
-if job is None:
-    st.stop()
 
 # -- stop (with confirmation) ----------------------------------------------------------------------------------
 stopped_key = f"{JOB_KEY}_stopped"

@@ -66,6 +66,10 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     at = open_page("pages/job.py", job=name)
     assert not at.exception and not at.error
     assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+    assert at.button(key=f"job_{name}_older").disabled  # a few lines so far: nothing older to page to
+
+    missing = open_page("pages/job.py", job="no-such-job-x")
+    assert missing.error and not [m for m in missing.markdown if "Logs" in m.value]
 
     at.button(key=f"job_{name}_stop").click().run()
     assert at.warning[0].value.startswith(f"Stop '{name}'?")
