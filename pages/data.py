@@ -1,6 +1,7 @@
 """Data: put a dataset (train/ valid/ test/, one folder per class) in S3 and see what is in it."""
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -8,7 +9,14 @@ import streamlit as st
 from app.formatting import size
 from app.jobs import dataset_frame
 from app.settings import current_settings
-from services.datasets import DOG_IMAGES_URL, SAMPLE_DATASET, DatasetService, DatasetSummary, dataset_prefix
+from services.datasets import (
+    DOG_IMAGES_URL,
+    SAMPLE_DATASET,
+    DatasetService,
+    DatasetSummary,
+    dataset_name_for,
+    dataset_prefix,
+)
 from services.errors import ServiceError
 
 SUMMARY_KEY = "data_summary"
@@ -31,13 +39,24 @@ except ServiceError as exc:
 bucket = st.text_input("Bucket", value=default_bucket, key="data_bucket", help="Created if it does not exist.")
 
 
-def run(action: str, call) -> None:
-    """Run an upload or read, keep its summary for the page, and say what went wrong if it did."""
+def run(action: str, call: Callable[[], DatasetSummary]) -> None:
+    """Run an upload or read, keep its summary for the page, and say what went wrong if it did. A failure
+    drops the previous summary: left under the error, it would read as this action's result."""
     try:
         with st.spinner(action):
             st.session_state[SUMMARY_KEY] = call()
     except ServiceError as exc:
+        st.session_state.pop(SUMMARY_KEY, None)
         st.error(exc.message)
+
+
+def suggest_name(source_key: str, name_key: str) -> None:
+    """Pre-fill a dataset name from the zip or folder just chosen. A keyed text input ignores a changed
+    `value=`, so the name goes into its session state, where the visitor can still edit it."""
+    source = st.session_state.get(source_key)
+    text = getattr(source, "name", source)  # an uploaded file, or a typed path
+    if text:
+        st.session_state[name_key] = dataset_name_for(text)
 
 
 sample, upload, folder, udacity, existing = st.tabs(
@@ -48,20 +67,27 @@ with sample:
     if st.button("Use the offline sample", key="data_sample", type="primary"):
         run("Uploading the sample…", lambda: service.upload_sample(bucket, "datasets/dogs-wiki-133/"))
 with upload:
-    archive = st.file_uploader("Dataset zip", type=["zip"], key="data_zip")
-    zip_name = st.text_input("Dataset name", value=Path(archive.name).stem if archive else "", key="data_zip_name")
+    archive = st.file_uploader(
+        "Dataset zip", type=["zip"], key="data_zip", on_change=suggest_name, args=("data_zip", "data_zip_name")
+    )
+    zip_name = st.text_input("Dataset name", key="data_zip_name")
     if st.button("Upload zip", key="data_zip_upload", disabled=archive is None):
 
         def upload_zip() -> DatasetSummary:
             with tempfile.TemporaryDirectory() as scratch:
-                path = Path(scratch) / "dataset.zip"
+                path = Path(scratch) / Path(archive.name).name  # messages name the visitor's file
                 path.write_bytes(archive.getvalue())
                 return service.upload_dataset(path, bucket, dataset_prefix(zip_name))
 
         run(f"Uploading {archive.name}…", upload_zip)
 with folder:
-    path_text = st.text_input("Folder or .zip path on the dashboard's machine", key="data_path")
-    folder_name = st.text_input("Dataset name", value=Path(path_text).stem if path_text else "", key="data_folder_name")
+    path_text = st.text_input(
+        "Folder or .zip path on the dashboard's machine",
+        key="data_path",
+        on_change=suggest_name,
+        args=("data_path", "data_folder_name"),
+    )
+    folder_name = st.text_input("Dataset name", key="data_folder_name")
     if st.button("Upload folder", key="data_folder_upload", disabled=not path_text):
         run(
             f"Uploading {path_text}…",

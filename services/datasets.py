@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import unicodedata
 import urllib.error
 import urllib.request
 import zipfile
@@ -169,12 +170,14 @@ class DatasetService:
         with tempfile.TemporaryDirectory(prefix="dataset-") as scratch:
             if source.is_file():
                 if not zipfile.is_zipfile(source):
+                    if source.suffix.lower() == ".zip":
+                        raise ServiceError(f"'{source.name}' is not a zip file: its contents are not in zip format.")
                     raise ServiceError(f"'{source.name}' is neither a folder nor a zip file.")
                 folder = extract_zip(source, Path(scratch))
             else:
                 folder = source
-            root = find_root(folder)
-            files, empty = _scan_local(root)
+            root = find_root(folder, shown=source.name)
+            files, empty = _scan_local(root, shown=source.name)
             unreadable = _verify_images(files)
             self.ensure_bucket(bucket)
             self._upload_files(files, bucket, prefix, progress)
@@ -285,6 +288,15 @@ def dataset_prefix(name: str) -> str:
     return f"datasets/{name}/"
 
 
+def dataset_name_for(source: str) -> str:
+    """A usable dataset name from a zip's or folder's path (`~/Downloads/dog photos.zip` → `dog-photos`),
+    so the Data page can pre-fill one; "" when nothing usable is left."""
+    path = PurePosixPath(source.strip().replace("\\", "/"))
+    stem = path.stem if path.suffix.lower() == ".zip" else path.name
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # é → e
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._")[:100]
+
+
 def extract_zip(archive: Path, into: Path) -> Path:
     """Extract `archive` into `into` after checking every entry: an absolute path or a `..` (zip slip)
     refuses the whole archive before anything is written."""
@@ -306,9 +318,9 @@ def extract_zip(archive: Path, into: Path) -> Path:
     return target
 
 
-def find_root(folder: Path) -> Path:
+def find_root(folder: Path, *, shown: str) -> Path:
     """The folder holding `train/`: the given one, or its single top folder (`dogImages.zip` wraps all in
-    `dogImages/`)."""
+    `dogImages/`). `shown` names the source in messages when `folder` is a scratch extraction of it."""
     candidates = [folder] + [
         child for child in sorted(folder.iterdir()) if child.is_dir() and child.name not in _IGNORED
     ]
@@ -316,8 +328,7 @@ def find_root(folder: Path) -> Path:
         if (candidate / "train").is_dir():
             return candidate
     raise ServiceError(
-        f"'{folder.name}' has no train/ folder. Expected train/<class>/<image> (and valid/, test/), "
-        "like Udacity's dogImages."
+        f"'{shown}' has no train/ folder. Expected train/<class>/<image> (and valid/, test/), like Udacity's dogImages."
     )
 
 
@@ -340,7 +351,8 @@ def _is_image(name: str) -> bool:
     return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")
 
 
-def _scan_local(root: Path) -> tuple[list[_File], list[tuple[str, str]]]:
+def _scan_local(root: Path, *, shown: str) -> tuple[list[_File], list[tuple[str, str]]]:
+    """The images under `root`'s splits and the empty class folders; `shown` names the source in messages."""
     files: list[_File] = []
     empty: list[tuple[str, str]] = []
     for split in SPLITS:
@@ -355,7 +367,7 @@ def _scan_local(root: Path) -> tuple[list[_File], list[tuple[str, str]]]:
                 _File(split, class_dir.name, f"{split}/{class_dir.name}/{p.name}", p.stat().st_size, p) for p in images
             ]
     if not any(f.split == "train" for f in files):
-        raise ServiceError(f"'{root.name}/train/' has no images in class folders (train/<class>/<image>).")
+        raise ServiceError(f"'{shown}' has no images in train/<class>/ folders. Expected train/<class>/<image>.")
     return files, empty
 
 

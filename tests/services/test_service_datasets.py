@@ -9,7 +9,14 @@ from moto import mock_aws
 from PIL import Image
 
 from services.clients import CloudSettings
-from services.datasets import SAMPLE_DATASET, DatasetService, dataset_prefix, download, normalize_prefix
+from services.datasets import (
+    SAMPLE_DATASET,
+    DatasetService,
+    dataset_name_for,
+    dataset_prefix,
+    download,
+    normalize_prefix,
+)
 from services.errors import ServiceError
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
@@ -102,14 +109,31 @@ def test_a_dataset_without_train_is_refused(service, tmp_path) -> None:
     with pytest.raises(ServiceError, match="has no train/ folder"):
         service.upload_dataset(tmp_path / "d", BUCKET, "datasets/d/")
     (tmp_path / "e" / "train").mkdir(parents=True)
-    with pytest.raises(ServiceError, match="train/' has no images"):
+    with pytest.raises(ServiceError, match="^'e' has no images in train/<class>/ folders"):
         service.upload_dataset(tmp_path / "e", BUCKET, "datasets/e/")
+
+
+def test_zip_messages_name_the_zip_not_its_scratch_extraction(service, tmp_path) -> None:
+    """The page uploads a scratch copy under the visitor's file name; messages must not say 'extracted'."""
+    without_train = tmp_path / "small.zip"
+    with zipfile.ZipFile(without_train, "w") as zf:
+        zf.writestr("valid/001.A/a.jpg", jpeg())
+    with pytest.raises(ServiceError, match="^'small.zip' has no train/ folder"):
+        service.upload_dataset(without_train, BUCKET, "datasets/small/")
+    hollow = tmp_path / "hollow.zip"
+    with zipfile.ZipFile(hollow, "w") as zf:
+        zf.writestr("dogImages/train/001.A/", b"")
+    with pytest.raises(ServiceError, match="^'hollow.zip' has no images in train/<class>/ folders"):
+        service.upload_dataset(hollow, BUCKET, "datasets/hollow/")
 
 
 def test_not_a_zip_and_missing_paths(service, tmp_path) -> None:
     (tmp_path / "notes.zip").write_text("hello")
-    with pytest.raises(ServiceError, match="neither a folder nor a zip"):
+    with pytest.raises(ServiceError, match="^'notes.zip' is not a zip file"):
         service.upload_dataset(tmp_path / "notes.zip", BUCKET, "datasets/x/")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ServiceError, match="^'notes.txt' is neither a folder nor a zip"):
+        service.upload_dataset(tmp_path / "notes.txt", BUCKET, "datasets/x/")
     with pytest.raises(ServiceError, match="does not exist"):
         service.upload_dataset(tmp_path / "nowhere", BUCKET, "datasets/x/")
 
@@ -130,6 +154,23 @@ def test_names_and_prefixes_are_checked() -> None:
         dataset_prefix("../up")
     with pytest.raises(ServiceError, match="not a valid S3 bucket name"):
         DatasetService(settings=SETTINGS).summarize_dataset("Bad_Bucket", "datasets/x/")
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("small.zip", "small"),
+        ("/data/dogImages/", "dogImages"),
+        ("~/Downloads/dog photos.ZIP", "dog-photos"),
+        ("C:\\data\\my.set", "my.set"),
+        ("chiens-été.zip", "chiens-ete"),
+        ("/", ""),
+    ],
+)
+def test_a_name_is_suggested_from_the_zip_or_folder(source: str, name: str) -> None:
+    assert dataset_name_for(source) == name
+    if name:
+        assert dataset_prefix(name) == f"datasets/{name}/"
 
 
 def test_download_says_clearly_when_the_network_is_unreachable(tmp_path, unused_port) -> None:
