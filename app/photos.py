@@ -1,10 +1,13 @@
 """Small previews of uploaded photos: shown at once, before the (slower) cloud call."""
 
 import io
+import ipaddress
+from urllib.parse import urlsplit
 
 import streamlit as st
 from PIL import ImageOps
 
+from classifier.fetch import check_public_address
 from services.errors import ServiceError
 from services.images import open_image, to_rgb
 from services.prediction import check_url
@@ -29,10 +32,21 @@ def preview(data: bytes) -> bytes | None:
 
 
 def is_web_url(url: str) -> bool:
-    """Whether `st.image(url)` is safe: only http(s) URLs, which the browser loads. `st.image` would read
-    any other string as a file on the server."""
+    """Whether `st.image(url)` is safe: only http(s) URLs, which the browser loads (`st.image` would read
+    any other string as a file on the server), and none naming a loopback, private or link-local host, which
+    would have the visitor's browser probe its own network."""
     try:
-        check_url(url)
-    except ServiceError:
+        host = urlsplit(check_url(url)).hostname or ""
+    except (ServiceError, ValueError):  # ValueError: a malformed IPv6 literal
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return True  # a name: shown only once the cloud has fetched it, which it does from public addresses only
+    try:
+        check_public_address(host)
+    except ValueError:
         return False
     return True

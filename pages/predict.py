@@ -75,18 +75,16 @@ if not items:
 slots = []
 for item in items:
     photo_column, result_column = st.columns([1, 2])
-    with photo_column:
-        thumbnail = preview(item.data) if item.data is not None else None
-        if thumbnail is not None:
-            st.image(thumbnail, caption=f"{item.name} · {size(len(item.data))}")
-        elif item.url is not None and is_web_url(item.url):
-            st.image(item.url, caption=item.url)  # the browser loads it; never a local path
-        else:
-            st.caption(item.name)
-    slots.append(result_column.empty())
+    photo_slot = photo_column.empty()
+    thumbnail = preview(item.data) if item.data is not None else None
+    if thumbnail is not None:
+        photo_slot.image(thumbnail, caption=f"{item.name} · {size(len(item.data))}")
+    else:
+        photo_slot.caption(item.name)
+    slots.append((photo_slot, result_column.empty()))
     st.divider()
 
-for item, slot in zip(items, slots, strict=True):
+for item, (photo_slot, slot) in zip(items, slots, strict=True):
     with slot.container():
         try:
             with st.spinner(f"Classifying {item.name}…"):
@@ -97,6 +95,10 @@ for item, slot in zip(items, slots, strict=True):
         except ServiceError as exc:
             st.error(f"{item.name}: {exc.message}")
             continue
+        if item.url is not None and is_web_url(item.url):
+            # Only now: the cloud fetched it, so it is public. A refused URL (127.0.0.1, 169.254.169.254…)
+            # shown earlier would have the visitor's browser fetch it instead.
+            photo_slot.image(item.url, caption=item.url)
         if prediction.is_dog is False:
             st.warning(verdict(prediction))
         else:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from services.prediction import BreedScore, Prediction, PredictionService
 from tests.pages.conftest import DOG_PHOTO, NOT_A_DOG, dashboard
 
 
@@ -60,3 +61,32 @@ def test_not_a_dog_and_a_bad_file_side_by_side(predict_page) -> None:
     assert not at.exception
     assert at.warning[0].value.startswith("Not a dog (dog score ")
     assert "not an image" in at.error[0].value
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4599/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/dog.jpg"]
+)
+def test_a_refused_url_gets_no_preview(predict_page, url: str) -> None:
+    """The cloud refuses to fetch it, so the visitor's browser must not be pointed at it either."""
+    at = predict_page
+    at.text_input(key="predict_url").input(url).run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith(f"{url}: "), [e.value for e in at.error]
+    assert not at.image
+    assert url in [c.value for c in at.caption]
+
+
+def test_a_classified_url_gets_its_preview(predict_page, monkeypatch) -> None:
+    """Once the cloud has fetched the URL (stubbed here: no internet in tests) the page shows it."""
+    url = "https://example.com/afghan.jpg"
+
+    def answer(self, asked: str, *, via: str, target: str) -> Prediction:
+        assert asked == url
+        return Prediction([BreedScore("Afghan_hound", 0.9)], True, 0.99, None, 12.0, 3.0, via, target, None)
+
+    monkeypatch.setattr(PredictionService, "predict_url", answer)
+    at = predict_page
+    at.text_input(key="predict_url").input(url).run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("Dog: Afghan hound (")
+    assert [(image.value, image.captions) for image in at.image] == [([url], [url])]
