@@ -272,8 +272,12 @@ def udacity_labels() -> list[str]:
 def check_url(url: str) -> str:
     """The URL, stripped, if it is http(s) with a host; anything else (file:, a bare path) is refused."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname  # parsed lazily: a broken [IPv6] host raises here
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in {"http", "https"}:
         raise ServiceError(f"'{url}' is not an http(s) URL with a host, e.g. https://example.com/dog.jpg.")
     if len(url) > _MAX_URL_LENGTH:
         raise ServiceError(f"The URL is longer than {_MAX_URL_LENGTH} characters.")

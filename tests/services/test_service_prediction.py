@@ -242,7 +242,8 @@ def test_throttled_invoke_says_to_wait(clients: Clients, dog_jpeg: bytes) -> Non
 
 
 @pytest.mark.parametrize(
-    "url", ["", "ftp://example.com/dog.jpg", "file:///etc/passwd", "example.com/dog.jpg", "http:///dog.jpg"]
+    "url",
+    ["", "ftp://example.com/dog.jpg", "file:///etc/passwd", "example.com/dog.jpg", "http:///dog.jpg", "http://[::1"],
 )
 def test_bad_urls_are_refused_before_any_call(clients: Clients, url: str) -> None:
     with pytest.raises(ServiceError, match="not an http"):
