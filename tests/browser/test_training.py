@@ -58,6 +58,10 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     outcome = page.get_by_text(f"Launched training job '{name}'.").or_(page.get_by_test_id("stAlertContentError"))
     expect(outcome.first).to_be_visible(timeout=120_000)
     assert page.get_by_text(f"Launched training job '{name}'.").is_visible(), page.inner_text("body")
+    page.get_by_role("tab", name="Jobs").click()  # the list, drawn above the form, already has the new job
+    expect(page.get_by_text(re.compile(r"running, refreshing every 3 s"))).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    page.get_by_role("tab", name="Launch").click()
 
     page.get_by_role("link", name=f"Watch {name}").click()
     expect(page.get_by_text(name).first).to_be_visible()
