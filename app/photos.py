@@ -36,8 +36,8 @@ def is_web_url(url: str) -> bool:
     any other string as a file on the server), and none naming a loopback, private or link-local host, which
     would have the visitor's browser probe its own network."""
     try:
-        host = urlsplit(check_url(url)).hostname or ""
-    except (ServiceError, ValueError):  # ValueError: a malformed IPv6 literal
+        host = urlsplit(check_url(url)).hostname  # check_url vouches that it parses and has a host
+    except ServiceError:
         return False
     if host == "localhost" or host.endswith(".localhost"):
         return False

@@ -595,27 +595,8 @@ class TrainingService:
             response = self._client("logs").get_log_events(**request)
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"read log stream '{stream}'") from exc
-        lines = [
-            LogLine(datetime.fromtimestamp(e["timestamp"] / 1000, tz=UTC), e["message"].rstrip("\n"))
-            for e in response.get("events", [])
-        ]
+        lines = [_log_line(event) for event in response.get("events", [])]
         return LogPage(stream, streams, lines, response.get("nextBackwardToken"), response.get("nextForwardToken"))
-
-    def search_logs(self, name: str, pattern: str, limit: int = 100) -> list[LogLine]:
-        """Lines of all the job's streams matching a CloudWatch filter pattern (e.g. `Error`)."""
-        check_job_name(name)
-        try:
-            response = self._client("logs").filter_log_events(
-                logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/", filterPattern=pattern, limit=limit
-            )
-        except BOTO_ERRORS as exc:
-            if _code(exc) == "ResourceNotFoundException":
-                return []
-            raise from_client_error(exc, what=f"search the logs of '{name}'") from exc
-        return [
-            LogLine(datetime.fromtimestamp(e["timestamp"] / 1000, tz=UTC), e["message"].rstrip("\n"))
-            for e in response.get("events", [])
-        ]
 
     # -- metrics ----------------------------------------------------------------------------------------
     def metric_series(self, name: str, job: TrainingJob | None = None) -> dict[str, list[MetricPoint]]:
@@ -653,13 +634,12 @@ class TrainingService:
         try:
             for _ in range(MAX_METRIC_LOG_PAGES):
                 response = self._client("logs").filter_log_events(**request)
-                for event in response.get("events", []):
-                    at = datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC)
+                for line in map(_log_line, response.get("events", [])):
                     for metric, regex in definitions:
-                        match = regex.search(event["message"])
+                        match = regex.search(line.message)
                         if match and match.groups():
                             with contextlib.suppress(TypeError, ValueError):
-                                series[metric].append(MetricPoint(at, float(match.group(1))))
+                                series[metric].append(MetricPoint(line.timestamp, float(match.group(1))))
                 request["nextToken"] = response.get("nextToken")
                 if not request["nextToken"]:
                     break
@@ -719,6 +699,11 @@ class TrainingService:
         for points in series.values():
             points.sort(key=lambda p: p.timestamp)
         return series
+
+
+def _log_line(event: dict[str, Any]) -> LogLine:
+    """A CloudWatch Logs event as a line: its time, its message without the trailing newline."""
+    return LogLine(datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC), event["message"].rstrip("\n"))
 
 
 _REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
