@@ -68,7 +68,8 @@ class Ec2Job:
     instance_type: str
     launched: datetime | None
     artifact: str | None
-    artifact_present: bool
+    artifact_present: bool | None
+    """None in `list_ec2_jobs`, which does not look in S3 for every machine; `describe_ec2_job` checks."""
     console_output: str
 
 
@@ -263,7 +264,7 @@ class Ec2TrainingService:
             )
             for page in pages:
                 for reservation in page.get("Reservations", []):
-                    jobs += [_ec2_job(i, console="", present=False) for i in reservation.get("Instances", [])]
+                    jobs += [_ec2_job(i, console="", present=None) for i in reservation.get("Instances", [])]
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what="list EC2 training machines") from exc
         return sorted(jobs, key=lambda j: j.launched or datetime.min.replace(tzinfo=UTC), reverse=True)
@@ -322,7 +323,7 @@ def _tags(instance: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
 
 
-def _ec2_job(instance: dict[str, Any], *, console: str, present: bool) -> Ec2Job:
+def _ec2_job(instance: dict[str, Any], *, console: str, present: bool | None) -> Ec2Job:
     tags = _tags(instance)
     return Ec2Job(
         instance_id=instance["InstanceId"],
