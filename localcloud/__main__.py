@@ -7,12 +7,13 @@ import signal
 import threading
 from pathlib import Path
 
+from localcloud.keys import write_profile
 from localcloud.server import CloudServer, LocalCloud, log
 
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
     parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument(
@@ -35,37 +36,62 @@ def main(argv: list[str] | None = None) -> None:
         help="account-wide limit on concurrent training instances (ResourceLimitExceeded beyond)",
     )
     parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
-    parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
-    args = parser.parse_args(argv)
-
-    server = CloudServer(args.port)
-    cloud = LocalCloud(
-        args.data_dir.resolve(),
-        server.endpoint_url,
-        lambda_concurrency=args.lambda_concurrency,
-        ec2_instances=args.ec2_instances,
-        training_instances=args.training_instances,
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=20.0,
+        help="seconds a client has to send a request's headers (and its body, plus 1 s per MB)",
     )
-    server.cloud = cloud
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    log(f"listening on {server.endpoint_url}, data in {args.data_dir}")
+    parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
+    return parser
 
-    cloud.sagemaker.resume()
-    cloud.training.resume()
-    if args.no_defaults or cloud.store.get("localcloud", "defaults") is not None:
-        cloud.bootstrapped.set()
-    else:
-        from localcloud.bootstrap import seed_defaults  # builds artifacts from classifier/
 
+def _bootstrap(cloud: LocalCloud, args: argparse.Namespace) -> None:
+    """Create the defaults beside the server; a failure is reported, never fatal."""
+    from localcloud.bootstrap import seed_defaults  # builds artifacts from classifier/
+
+    cloud.defaults = {"state": "creating"}
+    try:
         if not args.model_onnx.exists():
             from classifier.export_onnx import export_onnx  # torch is needed only here
 
             log(f"exporting the default model to {args.model_onnx}")
             export_onnx(args.model_onnx)
-        seed_defaults(server.endpoint_url, args.region, args.model_onnx)
-        cloud.store.put("localcloud", "defaults", {"region": args.region})
-        cloud.bootstrapped.set()
-        log("created model, endpoint dog-breed-classifier and function dog-breed-predict")
+        seed_defaults(cloud.endpoint_url, args.region, args.model_onnx, cloud.keys.root())
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the server must keep serving
+        cloud.defaults = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        log(f"could not create the default resources ({type(exc).__name__}: {exc}); the next start tries again")
+        return
+    cloud.store.put("localcloud", "defaults", {"region": args.region})
+    cloud.defaults = {"state": "ready"}
+    log("default model, endpoint dog-breed-classifier and function dog-breed-predict are ready")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    server = CloudServer(args.port, read_timeout=args.read_timeout)
+    data_dir = args.data_dir.resolve()
+    cloud = LocalCloud(
+        data_dir,
+        server.endpoint_url,
+        lambda_concurrency=args.lambda_concurrency,
+        ec2_instances=args.ec2_instances,
+        training_instances=args.training_instances,
+    )
+    credentials, config = write_profile(data_dir, cloud.keys.root(), server.endpoint_url, args.region)
+    server.cloud = cloud
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log(f"listening on {server.endpoint_url}, data in {data_dir}")
+    log(f"credentials: AWS_SHARED_CREDENTIALS_FILE={credentials} AWS_CONFIG_FILE={config} AWS_PROFILE=localcloud")
+
+    cloud.sagemaker.resume()
+    cloud.training.resume()
+    if args.no_defaults:
+        cloud.defaults = {"state": "skipped"}
+    elif cloud.store.get("localcloud", "defaults") is not None:
+        cloud.defaults = {"state": "ready"}
+    else:
+        threading.Thread(target=_bootstrap, args=(cloud, args), name="localcloud-bootstrap", daemon=True).start()
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,11 @@
 """First start: create the default model, endpoint and Lambda function through the same
 public APIs a user would call (boto3 against this localcloud), so nothing is special-cased.
 
+Every step adopts what already exists, so the bootstrap may race a user's script (the
+SageMaker Python SDK's `default_bucket()` creates the default bucket too), and a start that
+was killed half-way is finished by the next one. It runs beside the server: whatever goes
+wrong is reported in `/_localcloud/health` and the log, and never ends the server.
+
 The model is a SageMaker `model.tar.gz` registered with the AWS PyTorch inference image URI:
 the very same artifact and requests deploy unchanged on SageMaker.
 """
@@ -8,12 +13,15 @@ the very same artifact and requests deploy unchanged on SageMaker.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from classifier.packaging import build_lambda_zip, build_model_archive
+from localcloud.keys import AccessKey
 from localcloud.protocol import ACCOUNT_ID
 
 MODEL_NAME = "dog-breed-efficientnet-lite0"
@@ -22,57 +30,106 @@ FUNCTION_NAME = "dog-breed-predict"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/dog-breed-sagemaker-execution"
 LAMBDA_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/dog-breed-lambda-execution"
 
+# The answers that mean "it is already there": adopt it.
+_ALREADY_THERE = {
+    "BucketAlreadyOwnedByYou",
+    "ResourceConflictException",  # Lambda: the function exists
+}
+
 
 def pytorch_inference_image(region: str) -> str:
     """The AWS Deep Learning Container for PyTorch inference (CPU) in `region`."""
     return f"763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
 
 
-def seed_defaults(endpoint_url: str, region: str, onnx_path: Path) -> None:
-    session = boto3.Session(aws_access_key_id="localcloud", aws_secret_access_key="localcloud", region_name=region)
-    config = Config(retries={"mode": "standard", "max_attempts": 2})
+def default_bucket(region: str) -> str:
+    return f"sagemaker-{region}-{ACCOUNT_ID}"
+
+
+def _adopting(create: Callable[[], object], exists: Callable[[], bool]) -> None:
+    """Create, unless it exists; a create that loses a race to another caller adopts theirs."""
+    if exists():
+        return
+    try:
+        create()
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = error.response["Error"].get("Message", "")
+        if code not in _ALREADY_THERE and "already exist" not in message.lower():
+            raise
+
+
+def _found(call: Callable[[], object]) -> bool:
+    try:
+        call()
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status in (400, 404):
+            return False
+        raise
+    return True
+
+
+def seed_defaults(endpoint_url: str, region: str, onnx_path: Path, key: AccessKey) -> None:
+    session = boto3.Session(
+        aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key, region_name=region
+    )
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
     s3 = session.client("s3", endpoint_url=endpoint_url, config=config)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url, config=config)
     lambda_ = session.client("lambda", endpoint_url=endpoint_url, config=config)
 
-    bucket = f"sagemaker-{region}-{ACCOUNT_ID}"
-    key = f"{MODEL_NAME}/model.tar.gz"
+    bucket = default_bucket(region)
+    key_name = f"{MODEL_NAME}/model.tar.gz"
     with tempfile.TemporaryDirectory() as tmp:
-        archive = build_model_archive(onnx_path, Path(tmp) / "model.tar.gz", model_name=MODEL_NAME)
+        _adopting(lambda: s3.create_bucket(Bucket=bucket), lambda: _found(lambda: s3.head_bucket(Bucket=bucket)))
+        if not _found(lambda: s3.head_object(Bucket=bucket, Key=key_name)):
+            archive = build_model_archive(onnx_path, Path(tmp) / "model.tar.gz", model_name=MODEL_NAME)
+            s3.upload_file(str(archive), bucket, key_name)
         lambda_zip = build_lambda_zip(Path(tmp) / "function.zip").read_bytes()
-        s3.create_bucket(Bucket=bucket)
-        s3.upload_file(str(archive), bucket, key)
 
-    sagemaker.create_model(
-        ModelName=MODEL_NAME,
-        ExecutionRoleArn=SAGEMAKER_ROLE,
-        PrimaryContainer={
-            "Image": pytorch_inference_image(region),
-            "ModelDataUrl": f"s3://{bucket}/{key}",
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
-        },
+    _adopting(
+        lambda: sagemaker.create_model(
+            ModelName=MODEL_NAME,
+            ExecutionRoleArn=SAGEMAKER_ROLE,
+            PrimaryContainer={
+                "Image": pytorch_inference_image(region),
+                "ModelDataUrl": f"s3://{bucket}/{key_name}",
+                "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+            },
+        ),
+        lambda: _found(lambda: sagemaker.describe_model(ModelName=MODEL_NAME)),
     )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=ENDPOINT_NAME,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": MODEL_NAME,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "InitialVariantWeight": 1.0,
-            }
-        ],
+    _adopting(
+        lambda: sagemaker.create_endpoint_config(
+            EndpointConfigName=ENDPOINT_NAME,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": MODEL_NAME,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        ),
+        lambda: _found(lambda: sagemaker.describe_endpoint_config(EndpointConfigName=ENDPOINT_NAME)),
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=ENDPOINT_NAME)
-    lambda_.create_function(
-        FunctionName=FUNCTION_NAME,
-        Runtime="python3.11",
-        Role=LAMBDA_ROLE,
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": lambda_zip},
-        Timeout=30,
-        MemorySize=512,
-        Description="Classifies a dog photo through the dog-breed-classifier endpoint",
-        Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT_NAME}},
+    _adopting(
+        lambda: sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName=ENDPOINT_NAME),
+        lambda: _found(lambda: sagemaker.describe_endpoint(EndpointName=ENDPOINT_NAME)),
+    )
+    _adopting(
+        lambda: lambda_.create_function(
+            FunctionName=FUNCTION_NAME,
+            Runtime="python3.11",
+            Role=LAMBDA_ROLE,
+            Handler="lambda_function.lambda_handler",
+            Code={"ZipFile": lambda_zip},
+            Timeout=30,
+            MemorySize=512,
+            Description="Classifies a dog photo through the dog-breed-classifier endpoint",
+            Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT_NAME}},
+        ),
+        lambda: _found(lambda: lambda_.get_function(FunctionName=FUNCTION_NAME)),
     )

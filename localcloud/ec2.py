@@ -1,8 +1,6 @@
-"""EC2 instances as local processes that run their user data, over the EC2 query protocol.
+"""EC2 instances as local processes that run their user data (the wire is codecs/ec2.py).
 
-Requests are form posts (`Action=RunInstances&InstanceId.1=…`) read through botocore's EC2
-model, and answers are XML written from the model's output shapes (`locationName`s, `item`
-list members), so both sides match what the SDK sends and parses. An instance is its user
+An instance is its user
 data run in a working dir under the data dir with localcloud's endpoint and credentials in
 its environment and the project's venv first on PATH; its output is the console output. It
 follows EC2's states: pending → running → (the script ends: an instance-initiated shutdown)
@@ -15,7 +13,6 @@ import base64
 import binascii
 import contextlib
 import ctypes
-import datetime as dt
 import fnmatch
 import os
 import re
@@ -28,17 +25,15 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import psutil
-from botocore.model import OperationModel, Shape
 
-from localcloud import protocol
+from localcloud.keys import AccessKey, client_env
 from localcloud.logs import Logs
-from localcloud.protocol import ACCOUNT_ID, AwsError, Request, Response, xml_escape
+from localcloud.protocol import ACCOUNT_ID, AwsError
+from localcloud.registry import Call, Operation, Service
 from localcloud.state import Store
 
-NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 CONSOLE_LOG_GROUP = "/localcloud/ec2/console"
 CONSOLE_OUTPUT_BYTES = 64 * 1024  # GetConsoleOutput returns the last 64 KB
 USER_DATA_BYTES = 16 * 1024
@@ -59,129 +54,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _iso(seconds: float) -> str:
-    when = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
 def _gmt(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S GMT", time.gmtime(seconds))
 
 
 def invalid(message: str) -> AwsError:
     return AwsError("InvalidParameterValue", message, 400)
-
-
-# ---------------------------------------------------------------- EC2 query protocol
-
-
-def _query_name(shape: Shape, default: str) -> str:
-    """The name EC2's serializer gives a member on the wire (botocore's EC2Serializer)."""
-    if "queryName" in shape.serialization:
-        return shape.serialization["queryName"]
-    name = shape.serialization.get("name")
-    return name[0].upper() + name[1:] if name else default
-
-
-def _from_form(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    kind = shape.type_name
-    if prefix and prefix not in form and not any(k.startswith(prefix + ".") for k in form):
-        return None
-    if kind == "structure":
-        members = {}
-        for name, member in shape.members.items():
-            key = _query_name(member, name)
-            value = _from_form(member, form, f"{prefix}.{key}" if prefix else key)
-            if value is not None:
-                members[name] = value
-        return members
-    if kind == "list":
-        indices = {k[len(prefix) + 1 :].split(".", 1)[0] for k in form if k.startswith(prefix + ".")}
-        return [_from_form(shape.member, form, f"{prefix}.{i}") for i in sorted(indices, key=_index)]
-    text = form[prefix]
-    try:
-        if kind in ("integer", "long"):
-            return int(text)
-        if kind in ("float", "double"):
-            return float(text)
-        if kind == "boolean":
-            return text.lower() == "true"
-        if kind == "timestamp":
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise invalid(f"Value ({text}) for parameter {prefix} is invalid.") from exc
-    return text
-
-
-def _index(text: str) -> int:
-    if not text.isdigit():
-        raise invalid(f"Invalid list index: {text}")
-    return int(text)
-
-
-def parse_request(request: Request) -> tuple[OperationModel, dict[str, Any]]:
-    form = {
-        k: v[0]
-        for k, v in parse_qs(request.body.decode() if request.body else request.query, keep_blank_values=True).items()
-    }
-    model = protocol.service_model("ec2")
-    action = form.pop("Action", "")
-    form.pop("Version", None)
-    if action not in model.operation_names:
-        raise AwsError("InvalidAction", f"The action {action} is not valid for this web service.", 400)
-    operation = model.operation_model(action)
-    shape = operation.input_shape
-    params: dict[str, Any] = _from_form(shape, form, "") if shape is not None else {}
-    for name in shape.required_members if shape is not None else []:
-        if name not in params:
-            raise AwsError("MissingParameter", f"The request must contain the parameter {name}", 400)
-    try:
-        protocol.validate(operation, params)
-    except AwsError as error:
-        raise invalid(error.message) from error
-    return operation, params
-
-
-def _xml_content(shape: Shape, value: Any) -> str:
-    """An output value as EC2 writes it: members by locationName, list members as <item>."""
-    kind = shape.type_name
-    if kind == "structure":
-        return "".join(
-            _xml_element(member.serialization.get("name", key), member, value[key])
-            for key, member in shape.members.items()
-            if value.get(key) is not None
-        )
-    if kind == "list":
-        name = shape.member.serialization.get("name", "item")
-        return "".join(_xml_element(name, shape.member, item) for item in value)
-    if kind == "boolean":
-        return "true" if value else "false"
-    if kind == "timestamp":
-        return _iso(value.timestamp() if isinstance(value, dt.datetime) else value)
-    return xml_escape(str(value))
-
-
-def _xml_element(name: str, shape: Shape, value: Any) -> str:
-    return f"<{name}>{_xml_content(shape, value)}</{name}>"
-
-
-def ec2_response(operation: OperationModel, output: dict[str, Any]) -> Response:
-    shape = operation.output_shape
-    inner = _xml_content(shape, output) if shape is not None else "<return>true</return>"
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{NAMESPACE}">'
-        f"<requestId>{secrets.token_hex(16)}</requestId>{inner}</{operation.name}Response>"
-    )
-    return Response(200, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
-
-
-def ec2_error(error: AwsError) -> Response:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{error.code}</Code>'
-        f"<Message>{xml_escape(error.message)}</Message></Error></Errors>"
-        f"<RequestID>{secrets.token_hex(16)}</RequestID></Response>"
-    )
-    return Response(error.status, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode())
 
 
 # ---------------------------------------------------------------- instances
@@ -219,11 +97,17 @@ def _matches(record: dict[str, Any], name: str, values: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(c, v) for c in candidates for v in values)
 
 
-class EC2:
+class EC2(Service):
     """The `ec2` service: RunInstances and friends, with a cap on live instances."""
 
-    def __init__(self, store: Store, logs: Logs, endpoint_url: str, *, max_instances: int = 4) -> None:
-        self.store, self.logs, self.endpoint_url = store, logs, endpoint_url
+    model_name = "ec2"
+    validation_code = "InvalidParameterValue"
+
+    def __init__(
+        self, store: Store, logs: Logs, endpoint_url: str, root_key: AccessKey, *, max_instances: int = 4
+    ) -> None:
+        self.store, self.logs = store, logs
+        self.cloud_env = client_env(endpoint_url, root_key)
         self.max_instances = max_instances
         self.root = store.data_dir / "ec2"
         self.processes: dict[str, subprocess.Popen] = {}
@@ -232,14 +116,17 @@ class EC2:
         self._lock = threading.RLock()
         self._fail_interrupted()
 
-    def handle(self, request: Request) -> Response:
-        operation, params = parse_request(request)
-        if params.get("DryRun"):
-            raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
-        handler = getattr(self, f"op_{operation.name}", None)
+    def operation(self, name: str) -> Operation | None:
+        handler = super().operation(name)
         if handler is None:
-            raise AwsError("InvalidAction", f"localcloud does not implement EC2 {operation.name}", 400)
-        return ec2_response(operation, handler(params, request.region))
+            return None
+
+        def dry_run_first(params: dict[str, Any], call: Call) -> dict[str, Any]:
+            if params.get("DryRun"):
+                raise AwsError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
+            return handler(params, call)
+
+        return dry_run_first
 
     def _fail_interrupted(self) -> None:
         """A restart loses the processes: their instances end terminated, with the reason."""
@@ -298,7 +185,7 @@ class EC2:
             return record
 
     # operations -----------------------------------------------------------------
-    def op_RunInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_RunInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         image = p.get("ImageId")
         if image is None:
             raise AwsError("MissingParameter", "The request must contain the parameter ImageId", 400)
@@ -306,7 +193,7 @@ class EC2:
         if not (_AMI_ID.match(image) or image.startswith("resolve:ssm:")):
             raise AwsError("InvalidAMIID.Malformed", f'Invalid id: "{image}" (expecting "ami-...")', 400)
         instance_type = p.get("InstanceType", "m1.small")
-        if instance_type not in protocol.service_model("ec2").shape_for("InstanceType").enum:
+        if instance_type not in self.model.shape_for("InstanceType").enum:
             raise invalid(f"Invalid value '{instance_type}' for InstanceType.")
         low, high = p["MinCount"], p["MaxCount"]
         if low < 1 or high < 1:
@@ -349,11 +236,11 @@ class EC2:
                 )
             instances = []
             for index in range(count):
-                instance = self._describe_new(p, region, image, instance_type, index, now, tags)
+                instance = self._describe_new(p, call.region, image, instance_type, index, now, tags)
                 record = {
                     "instance": instance,
                     "reservation": reservation,
-                    "region": region,
+                    "region": call.region,
                     "shutdown_behavior": behavior,
                 }
                 self.store.put(KIND, instance["InstanceId"], record)
@@ -410,7 +297,7 @@ class EC2:
             instance["IamInstanceProfile"] = {"Arn": arn, "Id": "AIPA" + secrets.token_hex(9).upper()[:17]}
         return instance
 
-    def op_DescribeInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_DescribeInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         ids = p.get("InstanceIds") or []
         if ids and "MaxResults" in p:
             raise AwsError(
@@ -446,10 +333,10 @@ class EC2:
             result["NextToken"] = str(start + size)
         return result
 
-    def op_TerminateInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_TerminateInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         return {"TerminatingInstances": [self._shut_down(r, "terminate") for r in self._records(p["InstanceIds"])]}
 
-    def op_StopInstances(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_StopInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         records = self._records(p["InstanceIds"])
         for record in records:
             if record["instance"]["State"]["Name"] in ("terminated", "shutting-down"):
@@ -461,7 +348,7 @@ class EC2:
                 )
         return {"StoppingInstances": [self._shut_down(r, "stop") for r in records]}
 
-    def op_GetConsoleOutput(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_GetConsoleOutput(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         instance_id = self._records([p["InstanceId"]])[0]["instance"]["InstanceId"]
         console = self.root / instance_id / "console.log"
         result: dict[str, Any] = {"InstanceId": instance_id, "Timestamp": time.time()}
@@ -530,9 +417,7 @@ class EC2:
             {
                 "PATH": os.pathsep.join([str(shims), str(Path(sys.executable).parent), env.get("PATH", "")]),
                 "HOME": str(home),
-                "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_ACCESS_KEY_ID": "localcloud",
-                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                **self.cloud_env,  # the instance profile's credentials, as its SDK would find them
                 "AWS_DEFAULT_REGION": record["region"],
                 "AWS_REGION": record["region"],
                 "LOCALCLOUD_INSTANCE_ID": instance_id,

@@ -27,7 +27,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from localcloud.keys import AccessKey, client_env
 from localcloud.protocol import ACCOUNT_ID, AwsError
+from localcloud.registry import Call, Service
 from localcloud.s3 import S3
 from localcloud.state import Store
 
@@ -80,7 +82,7 @@ class Environment:
     """One execution environment process."""
 
     def __init__(
-        self, config: dict[str, Any], code_dir: Path, log_path: Path, endpoint_url: str, generation: int
+        self, config: dict[str, Any], code_dir: Path, log_path: Path, cloud_env: dict[str, str], generation: int
     ) -> None:
         self.generation = generation
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
@@ -95,10 +97,8 @@ class Environment:
                 "LOCALCLOUD_FUNCTION_ARN": config["FunctionArn"],
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
-                "AWS_ENDPOINT_URL": endpoint_url,
-                # The execution role's credentials; localcloud accepts any.
-                "AWS_ACCESS_KEY_ID": "localcloud",
-                "AWS_SECRET_ACCESS_KEY": "localcloud",
+                # The endpoint and the credentials the handler's own AWS calls sign with.
+                **cloud_env,
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "_HANDLER": config["Handler"],
                 "PYTHONPATH": str(_PROJECT_ROOT),
@@ -189,23 +189,20 @@ class FunctionPool:
             env.stop()
 
 
-class Lambda:
-    def __init__(self, store: Store, s3: S3, endpoint_url: str, concurrency_limit: int) -> None:
+class Lambda(Service):
+    model_name = "lambda"
+
+    def __init__(self, store: Store, s3: S3, endpoint_url: str, root_key: AccessKey, concurrency_limit: int) -> None:
         self.store = store
         self.s3 = s3
         self.endpoint_url = endpoint_url
+        self.cloud_env = client_env(endpoint_url, root_key)
         self.concurrency_limit = concurrency_limit
         self.code_root = store.data_dir / "lambda"
         self.log_dir = store.data_dir / "logs" / "lambda"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
-
-    def dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
-        handler = getattr(self, f"op_{operation}", None)
-        if handler is None:
-            raise AwsError("UnknownOperationException", f"localcloud does not implement Lambda {operation}")
-        return handler(params, region)
 
     # functions ------------------------------------------------------------------
     def _function(self, name: str, region: str) -> dict[str, Any]:
@@ -237,7 +234,7 @@ class Lambda:
             tmp.rename(target)
         return {"CodeSha256": base64.b64encode(digest).decode(), "CodeSize": len(data), "code_dir": str(target)}
 
-    def op_CreateFunction(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateFunction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["FunctionName"]
         if self.store.get("function", name) is not None:
             raise AwsError("ResourceConflictException", f"Function already exist: {name}", 409)
@@ -250,7 +247,7 @@ class Lambda:
         code = self._install_code(name, self._code_bytes(p["Code"]))
         record = {
             "FunctionName": name,
-            "FunctionArn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}",
+            "FunctionArn": f"arn:aws:lambda:{call.region}:{ACCOUNT_ID}:function:{name}",
             "Runtime": p["Runtime"],
             "Role": p["Role"],
             "Handler": p.get("Handler", "lambda_function.lambda_handler"),
@@ -274,8 +271,8 @@ class Lambda:
     def _configuration(record: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in record.items() if k != "code_dir"}
 
-    def op_GetFunction(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self._function(p["FunctionName"], region)
+    def op_GetFunction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        record = self._function(p["FunctionName"], call.region)
         return {
             "Configuration": self._configuration(record),
             "Code": {
@@ -284,10 +281,10 @@ class Lambda:
             },
         }
 
-    def op_GetFunctionConfiguration(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        return self._configuration(self._function(p["FunctionName"], region))
+    def op_GetFunctionConfiguration(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._configuration(self._function(p["FunctionName"], call.region))
 
-    def op_ListFunctions(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_ListFunctions(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         functions = [self._configuration(f) for f in self.store.all("function")]
         start = int(p.get("Marker") or 0)
         size = p.get("MaxItems", 50)
@@ -296,15 +293,15 @@ class Lambda:
             result["NextMarker"] = str(start + size)
         return result
 
-    def op_UpdateFunctionCode(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self._function(p["FunctionName"], region)
+    def op_UpdateFunctionCode(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        record = self._function(p["FunctionName"], call.region)
         code = self._install_code(record["FunctionName"], self._code_bytes(p))
         record = self.store.update("function", record["FunctionName"], LastModified=_timestamp(), **code)
         self._pool(record["FunctionName"]).retire()
         return self._configuration(record)
 
-    def op_UpdateFunctionConfiguration(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self._function(p["FunctionName"], region)
+    def op_UpdateFunctionConfiguration(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        record = self._function(p["FunctionName"], call.region)
         changes = {k: p[k] for k in ("Handler", "Timeout", "MemorySize", "Description", "Runtime", "Role") if k in p}
         if "Environment" in p:
             changes["Environment"] = {"Variables": p["Environment"].get("Variables", {})}
@@ -312,8 +309,8 @@ class Lambda:
         self._pool(record["FunctionName"]).retire()
         return self._configuration(record)
 
-    def op_DeleteFunction(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self._function(p["FunctionName"], region)
+    def op_DeleteFunction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        record = self._function(p["FunctionName"], call.region)
         self._pool(record["FunctionName"]).retire()
         self.store.delete("function", record["FunctionName"])
         return {}
@@ -328,8 +325,8 @@ class Lambda:
             pools = list(self.pools.values())
         return sum(pool.busy for pool in pools)
 
-    def op_Invoke(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        record = self._function(p["FunctionName"], region)
+    def op_Invoke(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        record = self._function(p["FunctionName"], call.region)
         payload: bytes = p.get("Payload") or b"{}"
         if len(payload) > MAX_SYNC_PAYLOAD_BYTES:
             raise AwsError(
@@ -402,7 +399,7 @@ class Lambda:
                     record,
                     Path(record["code_dir"]),
                     self.log_dir / f"{record['FunctionName']}.log",
-                    self.endpoint_url,
+                    self.cloud_env,
                     generation,
                 )
                 error = env.start(timeout=max(timeout, 10.0))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 from localcloud.protocol import ACCOUNT_ID, AwsError
+from localcloud.registry import Call, Service
 from localcloud.state import Store
 
 MAX_EVENTS = 10_000  # GetLogEvents' and FilterLogEvents' default and maximum `limit`
@@ -83,19 +83,14 @@ def _pattern_sql(pattern: str) -> tuple[str, list[str]]:
     return " AND ".join(clauses), [*every, *any_of]
 
 
-class Logs:
+class Logs(Service):
+    model_name = "logs"
+
     """The `logs` service; `put_events` is the way localcloud's own runners write logs."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
-        handler: Callable[[dict[str, Any], str], dict[str, Any]] | None = getattr(self, f"op_{operation}", None)
-        if handler is None:
-            raise AwsError("UnknownOperationException", f"localcloud does not implement CloudWatch Logs {operation}")
-        return handler(params, region)
-
-    # internal API ---------------------------------------------------------------
     def put_events(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Append (timestamp ms, message) events, creating the group and stream on demand."""
         if events:
@@ -140,7 +135,7 @@ class Logs:
         if not self.store.query("SELECT 1 FROM log_streams WHERE grp = ? AND name = ?", (group, stream)):
             raise AwsError("ResourceNotFoundException", "The specified log stream does not exist.", 400)
 
-    def op_CreateLogGroup(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateLogGroup(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         with self.store.transaction() as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)", (p["logGroupName"], _now_ms())
@@ -149,7 +144,7 @@ class Logs:
             raise AwsError("ResourceAlreadyExistsException", "The specified log group already exists", 400)
         return {}
 
-    def op_CreateLogStream(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateLogStream(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name({"logGroupName": p["logGroupName"]})
         with self.store.transaction() as db:
             inserted = db.execute(
@@ -160,7 +155,7 @@ class Logs:
             raise AwsError("ResourceAlreadyExistsException", "The specified log stream already exists", 400)
         return {}
 
-    def op_DescribeLogGroups(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_DescribeLogGroups(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         if "logGroupNamePrefix" in p and "logGroupNamePattern" in p:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive.")
         limit, start = p.get("limit", PAGE), _offset(p)
@@ -183,15 +178,15 @@ class Logs:
                 "creationTime": created,
                 "metricFilterCount": 0,
                 "storedBytes": stored,
-                "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}:*",
-                "logGroupArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}",
+                "arn": f"arn:aws:logs:{call.region}:{ACCOUNT_ID}:log-group:{name}:*",
+                "logGroupArn": f"arn:aws:logs:{call.region}:{ACCOUNT_ID}:log-group:{name}",
                 "logGroupClass": "STANDARD",
             }
             for name, created, stored in rows[:limit]
         ]
         return {"logGroups": groups, **({"nextToken": _opaque(str(start + limit))} if len(rows) > limit else {})}
 
-    def op_DescribeLogStreams(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_DescribeLogStreams(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name(p)
         order = p.get("orderBy", "LogStreamName")
         prefix = p.get("logStreamNamePrefix", "")
@@ -211,7 +206,7 @@ class Logs:
                 "logStreamName": name,
                 "creationTime": created,
                 "storedBytes": stored,
-                "arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{name}",
+                "arn": f"arn:aws:logs:{call.region}:{ACCOUNT_ID}:log-group:{group}:log-stream:{name}",
             }
             if first is not None:
                 stream.update(firstEventTimestamp=first, lastEventTimestamp=last, lastIngestionTime=ingestion)
@@ -219,7 +214,7 @@ class Logs:
         return {"logStreams": streams, **({"nextToken": _opaque(str(start + limit))} if len(rows) > limit else {})}
 
     # events ---------------------------------------------------------------------
-    def op_PutLogEvents(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_PutLogEvents(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name({"logGroupName": p["logGroupName"]})
         self._require_stream(group, p["logStreamName"])
         events = [(e["timestamp"], e["message"]) for e in p["logEvents"]]
@@ -243,7 +238,7 @@ class Logs:
             result["rejectedLogEventsInfo"] = rejected
         return result
 
-    def op_GetLogEvents(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_GetLogEvents(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         """Pages as AWS does: at either end of the stream the same token comes back."""
         group = self._group_name(p)
         stream = p["logStreamName"]
@@ -279,7 +274,7 @@ class Logs:
             forward, backward = _token("f", (0, 0)), _token("b", (0, 0))
         return {"events": events, "nextForwardToken": forward, "nextBackwardToken": backward}
 
-    def op_FilterLogEvents(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_FilterLogEvents(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name(p)
         where, args = "e.grp = ?", [group]
         if "logStreamNames" in p and "logStreamNamePrefix" in p:

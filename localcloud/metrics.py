@@ -1,9 +1,5 @@
-"""CloudWatch metrics over both wire protocols botocore may pick for CloudWatch.
+"""CloudWatch metrics, over whichever of its protocols a client speaks (CBOR, JSON, query).
 
-The model lists `smithy-rpc-v2-cbor`, `json` and `query`; botocore 1.44 picks by its own
-priority (`json`: `X-Amz-Target: GraniteServiceVersion20100801.<Op>`), SDKs that prefer CBOR
-send `POST /service/GraniteServiceVersion20100801/operation/<Op>` with a CBOR body. CBOR is
-decoded and encoded with botocore's own parser and serializer driven by the CloudWatch model.
 Each datum is stored as a statistic set (count, sum, min, max), which is all the standard
 statistics need; training jobs publish through `put` into `/aws/sagemaker/TrainingJobs`.
 """
@@ -14,21 +10,12 @@ import base64
 import datetime as dt
 import json
 import math
-import re
-from collections.abc import Callable
 from typing import Any
 
-from botocore.model import OperationModel
-from botocore.parsers import RpcV2CBORParser
-from botocore.serialize import RpcV2CBORSerializer
-
-from localcloud import protocol
-from localcloud.protocol import AwsError, Request, Response
+from localcloud.protocol import AwsError
+from localcloud.registry import Call, Service
 from localcloud.state import Store
 
-_PATH = re.compile(r"^/service/GraniteServiceVersion20100801/operation/(\w+)$")
-_CBOR_HEADERS = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
-_JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints
 LIST_PAGE = 500  # ListMetrics returns up to 500 metrics a call
@@ -79,84 +66,18 @@ def _page_start(token: str | None) -> int:
         raise invalid("The parameter NextToken is invalid.") from exc
 
 
-# ---------------------------------------------------------------- wire protocol
-
-
-def _is_cbor(request: Request) -> bool:
-    return request.header("smithy-protocol") == "rpc-v2-cbor" or request.path.startswith("/service/")
-
-
-def parse_request(request: Request) -> tuple[OperationModel, dict[str, Any]]:
-    model = protocol.service_model("cloudwatch")
-    if not _is_cbor(request):
-        return protocol.parse_json_request(model, request)
-    match = _PATH.match(request.path)
-    if request.method != "POST" or not match or match.group(1) not in model.operation_names:
-        raise AwsError("UnknownOperationException", f"No CloudWatch operation at {request.method} {request.path}", 404)
-    operation = model.operation_model(match.group(1))
-    params: Any = {}
-    if request.body:
-        parser = RpcV2CBORParser()
-        try:
-            params = parser.parse_data_item(parser.get_peekable_stream_from_bytes(request.body))
-        except Exception as exc:  # botocore raises several types for malformed CBOR
-            raise AwsError("SerializationException", f"Request body is not valid CBOR: {exc}") from exc
-    if not isinstance(params, dict):
-        raise AwsError("SerializationException", "Request body must be a CBOR map.")
-    if operation.input_shape is not None:
-        protocol.validate(operation, params)
-    return operation, params
-
-
-def response(request: Request, operation: OperationModel, output: dict[str, Any]) -> Response:
-    if not _is_cbor(request):
-        return Response(200, dict(_JSON_HEADERS), protocol.json_bytes(output))
-    body = bytearray()
-    if operation.output_shape is not None:
-        RpcV2CBORSerializer()._serialize_data_item(body, output, operation.output_shape)
-    return Response(200, dict(_CBOR_HEADERS), bytes(body))
-
-
-def error_response(request: Request, error: AwsError) -> Response:
-    """`__type` names the model's error shape; x-amzn-query-error carries the query-era code.
-
-    CloudWatch is `awsQueryCompatible`: botocore reports the code from that header
-    (`InvalidParameterValue`), the code the CloudWatch API has always answered.
-    """
-    model = protocol.service_model("cloudwatch")
-    code = "InvalidParameterValue" if error.code == "ValidationException" else error.code
-    shape_name, status = code, error.status
-    for shape in model.error_shapes:
-        if shape.metadata.get("error", {}).get("code") == code:
-            shape_name, status = shape.name, shape.metadata["error"].get("httpStatusCode", status)
-    fault = "Sender" if status < 500 else "Receiver"
-    fields = {"__type": f"com.amazonaws.cloudwatch#{shape_name}", "message": error.message}
-    if not _is_cbor(request):
-        headers = {**_JSON_HEADERS, "x-amzn-query-error": f"{code};{fault}"}
-        return Response(status, headers, protocol.json_bytes(fields))
-    body = bytearray([0xA0 + len(fields)])  # a CBOR map of that many entries
-    serializer = RpcV2CBORSerializer()
-    for key, value in fields.items():
-        serializer._serialize_type_string(body, key, None, None)
-        serializer._serialize_type_string(body, value, None, None)
-    return Response(status, {**_CBOR_HEADERS, "x-amzn-query-error": f"{code};{fault}"}, bytes(body))
-
-
 # ---------------------------------------------------------------- the service
 
 
-class Metrics:
+class Metrics(Service):
     """The `monitoring` service; `put` is the way localcloud's own runners publish metrics."""
+
+    model_name = "cloudwatch"
+    # CloudWatch is `awsQueryCompatible`: it answers bad input with its query-era code.
+    validation_code = "InvalidParameterValue"
 
     def __init__(self, store: Store) -> None:
         self.store = store
-
-    def handle(self, request: Request) -> Response:
-        operation, params = parse_request(request)
-        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(self, f"op_{operation.name}", None)
-        if handler is None:
-            raise AwsError("UnknownOperationException", f"localcloud does not implement CloudWatch {operation.name}")
-        return response(request, operation, handler(params))
 
     # internal API ---------------------------------------------------------------
     def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None:
@@ -189,7 +110,7 @@ class Metrics:
         return {float(t): (count, total, low, high) for t, count, total, low, high in rows}
 
     # operations -----------------------------------------------------------------
-    def op_PutMetricData(self, p: dict[str, Any]) -> dict[str, Any]:
+    def op_PutMetricData(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         namespace = p["Namespace"]
         if namespace.startswith("AWS/"):
             raise invalid("The value AWS/ for parameter Namespace is invalid.")
@@ -226,7 +147,7 @@ class Metrics:
         self._insert(rows)
         return {}
 
-    def op_ListMetrics(self, p: dict[str, Any]) -> dict[str, Any]:
+    def op_ListMetrics(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         sql, args = "SELECT DISTINCT namespace, name, dimensions FROM metric_data WHERE 1", []
         for column, key in (("namespace", "Namespace"), ("name", "MetricName")):
             if key in p:
@@ -255,7 +176,7 @@ class Metrics:
             result["NextToken"] = base64.urlsafe_b64encode(str(start + LIST_PAGE).encode()).decode()
         return result
 
-    def op_GetMetricData(self, p: dict[str, Any]) -> dict[str, Any]:
+    def op_GetMetricData(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         start, end = _epoch(p["StartTime"]), _epoch(p["EndTime"])
         if start >= end:
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
@@ -306,7 +227,7 @@ class Metrics:
                 )
         return {"MetricDataResults": results, "Messages": []}
 
-    def op_GetMetricStatistics(self, p: dict[str, Any]) -> dict[str, Any]:
+    def op_GetMetricStatistics(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         statistics = p.get("Statistics") or []
         if not statistics and not p.get("ExtendedStatistics"):
             raise AwsError("MissingParameter", "Must specify either Statistics or ExtendedStatistics.")

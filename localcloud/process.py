@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import boto3
 
+from localcloud.keys import PROFILE, profile_paths
+
 ROOT = Path(__file__).resolve().parent.parent
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
 REGION = "us-east-1"
 
 
@@ -50,8 +52,11 @@ class LocalCloudProcess:
             match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
             if match:
                 self.endpoint_url = match.group(1)
-                if self.health().get("status") == "ok":
+                health = self.health()
+                if health.get("status") == "ok":
                     return self
+                if health.get("status") == "degraded":
+                    raise RuntimeError(f"localcloud could not create its defaults: {health['defaults']}")
             time.sleep(0.05)
         raise TimeoutError(f"localcloud did not start: {self.log_path.read_text()[offset:]}")
 
@@ -62,14 +67,25 @@ class LocalCloudProcess:
         except OSError:
             return {}
 
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The root key localcloud wrote to its data dir, as AWS_* environment variables."""
+        parser = configparser.ConfigParser()
+        parser.read(profile_paths(self.data_dir)[0])
+        section = parser[PROFILE]
+        return {
+            "AWS_ACCESS_KEY_ID": section["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": section["aws_secret_access_key"],
+        }
+
     def session(self) -> boto3.Session:
-        return boto3.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()})
+        return boto3.Session(region_name=REGION, **{k.lower(): v for k, v in self.credentials.items()})
 
     def client(self, service: str, **kwargs):
         return self.session().client(service, endpoint_url=self.endpoint_url, **kwargs)
 
     def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": REGION, **CREDENTIALS}
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": REGION, **self.credentials}
 
     def wait_endpoint(self, name: str, status: str = "InService", timeout: float = 120.0) -> dict:
         sagemaker = self.client("sagemaker")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from localcloud.endpoints import Fleet, extract_model
 from localcloud.listing import page_listing
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
+from localcloud.registry import Call, Operation, Service
 from localcloud.s3 import S3
 from localcloud.state import Store
 from localcloud.training import Training
@@ -27,7 +27,9 @@ def _arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
 
 
-class SageMaker:
+class SageMaker(Service):
+    model_name = "sagemaker"
+
     def __init__(self, store: Store, s3: S3, training: Training) -> None:
         self.store = store
         self.s3 = s3
@@ -37,18 +39,14 @@ class SageMaker:
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
 
-    def dispatch(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
-        handler: Callable[[dict[str, Any], str], dict[str, Any]] | None = getattr(
-            self, f"op_{operation}", None
-        ) or getattr(self.training, f"op_{operation}", None)
-        if handler is None:
-            raise AwsError("UnknownOperationException", f"localcloud does not implement SageMaker {operation}")
-        return handler(params, region)
+    def operation(self, name: str) -> Operation | None:
+        """Training jobs are SageMaker operations too; their runner lives in training.py."""
+        return super().operation(name) or getattr(self.training, f"op_{name}", None)
 
     # models ---------------------------------------------------------------------
-    def op_CreateModel(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["ModelName"]
-        arn = _arn(region, "model", name)
+        arn = _arn(call.region, "model", name)
         container = p.get("PrimaryContainer") or (p.get("Containers") or [None])[0]
         if container is None:
             raise validation("Either PrimaryContainer or Containers must be specified.")
@@ -69,10 +67,10 @@ class SageMaker:
             raise validation(f'Could not find model "{_arn(region, "model", name)}".')
         return model
 
-    def op_DescribeModel(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        return self._model(p["ModelName"], region)
+    def op_DescribeModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._model(p["ModelName"], call.region)
 
-    def op_ListModels(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_ListModels(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         page, token = page_listing(
             self.store.all("model"),
             p,
@@ -86,17 +84,17 @@ class SageMaker:
             "NextToken": token,
         }
 
-    def op_DeleteModel(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        self._model(p["ModelName"], region)
+    def op_DeleteModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._model(p["ModelName"], call.region)
         self.store.delete("model", p["ModelName"])
         return {}
 
     # endpoint configs -------------------------------------------------------------
-    def op_CreateEndpointConfig(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["EndpointConfigName"]
-        arn = _arn(region, "endpoint-config", name)
+        arn = _arn(call.region, "endpoint-config", name)
         for variant in p["ProductionVariants"]:
-            self._model(variant["ModelName"], region)
+            self._model(variant["ModelName"], call.region)
             if variant.get("InitialInstanceCount", 1) < 1:
                 raise validation("InitialInstanceCount must be at least 1.")
         record = {
@@ -115,11 +113,11 @@ class SageMaker:
             raise validation(f'Could not find endpoint configuration "{_arn(region, "endpoint-config", name)}".')
         return config
 
-    def op_DescribeEndpointConfig(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        return self._config(p["EndpointConfigName"], region)
+    def op_DescribeEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._config(p["EndpointConfigName"], call.region)
 
-    def op_DeleteEndpointConfig(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        self._config(p["EndpointConfigName"], region)
+    def op_DeleteEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._config(p["EndpointConfigName"], call.region)
         self.store.delete("endpoint-config", p["EndpointConfigName"])
         return {}
 
@@ -130,10 +128,10 @@ class SageMaker:
             raise validation(f'Could not find endpoint "{_arn(region, "endpoint", name)}".')
         return endpoint
 
-    def op_CreateEndpoint(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["EndpointName"]
-        config = self._config(p["EndpointConfigName"], region)
-        arn = _arn(region, "endpoint", name)
+        config = self._config(p["EndpointConfigName"], call.region)
+        arn = _arn(call.region, "endpoint", name)
         now = time.time()
         record = {
             "EndpointName": name,
@@ -148,9 +146,9 @@ class SageMaker:
         self._deploy_async(name, config, on_failure="Failed")
         return {"EndpointArn": arn}
 
-    def op_UpdateEndpoint(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        endpoint = self._endpoint(p["EndpointName"], region)
-        config = self._config(p["EndpointConfigName"], region)
+    def op_UpdateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        endpoint = self._endpoint(p["EndpointName"], call.region)
+        config = self._config(p["EndpointConfigName"], call.region)
         if endpoint["EndpointStatus"] != "InService":
             raise validation(
                 f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).'
@@ -165,8 +163,8 @@ class SageMaker:
         self._deploy_async(endpoint["EndpointName"], config, on_failure="InService")
         return {"EndpointArn": endpoint["EndpointArn"]}
 
-    def op_DeleteEndpoint(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        self._endpoint(p["EndpointName"], region)
+    def op_DeleteEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._endpoint(p["EndpointName"], call.region)
         self.store.update("endpoint", p["EndpointName"], EndpointStatus="Deleting")
         with self._lock:
             fleets = self.fleets.pop(p["EndpointName"], [])
@@ -175,8 +173,8 @@ class SageMaker:
         self.store.delete("endpoint", p["EndpointName"])
         return {}
 
-    def op_DescribeEndpoint(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        endpoint = dict(self._endpoint(p["EndpointName"], region))
+    def op_DescribeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        endpoint = dict(self._endpoint(p["EndpointName"], call.region))
         config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
         with self._lock:
             fleets = {f.variant: f for f in self.fleets.get(endpoint["EndpointName"], [])}
@@ -199,7 +197,7 @@ class SageMaker:
             endpoint["ProductionVariants"] = variants
         return endpoint
 
-    def op_ListEndpoints(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_ListEndpoints(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         page, token = page_listing(
             self.store.all("endpoint"),
             p,
@@ -355,3 +353,15 @@ class SageMaker:
                 break
             time.sleep(0.05)
         raise AwsError("ValidationError", f"Endpoint {name} has no running instance.", 400)
+
+
+class SageMakerRuntime(Service):
+    """SageMaker Runtime: signed as `sagemaker` too, but REST-JSON with its own model."""
+
+    model_name = "sagemaker-runtime"
+
+    def __init__(self, sagemaker: SageMaker) -> None:
+        self.sagemaker = sagemaker
+
+    def op_InvokeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self.sagemaker.invoke_endpoint(p, call.region)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from localcloud.listing import page_listing
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
+from localcloud.registry import Call
 from localcloud.s3 import S3
 from localcloud.state import Store
 
@@ -91,9 +92,9 @@ class Training:
         self._lock = threading.RLock()
 
     # API ------------------------------------------------------------------------
-    def op_CreateTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_CreateTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["TrainingJobName"]
-        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+        arn = f"arn:aws:sagemaker:{call.region}:{ACCOUNT_ID}:training-job/{name.lower()}"
         hyper = p.get("HyperParameters") or {}
         if "sagemaker_program" not in hyper or "sagemaker_submit_directory" not in hyper:
             raise validation(
@@ -148,7 +149,7 @@ class Training:
                     f"training job with this name already exists ({arn})"
                 )
             self.runs[name] = Run()
-        threading.Thread(target=self._run, args=(name, region), daemon=True).start()
+        threading.Thread(target=self._run, args=(name, call.region), daemon=True).start()
         return {"TrainingJobArn": arn}
 
     def _job(self, name: str) -> dict[str, Any]:
@@ -157,11 +158,11 @@ class Training:
             raise validation(f"Requested resource not found: Training job {name} does not exist.")
         return job
 
-    def op_DescribeTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_DescribeTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         job = self._job(p["TrainingJobName"])
         return {k: v for k, v in job.items() if k != "Tags"}
 
-    def op_ListTrainingJobs(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_ListTrainingJobs(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         page, token = page_listing(
             self.store.all("training-job"),
             p,
@@ -181,7 +182,7 @@ class Training:
         )
         return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in page], "NextToken": token}
 
-    def op_StopTrainingJob(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+    def op_StopTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         job = self._job(p["TrainingJobName"])
         if job["TrainingJobStatus"] != "InProgress":
             raise validation(

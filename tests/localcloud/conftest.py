@@ -11,7 +11,11 @@ from collections.abc import Iterator
 import pytest
 from botocore.validate import ParamValidator
 
+from localcloud.keys import root_identity
 from localcloud.process import LocalCloudProcess
+from localcloud.registry import Call
+
+CALL = Call("us-east-1", root_identity("AKIAEXAMPLE000000000"))  # for operations called in-process
 
 ECHO_MODEL = textwrap.dedent("""
     import json, os

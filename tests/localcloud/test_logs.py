@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.logs import Logs
 from localcloud.state import Store
-from tests.localcloud.conftest import assert_shape
+from tests.localcloud.conftest import CALL, assert_shape
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 LINES = 10_000
@@ -174,7 +174,7 @@ def test_put_events_is_thread_safe_and_fast(tmp_path):
     for thread in threads:
         thread.join()
     assert time.perf_counter() - start < 5
-    tail = logs.op_GetLogEvents({"logGroupName": GROUP, "logStreamName": "job/algo-2-1", "limit": 2}, "us-east-1")
+    tail = logs.op_GetLogEvents({"logGroupName": GROUP, "logStreamName": "job/algo-2-1", "limit": 2}, CALL)
     assert [e["message"] for e in tail["events"]] == ["2 19 248", "2 19 249"]
-    streams = logs.op_DescribeLogStreams({"logGroupName": GROUP}, "us-east-1")["logStreams"]
+    streams = logs.op_DescribeLogStreams({"logGroupName": GROUP}, CALL)["logStreams"]
     assert [s["logStreamName"] for s in streams] == ["job/algo-1-1", "job/algo-2-1"]

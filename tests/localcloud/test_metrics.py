@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.metrics import Metrics
 from localcloud.state import Store
-from tests.localcloud.conftest import assert_shape
+from tests.localcloud.conftest import CALL, assert_shape
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
 HOST = [{"Name": "Host", "Value": "job-1/algo-1"}]
@@ -174,8 +174,8 @@ def cbor_cloudwatch(cloud, tmp_path_factory):
         "cloudwatch",
         region_name="us-east-1",
         endpoint_url=cloud.endpoint_url,
-        aws_access_key_id="localcloud",
-        aws_secret_access_key="localcloud",
+        aws_access_key_id=cloud.credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=cloud.credentials["AWS_SECRET_ACCESS_KEY"],
     )
     assert client.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
     return client
@@ -219,6 +219,7 @@ def test_internal_put_is_what_get_metric_data_reads(tmp_path):
             "StartTime": T0,
             "EndTime": T0 + dt.timedelta(minutes=1),
             "ScanBy": "TimestampAscending",
-        }
+        },
+        CALL,
     )["MetricDataResults"][0]
     assert result["Values"] == pytest.approx([1.0, 0.5, 1 / 3])

@@ -1,0 +1,158 @@
+"""localcloud assembled: every service over one data directory, behind one front door.
+
+`handle` is the whole request path and has no per-service branches: verify the SigV4
+signature, find the service by the name the request was signed for, let the codec of the
+protocol the request speaks decode it, call the operation, encode the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from localcloud.codecs import codec_for, guess_codec
+from localcloud.ec2 import EC2
+from localcloud.keys import KeyTable
+from localcloud.lambda_service import Lambda
+from localcloud.logs import Logs
+from localcloud.metrics import Metrics
+from localcloud.protocol import AwsError, Request, Response
+from localcloud.registry import Call, Registry, Service
+from localcloud.s3 import S3
+from localcloud.sagemaker import SageMaker, SageMakerRuntime
+from localcloud.sigv4 import Refusal, Verifier, scope_of
+from localcloud.state import Store
+from localcloud.sts import STS
+from localcloud.training import Training
+
+
+class LocalCloud:
+    """All services over one data directory; `handle` turns a Request into a Response."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        endpoint_url: str,
+        *,
+        lambda_concurrency: int = 10,
+        ec2_instances: int = 4,
+        training_instances: int = 4,
+    ) -> None:
+        self.store = Store(data_dir)
+        self.keys = KeyTable(self.store)
+        root = self.keys.root()
+        self.verifier = Verifier(self.keys)
+        self.logs = Logs(self.store)
+        self.metrics = Metrics(self.store)
+        self.ec2 = EC2(self.store, self.logs, endpoint_url, root, max_instances=ec2_instances)
+        self.s3 = S3(self.store)
+        self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
+        self.sagemaker = SageMaker(self.store, self.s3, self.training)
+        self.lambda_ = Lambda(self.store, self.s3, endpoint_url, root, lambda_concurrency)
+        self.registry = Registry()
+        services: list[Service] = [
+            STS(),
+            self.s3,
+            self.sagemaker,
+            SageMakerRuntime(self.sagemaker),
+            self.lambda_,
+            self.logs,
+            self.metrics,
+            self.ec2,
+        ]
+        for service in services:
+            self.registry.register(service)
+        self.endpoint_url = endpoint_url
+        self.started = time.time()
+        self.defaults: dict[str, Any] = {"state": "pending"}
+
+    # the request path -----------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith("/_localcloud/"):
+            return self._internal(request)
+        try:
+            signed = self.verifier.verify(request)
+        except Refusal as refusal:
+            return self.refuse(request, refusal.reason, refusal.detail)
+        request.region, request.service = signed.region, signed.service
+        try:
+            service = self.registry.resolve(signed.service, request)
+        except AwsError as error:
+            return guess_codec(request).error(error, None, request)
+        codec = codec_for(service.model, request)
+        try:
+            operation, params = codec.decode(service.model, request)
+            handler = service.operation(operation.name)
+            if handler is None:
+                raise codec.not_implemented(operation.name, service.model.service_id)
+            return codec.encode(operation, handler(params, Call(signed.region, signed.key.identity)) or {}, request)
+        except AwsError as error:
+            if error.code == "ValidationException":
+                error.code = service.validation_code
+            return codec.error(error, service.model, request)
+        except Exception as exc:
+            traceback.print_exc()
+            return codec.error(AwsError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), service.model, request)
+
+    def refuse(self, request: Request, reason: str, detail: str = "") -> Response:
+        """A refusal at the door, in the protocol (and words) of the service the request meant."""
+        service = None
+        scope = scope_of(request)
+        if scope is not None:
+            try:
+                service = self.registry.resolve(scope[1], request)
+            except AwsError:
+                service = None
+        service = service or self.registry.guess(request)
+        if service is None:
+            return guess_codec(request).refuse(reason, detail, None, request)
+        return codec_for(service.model, request).refuse(reason, detail, service.model, request)
+
+    # operator's view ------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What an operator (and the tests) need to see that localcloud is well; never a secret."""
+        me = psutil.Process()
+        rss = 0
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+        state = self.defaults["state"]
+        status = {"ready": "ok", "skipped": "ok", "failed": "degraded"}.get(state, "starting")
+        return {
+            "service": "localcloud",
+            "status": status,
+            "defaults": dict(self.defaults),
+            "services": self.registry.signing_names(),
+            "uptime_s": round(time.time() - self.started, 1),
+            "endpoint_instances": self.sagemaker.instance_pids(),
+            "lambda_environments": self.lambda_.environment_pids(),
+            "rss_mb": round(rss / 2**20, 1),
+        }
+
+    def _internal(self, request: Request) -> Response:
+        if request.path == "/_localcloud/health":
+            return Response(200, {"Content-Type": "application/json"}, json.dumps(self.health()).encode())
+        return Response(404, {"Content-Type": "text/plain"}, b"not found")
+
+    def shutdown(self) -> None:
+        self.sagemaker.stop_all()
+        self.training.stop_all()
+        self.lambda_.stop_all()
+        self.ec2.stop_all()
+
+
+_log_lock = threading.Lock()
+
+
+def log(message: str) -> None:
+    with _log_lock:
+        print(f"{time.strftime('%H:%M:%S')} localcloud: {message}", file=sys.stderr, flush=True)
