@@ -4,6 +4,7 @@ import streamlit as st
 
 from services.clients import CloudSettings
 from services.errors import ServiceError
+from services.identity import caller_arn, signing_credentials
 
 _STATE_KEY = "cloud_settings"
 
@@ -32,8 +33,28 @@ def sidebar_settings() -> CloudSettings:
         except ServiceError as exc:
             st.error(f"{exc.message} Using the environment's settings until this is fixed.")
             settings = defaults
+        _identity_caption(settings)
     st.session_state[_STATE_KEY] = settings
     return settings
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _cached_caller_arn(settings: CloudSettings) -> str:
+    """One STS call per settings every five minutes, not one per rerun; failures are not cached."""
+    return caller_arn(settings)
+
+
+def _identity_caption(settings: CloudSettings) -> None:
+    """Which key the dashboard signs with and whose it is; the secret never leaves boto3."""
+    credentials = signing_credentials(settings)
+    if credentials.key_hint is None:
+        st.caption(credentials.description)
+        return
+    try:
+        who = _cached_caller_arn(settings)
+    except ServiceError as exc:
+        who = f"identity unknown: {exc.message}"
+    st.caption(f"Signing as {who}  \n{credentials.description}")
 
 
 def current_settings() -> CloudSettings:

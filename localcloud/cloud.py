@@ -81,6 +81,9 @@ class LocalCloud:
             signed = self.verifier.verify(request)
         except Refusal as refusal:
             return self.refuse(request, refusal.reason, refusal.detail)
+        except Exception as exc:  # a request the verifier chokes on is refused, not a dead connection
+            log(f"could not verify a {request.method} {request.path[:200]}: {type(exc).__name__}: {exc}")
+            return self.refuse(request, "incomplete", "The request's signature could not be read.")
         request.region, request.service = signed.region, signed.service
         try:
             service = self.registry.resolve(signed.service, request)

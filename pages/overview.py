@@ -25,7 +25,9 @@ region.metric("Region", overview.region)
 health.metric("localcloud health", overview.health or "n/a")
 st.caption(f"Endpoint URL: {overview.endpoint_url or 'AWS default endpoints'}")
 if overview.caller_arn:
-    st.caption(f"Signed in as {overview.caller_arn}")
+    st.caption(f"Signed in as {overview.caller_arn}: {overview.credentials}")
+else:
+    st.caption(overview.credentials)
 
 st.subheader("Endpoints")
 if overview.endpoints:

@@ -18,6 +18,7 @@ import boto3
 
 from services.clients import CloudSettings, make_client
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.identity import signing_credentials
 
 HEALTH_PATH = "/_localcloud/health"
 _HEALTH_TIMEOUT_S = 2
@@ -54,6 +55,8 @@ class Overview:
     account: str | None
     region: str
     caller_arn: str | None
+    credentials: str
+    """Which key signs (masked) and where it came from; never the secret."""
     endpoints: list[EndpointSummary] | None
     """None when they could not be listed (the reason is in `errors`), unlike [] for none there."""
     functions: list[FunctionSummary] | None
@@ -99,6 +102,7 @@ def get_overview(
         account=account,
         region=settings.region,
         caller_arn=caller_arn,
+        credentials=signing_credentials(settings, boto3_session=boto3_session).description,
         endpoints=endpoints,
         functions=functions,
         health=health,
