@@ -32,7 +32,8 @@ class LocalCloudProcess:
     def log_path(self) -> Path:
         return self.data_dir / "localcloud.log"
 
-    def start(self, timeout: float = 120.0) -> LocalCloudProcess:
+    def start(self, timeout: float = 120.0, *, ready: bool = True) -> LocalCloudProcess:
+        """Start and wait until it listens and (with `ready`) its default resources are in place."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -52,6 +53,8 @@ class LocalCloudProcess:
             match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
             if match:
                 self.endpoint_url = match.group(1)
+                if not ready:
+                    return self
                 health = self.health()
                 if health.get("status") == "ok":
                     return self
@@ -94,6 +97,15 @@ class LocalCloudProcess:
             description = sagemaker.describe_endpoint(EndpointName=name)
             if description["EndpointStatus"] == status or time.monotonic() > deadline:
                 return description
+            time.sleep(0.1)
+
+    def wait_health(self, *statuses: str, timeout: float = 120.0) -> dict:
+        """Poll /_localcloud/health until its status is one of `statuses` (the last answer on timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.health()
+            if health.get("status") in statuses or time.monotonic() > deadline:
+                return health
             time.sleep(0.1)
 
     def stop(self) -> None:
