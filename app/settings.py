@@ -39,8 +39,8 @@ def sidebar_settings() -> CloudSettings:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _cached_caller_arn(settings: CloudSettings) -> str:
-    """One STS call per settings every five minutes, not one per rerun; failures are not cached."""
+def _cached_caller_arn(settings: CloudSettings, key_hint: str) -> str:
+    """One STS call per settings and key every five minutes, not one per rerun; failures are not cached."""
     return caller_arn(settings)
 
 
@@ -51,7 +51,7 @@ def _identity_caption(settings: CloudSettings) -> None:
         st.caption(credentials.description)
         return
     try:
-        who = _cached_caller_arn(settings)
+        who = _cached_caller_arn(settings, credentials.key_hint)
     except ServiceError as exc:
         who = f"identity unknown: {exc.message}"
     st.caption(f"Signing as {who}  \n{credentials.description}")

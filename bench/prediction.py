@@ -5,7 +5,8 @@ photo, times in interleaved rounds: the bare model in-process (the reference), I
 through boto3, and a warm Lambda Invoke through boto3. Then Lambda cold starts, endpoint
 throughput at concurrency 4 against the reference's sequential throughput, and localcloud's
 resident memory with one endpoint instance and one warm Lambda environment. Prints a table
-and writes the numbers to bench/results/.
+and writes the numbers to bench/results/. Last, what SigV4 verification costs a request
+(bench/verification.py): the verifier alone, and the endpoint round trip with it on and off.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from botocore.config import Config
 from PIL import Image
 
+from bench import verification
 from bench.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from classifier.model import DogBreedModel
 from localcloud.process import LocalCloudProcess
@@ -121,6 +123,7 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
             }
         finally:
             cloud.stop()
+    results["verification"] = verification.run(images["phone"].read_bytes(), rounds=rounds, per_round=per_round)
     return results
 
 
@@ -140,6 +143,17 @@ def _print(results: dict[str, Any]) -> None:
         f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)"
     )
     print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
+    v = results["verification"]
+    alone = v["verifier_median_us"]
+    print(
+        f"SigV4 verification alone (median): InvokeEndpoint, phone JPEG {alone['invoke_endpoint_phone_us']} µs, "
+        f"ListEndpoints {alone['list_endpoints_us']} µs"
+    )
+    trip = v["endpoint_phone_p50_ms"]
+    print(
+        f"Endpoint round trip, phone JPEG, in-process localcloud (p50, n={v['n_each']} each, interleaved): "
+        f"verified {trip['verified']} ms, unverified {trip['unverified']} ms, difference {v['difference_us']} µs"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,13 +27,10 @@ _THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "
 _TOO_LARGE = {"RequestEntityTooLargeException", "RequestEntityTooLarge"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-_BAD_CREDENTIALS = {
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "SignatureDoesNotMatch",
-    "InvalidSignatureException",
-    "InvalidAccessKeyId",
-}
+_UNKNOWN_KEY = {"InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure"}
+_BAD_SIGNATURE = {"SignatureDoesNotMatch", "InvalidSignatureException"}
+_SKEWED = {"RequestTimeTooSkewed"}
+_LOCALCLOUD_KEYS = "On localcloud, sign with the profile it writes to .localcloud/aws/ (`./dev run` does)."
 _NOT_FOUND = {"ResourceNotFoundException", "ResourceNotFound", "NoSuchBucket", "NoSuchKey"}
 _SERVER_SIDE = {"InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceException"}
 
@@ -110,8 +107,23 @@ def _from_response(exc: ClientError, what: str) -> ServiceError:
         return ServiceError(
             "The AWS credentials have expired. Refresh them (for example `aws sso login`) and reload.", code=code
         )
-    if code in _BAD_CREDENTIALS:
-        return ServiceError("The AWS credentials were rejected. Check the profile or access key in use.", code=code)
+    if code in _SKEWED or aws_message.startswith(("Signature expired", "Signature not yet current")):
+        return ServiceError(
+            "The AWS credentials were rejected: the request's signature is more than 15 minutes off the cloud's "
+            "clock. Check this machine's clock.",
+            code=code,
+        )
+    if code in _BAD_SIGNATURE:
+        return ServiceError(
+            "The AWS credentials were rejected: the signature did not check out, so the secret access key does "
+            f"not belong to the access key in use. Check the profile or keys. {_LOCALCLOUD_KEYS}",
+            code=code,
+        )
+    if code in _UNKNOWN_KEY:
+        return ServiceError(
+            f"The AWS credentials were rejected: this cloud does not know the access key in use. {_LOCALCLOUD_KEYS}",
+            code=code,
+        )
     if code in _THROTTLED:
         message = "too many requests right now (throttled). Wait a moment and try again, or raise the limit."
     elif code in _TOO_LARGE:

@@ -90,3 +90,26 @@ def test_a_classified_url_gets_its_preview(predict_page, monkeypatch) -> None:
     assert not at.exception and not at.error
     assert at.success[0].value.startswith("Dog: Afghan hound (")
     assert [(image.value, image.captions) for image in at.image] == [([url], [url])]
+
+
+def test_sidebar_and_overview_say_which_key_signs_and_never_show_the_secret(aws_env) -> None:
+    at = dashboard().run()
+    assert not at.exception
+    key, secret = aws_env.credentials["AWS_ACCESS_KEY_ID"], aws_env.credentials["AWS_SECRET_ACCESS_KEY"]
+    masked = f"{key[:4]}…{key[-4:]}"
+    sidebar = [c.value for c in at.sidebar.caption]
+    assert any("Signing as arn:aws:iam::000000000000:root" in c and masked in c for c in sidebar), sidebar
+    page = [c.value for c in at.main.caption]
+    assert any(c.startswith("Signed in as arn:aws:iam::000000000000:root") and masked in c for c in page), page
+    everything = " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.metric, *at.warning, *at.error])
+    assert secret not in everything and key not in everything
+
+
+def test_a_wrong_secret_is_explained_without_showing_it(aws_env, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong" + aws_env.credentials["AWS_SECRET_ACCESS_KEY"][5:])
+    monkeypatch.setattr("services.clients._clients", {})  # clients are cached per settings, not per key
+    at = dashboard().run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "the secret access key does not belong to the access key in use" in warnings, warnings
+    assert "wrong" not in warnings and aws_env.credentials["AWS_ACCESS_KEY_ID"] not in warnings

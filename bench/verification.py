@@ -1,0 +1,129 @@
+"""What verifying SigV4 costs each request, measured two ways in one run.
+
+1. The verifier alone, on requests botocore signed as the SDK does: InvokeEndpoint carrying
+   the phone photo (the body is hashed) and a bodiless ListEndpoints; median microseconds.
+2. The endpoint round trip through boto3 against an in-process localcloud, in interleaved
+   rounds with its verifier on and swapped for a pass-through between rounds: same server,
+   same endpoint instance, same client, so the difference is verification's share.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from bench.bench_model import DEFAULT_ONNX
+from localcloud.bootstrap import ENDPOINT_NAME, seed_defaults
+from localcloud.cloud import LocalCloud
+from localcloud.keys import AccessKey
+from localcloud.protocol import Request
+from localcloud.server import CloudServer
+from localcloud.sigv4 import Signed, Verifier
+
+
+class _PassThrough:
+    """Accepts every request as the root key's: the 'without verification' side of the comparison."""
+
+    def __init__(self, key: AccessKey) -> None:
+        self.key = key
+
+    def verify(self, request: Request) -> Signed:
+        return Signed(self.key, "us-east-1", "sagemaker")
+
+
+def _signed(key: AccessKey, host: str, path: str, body: bytes, headers: dict[str, str]) -> Request:
+    aws = AWSRequest(method="POST", url=f"http://{host}{path}", data=body, headers=headers)
+    credentials = Credentials(key.access_key_id, key.secret_access_key)
+    SigV4Auth(credentials, "sagemaker", "us-east-1").add_auth(aws)
+    sent = {k.lower(): v for k, v in aws.headers.items()} | {"host": host}
+    return Request("POST", path, "", sent, body)
+
+
+def verifier_alone(verifier: Verifier, key: AccessKey, photo: bytes, repeats: int) -> dict[str, float]:
+    host = "127.0.0.1:4566"
+    requests = {
+        "invoke_endpoint_phone_us": _signed(
+            key, host, f"/endpoints/{ENDPOINT_NAME}/invocations", photo, {"Content-Type": "image/jpeg"}
+        ),
+        "list_endpoints_us": _signed(
+            key,
+            host,
+            "/",
+            b"{}",
+            {"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"},
+        ),
+    }
+    result = {}
+    for name, request in requests.items():
+        verifier.verify(request)
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            verifier.verify(request)
+            samples.append((time.perf_counter() - start) * 1e6)
+        result[name] = round(statistics.median(samples), 1)
+    return result
+
+
+def round_trip_with_and_without(photo: bytes, rounds: int, per_round: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = CloudServer(0)
+        cloud = LocalCloud(Path(tmp), server.endpoint_url)
+        server.cloud = cloud
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            key = cloud.keys.root()
+            seed_defaults(server.endpoint_url, "us-east-1", DEFAULT_ONNX, key)
+            session = boto3.Session(
+                aws_access_key_id=key.access_key_id,
+                aws_secret_access_key=key.secret_access_key,
+                region_name="us-east-1",
+            )
+            config = Config(retries={"mode": "standard", "max_attempts": 1})
+            sagemaker = session.client("sagemaker", endpoint_url=server.endpoint_url, config=config)
+            sagemaker.get_waiter("endpoint_in_service").wait(
+                EndpointName=ENDPOINT_NAME, WaiterConfig={"Delay": 0.2, "MaxAttempts": 600}
+            )
+            runtime = session.client("sagemaker-runtime", endpoint_url=server.endpoint_url, config=config)
+            verifiers = {"verified": cloud.verifier, "unverified": _PassThrough(key)}
+
+            def invoke() -> float:
+                start = time.perf_counter()
+                runtime.invoke_endpoint(EndpointName=ENDPOINT_NAME, ContentType="image/jpeg", Body=photo)["Body"].read()
+                return (time.perf_counter() - start) * 1000
+
+            for _ in range(10):
+                invoke()
+            samples: dict[str, list[float]] = {name: [] for name in verifiers}
+            for _ in range(rounds):
+                for name, verifier in verifiers.items():
+                    cloud.verifier = verifier  # type: ignore[assignment]
+                    samples[name] += [invoke() for _ in range(per_round)]
+            cloud.verifier = verifiers["verified"]  # type: ignore[assignment]
+        finally:
+            server.shutdown()
+            cloud.shutdown()
+    medians = {name: round(statistics.median(values), 3) for name, values in samples.items()}
+    return {
+        "endpoint_phone_p50_ms": medians,
+        "difference_us": round((medians["verified"] - medians["unverified"]) * 1000, 1),
+        "n_each": len(samples["verified"]),
+    }
+
+
+def run(photo: bytes, *, rounds: int, per_round: int, repeats: int = 2000) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud_keys = LocalCloud(Path(tmp), "http://127.0.0.1:4566").keys
+        key = cloud_keys.root()
+        alone = verifier_alone(Verifier(cloud_keys), key, photo, repeats)
+    return {"verifier_median_us": alone, **round_trip_with_and_without(photo, rounds, per_round)}
