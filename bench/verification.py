@@ -27,8 +27,9 @@ from localcloud.bootstrap import ENDPOINT_NAME, seed_defaults
 from localcloud.cloud import LocalCloud
 from localcloud.keys import AccessKey
 from localcloud.protocol import Request
+from localcloud.refusal import Signed
 from localcloud.server import CloudServer
-from localcloud.sigv4 import Signed, Verifier
+from localcloud.sigv4 import Verifier
 
 
 class _PassThrough:

@@ -24,10 +24,11 @@ from localcloud.lambda_service import Lambda
 from localcloud.logs import Logs
 from localcloud.metrics import Metrics
 from localcloud.protocol import AwsError, Request, Response
+from localcloud.refusal import Refusal
 from localcloud.registry import Call, Registry, Service
 from localcloud.s3 import S3
 from localcloud.sagemaker import SageMaker, SageMakerRuntime
-from localcloud.sigv4 import Refusal, Verifier, scope_of
+from localcloud.sigv4 import Verifier, scope_of
 from localcloud.state import Store
 from localcloud.sts import STS
 from localcloud.training import Training

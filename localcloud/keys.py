@@ -13,7 +13,6 @@ import base64
 import os
 import secrets
 import threading
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,14 +92,6 @@ class KeyTable:
         if len(self._cache) < 10_000:  # unknown ids are cached too, within reason
             self._cache[access_key_id] = key
         return key
-
-    def remove_expired(self, now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        with self._lock:
-            for record in self.store.all(KIND):
-                if record.get("expires") is not None and record["expires"] <= now:
-                    self.store.delete(KIND, record["access_key_id"])
-                    self._cache.pop(record["access_key_id"], None)
 
 
 def client_env(endpoint_url: str, key: AccessKey) -> dict[str, str]:

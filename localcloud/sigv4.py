@@ -3,8 +3,8 @@
 The canonical request is rebuilt from the request as received: the raw path, the raw query
 string, only the headers the client signed (Host with its port), and the payload hash. S3
 presigned URLs (the signature in the query string) and `aws-chunked` uploads signed chunk by
-chunk are verified too. Refusals name a reason; the codec of the request's protocol turns it
-into the code and message AWS gives there.
+chunk are verified too; S3's older Signature Version 2 is sigv2.py's. Refusals name a reason;
+the codec of the request's protocol turns it into the code and message AWS gives there.
 """
 
 from __future__ import annotations
@@ -16,59 +16,26 @@ import hmac
 import re
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import botocore.session
 from botocore.auth import (
     EMPTY_SHA256_HASH,
-    HmacV1Auth,
     S3SigV4Auth,
     S3SigV4QueryAuth,
     SigV4Auth,
     SigV4QueryAuth,
 )
-from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from localcloud import chunked
+from localcloud import chunked, sigv2
 from localcloud.keys import AccessKey, KeyTable
 from localcloud.protocol import Request
+from localcloud.refusal import MAX_SKEW, Refusal, Signed
 
-MAX_SKEW = dt.timedelta(minutes=15)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
-
-
-_V2_HEADERS = ("content-md5", "content-type")
-
-
-class _SigV2(HmacV1Auth):
-    """botocore's S3 SigV2 signer with the request's own date (a presigned URL's Expires)."""
-
-    def __init__(self, credentials: Credentials, date: str) -> None:
-        super().__init__(credentials)
-        self._date = date
-
-    def _get_date(self) -> str:
-        return self._date
-
-
-class Refusal(Exception):
-    """Why the door refuses a request; `reason` is a key of the codecs' refusal tables."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Signed:
-    """A request whose signature checked out: the key, and the scope it was signed for."""
-
-    key: AccessKey
-    region: str
-    service: str
 
 
 @dataclass(frozen=True)
@@ -155,11 +122,6 @@ def _parts(credential: str, signed_headers: str, signature: str, amz_date: str, 
     return _Parts(pieces[0], pieces[1], pieces[2], pieces[3], signed_headers.split(";"), signature, amz_date, presigned)
 
 
-def _v2_resource(path: str) -> str:
-    """SigV2's canonical resource names a bucket with its trailing slash (`/bucket/`)."""
-    return path + "/" if path.count("/") == 1 and len(path) > 1 else path
-
-
 def _from_http_date(text: str) -> str | None:
     try:
         return email.utils.parsedate_to_datetime(text).astimezone(dt.UTC).strftime(_AMZ_DATE)
@@ -178,13 +140,13 @@ class Verifier:
         header = request.header("authorization")
         query = parse_qs(request.query, keep_blank_values=True) if "X-Amz-" in request.query else {}
         if header and header.startswith("AWS ") and scope_of(request) is None:
-            return self._verify_header_v2(request, header, now)
+            return sigv2.verify_header(request, header, self.keys, now)
         if header:
             parts = _parse_header(request, header)
         elif "X-Amz-Signature" in query or "X-Amz-Credential" in query:
             parts = _parse_query(query)
         elif "AWSAccessKeyId=" in request.query and "Signature=" in request.query:
-            return self._verify_presigned_v2(request, now)
+            return sigv2.verify_presigned(request, self.keys, now)
         else:
             raise Refusal("missing")
         self._check_time(parts, now)
@@ -206,61 +168,6 @@ class Verifier:
             raise Refusal("signature")
         self._check_payload(request, parts, signer, aws_request, expected)
         return Signed(key, parts.region, parts.service)
-
-    def _verify_header_v2(self, request: Request, header: str, now: dt.datetime) -> Signed:
-        """S3's Signature Version 2 (`Authorization: AWS <key>:<signature>`), which S3 still accepts."""
-        access_key_id, _, signature = header[4:].partition(":")
-        date_text = request.header("date") or ""
-        try:
-            when = email.utils.parsedate_to_datetime(request.header("x-amz-date") or date_text)
-        except (TypeError, ValueError) as exc:
-            raise Refusal("incomplete", "AWS authentication requires a valid Date or x-amz-date header") from exc
-        if abs(now - when.astimezone(dt.UTC)) > MAX_SKEW:
-            raise Refusal("expired", f"The request was signed at {when:%Y%m%dT%H%M%SZ}.")
-        key = self.keys.find(access_key_id)
-        if key is None or key.expired(now.timestamp()) or key.session_token is not None:
-            raise Refusal("unknown_key")
-        split = urlsplit(
-            f"http://{request.header('host') or ''}{request.path}" + (f"?{request.query}" if request.query else "")
-        )
-        signer = _SigV2(Credentials(key.access_key_id, key.secret_access_key), date_text)
-        headers = {k: v for k, v in request.headers.items() if k != "date"}
-        expected = signer.get_signature(
-            request.method, split, HTTPHeaders.from_dict(headers), auth_path=_v2_resource(request.path)
-        )
-        if not hmac.compare_digest(expected, signature):
-            raise Refusal("signature")
-        return Signed(key, "us-east-1", "s3")
-
-    def _verify_presigned_v2(self, request: Request, now: dt.datetime) -> Signed:
-        """An S3 URL presigned with Signature Version 2, which boto3's generate_presigned_url still makes."""
-        query = parse_qs(request.query, keep_blank_values=True)
-        try:
-            access_key_id, signature = query["AWSAccessKeyId"][0], query["Signature"][0]
-            expires = int(query["Expires"][0])
-        except (KeyError, ValueError) as exc:
-            raise Refusal(
-                "incomplete",
-                "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
-            ) from exc
-        if now.timestamp() > expires:
-            raise Refusal("presign_expired", f"Request has expired: it expired at {expires}.")
-        key = self.keys.find(access_key_id)
-        if key is None or key.expired(now.timestamp()) or key.session_token is not None:
-            raise Refusal("unknown_key")
-        kept = "&".join(
-            p for p in request.query.split("&") if p.partition("=")[0] not in ("AWSAccessKeyId", "Signature", "Expires")
-        )
-        split = urlsplit(f"http://{request.header('host') or ''}{request.path}" + (f"?{kept}" if kept else ""))
-        signed_headers = {
-            k: v[0] for k, v in query.items() if k.lower().startswith("x-amz-") or k.lower() in _V2_HEADERS
-        }
-        signed_headers.update({k: v for k, v in request.headers.items() if k in _V2_HEADERS})
-        signer = _SigV2(Credentials(key.access_key_id, key.secret_access_key), query["Expires"][0])
-        expected = signer.get_signature(request.method, split, HTTPHeaders.from_dict(signed_headers))
-        if not hmac.compare_digest(expected, signature):
-            raise Refusal("signature")
-        return Signed(key, "us-east-1", "s3")
 
     @staticmethod
     def _check_time(parts: _Parts, now: dt.datetime) -> None:

@@ -15,6 +15,7 @@ from localcloud.keys import root_identity
 from localcloud.process import LocalCloudProcess
 from localcloud.registry import Call
 
+READ_TIMEOUT = 1.0  # the `door` localcloud gives slow clients this long to send a request
 CALL = Call("us-east-1", root_identity("AKIAEXAMPLE000000000"))  # for operations called in-process
 
 ECHO_MODEL = textwrap.dedent("""
@@ -106,3 +107,13 @@ def deploy_echo(
         ],
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    """A localcloud that gives slow clients one second to send their request."""
+    process = LocalCloudProcess(
+        tmp_path_factory.mktemp("front-door"), ["--no-defaults", "--read-timeout", str(READ_TIMEOUT)]
+    ).start()
+    yield process
+    process.stop()

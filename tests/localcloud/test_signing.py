@@ -1,5 +1,5 @@
-"""The front door: localcloud's own keys, SigV4 verified as AWS does, refusals in each protocol's
-words, and bad input that never takes the server down."""
+"""Signed requests: localcloud's own keys and the profile every AWS tool reads, SigV4 verified as AWS
+does (presigned URLs and chunk-signed uploads too), and refusals in each protocol's words."""
 
 from __future__ import annotations
 
@@ -9,62 +9,20 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import boto3
 import botocore.auth
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from localcloud.keys import profile_paths
 from localcloud.process import LocalCloudProcess
-
-READ_TIMEOUT = 1.0
-
-
-@pytest.fixture(scope="module")
-def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
-    """A localcloud that gives slow clients one second to send their request."""
-    process = LocalCloudProcess(
-        tmp_path_factory.mktemp("front-door"), ["--no-defaults", "--read-timeout", str(READ_TIMEOUT)]
-    ).start()
-    yield process
-    process.stop()
-
-
-def client(
-    door: LocalCloudProcess,
-    service: str,
-    *,
-    key: str | None = None,
-    secret: str | None = None,
-    region: str = "us-east-1",
-):
-    credentials = door.credentials
-    return boto3.Session(
-        aws_access_key_id=key or credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secret or credentials["AWS_SECRET_ACCESS_KEY"],
-        region_name=region,
-    ).client(service, endpoint_url=door.endpoint_url, config=Config(retries={"max_attempts": 1}))
-
-
-def error_of(call, **kwargs) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as raised:
-        call(**kwargs)
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"].get("Message", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
-
+from tests.localcloud.door import client, error_of_call, signed_request
 
 # ---------------------------------------------------------------- keys and profile
 
@@ -148,7 +106,7 @@ def test_a_wrong_secret_is_refused_in_the_services_own_words(door, service):
     expected, call = WRONG_SECRET[service]
     secret = door.credentials["AWS_SECRET_ACCESS_KEY"]
     wrong = client(door, service, secret=secret[:-1] + ("A" if secret[-1] != "A" else "B"))
-    code, message, status = error_of(call, c=wrong) if False else _error_of_call(call, wrong)
+    code, message, status = error_of_call(call, wrong)
     assert code == expected
     assert status in (401, 403)
     assert secret not in message
@@ -159,30 +117,19 @@ def test_a_wrong_secret_is_refused_in_the_services_own_words(door, service):
 @pytest.mark.parametrize("service", sorted(UNKNOWN_KEY))
 def test_an_unknown_key_is_refused_in_the_services_own_words(door, service):
     _, call = WRONG_SECRET[service]
-    code, _, status = _error_of_call(call, client(door, service, key="AKIAIOSFODNN7EXAMPLE"))
+    code, _, status = error_of_call(call, client(door, service, key="AKIAIOSFODNN7EXAMPLE"))
     assert (code, status) == (UNKNOWN_KEY[service], 401 if service == "ec2" else 403)
-
-
-def _error_of_call(call, service_client) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as raised:
-        call(service_client)
-    response = raised.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"].get("Message", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_a_request_signed_more_than_15_minutes_off_is_expired(door, monkeypatch):
     real_now = botocore.auth.get_current_datetime
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real_now() - dt.timedelta(minutes=16))
-    code, message, _ = _error_of_call(lambda c: c.list_endpoints(), client(door, "sagemaker"))
+    code, message, _ = error_of_call(lambda c: c.list_endpoints(), client(door, "sagemaker"))
     assert code == "InvalidSignatureException" and message.startswith("Signature expired:")
-    code, _, _ = _error_of_call(lambda c: c.list_buckets(), client(door, "s3"))
+    code, _, _ = error_of_call(lambda c: c.list_buckets(), client(door, "s3"))
     assert code == "RequestTimeTooSkewed"
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real_now() + dt.timedelta(minutes=16))
-    code, message, _ = _error_of_call(lambda c: c.get_caller_identity(), client(door, "sts"))
+    code, message, _ = error_of_call(lambda c: c.get_caller_identity(), client(door, "sts"))
     assert code == "SignatureDoesNotMatch" and message.startswith("Signature not yet current:")
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real_now() - dt.timedelta(minutes=14))
     assert client(door, "sagemaker").list_endpoints()["Endpoints"] == []  # within the window
@@ -190,7 +137,7 @@ def test_a_request_signed_more_than_15_minutes_off_is_expired(door, monkeypatch)
 
 def test_another_region_is_served_and_a_made_up_one_refused(door):
     assert client(door, "sagemaker", region="eu-west-1").list_endpoints()["Endpoints"] == []
-    code, message, _ = _error_of_call(lambda c: c.list_endpoints(), client(door, "sagemaker", region="mars-1"))
+    code, message, _ = error_of_call(lambda c: c.list_endpoints(), client(door, "sagemaker", region="mars-1"))
     assert code == "InvalidSignatureException"
     assert message == "Credential should be scoped to a valid region, not 'mars-1'."
 
@@ -298,148 +245,8 @@ def test_streaming_uploads_are_verified_chunk_by_chunk(door):
 def test_a_body_that_is_not_what_was_signed_is_refused(door):
     s3 = client(door, "s3")
     s3.create_bucket(Bucket="hashes")
-    request = _signed_raw(door, "s3", "PUT", "/hashes/k", b"original")
+    request = signed_request(door, "s3", "PUT", "/hashes/k", b"original")
     request.data = b"replaced"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == 400 and b"XAmzContentSHA256Mismatch" in refused.value.read()
-
-
-def _signed_raw(
-    door: LocalCloudProcess,
-    service: str,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> urllib.request.Request:
-    """A request signed with botocore's SigV4 signer, to send by hand (urllib)."""
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    credentials = Credentials(door.credentials["AWS_ACCESS_KEY_ID"], door.credentials["AWS_SECRET_ACCESS_KEY"])
-    request = AWSRequest(method=method, url=door.endpoint_url + path, data=body, headers=headers or {})
-    signer = botocore.auth.S3SigV4Auth if service == "s3" else botocore.auth.SigV4Auth
-    signer(credentials, service, "us-east-1").add_auth(request)
-    return urllib.request.Request(
-        door.endpoint_url + path, data=body or None, method=method, headers=dict(request.headers.items())
-    )
-
-
-# ---------------------------------------------------------------- bad input at the door
-
-
-def _refusal(request: urllib.request.Request) -> tuple[int, dict]:
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    return refused.value.code, dict(refused.value.headers.items()) | {"body": refused.value.read()}
-
-
-def test_unsigned_and_malformed_requests_are_refused(door):
-    target = {"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"}
-    status, answer = _refusal(urllib.request.Request(door.endpoint_url + "/", data=b"{}", headers=target))
-    assert (status, answer["x-amzn-ErrorType"]) == (403, "MissingAuthenticationTokenException")
-    status, answer = _refusal(urllib.request.Request(door.endpoint_url + "/some-bucket"))
-    assert status == 403 and b"<Code>AccessDenied</Code>" in answer["body"]
-    garbled = {**target, "Authorization": "AWS4-HMAC-SHA256 Credential=nonsense"}
-    status, answer = _refusal(urllib.request.Request(door.endpoint_url + "/", data=b"{}", headers=garbled))
-    assert (status, answer["x-amzn-ErrorType"]) == (400, "IncompleteSignatureException")
-    signed = _signed_raw(door, "sagemaker", "POST", "/", b"{}", target)
-    signed.remove_header("X-amz-date")
-    status, answer = _refusal(signed)
-    assert (status, answer["x-amzn-ErrorType"]) == (400, "IncompleteSignatureException")
-    assert b"X-Amz-Date" in answer["body"]
-
-
-def test_unknown_services_and_targets_are_answered(door):
-    status, answer = _refusal(
-        _signed_raw(door, "dynamodb", "POST", "/", b"{}", {"X-Amz-Target": "DynamoDB_20120810.ListTables"})
-    )
-    assert status == 400 and answer["x-amzn-ErrorType"] == "UnknownServiceException"
-    for target in ("SageMaker.NoSuchOperation", "Bogus.ListEndpoints"):
-        status, answer = _refusal(_signed_raw(door, "sagemaker", "POST", "/", b"{}", {"X-Amz-Target": target}))
-        assert status == 400 and answer["x-amzn-ErrorType"] == "UnknownOperationException"
-
-
-def _raw(door: LocalCloudProcess, data: bytes, *, drip: float = 0.0, wait: float = 5.0) -> bytes:
-    """Send bytes on a fresh connection (a byte every `drip` seconds), then read what comes back."""
-    port = int(door.endpoint_url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
-        try:
-            if drip:
-                for i in range(len(data)):
-                    sock.sendall(data[i : i + 1])
-                    time.sleep(drip)
-            else:
-                sock.sendall(data)
-        except OSError:
-            pass  # the server may cut us off mid-send: that is the point
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except (TimeoutError, OSError):
-            pass
-    return answer
-
-
-def _signed_bytes(door: LocalCloudProcess, body: bytes = b"{}") -> tuple[bytes, bytes]:
-    target = {"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"}
-    request = _signed_raw(door, "sagemaker", "POST", "/", body, target)
-    head = f"POST / HTTP/1.1\r\nHost: {door.endpoint_url.removeprefix('http://')}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in request.header_items() if k.lower() != "host")
-    return head.encode(), body
-
-
-def test_a_body_shorter_than_its_content_length_times_out_cleanly(door):
-    head, body = _signed_bytes(door)
-    answer = _raw(door, head + f"Content-Length: {len(body) + 50}\r\n\r\n".encode() + body)
-    assert answer.startswith(b"HTTP/1.1 408") and b"RequestTimeoutException" in answer
-    assert door.client("sagemaker").list_endpoints()["Endpoints"] == []
-
-
-def test_a_body_longer_than_its_content_length_does_not_spill_into_the_next_request(door):
-    head, body = _signed_bytes(door)
-    answer = _raw(
-        door, head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body + b"GARBAGE" * 100 + b"\r\n\r\n", wait=3
-    )
-    assert answer.startswith(b"HTTP/1.1 200") and b'{"Endpoints":[]}' in answer
-    assert b"Error code explanation: 400" in answer  # the extra bytes are not a request
-    assert door.client("sagemaker").list_endpoints()["Endpoints"] == []
-
-
-def test_a_huge_content_length_is_refused_without_reading(door):
-    head, _ = _signed_bytes(door)
-    started = time.monotonic()
-    answer = _raw(door, head + b"Content-Length: 10737418240\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 413") and b"RequestEntityTooLargeException" in answer
-    assert time.monotonic() - started < 5
-
-
-def test_a_hundred_kilobytes_of_headers_are_refused(door):
-    head, body = _signed_bytes(door)
-    padding = b"".join(f"X-Padding-{i}: {'p' * 1000}\r\n".encode() for i in range(100))
-    answer = _raw(door, head + padding + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    assert answer.startswith(b"HTTP/1.1 431")
-
-
-def test_a_client_dripping_its_headers_is_cut_off_while_others_are_served(door):
-    import threading
-
-    results: dict[str, bytes] = {}
-    request = f"GET /_localcloud/health HTTP/1.1\r\nHost: x\r\nX-Slow: {'s' * 40}\r\n\r\n".encode()
-    dripper = threading.Thread(target=lambda: results.setdefault("slow", _raw(door, request, drip=0.2, wait=15)))
-    started = time.monotonic()
-    dripper.start()
-    time.sleep(0.5)
-    assert door.client("s3").list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
-    dripper.join(timeout=30)
-    assert results["slow"] == b"" or results["slow"].startswith(b"HTTP/1.1 408")
-    assert time.monotonic() - started < 0.2 * len(request)  # cut off well before the head was complete
-
-
-def test_secrets_never_reach_the_log(door):
-    secret = door.credentials["AWS_SECRET_ACCESS_KEY"]
-    assert secret not in door.log_path.read_text()
-    health = urllib.request.urlopen(door.endpoint_url + "/_localcloud/health").read().decode()
-    assert secret not in health and door.credentials["AWS_ACCESS_KEY_ID"] not in health
