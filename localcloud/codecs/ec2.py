@@ -50,7 +50,7 @@ class Ec2Codec(Codec):
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         namespace = operation.service_model.metadata.get("xmlNamespace", "").rstrip("/") + "/"
         shape = operation.output_shape
-        inner = xml.content(shape, output, "item") if shape is not None else "<return>true</return>"
+        inner = xml.content(shape, output, ec2=True) if shape is not None else "<return>true</return>"
         body = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation.name}Response xmlns="{namespace}">'
             f"<requestId>{request_id()}</requestId>{inner}</{operation.name}Response>"

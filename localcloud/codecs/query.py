@@ -57,7 +57,7 @@ class QueryCodec(Codec):
         shape = operation.output_shape
         if shape is not None:
             wrapper = shape.serialization.get("resultWrapper", f"{name}Result")
-            inner = f"<{wrapper}>{xml.content(shape, output, 'member')}</{wrapper}>"
+            inner = f"<{wrapper}>{xml.content(shape, output)}</{wrapper}>"
         body = (
             f'<{name}Response xmlns="{namespace}">{inner}<ResponseMetadata><RequestId>{request_id()}'
             f"</RequestId></ResponseMetadata></{name}Response>"

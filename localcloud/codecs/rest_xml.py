@@ -109,7 +109,7 @@ class RestXmlCodec(Codec):
         if list(body_members) == [root]:  # the document element is the value (GetBucketLocation)
             inner = xml_escape(to_text(body_members[root], output[root]))
         else:
-            inner = xml.content(shape, output, "member")
+            inner = xml.content(shape, output)
         response.body = (
             f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{S3_NAMESPACE}">{inner}</{root}>'
         ).encode()

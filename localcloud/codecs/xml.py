@@ -20,8 +20,8 @@ def _wire_name(member: Shape, name: str) -> str:
     return member.serialization.get("name", name)
 
 
-def content(shape: Shape, value: Any, item_name: str) -> str:
-    """The inside of an element holding `value`; `item_name` is the default list item name."""
+def content(shape: Shape, value: Any, *, ec2: bool = False) -> str:
+    """The inside of an element holding `value`, list items named as the protocol names them."""
     kind = shape.type_name
     if kind == "structure":
         parts = []
@@ -29,27 +29,26 @@ def content(shape: Shape, value: Any, item_name: str) -> str:
             child = value.get(name)
             if child is None or "location" in member.serialization:
                 continue
-            parts.append(element(_wire_name(member, name), member, child, item_name))
+            parts.append(element(_wire_name(member, name), member, child, ec2=ec2))
         return "".join(parts)
     if kind == "list":
-        name = shape.member.serialization.get("name", item_name)
-        return "".join(element(name, shape.member, item, item_name) for item in value)
+        name = shape.member.serialization.get("name", "item" if ec2 else "member")
+        return "".join(element(name, shape.member, item, ec2=ec2) for item in value)
     if kind == "map":
         key_name = shape.key.serialization.get("name", "key")
         value_name = shape.value.serialization.get("name", "value")
         return "".join(
-            f"<entry>{element(key_name, shape.key, k, item_name)}{element(value_name, shape.value, v, item_name)}"
-            "</entry>"
+            f"<entry>{element(key_name, shape.key, k, ec2=ec2)}{element(value_name, shape.value, v, ec2=ec2)}</entry>"
             for k, v in value.items()
         )
     return xml_escape(to_text(shape, value))
 
 
-def element(name: str, shape: Shape, value: Any, item_name: str) -> str:
-    if shape.type_name == "list" and shape.serialization.get("flattened") and item_name != "item":
+def element(name: str, shape: Shape, value: Any, *, ec2: bool = False) -> str:
+    if shape.type_name == "list" and shape.serialization.get("flattened") and not ec2:
         item = shape.member.serialization.get("name", name)
-        return "".join(element(item, shape.member, v, item_name) for v in value)
-    return f"<{name}>{content(shape, value, item_name)}</{name}>"
+        return "".join(element(item, shape.member, v) for v in value)
+    return f"<{name}>{content(shape, value, ec2=ec2)}</{name}>"
 
 
 def _local(tag: str) -> str:
