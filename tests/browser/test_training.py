@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from services.clients import CloudSettings
 from services.datasets import DatasetService
-from services.training import generate_job_name
+from services.training_spec import generate_job_name
 
 pytestmark = pytest.mark.browser
 PREFIX = "datasets/dogs-small/"

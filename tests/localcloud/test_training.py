@@ -248,6 +248,18 @@ def test_two_instances_each_run_the_program(training_cloud):
     assert job["BillableTimeInSeconds"] >= 2
 
 
+def test_two_jobs_compare_side_by_side(training_cloud):
+    """The dashboard's compare view reads each job and its curves; a missing job is named, not fatal."""
+    service = TrainingService(
+        training_cloud.session(), settings=CloudSettings(training_cloud.endpoint_url, "us-east-1", None)
+    )
+    comparison = service.compare(["ok-job", "pair-job", "no-such-job"])
+    assert [job.name for job in comparison.jobs] == ["ok-job", "pair-job"]
+    assert [job.hyperparameters["epochs"] for job in comparison.jobs] == ["3", "1"]
+    assert [len(comparison.series[name]["train:loss"]) for name in ("ok-job", "pair-job")] == [3, 1]
+    assert comparison.errors and "no-such-job" in comparison.errors[0]
+
+
 def test_bad_requests(training_cloud):
     sagemaker = training_cloud.client("sagemaker")
     with pytest.raises(ClientError) as error:
