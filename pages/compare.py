@@ -45,8 +45,11 @@ def side_by_side(rows: dict[str, dict[str, object]]) -> pd.DataFrame:
     return frame.loc[differs.sort_values(ascending=False, kind="stable").index]
 
 
-def cell(value: object) -> str:
-    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+def cell(value: object, *, metric: bool = False) -> str:
+    """Metrics to 4 decimals (as the job page shows them); hyperparameters as they were given."""
+    if value is None:
+        return ""
+    return f"{value:.4f}" if metric and isinstance(value, float) else str(value)
 
 
 jobs = comparison.jobs
@@ -76,7 +79,7 @@ st.dataframe(
 st.markdown("#### Final metrics")
 metrics = sorted({metric for job in jobs for metric in job.final_metrics})
 st.dataframe(
-    side_by_side({m: {job.name: cell(job.final_metrics.get(m)) for job in jobs} for m in metrics}),
+    side_by_side({m: {job.name: cell(job.final_metrics.get(m), metric=True) for job in jobs} for m in metrics}),
     width="stretch",
 )
 for job in jobs:

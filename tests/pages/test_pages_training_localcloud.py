@@ -65,7 +65,11 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
 
     at = open_page("pages/job.py", job=name)
     assert not at.exception and not at.error
-    assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "InProgress"
+    # Running: how far it is, not "Billable time n/a / Cost n/a".
+    assert {"Elapsed", "Epoch", "Time left", "Cost so far"} <= set(metrics) and "Billable time" not in metrics
+    assert metrics["Epoch"].endswith("of 1")
     assert at.button(key=f"job_{name}_older").disabled  # a few lines so far: nothing older to page to
 
     missing = open_page("pages/job.py", job="no-such-job-x")
