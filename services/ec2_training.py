@@ -231,7 +231,7 @@ def build_user_data(spec: TrainingSpec, *, region: str, max_runtime_s: int = DEF
             'PYTHON="$(command -v /opt/pytorch/bin/python || command -v python3)"',
             f"if ! \"$PYTHON\" -c 'import {_IMPORTS}' 2>/dev/null; then",
             "  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv",
-            '  python3 -m venv /opt/dog-breed && PYTHON=/opt/dog-breed/bin/python',
+            "  python3 -m venv /opt/dog-breed && PYTHON=/opt/dog-breed/bin/python",
             f'  "$PYTHON" -m pip install -q boto3 torch {" ".join(shlex.quote(r) for r in TRAIN_REQUIREMENTS)}',
             "fi",
             "status=0",
