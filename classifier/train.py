@@ -4,10 +4,14 @@ plain machine (``python -m classifier.train --data-dir dogImages --model-dir mod
 Logs one metric line per epoch and the final test metrics in the formats the job's MetricDefinitions
 read (``Testing Loss: ([0-9\\.]+)`` as in the original project, but as a true mean over samples), and
 leaves in the model directory what the endpoint serves: model.onnx, model.json and code/.
+
+SIGTERM (what SageMaker sends on StopTrainingJob and at MaxRuntimeInSeconds, then SIGKILL 120 s later)
+ends training at the next batch: the model of the last whole epoch is saved, or none before one ended.
 """
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,18 +46,43 @@ class Metrics:
     seconds: float
 
 
+class StopSignal:
+    """Set by SIGTERM; the loop reads it between batches. All hosts of a job agree before stopping, since a
+    host that stops alone would leave the others waiting in the next gradient all-reduce."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def agreed(self) -> bool:
+        """True once any host was asked to stop (a sum over hosts: every host must call this per batch)."""
+        return distributed.sum_across_hosts([float(self.requested)])[0] > 0
+
+
 @dataclass
 class TrainingResult:
     net: BreedNet
     history: list[dict[str, float]] = field(default_factory=list)
     test: Metrics | None = None
+    """None when the run was stopped before testing."""
     throughput: float = 0.0
     """Training images per second on this host (its shard when data-parallel), loading included."""
+    stopped: bool = False
+    """SIGTERM ended the run; ``net`` then holds the weights of the last whole epoch (``history[-1]``)."""
 
 
-def train_and_evaluate(config: TrainConfig, splits: dict[str, Split], device: torch.device, log: Log) -> TrainingResult:
+def train_and_evaluate(
+    config: TrainConfig, splits: dict[str, Split], device: torch.device, log: Log, stop: StopSignal | None = None
+) -> TrainingResult:
     """The training loop: ``epochs`` passes over train (metric line after each), then the test split.
-    Joins the hosts' process group first when there are several; the caller stops it."""
+    Joins the hosts' process group first when there are several; the caller stops it. When ``stop`` is
+    set, the loop ends at the next training batch and returns the last whole epoch's weights, untested."""
+    stop = stop or StopSignal()
     hp = config.hyperparameters
     torch.manual_seed(hp.seed)
     net = BreedNet(hp.fine_tune).to(device)
@@ -68,12 +97,16 @@ def train_and_evaluate(config: TrainConfig, splits: dict[str, Split], device: to
 
     result = TrainingResult(net)
     trained_images, train_seconds = 0, 0.0
+    last_epoch: dict[str, torch.Tensor] | None = None  # the weights at the end of the last whole epoch
     for epoch in range(1, hp.epochs + 1):
         if isinstance(train_sampler, DistributedSampler):
             train_sampler.set_epoch(epoch)
-        train = _run_epoch(trainable, train_batches, optimizer)
+        train = _run_epoch(trainable, train_batches, optimizer, stop)
+        if train is None:
+            break
         trained_images, train_seconds = trained_images + train.images, train_seconds + train.seconds
         valid = _run_epoch(net.classifier, valid_batches)
+        assert valid is not None  # evaluation passes always run to the end
         train, valid = _across_hosts(train), _across_hosts(valid)
         log(
             f"Epoch {epoch}/{hp.epochs}: train_loss={train.loss:.4f} train_acc={train.accuracy:.4f} "
@@ -89,8 +122,18 @@ def train_and_evaluate(config: TrainConfig, splits: dict[str, Split], device: to
                 "seconds": round(train.seconds + valid.seconds, 3),
             }
         )
-    result.test = _across_hosts(_run_epoch(net.classifier, test_batches))
-    result.throughput = trained_images / train_seconds
+        last_epoch = {key: value.detach().clone() for key, value in net.classifier.state_dict().items()}
+        if epoch < hp.epochs and stop.agreed():
+            break
+    result.throughput = trained_images / train_seconds if train_seconds else 0.0
+    if len(result.history) < hp.epochs:  # every host counts the same epochs, so all of them stop here
+        result.stopped = True
+        if last_epoch is not None:
+            net.classifier.load_state_dict(last_epoch)
+        return result
+    test = _run_epoch(net.classifier, test_batches)
+    assert test is not None
+    result.test = _across_hosts(test)
     log(f"Testing Loss: {result.test.loss:.4f}")
     log(f"Testing Accuracy: {result.test.accuracy:.4f}")
     log(f"Train throughput: {result.throughput:.1f} images/s")
@@ -110,13 +153,19 @@ def _optimizer(net: BreedNet, learning_rate: float) -> torch.optim.Optimizer:
 
 
 def _run_epoch(
-    classifier: torch.nn.Module, batches: Batches, optimizer: torch.optim.Optimizer | None = None
-) -> Metrics:
-    """One pass: trains when given an optimizer, else evaluates. Loss is the mean over samples."""
+    classifier: torch.nn.Module,
+    batches: Batches,
+    optimizer: torch.optim.Optimizer | None = None,
+    stop: StopSignal | None = None,
+) -> Metrics | None:
+    """One pass: trains when given an optimizer, else evaluates. Loss is the mean over samples. None when
+    ``stop`` ended a training pass part-way (evaluation passes are not cut: hosts hold unequal shards)."""
     classifier.train(optimizer is not None)
     start = time.perf_counter()
     loss_sum, correct, count = 0.0, 0, 0
     for features, labels in batches:
+        if stop is not None and stop.agreed():
+            return None
         with torch.set_grad_enabled(optimizer is not None):
             logits = classifier(features)
             loss = F.cross_entropy(logits, labels)
@@ -181,13 +230,13 @@ def _workers(config: TrainConfig, device: torch.device) -> int:
 
 def save_model(config: TrainConfig, result: TrainingResult) -> None:
     """Write model.pth, model.onnx (outputs "logits" N×133 and "imagenet_logits" N×1000), model.json
-    and code/ into the model directory, which SageMaker turns into model.tar.gz."""
+    and code/ into the model directory, which SageMaker turns into model.tar.gz. A stopped run's model.json
+    says after which epoch it stopped and has no test metrics."""
     model_dir = config.model_dir
     model_dir.mkdir(parents=True, exist_ok=True)
     net = result.net.cpu().eval()
     torch.save(net.state_dict(), model_dir / "model.pth")
     export_onnx(model_dir / "model.onnx", net, output_names=("logits", "imagenet_logits"))
-    assert result.test is not None
     last = result.history[-1]
     metadata = {
         "name": MODEL_NAME,
@@ -201,11 +250,13 @@ def save_model(config: TrainConfig, result: TrainingResult) -> None:
             "train_accuracy": last["train_acc"],
             "valid_loss": last["valid_loss"],
             "valid_accuracy": last["valid_acc"],
-            "test_loss": result.test.loss,
-            "test_accuracy": result.test.accuracy,
             "train_throughput": round(result.throughput, 2),
         },
     }
+    if result.test is not None:
+        metadata["metrics"].update(test_loss=result.test.loss, test_accuracy=result.test.accuracy)
+    if result.stopped:
+        metadata["stopped_after_epoch"] = int(last["epoch"])
     (model_dir / "model.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
     build_model_dir_code(model_dir)
     config.output_data_dir.mkdir(parents=True, exist_ok=True)
@@ -236,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(config.num_cpus)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     hp = config.hyperparameters
+    stop = StopSignal()
+    stop.install()  # before the first line, so a stop seen after that line is always handled
     _log(
         f"Training on {device.type} ({config.current_host}, {len(config.hosts)} host(s)): "
         f"{train_images} train / {len(splits['valid'].samples)} valid / {len(splits['test'].samples)} test "
@@ -243,14 +296,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"batch_size={hp.batch_size} epochs={hp.epochs}"
     )
     try:
-        result = train_and_evaluate(config, splits, device, _log)
+        result = train_and_evaluate(config, splits, device, _log, stop)
     except DatasetError as exc:
         _fail(str(exc))
     finally:
         distributed.stop()
+    if result.stopped and not result.history:
+        _log("Stopped before the first epoch ended: no model saved.")
+        return
+    if result.stopped:
+        _log(f"Stopped after epoch {len(result.history)} of {hp.epochs}: saving the model of that epoch (untested).")
     if config.is_leader:
         save_model(config, result)
-        _log(f"Saved the model to {config.model_dir}")
+        _log(f"Saved the model ({', '.join(sorted(p.name for p in config.model_dir.iterdir()))}) to {_where(config)}")
+
+
+def _where(config: TrainConfig) -> str:
+    """Where the model went, without the host's layout: under SageMaker (or localcloud) the job's model
+    directory, which becomes its model.tar.gz; run bare, the directory as the operator gave it."""
+    if os.environ.get("SM_MODEL_DIR") and Path(os.environ["SM_MODEL_DIR"]) == config.model_dir:
+        return "the job's model directory (SM_MODEL_DIR), uploaded as <output path>/<job>/output/model.tar.gz"
+    return str(config.model_dir)
 
 
 def _fail(message: str) -> NoReturn:

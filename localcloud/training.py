@@ -6,6 +6,10 @@ the framework containers' training toolkit does. Output lines go to CloudWatch L
 (`/aws/sagemaker/TrainingJobs`, stream `<job>/algo-<n>-<epoch>`); the job's
 MetricDefinitions regexes turn them into CloudWatch metrics and `FinalMetricDataList`;
 algo-1's model dir becomes `<S3OutputPath>/<job>/output/model.tar.gz`.
+
+Stopping (StopTrainingJob, or MaxRuntimeInSeconds running out) sends SIGTERM and, as SageMaker does, gives
+the program 120 s to save its model before SIGKILL; the model dir is uploaded only if it holds something,
+so a stopped job has either the model its program saved or no model.tar.gz at all.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from localcloud.state import Store
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 ENDED = ("Completed", "Failed", "Stopped")
+STOP_GRACE_SECONDS = 120.0  # SIGTERM, then SIGKILL: SageMaker's window for saving the model
 
 
 class LogSink(Protocol):
@@ -80,6 +85,20 @@ class Run:
 
     processes: list[subprocess.Popen] = field(default_factory=list)
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    terminated_at: float | None = None
+    """When SIGTERM went out (a stop or the runtime limit): SIGKILL follows STOP_GRACE_SECONDS later."""
+    signalled: set[int] = field(default_factory=set)
+
+    def terminate(self) -> None:
+        """SIGTERM to every host not yet told (hosts started after a stop request get theirs on the next
+        call); the training loop escalates to SIGKILL after the grace period."""
+        if self.terminated_at is None:
+            self.terminated_at = time.monotonic()
+        for process in self.processes:
+            if process.pid not in self.signalled:
+                self.signalled.add(process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
 
 
 class Training:
@@ -194,9 +213,7 @@ class Training:
             run = self.runs.get(job["TrainingJobName"])
         if run:
             run.stop_requested.set()
-            for process in run.processes:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
+            run.terminate()
         return {}
 
     # lifecycle ------------------------------------------------------------------
@@ -264,7 +281,8 @@ class Training:
         seconds = max(1, round(ended - started))
         count = job["ResourceConfig"].get("InstanceCount", 1)
         self._set(name, TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds * count)
-        if outcome == "ok" or outcome == "stopped":
+        model_dir = job_dir / "hosts" / "algo-1" / "model"
+        if outcome == "ok" or (outcome in ("stopped", "timeout") and any(model_dir.iterdir())):
             try:
                 self._transition(name, "Uploading", "Uploading generated training model")
                 self._upload_outputs(job, job_dir)
@@ -406,11 +424,15 @@ class Training:
         deadline = time.monotonic() + job["StoppingCondition"].get("MaxRuntimeInSeconds", 86400)
         timed_out = False
         while any(p.poll() is None for p in run.processes):
-            if time.monotonic() > deadline and not timed_out:
+            if run.stop_requested.is_set():
+                run.terminate()  # a stop that came while the hosts were starting
+            elif time.monotonic() > deadline and not timed_out:
                 timed_out = True
+                run.terminate()
+            if run.terminated_at is not None and time.monotonic() - run.terminated_at > STOP_GRACE_SECONDS:
                 for process in run.processes:
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGTERM)
+                        os.killpg(process.pid, signal.SIGKILL)
             time.sleep(0.2)
         for reader in readers:
             reader.join(timeout=10)

@@ -1,13 +1,19 @@
 """Job: one training job (`?job=<name>`), live while it runs: status, logs, curves, cost; stop or deploy it."""
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
 from app.deploy import deploy_panel
-from app.jobs import duration, live, metric_charts, usd, when
+from app.job_charts import metric_charts
+from app.jobs import duration, live, usd, when
 from app.settings import current_settings
 from services.errors import ServiceError
-from services.training import TrainingJob, TrainingService, check_job_name
+from services.pricing import COST_NOTE
+from services.training import TrainingService
+from services.training_jobs import TrainingJob
+from services.training_spec import check_job_name
 
 LOG_LINES = 200
 
@@ -34,6 +40,16 @@ JOB_KEY = f"job_{name}"
 
 
 # -- status, curves, cost (cheap calls first; the page shows each part as it arrives) -------------------------
+def stopped_note(job: TrainingJob) -> None:
+    """A stopped job has the model its script saved when told to stop, or none: say which."""
+    if job.model_saved:
+        st.success(
+            f"Stopped. The training script saved the model of its last whole epoch (untested): {job.model_artifact}"
+        )
+    else:
+        st.warning("Stopped before the training script saved a model (no whole epoch had ended): nothing to deploy.")
+
+
 def status_part() -> bool:
     try:
         job = service.describe(name)
@@ -41,15 +57,33 @@ def status_part() -> bool:
         st.error(exc.message)
         return False
     st.session_state[JOB_KEY] = job
-    status, stage, billable, cost = st.columns(4)
+    try:
+        series = service.metric_series(name, job)
+    except ServiceError as exc:
+        st.caption(exc.message)
+        series = {}
+    now = datetime.now(UTC)
+    status, stage, *figures = st.columns(6 if not job.ended else 4)
     status.metric("Status", job.status)
     stage.metric("Stage", job.secondary_status or "")
-    billable.metric("Billable time", duration(job.billable_seconds))
-    cost.metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
+    if job.ended:
+        figures[0].metric("Billable time", duration(job.billable_seconds))
+        figures[1].metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
+    else:  # billing is known only at the end: show how far it is and what it costs so far
+        progress = service.progress(job, series, now)
+        figures[0].metric("Elapsed", duration(progress.elapsed_s) if job.started else "not training yet")
+        figures[1].metric("Epoch", f"{progress.epoch} of {progress.epochs or '?'}")
+        figures[2].metric("Time left", "≈ " + duration(progress.eta_s) if progress.eta_s is not None else "n/a")
+        figures[3].metric("Cost so far", usd(job.notional_cost(now)), help="time training × instances × list price")
     st.caption(
         f"{job.instance_count} × {job.instance_type} · created {when(job.created)}"
         + (f" · ended {when(job.ended_at)}" if job.ended_at else "")
+        + f" · {COST_NOTE}"
     )
+    if job.status == "Stopping":
+        st.info("Stopping: the training script got SIGTERM and has up to 2 minutes to save its model.")
+    elif job.status == "Stopped":
+        stopped_note(job)
     if job.status == "Failed":
         st.error(f"Failed: {job.failure_reason or 'no reason given'}")
         try:
@@ -69,11 +103,6 @@ def status_part() -> bool:
             hide_index=True,
             width="stretch",
         )
-    try:
-        series = service.metric_series(name, job)
-    except ServiceError as exc:
-        st.caption(exc.message)
-        series = {}
     charts = metric_charts(series)
     if charts:
         for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
@@ -109,7 +138,7 @@ def logs_part() -> bool:
     if not page.lines:
         st.caption("No log lines yet." if token is None else "No older lines.")
     else:
-        st.code("\n".join(line.message for line in page.lines), language=None, height=360)
+        st.code("\n".join(line.message for line in page.lines), language=None, height=360, wrap_lines=True)
     older, newest, _ = st.columns([1, 1, 4])
     at_start = len(page.lines) < LOG_LINES  # a short page: nothing older is left
     if older.button("Older lines", key=f"{JOB_KEY}_older", disabled=at_start):
@@ -128,10 +157,7 @@ if job is None:  # the status part said why
 st.markdown("#### Logs")
 live(f"{JOB_KEY}_logs", logs_part)
 
-# -- stop (with confirmation) ----------------------------------------------------------------------------------
-stopped_key = f"{JOB_KEY}_stopped"
-if stopped := st.session_state.pop(stopped_key, None):
-    st.success(stopped)
+# -- stop (with confirmation; the status part above says what stopping does, then what it left) -------------
 if not job.ended and job.status != "Stopping":
     confirm_key = f"{JOB_KEY}_confirm_stop"
     if not st.session_state.get(confirm_key):
@@ -139,7 +165,9 @@ if not job.ended and job.status != "Stopping":
             st.session_state[confirm_key] = True
             st.rerun()
     else:
-        st.warning(f"Stop '{name}'? Billing ends; the model of an unfinished run is not saved.")
+        st.warning(
+            f"Stop '{name}'? Billing ends; the script saves the model of its last whole epoch, if one has ended."
+        )
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, stop it", key=f"{JOB_KEY}_stop_yes", type="primary"):
             st.session_state[confirm_key] = False
@@ -148,7 +176,6 @@ if not job.ended and job.status != "Stopping":
             except ServiceError as exc:
                 st.error(exc.message)
             else:
-                st.session_state[stopped_key] = f"Stopping '{name}'."
                 st.session_state[f"live_{JOB_KEY}"] = True
                 st.rerun()  # the question is answered: draw the page without it
         if no.button("Cancel", key=f"{JOB_KEY}_stop_no"):
@@ -156,5 +183,5 @@ if not job.ended and job.status != "Stopping":
             st.rerun()
 
 # -- deploy ----------------------------------------------------------------------------------------------------
-if job.status == "Completed" and job.model_artifact:
+if job.model_artifact and (job.status == "Completed" or job.model_saved):
     deploy_panel(settings, job.model_artifact, name, JOB_KEY)

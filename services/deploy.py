@@ -17,7 +17,7 @@ import boto3
 
 from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
-from services.training import check_job_name, image_uri
+from services.training_spec import check_job_name, image_uri
 
 VARIANT = "AllTraffic"
 INFERENCE_INSTANCE_TYPES = (

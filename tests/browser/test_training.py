@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from services.clients import CloudSettings
 from services.datasets import DatasetService
-from services.training import generate_job_name
+from services.training_spec import TrainingSpec, build_request, generate_job_name
 
 pytestmark = pytest.mark.browser
 PREFIX = "datasets/dogs-small/"
@@ -86,3 +86,21 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     # The 133-class model answers with the Udacity class names ("Keeshond"; ImageNet says "keeshond").
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_a_selected_job_opens_in_the_same_tab(page, dashboard_url, localcloud):
+    """Selecting a row and pressing Open switches page in this tab and session (no new tab, as the job-name
+    links used to open)."""
+    name = generate_job_name("browser-open")
+    spec = TrainingSpec(job_name=name, data_uri="s3://no-such-bucket-x/d/", output_path="s3://x-out/o/")
+    request = build_request(spec, region="us-east-1", role_arn="arn:aws:iam::000000000000:role/test")
+    localcloud.client("sagemaker").create_training_job(**request)  # fails at once: its channel is empty
+    page.goto(f"{dashboard_url}/train")
+    fill(page, "Name contains", name)
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * 1.5)  # the first row's selection box
+    page.get_by_role("button", name=f"Open {name}").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    assert page.url.endswith(f"/job?job={name}") and len(page.context.pages) == 1

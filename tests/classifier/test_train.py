@@ -4,6 +4,7 @@ script-mode environment, on the shared dog photos."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -132,6 +133,51 @@ def test_trained_model_answers_with_udacity_names(trained: tuple[subprocess.Comp
     assert answer["is_dog"] is True and answer["model"] == "dog-breed-efficientnet-lite0-udacity133"
     not_dog = DATASET.parent / "negatives" / "skimage_coffee_cup.png"
     assert inference.predict_fn(inference.input_fn(not_dog.read_bytes(), "image/png"), model)["is_dog"] is False
+
+
+def stopped_run(tmp: Path, channel: Path, after_line: str) -> tuple[int, str]:
+    """Train for many epochs and send SIGTERM (what a stop sends) once `after_line` is printed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "classifier.train", "--epochs", "50", "--batch_size", "16"],
+        cwd=ROOT,
+        env=script_env(tmp, channel),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(after_line):
+            process.send_signal(signal.SIGTERM)
+            break
+    lines += process.stdout.readlines()
+    return process.wait(timeout=120), "".join(lines)
+
+
+def test_sigterm_after_an_epoch_saves_that_epochs_model(tmp_path: Path) -> None:
+    code, output = stopped_run(tmp_path, small_channel(tmp_path / "channel"), "Epoch 1/50")
+    assert code == 0, output
+    assert "Stopped after epoch 1 of 50: saving the model of that epoch (untested)." in output
+    assert "Testing Loss" not in output
+    metadata = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert metadata["stopped_after_epoch"] == 1 and "test_loss" not in metadata["metrics"]
+    # A usable model: the endpoint's handlers load it and answer with Udacity class names.
+    model = inference.model_fn(str(tmp_path / "model"))
+    photo = sorted((DATASET / "test" / "005.Alaskan_malamute").iterdir())[0]
+    answer = inference.predict_fn(inference.input_fn(photo.read_bytes(), "image/jpeg"), model)
+    assert len(answer["predictions"]) == 5 and answer["predictions"][0]["label"] in udacity_labels()
+    # The log names no host path, only the job's model directory.
+    saved = next(line for line in output.splitlines() if line.startswith("Saved the model"))
+    assert str(tmp_path) not in saved and "SM_MODEL_DIR" in saved
+
+
+def test_sigterm_before_the_first_epoch_ends_saves_no_model(tmp_path: Path) -> None:
+    code, output = stopped_run(tmp_path, small_channel(tmp_path / "channel"), "Training on")
+    assert code == 0, output
+    assert "Stopped before the first epoch ended: no model saved." in output
+    assert not (tmp_path / "model").exists() or not any((tmp_path / "model").iterdir())
 
 
 @pytest.mark.parametrize(

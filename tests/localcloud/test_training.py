@@ -24,8 +24,17 @@ PROGRAM = textwrap.dedent("""
     parser.add_argument("--learning_rate", type=float, default=0.1)
     parser.add_argument("--sleep", type=float, default=0.0)
     parser.add_argument("--fail", default="no")
+    parser.add_argument("--save_on_sigterm", default="no")
     args = parser.parse_args()
     host = os.environ["SM_CURRENT_HOST"]
+    if args.save_on_sigterm == "yes":  # what a script-mode program does with its 120 s after a stop
+        import signal
+        def save_and_exit(signum, frame):
+            with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+                json.dump({"stopped": True}, f)
+            print("saved the model after SIGTERM", flush=True)
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, save_and_exit)
     print("hosts", os.environ["SM_HOSTS"], "current", host, flush=True)
     files = sorted(os.listdir(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train")))
     print("train files", files, flush=True)
@@ -185,16 +194,44 @@ def test_failed_job_has_reason_and_last_lines(training_cloud):
     assert "the data is wrong" in job["FailureReason"]
 
 
-def test_stop_a_running_job(training_cloud):
+def wait_for_line(cloud, name: str, text: str, timeout: float = 60) -> None:
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = logs.filter_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/", filterPattern=f'"{text}"'
+        )["events"]
+        if events:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} never logged {text!r}")
+
+
+def test_stop_a_running_job_that_saves_nothing_leaves_no_model(training_cloud):
     launch(training_cloud, "long-job", epochs="100", sleep="0.5")
-    time.sleep(1.5)
+    wait_for_line(training_cloud, "long-job", "Epoch 1/100")
     sagemaker = training_cloud.client("sagemaker")
     sagemaker.stop_training_job(TrainingJobName="long-job")
     job = wait(training_cloud, "long-job")
     assert job["TrainingJobStatus"] == "Stopped"
+    assert "Uploading" not in [t["Status"] for t in job["SecondaryStatusTransitions"]]
+    listing = training_cloud.client("s3").list_objects_v2(Bucket="ml-bucket", Prefix="output/long-job/")
+    assert listing.get("KeyCount", 0) == 0  # no empty model.tar.gz
     with pytest.raises(ClientError) as error:
         sagemaker.stop_training_job(TrainingJobName="long-job")
     assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_stopped_job_uploads_the_model_its_program_saved_on_sigterm(training_cloud):
+    launch(training_cloud, "saving-job", epochs="100", sleep="0.5", save_on_sigterm="yes")
+    wait_for_line(training_cloud, "saving-job", "Epoch 1/100")
+    training_cloud.client("sagemaker").stop_training_job(TrainingJobName="saving-job")
+    job = wait(training_cloud, "saving-job")
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-3:] == ["Stopping", "Uploading", "Stopped"]
+    archive = training_cloud.client("s3").get_object(Bucket="ml-bucket", Key="output/saving-job/output/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(archive["Body"].read())) as tar:
+        assert json.load(tar.extractfile("model.json")) == {"stopped": True}
 
 
 def test_max_runtime_stops_the_job(training_cloud):
@@ -209,6 +246,18 @@ def test_two_instances_each_run_the_program(training_cloud):
     job = wait(training_cloud, "pair-job")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["BillableTimeInSeconds"] >= 2
+
+
+def test_two_jobs_compare_side_by_side(training_cloud):
+    """The dashboard's compare view reads each job and its curves; a missing job is named, not fatal."""
+    service = TrainingService(
+        training_cloud.session(), settings=CloudSettings(training_cloud.endpoint_url, "us-east-1", None)
+    )
+    comparison = service.compare(["ok-job", "pair-job", "no-such-job"])
+    assert [job.name for job in comparison.jobs] == ["ok-job", "pair-job"]
+    assert [job.hyperparameters["epochs"] for job in comparison.jobs] == ["3", "1"]
+    assert [len(comparison.series[name]["train:loss"]) for name in ("ok-job", "pair-job")] == [3, 1]
+    assert comparison.errors and "no-such-job" in comparison.errors[0]
 
 
 def test_bad_requests(training_cloud):

@@ -8,7 +8,7 @@ import pytest
 from services.clients import CloudSettings
 from services.datasets import DatasetService
 from services.ec2_training import Ec2Options, Ec2TrainingService, artifact_uri
-from services.training import TrainingSpec, generate_job_name
+from services.training_spec import TrainingSpec, generate_job_name
 from tests.pages.conftest import dashboard
 
 SAMPLE_PREFIX = "datasets/dogs-wiki-133/"
@@ -60,12 +60,16 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.success[0].value == f"Launched training job '{name}'."
     # The list (drawn above the form) shows the new job at once and refreshes itself.
-    assert name in at.dataframe[0].value["job"].str.removeprefix("job?job=").tolist()
+    assert name in at.dataframe[0].value["job"].tolist()
     assert any("running, refreshing every 3 s" in c.value for c in at.caption)
 
     at = open_page("pages/job.py", job=name)
     assert not at.exception and not at.error
-    assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "InProgress"
+    # Running: how far it is, not "Billable time n/a / Cost n/a".
+    assert {"Elapsed", "Epoch", "Time left", "Cost so far"} <= set(metrics) and "Billable time" not in metrics
+    assert metrics["Epoch"].endswith("of 1")
     assert at.button(key=f"job_{name}_older").disabled  # a few lines so far: nothing older to page to
 
     missing = open_page("pages/job.py", job="no-such-job-x")
@@ -75,8 +79,8 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     assert at.warning[0].value.startswith(f"Stop '{name}'?")
     at.button(key=f"job_{name}_stop_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert f"Stopping '{name}'." in [s.value for s in at.success]
     assert not at.warning  # the confirmation is gone once answered
+    assert any(i.value.startswith("Stopping: the training script got SIGTERM") for i in at.info)
 
     sagemaker = aws_env.client("sagemaker")
     deadline = time.monotonic() + 60
@@ -86,6 +90,10 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     at = open_page("pages/job.py", job=name)
     assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
     assert not [b for b in at.button if b.key == f"job_{name}_stop"]  # nothing left to stop
+    assert not at.info  # "Stopping: …" is gone; the page says what the stop left instead
+    assert at.success or at.warning
+    saved = bool(at.success)
+    assert saved == bool([r for r in at.radio if r.key == f"job_{name}_mode"])  # deployable only if saved
 
 
 def test_cloning_prefills_the_form(aws_env, sample) -> None:

@@ -6,8 +6,11 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto import mock_aws
@@ -15,15 +18,17 @@ from moto import mock_aws
 from services.clients import CloudSettings
 from services.ec2_training import (
     ARTIFACT_TAG,
-    DEFAULT_AMI,
+    CPU_AMI,
+    GPU_AMI,
     JOB_TAG,
+    Ec2Job,
     Ec2Options,
     Ec2TrainingService,
     build_user_data,
     check_options,
 )
 from services.errors import ServiceError
-from services.training import TrainingSpec
+from services.training_spec import TrainingSpec
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"
@@ -88,9 +93,29 @@ def test_run_instances_request_is_accepted_by_aws(aws) -> None:
     assert service.terminate(instance_id) == "shutting-down"
 
 
+def test_the_image_fits_the_instance_type() -> None:
+    service = Ec2TrainingService(settings=SETTINGS)
+    assert service.build_request(SPEC, Ec2Options(instance_type="m5.xlarge"))["ImageId"] == CPU_AMI
+    assert service.build_request(SPEC, Ec2Options(instance_type="g5.xlarge"))["ImageId"] == GPU_AMI
+    assert service.build_request(SPEC, Ec2Options(ami=MOTO_AMI, instance_type="g5.xlarge"))["ImageId"] == MOTO_AMI
+    # The CPU image has no PyTorch: the user data installs it (where the imports fail) before training.
+    script = build_user_data(SPEC, region="us-east-1")
+    assert (
+        "python3 -m venv /opt/dog-breed" in script and "pip install -q boto3 torch efficientnet-lite-pytorch" in script
+    )
+
+
+def test_an_ec2_machines_cost_is_its_list_price_while_it_lives() -> None:
+    launched = datetime(2026, 5, 1, tzinfo=UTC)
+    machine = Ec2Job("i-0123456789abcdef0", "j", "running", None, "m5.xlarge", launched, None, None, "")
+    assert machine.notional_cost(launched + timedelta(hours=2)) == pytest.approx(2 * 0.192)
+    assert replace(machine, instance_type="x9.huge").notional_cost(launched) is None  # no price known
+    assert replace(machine, state="terminated").notional_cost(launched) is None
+
+
 def test_request_defaults_and_profile() -> None:
     request = Ec2TrainingService(settings=SETTINGS).build_request(SPEC, Ec2Options())
-    assert request["ImageId"] == DEFAULT_AMI
+    assert request["ImageId"] == CPU_AMI
     assert request["IamInstanceProfile"] == {"Name": "dog-breed-ec2-training"}
     assert request["InstanceInitiatedShutdownBehavior"] == "terminate"
     tags = {t["Key"]: t["Value"] for t in request["TagSpecifications"][0]["Tags"]}
@@ -104,6 +129,8 @@ def test_request_defaults_and_profile() -> None:
         (Ec2Options(ami="ubuntu"), "is not an AMI id"),
         (Ec2Options(instance_type="ml.m5.xlarge"), "not an EC2 instance type"),
         (Ec2Options(instance_profile="bad profile!"), "not an instance profile"),
+        (Ec2Options(ami=GPU_AMI, instance_type="m5.xlarge"), "needs a GPU instance type"),
+        (Ec2Options(max_runtime_s=10), "Maximum run time must be between 60 s"),
     ],
 )
 def test_bad_options(options, message) -> None:
@@ -126,6 +153,54 @@ def test_launch_on_ec2_uploads_code_then_runs_the_machine(aws) -> None:
     assert s3.head_object(Bucket=BUCKET, Key="dog-breed-ec2-1/source/sourcedir.tar.gz")["ContentLength"] > 0
 
 
+def machine_env(tmp_path) -> dict[str, str]:
+    """The test's environment with this venv's Python first on PATH, as localcloud gives its machines (it
+    has torch and boto3, so the script installs nothing)."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return {**os.environ, "TMPDIR": str(tmp_path), "PATH": path}
+
+
+def sourcedir(train: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(train)
+        archive.addfile(info, io.BytesIO(train.encode()))
+    return buffer.getvalue()
+
+
+SLOW_TRAIN = """
+import json, os, pathlib, signal, sys, time
+def save(signum, frame):
+    (pathlib.Path(os.environ["SM_MODEL_DIR"]) / "model.json").write_text(json.dumps({"stopped_after_epoch": 1}))
+    print("saved the model of epoch 1", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, save)
+print("Epoch 1/100: train_loss=2.0000 train_acc=0.1000 valid_loss=1.9000 valid_acc=0.2000", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_the_maximum_run_time_ends_training_keeps_its_model_and_ends_the_script(aws_env, tmp_path) -> None:
+    s3 = aws_env.session().client("s3", endpoint_url=aws_env.endpoint_url)
+    bucket = "ec2-max-runtime-test"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="datasets/d/train/001.A/a.jpg", Body=b"x")
+    spec = TrainingSpec(job_name="slow-1", data_uri=f"s3://{bucket}/datasets/d/", output_path=f"s3://{bucket}/out/")
+    s3.put_object(Bucket=bucket, Key="slow-1/source/sourcedir.tar.gz", Body=sourcedir(SLOW_TRAIN))
+    script = build_user_data(spec, region="us-east-1", max_runtime_s=5)
+    result = subprocess.run(
+        ["bash", "-c", script], env=machine_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 124, result.stderr  # timeout's status: the script's exit shuts the machine down
+    assert "Maximum run time of 5 s reached" in result.stdout
+    assert "saved the model of epoch 1" in result.stdout
+    model = s3.get_object(Bucket=bucket, Key="out/slow-1/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(model)) as archive:
+        assert json.loads(archive.extractfile("model.json").read()) == {"stopped_after_epoch": 1}
+
+
 def test_the_user_data_really_trains_and_uploads(aws_env, tmp_path) -> None:
     """Run the script with bash against localcloud's S3, a tiny dataset and a stand-in train.py that writes
     its arguments and environment into the model dir (the real script is tested in tests/classifier)."""
@@ -141,11 +216,6 @@ def test_the_user_data_really_trains_and_uploads(aws_env, tmp_path) -> None:
         "(out / 'seen.json').write_text(json.dumps({'argv': sys.argv[1:], "
         "'files': sorted(str(p.relative_to(data)) for p in data.rglob('*') if p.is_file())}))\n"
     )
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(train)
-        archive.addfile(info, io.BytesIO(train.encode()))
     spec = TrainingSpec(
         job_name="ud-1",
         data_uri=f"s3://{bucket}/datasets/d/",
@@ -153,10 +223,11 @@ def test_the_user_data_really_trains_and_uploads(aws_env, tmp_path) -> None:
         batch_size=1,
         epochs=1,
     )
-    s3.put_object(Bucket=bucket, Key="ud-1/source/sourcedir.tar.gz", Body=buffer.getvalue())
+    s3.put_object(Bucket=bucket, Key="ud-1/source/sourcedir.tar.gz", Body=sourcedir(train))
     script = build_user_data(spec, region="us-east-1")
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-c", script], env=machine_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     model = s3.get_object(Bucket=bucket, Key="out/ud-1/output/model.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(model)) as archive:

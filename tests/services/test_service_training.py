@@ -13,10 +13,10 @@ from moto import mock_aws
 from services.clients import CloudSettings
 from services.errors import ServiceError
 from services.pricing import estimate_cost
-from services.training import (
+from services.training import TrainingService
+from services.training_metrics import LOG_GROUP
+from services.training_spec import (
     DEFAULT_METRIC_DEFINITIONS,
-    LOG_GROUP,
-    TrainingService,
     TrainingSpec,
     build_request,
     generate_job_name,
@@ -67,7 +67,7 @@ def test_create_training_job_request_is_the_sdk_shape() -> None:
                 {"Name": "train:accuracy", "Regex": r"train_acc=([0-9\.]+)"},
                 {"Name": "validation:loss", "Regex": r"valid_loss=([0-9\.]+)"},
                 {"Name": "validation:accuracy", "Regex": r"valid_acc=([0-9\.]+)"},
-                {"Name": "Test Loss", "Regex": r"Testing Loss: ([0-9\.]+)"},
+                {"Name": "test:loss", "Regex": r"Testing Loss: ([0-9\.]+)"},
                 {"Name": "test:accuracy", "Regex": r"Testing Accuracy: ([0-9\.]+)"},
             ],
             "EnableSageMakerMetricsTimeSeries": True,
@@ -109,7 +109,7 @@ def test_metric_regexes_read_the_training_script_lines() -> None:
         "train:accuracy": 0.4567,
         "validation:loss": 1.3456,
         "validation:accuracy": 0.4321,
-        "Test Loss": 1.2345,
+        "test:loss": 1.2345,
         "test:accuracy": 0.4567,
     }
 
@@ -411,7 +411,7 @@ def test_metric_series_reads_the_metric_lines_of_host_algo_1(stubbed) -> None:
         "train:accuracy": [0.5, 0.6],
         "validation:loss": [1.1, 1.0],
         "validation:accuracy": [0.55, 0.6],
-        "Test Loss": [0.95],
+        "test:loss": [0.95],
     }
 
 
