@@ -26,6 +26,11 @@ def percent(value: float) -> str:
     return f"{value * 100:.0f}%" if value >= 0.01 else f"{value * 100:.1f}%"
 
 
+def per_hour(usd: float | None) -> str:
+    """An hourly rate: `$0.230/h`, or "price unknown" for a type the dashboard has no list price for."""
+    return "price unknown" if usd is None else f"${usd:,.3f}/h"
+
+
 def timestamp(value: datetime | None) -> str:
     """Every time on the dashboard in one form, in UTC (what AWS consoles and logs show):
     `2026-05-09 07:35:25 UTC`; "" for none. A naive value is taken as UTC already."""

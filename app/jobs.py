@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app.formatting import timestamp as when  # one timestamp form across the dashboard
 from services.datasets import DatasetSummary
 from services.training import JobPage, MetricPoint
 
@@ -54,10 +54,6 @@ def duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def jobs_frame(page: JobPage) -> pd.DataFrame:

@@ -66,3 +66,30 @@ def estimate_cost(name: str, count: int, seconds: float) -> float:
     if seconds < 0:
         raise ServiceError("Run time cannot be negative.")
     return instance_type(name).hourly_usd * count * seconds / 3600
+
+
+HOSTING_PRICE_SOURCE = "on-demand us-east-1 list price (SageMaker real-time inference)"
+HOSTING_HOURLY_USD: dict[str, float] = {
+    "ml.t2.medium": 0.056,
+    "ml.m5.large": 0.115,
+    "ml.m5.xlarge": 0.23,
+    "ml.c5.large": 0.102,
+    "ml.c5.xlarge": 0.204,
+    "ml.g4dn.xlarge": 0.736,
+}
+"""USD per instance hour of an endpoint instance, for the types the deploy form offers."""
+
+EC2_PRICE_SOURCE = "on-demand us-east-1 list price (EC2, Linux)"
+EC2_HOURLY_USD: dict[str, float] = {
+    "t3.medium": 0.0416,
+    "t3.large": 0.0832,
+    "m5.large": 0.096,
+    "m5.xlarge": 0.192,
+    "m5.2xlarge": 0.384,
+    "c5.xlarge": 0.17,
+    "c5.2xlarge": 0.34,
+    "g4dn.xlarge": 0.526,
+    "g5.xlarge": 1.006,
+    "p3.2xlarge": 3.06,
+}
+"""USD per hour of a plain EC2 training machine (they run the same script as a training job)."""

@@ -2,10 +2,13 @@
 
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
 
+from services import activity
+from services.activity import Activity, Charge
 from services.prediction import BreedScore, Prediction, PredictionService
 from tests.pages.conftest import DOG_PHOTO, NOT_A_DOG, dashboard
 
@@ -26,8 +29,44 @@ def test_overview_shows_localcloud_and_what_is_deployed(aws_env) -> None:
     assert (metrics["Cloud"], metrics["localcloud health"], metrics["Region"]) == ("localcloud", "ok", "us-east-1")
     endpoints, functions = at.table[0].value, at.table[1].value
     row = endpoints.loc["dog-breed-classifier"]
-    assert (row["status"], row["instances"]) == ("InService", 1)
+    assert (row["status"], row["instances"], row["type"]) == ("InService", 1, "ml.m5.large")
     assert "dog-breed-predict" in list(functions.index)
+    # One timestamp form in both tables (they differed: a datetime with +00:00, and Lambda's raw string).
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
+    assert re.fullmatch(stamp, row["created"])
+    assert re.fullmatch(stamp, functions.loc["dog-breed-predict"]["last modified"])
+    # The endpoint's instance costs money now, and links to its page in this session.
+    assert metrics["By the hour now"] == "$0.115/h"
+    links = [(link.proto.page, link.proto.query_string, link.proto.label) for link in at.get("page_link")]
+    assert ("predict", "endpoint=dog-breed-classifier") in [(page, query) for page, query, _ in links]
+    label = next(label for page, _, label in links if page == "predict")
+    assert re.fullmatch(
+        rf"Endpoint dog-breed-classifier · InService · 1 × ml.m5.large · \$0.115/h · since {stamp}", label
+    )
+
+
+def test_overview_links_running_jobs_and_machines_to_their_pages(aws_env, monkeypatch) -> None:
+    """Running work (stubbed: a real job would compete for the CPU) is listed with its price and a link."""
+    started = datetime(2026, 5, 9, 7, 0, tzinfo=UTC)
+    running = Activity(
+        jobs=[Charge("training job", "dog-breed-1", "InProgress", "ml.m5.xlarge", 2, 0.46, started)],
+        machines=[Charge("EC2 machine", "i-0123456789abcdef0", "running", "m5.xlarge", 1, 0.192, started, "dog-ec2")],
+        errors=[],
+    )
+    monkeypatch.setattr(activity, "running_work", lambda settings: running)
+    at = dashboard().run()
+    assert not at.exception and not at.warning
+    links = {link.proto.page: (link.proto.query_string, link.proto.label) for link in at.get("page_link")}
+    assert links["job"] == (
+        "job=dog-breed-1",
+        "Training job dog-breed-1 · InProgress · 2 × ml.m5.xlarge · $0.460/h · since 2026-05-09 07:00:00 UTC",
+    )
+    assert links["train"] == (
+        "tab=ec2&instance=i-0123456789abcdef0",
+        "EC2 machine i-0123456789abcdef0 (dog-ec2) · running · 1 × m5.xlarge · $0.192/h"
+        " · since 2026-05-09 07:00:00 UTC",
+    )
+    assert {m.label: m.value for m in at.metric}["By the hour now"] == "$0.767/h"  # with the endpoint's $0.115
 
 
 @pytest.mark.parametrize("path", ["Lambda function", "SageMaker endpoint"])
