@@ -28,11 +28,11 @@ def test_upload_through_lambda_then_endpoint(page, dashboard_url, dog_photo, dat
     upload(page, dog_photo, datasets / "negatives" / "skimage_coffee_cup.png")
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Not a dog"))).to_be_visible()
-    expect(page.get_by_text(re.compile(r"round trip \d+ ms")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"round trip [\d.]+ m?s")).first).to_be_visible()
 
     page.get_by_text("SageMaker endpoint").click()
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"model \d+ ms")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"model [\d.]+ m?s")).first).to_be_visible()
     assert "Traceback" not in page.inner_text("body")
 
 

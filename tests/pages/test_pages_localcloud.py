@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
+from app.formatting import per_hour
 from services import activity
 from services.activity import Activity, Charge
 from services.prediction import BreedScore, Prediction, PredictionService
@@ -35,11 +36,12 @@ def test_overview_shows_localcloud_and_what_is_deployed(aws_env) -> None:
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
     assert re.fullmatch(stamp, row["created"])
     assert re.fullmatch(stamp, functions.loc["dog-breed-predict"]["last modified"])
-    # The endpoint's instance costs money now, and links to its page in this session.
-    assert metrics["By the hour now"] == "$0.115/h"
+    # The endpoint's instance costs money now, and links to its page in this session (other tests may have
+    # deployed more endpoints to this localcloud: the total is theirs too).
     links = [(link.proto.page, link.proto.query_string, link.proto.label) for link in at.get("page_link")]
     assert ("predict", "endpoint=dog-breed-classifier") in [(page, query) for page, query, _ in links]
-    label = next(label for page, _, label in links if page == "predict")
+    label = next(label for _, query, label in links if query == "endpoint=dog-breed-classifier")
+    assert metrics["By the hour now"] == per_hour(sum(hourly(label) for _, _, label in links))
     assert re.fullmatch(
         rf"Endpoint dog-breed-classifier · InService · 1 × ml.m5.large · \$0.115/h · since {stamp}", label
     )
@@ -56,17 +58,25 @@ def test_overview_links_running_jobs_and_machines_to_their_pages(aws_env, monkey
     monkeypatch.setattr(activity, "running_work", lambda settings: running)
     at = dashboard().run()
     assert not at.exception and not at.warning
-    links = {link.proto.page: (link.proto.query_string, link.proto.label) for link in at.get("page_link")}
-    assert links["job"] == (
+    links = [(link.proto.page, link.proto.query_string, link.proto.label) for link in at.get("page_link")]
+    assert (
+        "job",
         "job=dog-breed-1",
         "Training job dog-breed-1 · InProgress · 2 × ml.m5.xlarge · $0.460/h · since 2026-05-09 07:00:00 UTC",
-    )
-    assert links["train"] == (
+    ) in links
+    assert (
+        "train",
         "tab=ec2&instance=i-0123456789abcdef0",
         "EC2 machine i-0123456789abcdef0 (dog-ec2) · running · 1 × m5.xlarge · $0.192/h"
         " · since 2026-05-09 07:00:00 UTC",
-    )
-    assert {m.label: m.value for m in at.metric}["By the hour now"] == "$0.767/h"  # with the endpoint's $0.115
+    ) in links
+    # The total is every line's price: these two and the endpoints' instances (however many tests deployed).
+    assert {m.label: m.value for m in at.metric}["By the hour now"] == per_hour(sum(hourly(lab) for *_, lab in links))
+
+
+def hourly(label: str) -> float:
+    """The price a cost line states (`… · $0.115/h · …`)."""
+    return float(re.search(r"\$([0-9.,]+)/h", label).group(1).replace(",", ""))
 
 
 @pytest.mark.parametrize("path", ["Lambda function", "SageMaker endpoint"])
