@@ -1,7 +1,9 @@
 """Per-session memory of cloud answers, so a Streamlit rerun (any widget change) does not call the cloud
 again for a photo it has already classified.
 
-Only successes are remembered: after a failure (cloud down, throttled) the next rerun tries again.
+Only successes are remembered: after a failure (cloud down, throttled) the next rerun tries again. A
+remembered prediction comes back marked as such, so the page can say its figures are not new, and
+`forget` lets "run again" really call the cloud.
 """
 
 import hashlib
@@ -26,16 +28,27 @@ def image_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def predict_image(
-    service: PredictionService, data: bytes, *, via: Via, target: str, settings: CloudSettings
-) -> Prediction:
-    return _remember(
-        ("image", image_key(data), via, target, settings), lambda: service.predict_image(data, via=via, target=target)
+def prediction_key(*, data: bytes | None, url: str | None, via: Via, target: str, settings: CloudSettings) -> Hashable:
+    """What a prediction is remembered by: the photo's content hash (or the URL), the path and the target."""
+    return (
+        ("image", image_key(data), via, target, settings) if data is not None else ("url", url, via, target, settings)
     )
 
 
-def predict_url(service: PredictionService, url: str, *, via: Via, target: str, settings: CloudSettings) -> Prediction:
-    return _remember(("url", url, via, target, settings), lambda: service.predict_url(url, via=via, target=target))
+def predict(
+    service: PredictionService, *, data: bytes | None, url: str | None, via: Via, target: str, settings: CloudSettings
+) -> tuple[Prediction, bool]:
+    """The prediction for a photo's bytes or a URL, and whether it is a remembered one (True) rather than
+    measured just now."""
+    key = prediction_key(data=data, url=url, via=via, target=target, settings=settings)
+    if data is not None:
+        return _remember(key, lambda: service.predict_image(data, via=via, target=target))
+    return _remember(key, lambda: service.predict_url(url or "", via=via, target=target))
+
+
+def forget(key: Hashable) -> None:
+    """Drop one remembered answer, so the next run calls the cloud for it again."""
+    _store().pop(key, None)
 
 
 def list_targets(service: PredictionService, settings: CloudSettings) -> Targets:
@@ -50,14 +63,14 @@ def list_targets(service: PredictionService, settings: CloudSettings) -> Targets
     return targets
 
 
-def _remember(key: Hashable, compute: Callable[[], T]) -> T:
+def _remember(key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
     entry = _store().get(key)
     if entry is not None:
         _store().move_to_end(key)
-        return entry[0]
+        return entry[0], True
     value = compute()  # raises on failure, so failures are never remembered
     _put(key, value)
-    return value
+    return value, False
 
 
 def _put(key: Hashable, value: Any) -> None:

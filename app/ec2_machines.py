@@ -10,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from app.deploy import deploy_panel
+from app.formatting import timestamp as when
 from app.job_charts import metric_charts
-from app.jobs import live, usd, when
+from app.jobs import live, usd
 from services.clients import CloudSettings
 from services.ec2_training import ALIVE, Ec2TrainingService
 from services.errors import ServiceError

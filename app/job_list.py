@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from app.jobs import duration, live, usd, when
+from app.formatting import timestamp as when
+from app.jobs import duration, live, usd
 from services.errors import ServiceError
 from services.pricing import COST_NOTE
 from services.training import SORT_KEYS, TrainingService

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -48,11 +47,6 @@ def duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def when(value: datetime | None) -> str:
-    """A timestamp to the second, as the AWS consoles show them; empty for none."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def dataset_frame(summary: DatasetSummary) -> pd.DataFrame:

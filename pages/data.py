@@ -9,17 +9,22 @@ import streamlit as st
 from app.formatting import size
 from app.jobs import dataset_frame
 from app.settings import current_settings
+from services.dataset_files import dataset_name_for, local_classes
 from services.datasets import (
     DOG_IMAGES_URL,
     SAMPLE_DATASET,
     DatasetService,
     DatasetSummary,
-    dataset_name_for,
     dataset_prefix,
+    missing_udacity_classes,
 )
 from services.errors import ServiceError
 
 SUMMARY_KEY = "data_summary"
+TAKEN_KEY = "data_taken"  # (source, name) of an upload refused because the name is taken: ask what to do
+
+Send = Callable[[str, bool], DatasetSummary]
+"""Uploads one source under a dataset name; True replaces a dataset already there."""
 
 settings = current_settings()
 service = DatasetService(settings=settings)
@@ -39,15 +44,49 @@ except ServiceError as exc:
 bucket = st.text_input("Bucket", value=default_bucket, key="data_bucket", help="Created if it does not exist.")
 
 
-def run(action: str, call: Callable[[], DatasetSummary]) -> None:
+def run(action: str, call: Callable[[], DatasetSummary], taken: tuple[str, str] | None = None) -> None:
     """Run an upload or read, keep its summary for the page, and say what went wrong if it did. A failure
-    drops the previous summary: left under the error, it would read as this action's result."""
+    drops the previous summary: left under the error, it would read as this action's result. A taken name
+    is not an error but a question (see `upload`)."""
     try:
         with st.spinner(action):
             st.session_state[SUMMARY_KEY] = call()
     except ServiceError as exc:
         st.session_state.pop(SUMMARY_KEY, None)
+        if exc.code == "DatasetExists" and taken:
+            st.session_state[TAKEN_KEY] = taken
+        else:
+            st.error(exc.message)
+
+
+def upload(source: str, name: str, send: Send, *, clicked: bool, action: str) -> None:
+    """Upload on a click; when a dataset of that name is already in the bucket, ask first: replace it, or keep
+    both by uploading this one under a free name (`name-2`…). The answer buttons are read before they are
+    drawn, so the question goes away in the very run that acts on it."""
+    replace_key, both_key = f"data_{source}_replace", f"data_{source}_both"
+    asked = st.session_state.get(TAKEN_KEY) == (source, name)
+    if clicked or (asked and (st.session_state.get(replace_key) or st.session_state.get(both_key))):
+        st.session_state.pop(TAKEN_KEY, None)
+        if clicked:
+            run(action, lambda: send(name, False), (source, name))
+        elif st.session_state.get(replace_key):
+            run(action, lambda: send(name, True), (source, name))
+        else:
+            run(action, lambda: send(service.free_name(bucket, name), False), (source, name))
+    if st.session_state.get(TAKEN_KEY) != (source, name):
+        return
+    try:
+        free = service.free_name(bucket, name)
+    except ServiceError as exc:
         st.error(exc.message)
+        return
+    st.warning(
+        f"A dataset named '{name}' is already in s3://{bucket}/{dataset_prefix(name)}. Replace it (its files are "
+        f"deleted first), or keep both by uploading this one as '{free}'?"
+    )
+    replace_col, both_col = st.columns(2)
+    replace_col.button(f"Replace '{name}'", key=replace_key)
+    both_col.button(f"Keep both: upload as '{free}'", key=both_key)
 
 
 def suggest_name(source_key: str, name_key: str) -> None:
@@ -59,27 +98,40 @@ def suggest_name(source_key: str, name_key: str) -> None:
         st.session_state[name_key] = dataset_name_for(text)
 
 
-sample, upload, folder, udacity, existing = st.tabs(
+sample, from_zip, folder, udacity, existing = st.tabs(
     ["Offline sample", "Upload a zip", "Folder on this machine", "Udacity dogImages", "Already in S3"]
 )
 with sample:
-    st.write(f"`dogs-wiki-133`: the 133 Udacity breeds with a few Wikipedia photos each ({SAMPLE_DATASET}).")
-    if st.button("Use the offline sample", key="data_sample", type="primary"):
-        run("Uploading the sample…", lambda: service.upload_sample(bucket, "datasets/dogs-wiki-133/"))
-with upload:
+    present = local_classes(SAMPLE_DATASET) if SAMPLE_DATASET.is_dir() else set()
+    missing = missing_udacity_classes(present)
+    st.write(
+        f"`dogs-wiki-133`: a few Wikipedia photos each for {len(present)} of the 133 Udacity breeds ({SAMPLE_DATASET})."
+    )
+    if missing:
+        with st.expander(f"The {len(missing)} Udacity breeds with no photos here"):
+            st.write(", ".join(missing))
+    upload(
+        "sample",
+        "dogs-wiki-133",
+        lambda name, replace: service.upload_sample(bucket, dataset_prefix(name), replace=replace),
+        clicked=st.button("Use the offline sample", key="data_sample", type="primary"),
+        action="Uploading the sample…",
+    )
+with from_zip:
     archive = st.file_uploader(
         "Dataset zip", type=["zip"], key="data_zip", on_change=suggest_name, args=("data_zip", "data_zip_name")
     )
     zip_name = st.text_input("Dataset name", key="data_zip_name")
-    if st.button("Upload zip", key="data_zip_upload", disabled=archive is None):
+    clicked = st.button("Upload zip", key="data_zip_upload", disabled=archive is None)
 
-        def upload_zip() -> DatasetSummary:
-            with tempfile.TemporaryDirectory() as scratch:
-                path = Path(scratch) / Path(archive.name).name  # messages name the visitor's file
-                path.write_bytes(archive.getvalue())
-                return service.upload_dataset(path, bucket, dataset_prefix(zip_name))
+    def upload_zip(name: str, replace: bool) -> DatasetSummary:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / Path(archive.name).name  # messages name the visitor's file
+            path.write_bytes(archive.getvalue())
+            return service.upload_dataset(path, bucket, dataset_prefix(name), replace=replace)
 
-        run(f"Uploading {archive.name}…", upload_zip)
+    if archive is not None:
+        upload("zip", zip_name, upload_zip, clicked=clicked, action=f"Uploading {archive.name}…")
 with folder:
     path_text = st.text_input(
         "Folder or .zip path on the dashboard's machine",
@@ -88,15 +140,24 @@ with folder:
         args=("data_path", "data_folder_name"),
     )
     folder_name = st.text_input("Dataset name", key="data_folder_name")
-    if st.button("Upload folder", key="data_folder_upload", disabled=not path_text):
-        run(
-            f"Uploading {path_text}…",
-            lambda: service.upload_dataset(Path(path_text).expanduser(), bucket, dataset_prefix(folder_name)),
-        )
+    upload(
+        "folder",
+        folder_name,
+        lambda name, replace: service.upload_dataset(
+            Path(path_text).expanduser(), bucket, dataset_prefix(name), replace=replace
+        ),
+        clicked=st.button("Upload folder", key="data_folder_upload", disabled=not path_text),
+        action=f"Uploading {path_text}…",
+    )
 with udacity:
     st.write(f"Downloads [dogImages.zip]({DOG_IMAGES_URL}) (about 1.1 GB, 8,351 images) and uploads it.")
-    if st.button("Import dogImages", key="data_dogimages"):
-        run("Downloading dogImages.zip…", lambda: service.import_dog_images(bucket, "datasets/dogImages/"))
+    upload(
+        "dogimages",
+        "dogImages",
+        lambda name, replace: service.import_dog_images(bucket, dataset_prefix(name), replace=replace),
+        clicked=st.button("Import dogImages", key="data_dogimages"),
+        action="Downloading dogImages.zip…",
+    )
 with existing:
     try:
         prefixes = service.list_datasets(bucket)
@@ -123,6 +184,18 @@ if summary is not None:
     total.metric("Size", size(summary.total_bytes))
     for warning in summary.warnings:
         st.warning(warning)
+    for title, names in (
+        ("Missing Udacity classes", summary.missing_classes),
+        ("Classes with a single training photo", summary.single_photo_classes),
+    ):
+        if names:
+            with st.expander(f"{title} ({len(names)})"):
+                st.write(", ".join(names))
     st.dataframe(dataset_frame(summary), hide_index=True, width="stretch", height=320)
-    st.session_state["train_data_uri"] = summary.uri
-    st.page_link("pages/train.py", label="Train on this dataset", icon="🏋️")
+    # The launch form, not the job list, with this dataset in its data channel (pages/train.py reads these).
+    st.page_link(
+        "pages/train.py",
+        label="Train on this dataset",
+        icon="🏋️",
+        query_params={"tab": "launch", "dataset": summary.uri},
+    )

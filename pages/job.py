@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from app.deploy import deploy_panel
+from app.formatting import timestamp as when
 from app.job_charts import metric_charts
-from app.jobs import duration, live, usd, when
+from app.jobs import duration, live, usd
 from app.settings import current_settings
 from services.errors import ServiceError
 from services.pricing import COST_NOTE

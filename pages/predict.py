@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import cache
 from app.charts import top_breeds_chart
-from app.formatting import latency, size, verdict
+from app.formatting import breed, latency, literal, percent, size, verdict
 from app.forms import index_of
 from app.photos import is_web_url, preview
 from app.settings import current_settings
@@ -23,6 +23,11 @@ class Item:
     name: str
     data: bytes | None = None
     url: str | None = None
+
+
+def shown(item: Item) -> str:
+    """The item's name for captions and messages; a URL as plain text (see `literal`), not a link."""
+    return literal(item.url) if item.url is not None else item.name
 
 
 settings = current_settings()
@@ -54,8 +59,8 @@ target = st.selectbox(
     key=f"predict_target_{via}",
 )
 
-uploads = st.file_uploader(
-    "Photos", type=["jpg", "jpeg", "png", "webp"], accept_multiple_files=True, key="predict_uploads"
+uploads = st.file_uploader(  # the formats services/images.py accepts, GIF included
+    "Photos", type=["jpg", "jpeg", "png", "webp", "gif"], accept_multiple_files=True, key="predict_uploads"
 )
 use_camera = st.toggle("Take a photo with the camera", key="predict_use_camera")
 shot = st.camera_input("Camera", key="predict_camera") if use_camera else None
@@ -80,31 +85,50 @@ for item in items:
     if thumbnail is not None:
         photo_slot.image(thumbnail, caption=f"{item.name} · {size(len(item.data))}")
     else:
-        photo_slot.caption(item.name)
+        photo_slot.caption(shown(item))
     slots.append((photo_slot, result_column.empty()))
     st.divider()
 
-for item, (photo_slot, slot) in zip(items, slots, strict=True):
+for index, (item, (photo_slot, slot)) in enumerate(zip(items, slots, strict=True)):
+    key = cache.prediction_key(data=item.data, url=item.url, via=via, target=target, settings=settings)
     with slot.container():
         try:
             with st.spinner(f"Classifying {item.name}…"):
-                if item.data is not None:
-                    prediction = cache.predict_image(service, item.data, via=via, target=target, settings=settings)
-                else:
-                    prediction = cache.predict_url(service, item.url, via=via, target=target, settings=settings)
+                prediction, cached = cache.predict(
+                    service, data=item.data, url=item.url, via=via, target=target, settings=settings
+                )
         except ServiceError as exc:
-            st.error(f"{item.name}: {exc.message}")
+            # A URL reads as text, never as a link: the cloud may have refused it as private (10.0.0.1…).
+            message = exc.message.replace(item.url, literal(item.url)) if item.url else exc.message
+            st.error(f"{shown(item)}: {message}")
             continue
         if item.url is not None and is_web_url(item.url):
             # Only now: the cloud fetched it, so it is public. A refused URL (127.0.0.1, 169.254.169.254…)
             # shown earlier would have the visitor's browser fetch it instead.
             photo_slot.image(item.url, caption=item.url)
         if prediction.is_dog is False:
+            # No breed chart for a non-dog: bars for "Akita 20 %" would read as a breed after all.
             st.warning(verdict(prediction))
+            if prediction.breeds:
+                with st.expander("Breed scores anyway"):
+                    st.table(
+                        {
+                            "breed": [breed(b.label) for b in prediction.breeds],
+                            "score": [percent(b.score) for b in prediction.breeds],
+                        }
+                    )
         else:
             st.success(verdict(prediction))
-        if prediction.breeds:
-            st.altair_chart(top_breeds_chart(prediction.breeds), width="stretch")
-        st.caption(latency(prediction) + (f" · {prediction.model}" if prediction.model else ""))
+            if prediction.breeds:
+                st.altair_chart(top_breeds_chart(prediction.breeds), width="stretch")
+        figures, again = st.columns([5, 1], vertical_alignment="center")
+        figures.caption(latency(prediction, cached=cached) + (f" · {prediction.model}" if prediction.model else ""))
+        again.button(
+            "Run again",
+            key=f"predict_again_{index}",
+            help="Call the cloud again for fresh figures instead of the remembered answer.",
+            on_click=cache.forget,
+            args=(key,),
+        )
         if prediction.note:
             st.info(prediction.note)

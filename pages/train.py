@@ -16,7 +16,14 @@ service = TrainingService(settings=settings)
 ec2 = Ec2TrainingService(settings=settings)
 
 st.title("Training jobs")
-jobs_tab, launch_tab, ec2_tab = st.tabs(["Jobs", "Launch", "EC2 machines"])
+# Links from other pages open a tab: `?tab=launch&dataset=s3://…` (Data page) fills the data channel,
+# `?tab=ec2&instance=i-…` (Overview) picks the machine. Taken once, so later edits stay the visitor's.
+TABS = {"jobs": "Jobs", "launch": "Launch", "ec2": "EC2 machines"}
+if "dataset" in st.query_params:
+    st.session_state["train_data_uri"] = st.query_params.pop("dataset")
+if "instance" in st.query_params:
+    st.session_state["ec2_chosen"] = st.query_params.pop("instance")
+jobs_tab, launch_tab, ec2_tab = st.tabs(list(TABS.values()), default=TABS.get(st.query_params.get("tab", "jobs")))
 with jobs_tab:
     job_list(service, arrived=arrived("train"))
 with launch_tab:

@@ -11,37 +11,39 @@ classes, classes missing from a split, unreadable images) before paying for a jo
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
-import unicodedata
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import boto3
-from PIL import Image
 
+from classifier.labels import udacity_folders
 from services.clients import CloudSettings, LazyClients
+from services.dataset_files import (
+    SPLITS,
+    DatasetFile,
+    download,
+    extract_zip,
+    find_root,
+    is_image,
+    scan_local,
+    verify_images,
+)
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 
-SPLITS = ("train", "valid", "test")
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 DOG_IMAGES_URL = "https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip"
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATASET = ROOT.parent / "shared" / "datasets" / "dogs-wiki-133"
-"""The offline sample: 133 Udacity classes with a few Wikipedia photos each."""
+"""The offline sample: Wikipedia photos in Udacity's class folders, for the classes that have any."""
 
 _UPLOAD_WORKERS = 16  # S3 PUTs are latency-bound; 16 in flight saturate a typical uplink
-_VERIFY_SAMPLE = 300  # images opened with PIL on upload; enough to catch a corrupt batch, cheap on 8,000
-_DOWNLOAD_TIMEOUT_S = 20
+_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class DatasetSummary:
     """What is in a dataset: classes, images per split, total size, and what looks wrong.
 
     `uri` is the `s3://bucket/prefix/` a training channel points at; `uploaded` is how many files this
-    call sent (0 when only reading).
+    call sent (0 when only reading). `missing_classes` are the Udacity classes a dataset in Udacity's folder
+    names lacks (a model trained on it never predicts them); `single_photo_classes` have one training photo.
     """
 
     bucket: str
@@ -69,6 +72,8 @@ class DatasetSummary:
     total_bytes: int
     warnings: list[str] = field(default_factory=list)
     uploaded: int = 0
+    missing_classes: list[str] = field(default_factory=list)
+    single_photo_classes: list[str] = field(default_factory=list)
 
     @property
     def uri(self) -> str:
@@ -77,17 +82,6 @@ class DatasetSummary:
     @property
     def train_size(self) -> int:
         return self.split_totals.get("train", 0)
-
-
-@dataclass(frozen=True)
-class _File:
-    """One image of the tree: where it is (locally, if uploading) and where it belongs."""
-
-    split: str
-    label: str
-    relative: str
-    size: int
-    path: Path | None = None
 
 
 class DatasetService:
@@ -155,12 +149,15 @@ class DatasetService:
         bucket: str,
         prefix: str,
         *,
+        replace: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> DatasetSummary:
         """Upload a folder or a .zip in ImageFolder layout to `s3://bucket/prefix`.
 
         Everything is checked before the first byte goes out (layout, zip entries), so a refused dataset
-        leaves nothing half-uploaded. `progress(done, total)` is called as files finish.
+        leaves nothing half-uploaded. A prefix that already holds files is refused (code `DatasetExists`)
+        unless `replace`, which deletes them first: uploading over them would silently mix two datasets.
+        `progress(done, total)` is called as files finish.
         """
         check_bucket(bucket)
         prefix = normalize_prefix(prefix)
@@ -177,19 +174,64 @@ class DatasetService:
             else:
                 folder = source
             root = find_root(folder, shown=source.name)
-            files, empty = _scan_local(root, shown=source.name)
-            unreadable = _verify_images(files)
+            files, empty = scan_local(root, shown=source.name)
+            unreadable = verify_images(files)
+            if not replace:  # after the source's own checks: a broken zip says so, not "the name is taken"
+                self._refuse_if_taken(bucket, prefix)
             self.ensure_bucket(bucket)
+            if replace:
+                self._delete_prefix(bucket, prefix)
             self._upload_files(files, bucket, prefix, progress)
         summary = _summarize(bucket, prefix, files, empty_classes=empty, unreadable=unreadable)
         return DatasetSummary(**{**summary.__dict__, "uploaded": len(files)})
 
+    def dataset_exists(self, bucket: str, prefix: str) -> bool:
+        """Whether anything is stored under `prefix` (one key listed, however large the dataset)."""
+        check_bucket(bucket)
+        prefix = normalize_prefix(prefix)
+        try:
+            response = self._client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        except BOTO_ERRORS as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+                return False
+            raise from_client_error(exc, what=f"look in s3://{bucket}/{prefix}") from exc
+        return bool(response.get("KeyCount") or response.get("Contents"))
+
+    def free_name(self, bucket: str, name: str) -> str:
+        """`name`, or `name-2`, `name-3`… the first that no dataset in `bucket` uses: "keep both"."""
+        dataset_prefix(name)
+        taken = {prefix.removeprefix("datasets/").rstrip("/") for prefix in self.list_datasets(bucket)}
+        candidate, number = name, 1
+        while candidate in taken:
+            number += 1
+            suffix = f"-{number}"
+            candidate = name[: 100 - len(suffix)] + suffix
+        return candidate
+
+    def _refuse_if_taken(self, bucket: str, prefix: str) -> None:
+        if self.dataset_exists(bucket, prefix):
+            raise ServiceError(
+                f"s3://{bucket}/{prefix} already holds a dataset. Replace it, or upload under another name.",
+                code="DatasetExists",
+            )
+
+    def _delete_prefix(self, bucket: str, prefix: str) -> None:
+        s3 = self._client("s3")
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+                for start in range(0, len(keys), _DELETE_BATCH):
+                    batch = keys[start : start + _DELETE_BATCH]
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"delete the old dataset at s3://{bucket}/{prefix}") from exc
+
     def _upload_files(
-        self, files: list[_File], bucket: str, prefix: str, progress: Callable[[int, int], None] | None
+        self, files: list[DatasetFile], bucket: str, prefix: str, progress: Callable[[int, int], None] | None
     ) -> None:
         s3 = self._client("s3")
 
-        def put(item: _File) -> None:
+        def put(item: DatasetFile) -> None:
             s3.upload_file(str(item.path), bucket, prefix + item.relative)
 
         done = 0
@@ -207,11 +249,13 @@ class DatasetService:
                 raise from_client_error(cause, what=f"upload to s3://{bucket}/{prefix}") from exc
             raise ServiceError(f"Could not upload to s3://{bucket}/{prefix}: {exc}") from exc
 
-    def upload_sample(self, bucket: str, prefix: str = "datasets/dogs-wiki-133/") -> DatasetSummary:
+    def upload_sample(
+        self, bucket: str, prefix: str = "datasets/dogs-wiki-133/", *, replace: bool = False
+    ) -> DatasetSummary:
         """The offline sample that ships beside the repository: one click, no network."""
         if not SAMPLE_DATASET.is_dir():
             raise ServiceError(f"The offline sample is not at {SAMPLE_DATASET}.")
-        return self.upload_dataset(SAMPLE_DATASET, bucket, prefix)
+        return self.upload_dataset(SAMPLE_DATASET, bucket, prefix, replace=replace)
 
     def import_dog_images(
         self,
@@ -219,14 +263,18 @@ class DatasetService:
         prefix: str = "datasets/dogImages/",
         *,
         url: str = DOG_IMAGES_URL,
+        replace: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> DatasetSummary:
-        """Download Udacity's `dogImages.zip` (about 1.1 GB) and upload it; needs the public internet."""
+        """Download Udacity's `dogImages.zip` (about 1.1 GB) and upload it; needs the public internet. A taken
+        prefix is refused before the download, not after it."""
         check_bucket(bucket)
-        normalize_prefix(prefix)
+        prefix = normalize_prefix(prefix)
+        if not replace:
+            self._refuse_if_taken(bucket, prefix)
         with tempfile.TemporaryDirectory(prefix="dogimages-") as scratch:
             archive = download(url, Path(scratch) / "dogImages.zip")
-            return self.upload_dataset(archive, bucket, prefix, progress=progress)
+            return self.upload_dataset(archive, bucket, prefix, replace=replace, progress=progress)
 
     # -- read back --------------------------------------------------------------------------------
     def summarize_dataset(self, bucket: str, prefix: str) -> DatasetSummary:
@@ -234,7 +282,7 @@ class DatasetService:
         that would mean downloading the dataset)."""
         check_bucket(bucket)
         prefix = normalize_prefix(prefix)
-        files: list[_File] = []
+        files: list[DatasetFile] = []
         marked: set[tuple[str, str]] = set()  # "folder" marker objects some tools write for empty folders
         try:
             for page in self._client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -242,8 +290,8 @@ class DatasetService:
                     parts = obj["Key"][len(prefix) :].split("/")
                     if len(parts) == 3 and parts[0] in SPLITS and parts[2] == "":
                         marked.add((parts[0], parts[1]))
-                    elif len(parts) == 3 and parts[0] in SPLITS and _is_image(parts[2]):
-                        files.append(_File(parts[0], parts[1], "/".join(parts), int(obj.get("Size", 0))))
+                    elif len(parts) == 3 and parts[0] in SPLITS and is_image(parts[2]):
+                        files.append(DatasetFile(parts[0], parts[1], "/".join(parts), int(obj.get("Size", 0))))
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"list s3://{bucket}/{prefix}") from exc
         if not files:
@@ -288,106 +336,10 @@ def dataset_prefix(name: str) -> str:
     return f"datasets/{name}/"
 
 
-def dataset_name_for(source: str) -> str:
-    """A usable dataset name from a zip's or folder's path (`~/Downloads/dog photos.zip` → `dog-photos`),
-    so the Data page can pre-fill one; "" when nothing usable is left."""
-    path = PurePosixPath(source.strip().replace("\\", "/"))
-    stem = path.stem if path.suffix.lower() == ".zip" else path.name
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # é → e
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._")[:100]
-
-
-def extract_zip(archive: Path, into: Path) -> Path:
-    """Extract `archive` into `into` after checking every entry: an absolute path or a `..` (zip slip)
-    refuses the whole archive before anything is written."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                name = info.filename.replace("\\", "/")
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                    raise ServiceError(
-                        f"'{archive.name}' has an entry outside its root ('{info.filename}'); refusing the whole "
-                        "zip (zip slip)."
-                    )
-            target = into / "extracted"
-            target.mkdir(parents=True, exist_ok=True)
-            zf.extractall(target)
-    except zipfile.BadZipFile as exc:
-        raise ServiceError(f"'{archive.name}' is not a readable zip file: {exc}.") from exc
-    return target
-
-
-def find_root(folder: Path, *, shown: str) -> Path:
-    """The folder holding `train/`: the given one, or its single top folder (`dogImages.zip` wraps all in
-    `dogImages/`). `shown` names the source in messages when `folder` is a scratch extraction of it."""
-    candidates = [folder] + [
-        child for child in sorted(folder.iterdir()) if child.is_dir() and child.name not in _IGNORED
-    ]
-    for candidate in candidates:
-        if (candidate / "train").is_dir():
-            return candidate
-    raise ServiceError(
-        f"'{shown}' has no train/ folder. Expected train/<class>/<image> (and valid/, test/), like Udacity's dogImages."
-    )
-
-
-def download(url: str, to: Path, *, timeout: float = _DOWNLOAD_TIMEOUT_S) -> Path:
-    """Fetch `url` to `to`, streaming; a network that cannot reach it gets a message saying what to do."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(to, "wb") as out:
-            shutil.copyfileobj(response, out, length=1024 * 1024)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ServiceError(
-            f"Could not download {url}: {reason}. This machine cannot reach it (offline or behind a firewall). "
-            "Use the offline sample, or download the zip elsewhere and upload it.",
-            code="Unreachable",
-        ) from exc
-    return to
-
-
-def _is_image(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith(".")
-
-
-def _scan_local(root: Path, *, shown: str) -> tuple[list[_File], list[tuple[str, str]]]:
-    """The images under `root`'s splits and the empty class folders; `shown` names the source in messages."""
-    files: list[_File] = []
-    empty: list[tuple[str, str]] = []
-    for split in SPLITS:
-        split_dir = root / split
-        if not split_dir.is_dir():
-            continue
-        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and p.name not in _IGNORED):
-            images = sorted(p for p in class_dir.iterdir() if p.is_file() and _is_image(p.name))
-            if not images:
-                empty.append((split, class_dir.name))
-            files += [
-                _File(split, class_dir.name, f"{split}/{class_dir.name}/{p.name}", p.stat().st_size, p) for p in images
-            ]
-    if not any(f.split == "train" for f in files):
-        raise ServiceError(f"'{shown}' has no images in train/<class>/ folders. Expected train/<class>/<image>.")
-    return files, empty
-
-
-def _verify_images(files: list[_File]) -> list[str]:
-    """Relative paths of images PIL cannot read, from an evenly spread sample of at most 300."""
-    step = max(1, len(files) // _VERIFY_SAMPLE)
-    bad: list[str] = []
-    for item in files[::step]:
-        try:
-            with Image.open(item.path) as image:
-                image.verify()
-        except Exception:  # PIL raises many types (OSError, SyntaxError, DecompressionBombError…)
-            bad.append(item.relative)
-    return bad
-
-
 def _summarize(
     bucket: str,
     prefix: str,
-    files: Iterable[_File],
+    files: Iterable[DatasetFile],
     *,
     empty_classes: list[tuple[str, str]],
     unreadable: list[str],
@@ -412,6 +364,17 @@ def _summarize(
         missing = [c.name for c in classes if getattr(c, split) == 0]
         if missing:
             warnings.append(f"{len(missing)} class(es) have no {split} images: " + _some(missing))
+    missing = missing_udacity_classes([c.name for c in classes])
+    if missing:
+        warnings.append(
+            f"{len(classes)} of Udacity's {len(udacity_folders())} classes are here; {len(missing)} are missing, so a "
+            "model trained on this never predicts them: " + _some(missing)
+        )
+    single = [c.name for c in classes if c.train == 1]
+    if single:
+        warnings.append(
+            f"{len(single)} class(es) have a single training photo, too few to learn a breed from: " + _some(single)
+        )
     if unreadable:
         warnings.append(f"{len(unreadable)} image(s) could not be read: " + _some(unreadable))
     return DatasetSummary(
@@ -421,7 +384,19 @@ def _summarize(
         split_totals=totals,
         total_bytes=sum(f.size for f in files),
         warnings=warnings,
+        missing_classes=missing,
+        single_photo_classes=single,
     )
+
+
+def missing_udacity_classes(names: Iterable[str]) -> list[str]:
+    """The Udacity class folders absent from `names`, when `names` are Udacity's folder names (all of them
+    are, `001.Affenpinscher`…); [] for a dataset with classes of its own, which has no list to miss."""
+    names = set(names)
+    expected = udacity_folders()
+    if not names or not names <= set(expected):
+        return []
+    return [folder for folder in expected if folder not in names]
 
 
 def _some(names: Iterable[str], limit: int = 5) -> str:

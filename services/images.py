@@ -77,9 +77,9 @@ def prepare_image(data: bytes, *, limit: int = MAX_PAYLOAD_BYTES, limit_name: st
     if len(data) <= limit:
         return PreparedImage(data, content_type, None, width, height)
     shrunk, width, height = _shrink(data, limit)
-    limit_name = limit_name or f"the {_megabytes(limit)} payload limit"
+    limit_name = limit_name or f"the {_limit(limit)} payload limit"
     note = (
-        f"Photo was {_megabytes(len(data))}; sent a {width}×{height} JPEG ({_megabytes(len(shrunk))}) "
+        f"Photo was {format_size(len(data))}; sent a {width}×{height} JPEG ({format_size(len(shrunk))}) "
         f"to stay under {limit_name}."
     )
     return PreparedImage(shrunk, "image/jpeg", note, width, height)
@@ -127,11 +127,23 @@ def _shrink(data: bytes, limit: int) -> tuple[bytes, int, int]:
         if buffer.tell() <= limit:
             return buffer.getvalue(), resized.width, resized.height
         long_side = long_side * 3 // 4
-    raise ServiceError(f"Could not shrink the photo under {_megabytes(limit)}.")
+    raise ServiceError(f"Could not shrink the photo under {_limit(limit)}.")
 
 
-def _megabytes(size: int) -> str:
-    """Sizes as AWS states its limits: 6 MB means 6 × 1024 × 1024 bytes."""
+def format_size(num_bytes: int) -> str:
+    """A file's size as Streamlit's file uploader prints it beside the file (on Linux and macOS): decimal
+    units, one decimal, moving up a unit past half of the next (`312 B`, `0.6 MB`, `21.0 MB`), so the page
+    and the uploader give one photo one size."""
+    value, unit = float(num_bytes), "B"
+    for larger in ("KB", "MB", "GB"):
+        if value <= 500:
+            break
+        value, unit = value / 1000, larger
+    return f"{num_bytes} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def _limit(size: int) -> str:
+    """A limit as AWS names it: its "6 MB" payload limit is 6 × 1024 × 1024 bytes."""
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"

@@ -28,12 +28,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class EndpointSummary:
-    """One row of the endpoints table; `instance_count` is None when DescribeEndpoint was refused."""
+    """One row of the endpoints table; `instance_count` is None when DescribeEndpoint was refused,
+    `instance_type` when its endpoint config could not be read (or it has none: serverless)."""
 
     name: str
     status: str
     instance_count: int | None
     created: datetime | None
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class FunctionSummary:
     name: str
     runtime: str | None
     memory_mb: int | None
-    last_modified: str | None
+    last_modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -143,25 +145,38 @@ def _endpoints(sagemaker: Any) -> list[EndpointSummary]:
     summaries = []
     for page in sagemaker.get_paginator("list_endpoints").paginate():
         for endpoint in page["Endpoints"]:
+            count, instance_type = _instances(sagemaker, endpoint["EndpointName"])
             summaries.append(
                 EndpointSummary(
                     name=endpoint["EndpointName"],
                     status=endpoint["EndpointStatus"],
-                    instance_count=_instance_count(sagemaker, endpoint["EndpointName"]),
+                    instance_count=count,
                     created=endpoint.get("CreationTime"),
+                    instance_type=instance_type,
                 )
             )
     return summaries
 
 
-def _instance_count(sagemaker: Any, name: str) -> int | None:
-    """Current instances over all variants; ListEndpoints does not say, DescribeEndpoint does."""
+def _instances(sagemaker: Any, name: str) -> tuple[int | None, str | None]:
+    """Current instances over all variants and their type (what an endpoint costs by the hour):
+    ListEndpoints says neither, DescribeEndpoint gives the count, its endpoint config the type."""
     try:
-        variants = sagemaker.describe_endpoint(EndpointName=name).get("ProductionVariants", [])
+        description = sagemaker.describe_endpoint(EndpointName=name)
     except BOTO_ERRORS:
-        return None  # deleted between the two calls, or no describe permission: the row still shows
-    counts = [v["CurrentInstanceCount"] for v in variants if "CurrentInstanceCount" in v]
-    return sum(counts) if counts else None
+        return None, None  # deleted between the two calls, or no describe permission: the row still shows
+    counts = [
+        v["CurrentInstanceCount"] for v in description.get("ProductionVariants", []) if "CurrentInstanceCount" in v
+    ]
+    instance_type = None
+    if description.get("EndpointConfigName"):
+        try:
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=description["EndpointConfigName"])
+            types = {v["InstanceType"] for v in config.get("ProductionVariants", []) if v.get("InstanceType")}
+            instance_type = types.pop() if len(types) == 1 else None
+        except BOTO_ERRORS:
+            pass  # the config was deleted under a live endpoint, or no permission: type unknown
+    return (sum(counts) if counts else None), instance_type
 
 
 def _functions(lambda_client: Any) -> list[FunctionSummary]:
@@ -170,8 +185,18 @@ def _functions(lambda_client: Any) -> list[FunctionSummary]:
             name=function["FunctionName"],
             runtime=function.get("Runtime"),
             memory_mb=function.get("MemorySize"),
-            last_modified=function.get("LastModified"),
+            last_modified=_lambda_time(function.get("LastModified")),
         )
         for page in lambda_client.get_paginator("list_functions").paginate()
         for function in page["Functions"]
     ]
+
+
+def _lambda_time(value: str | None) -> datetime | None:
+    """Lambda's LastModified is a string (`2026-01-01T00:00:00.000+0000`), unlike SageMaker's datetimes."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return None

@@ -11,7 +11,8 @@ import contextlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -21,7 +22,7 @@ import boto3
 import numpy as np
 
 from services.clients import CloudSettings, LazyClients
-from services.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.errors import BOTO_ERRORS, ServiceError, from_client_error, redact
 from services.images import MAX_PAYLOAD_BYTES, prepare_image
 
 Via = Literal["lambda", "endpoint"]
@@ -42,6 +43,7 @@ _FUNCTION_NAME = re.compile(
     r"([a-zA-Z0-9-_.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
 )
 _REPORT_DURATION = re.compile(r"REPORT RequestId:\s*\S+\s+Duration:\s*([0-9.]+)\s*ms")
+_REPORT_INIT = re.compile(r"REPORT RequestId:.*?\bInit Duration:\s*([0-9.]+)\s*ms")
 _MAX_URL_LENGTH = 2048
 _UDACITY_CLASSES = Path(__file__).resolve().parent / "data" / "udacity_dogimages_133.txt"
 
@@ -59,7 +61,10 @@ class Prediction:
     """What the model said about one image, and how long it took.
 
     `is_dog`/`dog_score` are None for models that do not say (the original 133-class model);
-    `model_ms` is the function's own duration through Lambda, the model's latency through the endpoint.
+    `model_ms` is the function's own duration through Lambda, the model's latency through the endpoint;
+    `init_ms` is the Lambda REPORT line's Init Duration, present only when the call met a cold start (the
+    reason a first call takes ten times longer); `measured_at` is when the call was made (UTC), so a
+    remembered answer can say how old its figures are.
     """
 
     breeds: list[BreedScore]
@@ -71,6 +76,8 @@ class Prediction:
     via: Via
     target: str
     note: str | None
+    init_ms: float | None = None
+    measured_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Answer(NamedTuple):
@@ -163,6 +170,7 @@ class PredictionService:
         return Targets(endpoints, functions, list(dict.fromkeys(errors)))
 
     def _via_endpoint(self, body: bytes, content_type: str, target: str, *, note: str | None) -> Prediction:
+        measured_at = datetime.now(UTC)
         start = time.perf_counter()
         try:
             response = self._client("sagemaker-runtime").invoke_endpoint(
@@ -170,13 +178,16 @@ class PredictionService:
             )
             raw = response["Body"].read()
         except BOTO_ERRORS as exc:
-            raise from_client_error(exc, what=f"call endpoint '{target}'") from exc
+            raise _refused(exc, f"Endpoint '{target}'") or from_client_error(
+                exc, what=f"call endpoint '{target}'"
+            ) from exc
         round_trip_ms = (time.perf_counter() - start) * 1000
         answer = parse_answer(_json(raw, f"endpoint '{target}'"), source=f"endpoint '{target}'")
-        return _prediction(answer, round_trip_ms, answer.model_ms, "endpoint", target, note)
+        return _prediction(answer, round_trip_ms, answer.model_ms, "endpoint", target, note, None, measured_at)
 
     def _via_lambda(self, event: dict[str, str], target: str, *, note: str | None) -> Prediction:
         source = f"function '{target}'"
+        measured_at = datetime.now(UTC)
         start = time.perf_counter()
         try:
             response = self._client("lambda").invoke(
@@ -193,12 +204,20 @@ class PredictionService:
         if response.get("FunctionError"):
             raise _function_error(payload, source)
         answer = parse_answer(_unwrap_api_response(payload, source), source=source)
-        duration_ms = _report_duration(response.get("LogResult"))
-        return _prediction(answer, round_trip_ms, duration_ms, "lambda", target, note)
+        log = _log_tail(response.get("LogResult"))
+        duration_ms, init_ms = _report_figure(log, _REPORT_DURATION), _report_figure(log, _REPORT_INIT)
+        return _prediction(answer, round_trip_ms, duration_ms, "lambda", target, note, init_ms, measured_at)
 
 
 def _prediction(
-    answer: Answer, round_trip_ms: float, model_ms: float | None, via: Via, target: str, note: str | None
+    answer: Answer,
+    round_trip_ms: float,
+    model_ms: float | None,
+    via: Via,
+    target: str,
+    note: str | None,
+    init_ms: float | None,
+    measured_at: datetime,
 ) -> Prediction:
     return Prediction(
         breeds=answer.breeds,
@@ -210,6 +229,8 @@ def _prediction(
         via=via,
         target=target,
         note=note,
+        init_ms=init_ms,
+        measured_at=measured_at,
     )
 
 
@@ -321,16 +342,36 @@ def _function_error(payload: Any, source: str) -> ServiceError:
     return ServiceError(f"{source.capitalize()} failed ({kind}): {message}", code="FunctionError")
 
 
-def _report_duration(log_result: str | None) -> float | None:
-    """The `Duration: X ms` of the REPORT line in the base64 log tail that `LogType="Tail"` returns."""
+def _log_tail(log_result: str | None) -> str:
+    """The base64 log tail that `LogType="Tail"` returns, decoded ("" when absent or unreadable)."""
     if not log_result:
-        return None
+        return ""
     try:
-        log = base64.b64decode(log_result).decode("utf-8", errors="replace")
+        return base64.b64decode(log_result).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):
-        return None
-    match = _REPORT_DURATION.search(log)
+        return ""
+
+
+def _report_figure(log: str, pattern: re.Pattern[str]) -> float | None:
+    """One figure of the REPORT line (`Duration`, `Init Duration`), or None when the line lacks it."""
+    match = pattern.search(log)
     return float(match.group(1)) if match else None
+
+
+def _refused(exc: Exception, who: str) -> ServiceError | None:
+    """The endpoint's own 4xx answer (our SSRF guard refusing a URL, an image it cannot decode) says what
+    was refused and why, as the Lambda path does; None for every other error, which `from_client_error`
+    explains. AWS wraps such an answer in a ModelError carrying the container's status and body."""
+    response = getattr(exc, "response", None) or {}
+    status = response.get("OriginalStatusCode")
+    if response.get("Error", {}).get("Code") != "ModelError" or not (_is_number(status) and 400 <= status < 500):
+        return None
+    body = str(response.get("OriginalMessage") or response["Error"].get("Message") or "")
+    with contextlib.suppress(ValueError):  # TorchServe-style containers answer {"code": 400, "message": ...}
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+            body = parsed["message"]
+    return ServiceError(f"{who} refused the request ({status}): {redact(body)}", code="Refused")
 
 
 def _json(raw: bytes, source: str) -> Any:

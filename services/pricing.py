@@ -49,6 +49,7 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 
 EC2_HOURLY_USD: dict[str, float] = {
+    "t3.medium": 0.0416,
     "t3.large": 0.0832,
     "m5.large": 0.096,
     "m5.xlarge": 0.192,
@@ -93,3 +94,17 @@ def estimate_ec2_cost(name: str, seconds: float) -> float | None:
         raise ServiceError("Run time cannot be negative.")
     price = EC2_HOURLY_USD.get(name)
     return None if price is None else price * seconds / 3600
+
+
+HOSTING_PRICE_SOURCE = "on-demand us-east-1 list price (SageMaker real-time inference)"
+HOSTING_HOURLY_USD: dict[str, float] = {
+    "ml.t2.medium": 0.056,
+    "ml.m5.large": 0.115,
+    "ml.m5.xlarge": 0.23,
+    "ml.c5.large": 0.102,
+    "ml.c5.xlarge": 0.204,
+    "ml.g4dn.xlarge": 0.736,
+}
+"""USD per instance hour of an endpoint instance, for the types the deploy form offers."""
+
+EC2_PRICE_SOURCE = "on-demand us-east-1 list price (EC2, Linux)"

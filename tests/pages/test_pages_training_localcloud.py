@@ -32,11 +32,16 @@ def open_page(path: str, **query):
     return at.run()
 
 
-def test_data_page_uploads_and_summarizes_the_sample(aws_env) -> None:
+def test_data_page_uploads_and_summarizes_the_sample(aws_env, sample) -> None:
     at = open_page("pages/data.py")
     assert not at.exception and not at.error
-    at.button(key="data_sample").click().run()
+    at.button(key="data_sample").click().run()  # already there (the fixture): asked first, then replaced
+    assert [w.value for w in at.warning][0].startswith("A dataset named 'dogs-wiki-133' is already in ")
+    at.button(key="data_sample_replace").click().run()
     assert not at.exception and not at.error
+    assert not any(w.value.startswith("A dataset named") for w in at.warning)
+    assert any(w.value.startswith("111 of Udacity's 133 classes are here; 22 are missing") for w in at.warning)
+    assert any("have a single training photo" in w.value for w in at.warning)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Classes"] == "111"
     assert (metrics["Train images"], metrics["Valid images"], metrics["Test images"]) == ("391", "103", "91")

@@ -8,13 +8,14 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from classifier.labels import udacity_folders
 from services.clients import CloudSettings
+from services.dataset_files import dataset_name_for, download
 from services.datasets import (
     SAMPLE_DATASET,
     DatasetService,
-    dataset_name_for,
     dataset_prefix,
-    download,
+    missing_udacity_classes,
     normalize_prefix,
 )
 from services.errors import ServiceError
@@ -72,6 +73,9 @@ def test_upload_a_folder_and_read_it_back(service, tmp_path) -> None:
     assert "1 class(es) have no train images: 003.C" in text
     assert "2 class(es) have no test images: 002.B, 003.C" in text
     assert "1 image(s) could not be read: train/002.B/broken.jpg" in text
+    assert summary.single_photo_classes == []
+    assert summary.missing_classes == []  # its own class names: no Udacity list to miss
+    assert "Udacity" not in text
 
     again = service.summarize_dataset(BUCKET, "datasets/dogs/")
     assert again.split_totals == summary.split_totals
@@ -190,3 +194,58 @@ def test_the_offline_sample_summary(service) -> None:
     assert len(summary.classes) == 111  # the union of the splits: 22 Udacity breeds have no photo
     assert summary.split_totals == {"train": 391, "valid": 103, "test": 91}
     assert any("have no test images" in w for w in summary.warnings)
+    # Which of the 133 are missing, by name, and which classes have one training photo.
+    on_disk = {p.name for split in ("train", "valid", "test") for p in (SAMPLE_DATASET / split).iterdir()}
+    assert summary.missing_classes == [f for f in udacity_folders() if f not in on_disk]
+    assert len(summary.missing_classes) == 22 and "044.Cane_corso" in summary.missing_classes
+    assert any(w.startswith("111 of Udacity's 133 classes are here; 22 are missing") for w in summary.warnings)
+    single = sorted(p.parent.name for p in (SAMPLE_DATASET / "train").glob("*/*") if p.is_file())
+    assert summary.single_photo_classes == sorted({c for c in single if single.count(c) == 1})
+    assert any(
+        w.startswith(f"{len(summary.single_photo_classes)} class(es) have a single training photo")
+        for w in summary.warnings
+    )
+    again = service.summarize_dataset(BUCKET, summary.prefix)  # read back from S3: the same findings
+    assert (again.missing_classes, again.single_photo_classes) == (
+        summary.missing_classes,
+        summary.single_photo_classes,
+    )
+
+
+def test_missing_classes_only_against_udacity_names() -> None:
+    folders = udacity_folders()
+    assert missing_udacity_classes(folders) == []
+    assert missing_udacity_classes(folders[1:]) == ["001.Affenpinscher"]
+    assert missing_udacity_classes(["001.Affenpinscher", "cats"]) == []  # not Udacity's list: nothing to miss
+    assert missing_udacity_classes([]) == []
+
+
+def test_an_existing_name_is_refused_then_replaced_or_kept_beside(service, tmp_path) -> None:
+    first = tree(tmp_path / "one")
+    service.upload_dataset(first, BUCKET, "datasets/dogs/")
+    second = tmp_path / "two"
+    (second / "train" / "009.Z").mkdir(parents=True)
+    (second / "train" / "009.Z" / "z.jpg").write_bytes(jpeg())
+    with pytest.raises(ServiceError) as refused:
+        service.upload_dataset(second, BUCKET, "datasets/dogs/")
+    assert refused.value.code == "DatasetExists"
+    assert refused.value.message.startswith(f"s3://{BUCKET}/datasets/dogs/ already holds a dataset.")
+    assert service.summarize_dataset(BUCKET, "datasets/dogs/").split_totals["train"] == 4  # untouched
+
+    assert service.free_name(BUCKET, "dogs") == "dogs-2"
+    service.upload_dataset(second, BUCKET, "datasets/dogs-2/")
+    assert service.free_name(BUCKET, "dogs") == "dogs-3"
+    assert service.free_name(BUCKET, "cats") == "cats"
+
+    replaced = service.upload_dataset(second, BUCKET, "datasets/dogs/", replace=True)
+    assert replaced.uploaded == 1
+    again = service.summarize_dataset(BUCKET, "datasets/dogs/")
+    assert [c.name for c in again.classes] == ["009.Z"]  # the old files went first, no mix of two datasets
+    assert service.dataset_exists(BUCKET, "datasets/dogs/") and not service.dataset_exists(BUCKET, "datasets/x/")
+
+
+def test_dogimages_refuses_a_taken_name_before_downloading(service, tmp_path, unused_port) -> None:
+    service.upload_dataset(tree(tmp_path / "one"), BUCKET, "datasets/dogImages/")
+    with pytest.raises(ServiceError) as refused:
+        service.import_dog_images(BUCKET, url=f"http://127.0.0.1:{unused_port}/dogImages.zip")
+    assert refused.value.code == "DatasetExists"  # not "Unreachable": it never tried the download

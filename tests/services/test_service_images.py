@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from services.errors import ServiceError
-from services.images import MAX_PAYLOAD_BYTES, prepare_image
+from services.images import MAX_PAYLOAD_BYTES, format_size, prepare_image
 
 
 def encode(image: Image.Image, format: str, **options: object) -> bytes:
@@ -38,7 +38,7 @@ def test_oversized_photo_is_downsized_under_the_limit_with_a_note(big_photo: byt
     assert prepared.content_type == "image/jpeg"
     assert (prepared.width, prepared.height) == (2048, 1365)  # aspect kept, long side 2048
     assert prepared.note is not None
-    assert prepared.note.startswith(f"Photo was {len(big_photo) / 2**20:.1f} MB; sent a 2048×1365 JPEG (")
+    assert prepared.note.startswith(f"Photo was {len(big_photo) / 1e6:.1f} MB; sent a 2048×1365 JPEG (")
     assert prepared.note.endswith("to stay under the 6 MB payload limit.")
     assert Image.open(io.BytesIO(prepared.data)).size == (2048, 1365)
 
@@ -124,3 +124,20 @@ def test_truncated_jpeg_is_refused(dog_jpeg: bytes) -> None:
 def test_unsupported_format_is_refused(dog_jpeg: bytes) -> None:
     with pytest.raises(ServiceError, match="BMP images are not supported"):
         prepare_image(encode(Image.open(io.BytesIO(dog_jpeg)), "BMP"))
+
+
+@pytest.mark.parametrize(
+    ("num_bytes", "shown"),
+    [
+        (312, "312 B"),
+        (501, "0.5 KB"),
+        (120_000, "120.0 KB"),
+        (600_000, "0.6 MB"),
+        (21_000_000, "21.0 MB"),  # the uploader's "21.0MB"; the page said "20.0 MB" in binary units
+        (21_070_000, "21.1 MB"),
+        (2_500_000_000, "2.5 GB"),
+    ],
+)
+def test_sizes_read_as_the_file_uploader_prints_them(num_bytes: int, shown: str) -> None:
+    """Streamlit's uploader divides by 1000 and moves up a unit past 500 (its frontend's getSizeDisplay)."""
+    assert format_size(num_bytes) == shown

@@ -3,7 +3,7 @@
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -97,9 +97,27 @@ def add_deployments(stubbed: dict[str, Stubber]) -> None:
             "EndpointStatus": "InService",
             "CreationTime": NOW,
             "LastModifiedTime": NOW,
+            "EndpointConfigName": "dog-breed-classifier-config",
             "ProductionVariants": [{"VariantName": "AllTraffic", "CurrentInstanceCount": 2}],
         },
         {"EndpointName": "dog-breed-classifier"},
+    )
+    stubbed["sagemaker"].add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": "dog-breed-classifier-config",
+            "EndpointConfigArn": arn + "-config",
+            "CreationTime": NOW,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "m",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 2,
+                }
+            ],
+        },
+        {"EndpointConfigName": "dog-breed-classifier-config"},
     )
     stubbed["lambda"].add_response(
         "list_functions",
@@ -121,9 +139,9 @@ def test_localcloud_overview(stubbed: dict[str, Stubber], localcloud_like: str) 
     overview = overview_with(stubbed, CloudSettings(localcloud_like, "us-east-1", None))
     assert (overview.cloud, overview.health, overview.account) == ("localcloud", "ok", "000000000000")
     assert overview.caller_arn == "arn:aws:iam::000000000000:root"
-    assert overview.endpoints == [EndpointSummary("dog-breed-classifier", "InService", 2, NOW)]
-    assert overview.functions == [
-        FunctionSummary("dog-breed-predict", "python3.12", 512, "2026-01-01T00:00:00.000+0000")
+    assert overview.endpoints == [EndpointSummary("dog-breed-classifier", "InService", 2, NOW, "ml.m5.large")]
+    assert overview.functions == [  # Lambda's string time, parsed: one timestamp form on the page
+        FunctionSummary("dog-breed-predict", "python3.12", 512, datetime(2026, 1, 1, tzinfo=UTC))
     ]
     assert overview.errors == []
 

@@ -4,7 +4,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -123,7 +123,7 @@ def test_oversized_photo_reaches_the_endpoint_downsized(clients: Clients, big_ph
     assert prediction.note is not None and "6 MB payload limit" in prediction.note
 
 
-def test_model_error_shows_the_models_message(clients: Clients, dog_jpeg: bytes) -> None:
+def test_an_input_the_endpoint_refuses_says_so(clients: Clients, dog_jpeg: bytes) -> None:
     clients.runtime_stub.add_client_error(
         "invoke_endpoint",
         service_error_code="ModelError",
@@ -132,9 +132,56 @@ def test_model_error_shows_the_models_message(clients: Clients, dog_jpeg: bytes)
         response_meta={},
         modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": "image file is truncated"},
     )
-    with pytest.raises(ServiceError, match="image file is truncated") as caught:
+    with pytest.raises(ServiceError) as caught:
         clients.service.predict_image(dog_jpeg, via="endpoint", target="dog-breed-classifier")
-    assert caught.value.code == "ModelError"
+    assert caught.value.message == "Endpoint 'dog-breed-classifier' refused the request (400): image file is truncated"
+    assert caught.value.code == "Refused"
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        "Refusing to fetch http://127.0.0.1:4599/x: 127.0.0.1 is a loopback address.",
+        # A TorchServe-style container wraps the handler's message in JSON.
+        json.dumps(
+            {
+                "code": 400,
+                "type": "FetchError",
+                "message": "Refusing to fetch http://127.0.0.1:4599/x: 127.0.0.1 is a loopback address.",
+            }
+        ),
+    ],
+)
+def test_a_refused_url_blames_the_guard_not_the_model(clients: Clients, original: str) -> None:
+    """Our SSRF guard refusing a private address is not the model failing: say what was refused and why."""
+    clients.runtime_stub.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ModelError",
+        service_message="Received client error (400) from primary",
+        http_status_code=424,
+        response_meta={},
+        modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": original},
+    )
+    with pytest.raises(ServiceError) as caught:
+        clients.service.predict_url("http://127.0.0.1:4599/x", via="endpoint", target="dog-breed-classifier")
+    assert caught.value.message == (
+        "Endpoint 'dog-breed-classifier' refused the request (400): "
+        "Refusing to fetch http://127.0.0.1:4599/x: 127.0.0.1 is a loopback address."
+    )
+    assert "model" not in caught.value.message
+
+
+def test_a_model_crash_is_still_the_models_failure(clients: Clients, dog_jpeg: bytes) -> None:
+    clients.runtime_stub.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ModelError",
+        service_message="Received server error (500) from primary",
+        http_status_code=424,
+        response_meta={},
+        modeled_fields={"OriginalStatusCode": 500, "OriginalMessage": "worker died"},
+    )
+    with pytest.raises(ServiceError, match=r"The model could not handle this input \(status 500\): worker died"):
+        clients.service.predict_image(dog_jpeg, via="endpoint", target="dog-breed-classifier")
 
 
 def test_unknown_endpoint_is_explained(clients: Clients, dog_jpeg: bytes) -> None:
@@ -167,9 +214,12 @@ def test_lambda_request_is_base64_event_with_log_tail(clients: Clients, dog_jpeg
             "Payload": json.dumps(event).encode(),
         },
     )
+    before = datetime.now(UTC)
     prediction = clients.service.predict_image(dog_jpeg, via="lambda", target="dog-breed-predict")
     assert prediction.breeds[0].label == "Afghan_hound"
     assert prediction.model_ms == 12.34  # Duration, not Billed or Init Duration
+    assert prediction.init_ms == 450.0  # a cold start: the REPORT line carries Init Duration
+    assert before <= prediction.measured_at <= datetime.now(UTC)
     assert (prediction.via, prediction.target) == ("lambda", "dog-breed-predict")
 
 
@@ -187,6 +237,21 @@ def test_lambda_url_event(clients: Clients) -> None:
     )
     prediction = clients.service.predict_url(url, via="lambda", target="dog-breed-predict")
     assert prediction.model_ms is None  # no log tail: no duration, not a made-up one
+    assert prediction.init_ms is None
+
+
+def test_a_warm_call_has_no_init_duration(clients: Clients, dog_jpeg: bytes) -> None:
+    warm = REPORT.replace("Init Duration: 450.00 ms\t", "")
+    clients.lambda_stub.add_response(
+        "invoke",
+        {
+            "StatusCode": 200,
+            "LogResult": base64.b64encode(warm.encode()).decode(),
+            "Payload": body(api_response(200, OUR_ANSWER)),
+        },
+    )
+    prediction = clients.service.predict_image(dog_jpeg, via="lambda", target="dog-breed-predict")
+    assert (prediction.model_ms, prediction.init_ms) == (12.34, None)
 
 
 def test_oversized_photo_fits_lambdas_payload_after_base64(clients: Clients, big_photo: bytes) -> None:

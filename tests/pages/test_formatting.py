@@ -1,0 +1,60 @@
+"""How names, times and sizes read on the pages (app/formatting.py, app/charts.py)."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from app.charts import top_breeds_chart
+from app.formatting import breed, literal, timestamp
+from classifier.labels import imagenet_labels, udacity_labels
+from services.prediction import BreedScore
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("dalmatian", "Dalmatian"),  # ImageNet, lower case
+        ("EntleBucher", "Entlebucher"),  # ImageNet, odd capital
+        ("Great_pyrenees", "Great Pyrenees"),  # Udacity
+        ("Great_Pyrenees", "Great Pyrenees"),  # ImageNet through the model's underscores
+        ("black-and-tan_coonhound", "Black-and-Tan Coonhound"),
+        ("Black_and_tan_coonhound", "Black and Tan Coonhound"),
+        ("Bouvier_des_flandres", "Bouvier des Flandres"),
+        ("Glen_of_imaal_terrier", "Glen of Imaal Terrier"),
+        ("Shih-Tzu", "Shih-Tzu"),
+        ("Chinese_shar-pei", "Chinese Shar-Pei"),
+    ],
+)
+def test_every_model_s_labels_read_in_one_form(label: str, shown: str) -> None:
+    assert breed(label) == shown
+
+
+def test_the_same_breed_reads_the_same_from_both_class_lists() -> None:
+    """The stock model speaks ImageNet's names, a trained one Udacity's: a breed both know looks the same."""
+    imagenet = {breed(name) for name in imagenet_labels()[151:269]}
+    udacity = {breed(name) for name in udacity_labels()}
+    shared = imagenet & udacity
+    assert {"Dalmatian", "Great Pyrenees", "Afghan Hound", "Golden Retriever", "Bernese Mountain Dog"} <= shared
+    assert all(name == breed(name) for name in imagenet | udacity)  # the form is a fixed point
+
+
+def test_long_breed_names_are_not_cut_short_in_the_chart() -> None:
+    spec = top_breeds_chart([BreedScore("Nova_scotia_duck_tolling_retriever", 0.6), BreedScore("pug", 0.2)]).to_dict()
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["axis"]["labelLimit"] == 0  # Vega: no limit (the default 180 px cut this name)
+    assert spec["datasets"][spec["data"]["name"]][0]["breed"] == "Nova Scotia Duck Tolling Retriever"
+
+
+def test_one_timestamp_form_in_utc() -> None:
+    moment = datetime(2026, 5, 9, 9, 35, 25, tzinfo=timezone(timedelta(hours=2)))
+    assert timestamp(moment) == "2026-05-09 07:35:25 UTC"
+    assert timestamp(moment.astimezone(UTC).replace(tzinfo=None)) == "2026-05-09 07:35:25 UTC"
+    assert timestamp(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("http://10.0.0.1/dog.jpg", "`http://10.0.0.1/dog.jpg`"), ("http://x/`a`", "`` http://x/`a` ``")],
+)
+def test_a_literal_is_inline_code_whatever_it_holds(text: str, code: str) -> None:
+    assert literal(text) == code
