@@ -21,7 +21,8 @@ from services.ec2_training import Ec2TrainingService
 from services.errors import ServiceError
 from services.overview import EndpointSummary
 from services.pricing import EC2_HOURLY_USD, HOSTING_HOURLY_USD, hourly_price
-from services.training import RUNNING, TrainingService
+from services.training import TrainingService
+from services.training_jobs import RUNNING
 
 Kind = Literal["endpoint", "training job", "EC2 machine"]
 
