@@ -2,7 +2,8 @@
 
 `handle` is the whole request path and has no per-service branches: verify the SigV4
 signature, find the service by the name the request was signed for, let the codec of the
-protocol the request speaks decode it, call the operation, encode the answer.
+protocol the request speaks decode it, check the signer's IAM policies (role sessions; the
+root key is unrestricted), call the operation, encode the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import psutil
 
 from localcloud.codecs import codec_for, guess_codec
 from localcloud.ec2 import EC2
+from localcloud.iam.enforce import Authorizer
+from localcloud.iam.service import IAM
 from localcloud.keys import KeyTable
 from localcloud.lambda_service import Lambda
 from localcloud.logs import Logs
@@ -57,9 +60,13 @@ class LocalCloud:
         self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
         self.sagemaker = SageMaker(self.store, self.s3, self.training)
         self.lambda_ = Lambda(self.store, self.s3, endpoint_url, root, lambda_concurrency)
+        self.iam = IAM(self.store)
+        self.sts = STS(self.iam, self.keys)
+        self.authorizer = Authorizer(self.iam)
         self.registry = Registry()
         services: list[Service] = [
-            STS(),
+            self.sts,
+            self.iam,
             self.s3,
             self.sagemaker,
             SageMakerRuntime(self.sagemaker),
@@ -91,12 +98,16 @@ class LocalCloud:
         except AwsError as error:
             return guess_codec(request).error(error, None, request)
         codec = codec_for(service.model, request)
+        call = Call(signed.region, signed.key.identity)
         try:
             operation, params = codec.decode(service.model, request)
             handler = service.operation(operation.name)
             if handler is None:
                 raise codec.not_implemented(operation.name, service.model.service_id)
-            return codec.encode(operation, handler(params, Call(signed.region, signed.key.identity)) or {}, request)
+            self.authorizer.check(service, operation.name, params, call)
+            return codec.encode(operation, handler(params, call) or {}, request)
+        except Refusal as refusal:
+            return codec.refuse(refusal.reason, refusal.detail, service.model, request)
         except AwsError as error:
             if error.code == "ValidationException":
                 error.code = service.validation_code

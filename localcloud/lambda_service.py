@@ -191,6 +191,13 @@ class FunctionPool:
 
 class Lambda(Service):
     model_name = "lambda"
+    iam_actions = {"Invoke": "InvokeFunction"}
+
+    def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
+        if "FunctionName" not in params:
+            return ["*"]
+        arn = f"arn:aws:lambda:{call.region}:{call.identity.account}:function:{function_name(params['FunctionName'])}"
+        return [f"{arn}:{params['Qualifier']}" if params.get("Qualifier") else arn]
 
     def __init__(self, store: Store, s3: S3, endpoint_url: str, root_key: AccessKey, concurrency_limit: int) -> None:
         self.store = store

@@ -86,6 +86,13 @@ def _pattern_sql(pattern: str) -> tuple[str, list[str]]:
 class Logs(Service):
     model_name = "logs"
 
+    def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
+        group, stream = params.get("logGroupName"), params.get("logStreamName")
+        if not group:
+            return ["*"]
+        arn = f"arn:aws:logs:{call.region}:{call.identity.account}:log-group:{group}"
+        return [f"{arn}:log-stream:{stream}" if stream else arn if operation == "CreateLogGroup" else f"{arn}:*"]
+
     """The `logs` service; `put_events` is the way localcloud's own runners write logs."""
 
     def __init__(self, store: Store) -> None:

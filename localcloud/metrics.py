@@ -73,6 +73,7 @@ class Metrics(Service):
     """The `monitoring` service; `put` is the way localcloud's own runners publish metrics."""
 
     model_name = "cloudwatch"
+    iam_prefix = "cloudwatch"  # signed as `monitoring`, authorized as `cloudwatch:`
     # CloudWatch is `awsQueryCompatible`: it answers bad input with its query-era code.
     validation_code = "InvalidParameterValue"
 

@@ -27,6 +27,17 @@ class Identity:
     user_id: str
     account: str
 
+    @property
+    def role_name(self) -> str | None:
+        """The role a temporary key was issued for (`arn:aws:sts::…:assumed-role/ROLE/SESSION`)."""
+        if ":assumed-role/" not in self.arn:
+            return None
+        return self.arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
+
+    @property
+    def is_root(self) -> bool:
+        return self.arn.endswith(":root")
+
 
 @dataclass(frozen=True)
 class Call:
@@ -40,11 +51,19 @@ Operation = Callable[[dict[str, Any], Call], dict[str, Any]]
 
 
 class Service:
-    """One AWS API; subclasses set `model_name` and define `op_<Operation>(params, call)`."""
+    """One AWS API; subclasses set `model_name` and define `op_<Operation>(params, call)`.
+
+    For IAM, an operation is the action `<iam_prefix>:<name>` (renamed where IAM's name differs,
+    `iam_actions`) on the resources `resource_arns` names: by default the ARNs `arn_templates`
+    build from the params the request carries, else `*`.
+    """
 
     model_name: ClassVar[str]
     # The code this API answers an input that fails its model's constraints with.
     validation_code: ClassVar[str] = "ValidationException"
+    iam_actions: ClassVar[dict[str, str]] = {}
+    # param name -> ARN template with {region}, {account}, {value} and {lower} (the value lowercased)
+    arn_templates: ClassVar[dict[str, str]] = {}
 
     @property
     def model(self) -> ServiceModel:
@@ -52,6 +71,21 @@ class Service:
 
     def operation(self, name: str) -> Operation | None:
         return getattr(self, f"op_{name}", None)
+
+    @property
+    def iam_prefix(self) -> str:
+        return self.model.signing_name
+
+    def iam_action(self, operation: str) -> str:
+        return f"{self.iam_prefix}:{self.iam_actions.get(operation, operation)}"
+
+    def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
+        arns = [
+            template.format(region=call.region, account=call.identity.account, value=value, lower=value.lower())
+            for name, template in self.arn_templates.items()
+            if isinstance(value := params.get(name), str)
+        ]
+        return arns or ["*"]
 
 
 class Registry:

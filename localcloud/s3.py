@@ -27,6 +27,25 @@ class S3(Service):
     """The S3 service; `object_path` and `put_file` let other services use its objects."""
 
     model_name = "s3"
+    # S3's operations as IAM names them (a HEAD reads, a multipart upload puts, a listing lists the bucket)
+    iam_actions = {
+        "ListBuckets": "ListAllMyBuckets",
+        "ListObjectsV2": "ListBucket",
+        "HeadBucket": "ListBucket",
+        "HeadObject": "GetObject",
+        "CreateMultipartUpload": "PutObject",
+        "UploadPart": "PutObject",
+        "CompleteMultipartUpload": "PutObject",
+        "DeleteObjects": "DeleteObject",
+    }
+
+    def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
+        if "Bucket" not in params:
+            return ["*"]
+        bucket_arn = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "DeleteObjects":
+            return [f"{bucket_arn}/{o['Key']}" for o in params["Delete"].get("Objects") or []] or [bucket_arn]
+        return [f"{bucket_arn}/{params['Key']}" if "Key" in params else bucket_arn]
 
     def __init__(self, store: Store) -> None:
         self.store = store

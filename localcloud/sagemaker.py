@@ -27,8 +27,18 @@ def _arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
 
 
+SAGEMAKER_ARNS = {
+    "EndpointName": "arn:aws:sagemaker:{region}:{account}:endpoint/{lower}",
+    "EndpointConfigName": "arn:aws:sagemaker:{region}:{account}:endpoint-config/{lower}",
+    "ModelName": "arn:aws:sagemaker:{region}:{account}:model/{lower}",
+    "TrainingJobName": "arn:aws:sagemaker:{region}:{account}:training-job/{lower}",
+    "HyperParameterTuningJobName": "arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{lower}",
+}  # SageMaker lowercases names in ARNs
+
+
 class SageMaker(Service):
     model_name = "sagemaker"
+    arn_templates = SAGEMAKER_ARNS
 
     def __init__(self, store: Store, s3: S3, training: Training) -> None:
         self.store = store
@@ -359,6 +369,7 @@ class SageMakerRuntime(Service):
     """SageMaker Runtime: signed as `sagemaker` too, but REST-JSON with its own model."""
 
     model_name = "sagemaker-runtime"
+    arn_templates = {"EndpointName": SAGEMAKER_ARNS["EndpointName"]}
 
     def __init__(self, sagemaker: SageMaker) -> None:
         self.sagemaker = sagemaker

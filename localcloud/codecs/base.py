@@ -30,6 +30,7 @@ JSON_REFUSALS: dict[str, tuple[str, int, str]] = {
     "bad_request": ("SerializationException", 400, "{detail}"),
     "incomplete_body": ("SerializationException", 400, "{detail}"),
     "timeout": ("RequestTimeoutException", 408, "{detail}"),
+    "denied": ("AccessDeniedException", 400, "{detail}"),
 }
 
 

@@ -24,6 +24,7 @@ EC2_REFUSALS = {
     "scope": AUTH_FAILURE,
     "expired": ("RequestExpired", 400, "Request has expired. {detail}"),
     "presign_expired": ("RequestExpired", 400, "Request has expired. {detail}"),
+    "denied": ("UnauthorizedOperation", 403, "You are not authorized to perform this operation. {detail}"),
 }
 
 

@@ -26,6 +26,7 @@ QUERY_REFUSALS = {
     "bad_request": ("MalformedQueryString", 400, "{detail}"),
     "incomplete_body": ("MalformedQueryString", 400, "{detail}"),
     "timeout": ("RequestTimeout", 408, "{detail}"),
+    "denied": ("AccessDenied", 403, "{detail}"),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel
 
 from localcloud.codecs import rest
-from localcloud.codecs.base import Codec
+from localcloud.codecs.base import JSON_REFUSALS, Codec
 from localcloud.codecs.json import from_json, json_bytes, load_json
 from localcloud.codecs.values import to_text
 from localcloud.protocol import AwsError, Request, Response, validate
@@ -16,6 +16,7 @@ from localcloud.protocol import AwsError, Request, Response, validate
 
 class RestJsonCodec(Codec):
     protocol = "rest-json"
+    refusals = {**JSON_REFUSALS, "denied": ("AccessDeniedException", 403, "{detail}")}  # Lambda's is a 403
     unknown_operation = ("UnknownOperationException", 404)
 
     def decode(self, model: ServiceModel, request: Request) -> tuple[OperationModel, dict[str, Any]]:

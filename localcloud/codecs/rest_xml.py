@@ -24,6 +24,7 @@ S3_REFUSALS = {
     ),
     "scope": ("AuthorizationHeaderMalformed", 400, "{detail}"),
     "presign_expired": ("AccessDenied", 403, "Request has expired"),
+    "denied": ("AccessDenied", 403, "{detail}"),
     "payload_hash": (
         "XAmzContentSHA256Mismatch",
         400,

@@ -1,0 +1,1 @@
+"""IAM in localcloud: policy documents, their evaluation, the roles that hold them, and their enforcement."""
