@@ -12,6 +12,7 @@ the very same artifact and requests deploy unchanged on SageMaker.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,30 @@ LAMBDA_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/dog-breed-lambda-execution"
 _ALREADY_THERE = {
     "BucketAlreadyOwnedByYou",
     "ResourceConflictException",  # Lambda: the function exists
+    "EntityAlreadyExists",  # IAM: the role exists
+}
+
+
+def _trust(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+# What the original project gave each role: the function's is far broader than it needs, which the
+# Security page's audit is there to find and fix.
+ROLES = {
+    LAMBDA_ROLE: (
+        "lambda.amazonaws.com",
+        [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess",
+        ],
+    ),
+    SAGEMAKER_ROLE: ("sagemaker.amazonaws.com", ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]),
 }
 
 
@@ -78,6 +103,16 @@ def seed_defaults(endpoint_url: str, region: str, onnx_path: Path, key: AccessKe
     s3 = session.client("s3", endpoint_url=endpoint_url, config=config)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url, config=config)
     lambda_ = session.client("lambda", endpoint_url=endpoint_url, config=config)
+    iam = session.client("iam", endpoint_url=endpoint_url, config=config)
+
+    for arn, (service, policies) in ROLES.items():
+        name = arn.rsplit("/", 1)[1]
+        _adopting(
+            lambda name=name, service=service: iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(service)),
+            lambda name=name: _found(lambda: iam.get_role(RoleName=name)),
+        )
+        for policy_arn in policies:  # attaching twice is a no-op, as on IAM
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
 
     bucket = default_bucket(region)
     key_name = f"{MODEL_NAME}/model.tar.gz"
