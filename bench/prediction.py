@@ -149,6 +149,11 @@ def _print(results: dict[str, Any]) -> None:
         f"SigV4 verification alone (median): InvokeEndpoint, phone JPEG {alone['invoke_endpoint_phone_us']} µs, "
         f"ListEndpoints {alone['list_endpoints_us']} µs"
     )
+    evaluation = v["policy_evaluation_median"]
+    print(
+        f"IAM policy evaluation for a role session (median): least privilege {evaluation['least_privilege_us']} µs, "
+        f"the managed policies {evaluation['managed_policies_us']} µs"
+    )
     trip = v["endpoint_phone_p50_ms"]
     print(
         f"Endpoint round trip, phone JPEG, in-process localcloud (p50, n={v['n_each']} each, interleaved): "

@@ -25,6 +25,8 @@ from botocore.credentials import Credentials
 from bench.bench_model import DEFAULT_ONNX
 from localcloud.bootstrap import ENDPOINT_NAME, seed_defaults
 from localcloud.cloud import LocalCloud
+from localcloud.iam import policy
+from localcloud.iam.managed import MANAGED
 from localcloud.keys import AccessKey
 from localcloud.protocol import Request
 from localcloud.refusal import Signed
@@ -122,9 +124,35 @@ def round_trip_with_and_without(photo: bytes, rounds: int, per_round: int) -> di
     }
 
 
+def policy_evaluation(repeats: int) -> dict[str, float]:
+    """Median microseconds to decide InvokeEndpoint for a role session: least privilege and full access."""
+    endpoint = f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{ENDPOINT_NAME}"
+    least = policy.parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint", "Resource": endpoint}],
+        }
+    )
+    full = [policy.parse(entry["Document"], source_id=name) for name, entry in MANAGED.items()]
+    context = {"aws:RequestedRegion": ["us-east-1"], "aws:SourceIp": ["127.0.0.1"]}
+    result = {}
+    for name, policies in {"least_privilege_us": [least], "managed_policies_us": full}.items():
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            policy.evaluate(policies, "sagemaker:InvokeEndpoint", endpoint, context)
+            samples.append((time.perf_counter() - start) * 1e6)
+        result[name] = round(statistics.median(samples), 1)
+    return result
+
+
 def run(photo: bytes, *, rounds: int, per_round: int, repeats: int = 2000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cloud_keys = LocalCloud(Path(tmp), "http://127.0.0.1:4566").keys
         key = cloud_keys.root()
         alone = verifier_alone(Verifier(cloud_keys), key, photo, repeats)
-    return {"verifier_median_us": alone, **round_trip_with_and_without(photo, rounds, per_round)}
+    return {
+        "verifier_median_us": alone,
+        "policy_evaluation_median": policy_evaluation(repeats),
+        **round_trip_with_and_without(photo, rounds, per_round),
+    }

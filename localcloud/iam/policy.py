@@ -15,7 +15,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from localcloud.protocol import AwsError
@@ -92,6 +92,12 @@ def parse(
     if not raw_statements:
         raise malformed("Syntax errors in policy. Statement must not be empty.")
     return Policy(source_id, source_type, tuple(_statement(s, trust=trust) for s in raw_statements))
+
+
+@lru_cache(maxsize=1024)
+def parse_stored(document: str, source_id: str, source_type: str, *, trust: bool = False) -> Policy:
+    """`parse` for documents already stored (so known good): every request of a role session reads them."""
+    return parse(document, source_id=source_id, source_type=source_type, trust=trust)
 
 
 def _statement(raw: Any, *, trust: bool) -> Statement:

@@ -64,21 +64,16 @@ class IAM(Service):
         return record
 
     def trust_policy(self, role: dict[str, Any]) -> policy.Policy:
-        return policy.parse(
-            role["AssumeRolePolicyDocument"], source_id=role["RoleName"], source_type="resource", trust=True
-        )
+        return policy.parse_stored(role["AssumeRolePolicyDocument"], role["RoleName"], "resource", trust=True)
 
     def role_policies(self, name: str) -> list[policy.Policy]:
         """Every identity policy of a role, inline and attached, parsed: what the authorizer evaluates."""
         role = self.role(name)
-        found = [
-            policy.parse(document, source_id=policy_name, source_type="role")
-            for policy_name, document in role["inline"].items()
-        ]
+        found = [policy.parse_stored(document, name, "role") for name, document in role["inline"].items()]
         for arn in role["attached"]:
             managed = self._policy(arn)
             document = managed["versions"][managed["DefaultVersionId"]]["Document"]
-            found.append(policy.parse(document, source_id=arn, source_type="IAM Policy"))
+            found.append(policy.parse_stored(document, arn, "IAM Policy"))
         return found
 
     # roles ------------------------------------------------------------------------
