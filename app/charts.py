@@ -1,29 +1,31 @@
 """Charts for predictions."""
 
-import altair as alt
-import pandas as pd
+import plotly.graph_objects as go
 
 from app.formatting import breed, percent
 from services.prediction import BreedScore
 
+BAR_HEIGHT_PX = 28
+"""One bar's share of the chart's height, so five bars read alike whatever the page's width."""
 
-def top_breeds_chart(breeds: list[BreedScore]) -> alt.Chart:
+
+def top_breeds_chart(breeds: list[BreedScore]) -> go.Figure:
     """Horizontal bars, best breed on top, each labelled with its name and confidence. Names are never cut
-    short (Vega-Lite's default 180 px label limit turned "Nova Scotia Duck Tolling Retriever" into "Nova
-    Scotia Duck Tolli…")."""
-    data = pd.DataFrame(
-        {
-            "breed": [breed(b.label) for b in breeds],
-            "score": [b.score for b in breeds],
-            "label": [percent(b.score) for b in breeds],
-        }
+    short: the left margin grows to fit the longest ("Nova Scotia Duck Tolling Retriever")."""
+    names = [breed(b.label) for b in breeds]
+    figure = go.Figure(
+        go.Bar(
+            x=[b.score for b in breeds],
+            y=names,
+            orientation="h",
+            text=[percent(b.score) for b in breeds],
+            textposition="outside",
+            cliponaxis=False,  # a 99% label stays readable past the axis' end
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
     )
-    order = list(data["breed"])
-    base = alt.Chart(data).encode(
-        y=alt.Y("breed:N", sort=order, title=None, axis=alt.Axis(labelLimit=0)),  # 0: no limit
-        x=alt.X("score:Q", title="confidence", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        tooltip=[alt.Tooltip("breed:N"), alt.Tooltip("score:Q", format=".1%")],
-    )
-    bars = base.mark_bar()
-    labels = base.mark_text(align="left", dx=4).encode(text="label:N")
-    return (bars + labels).properties(height=alt.Step(28))
+    figure.update_xaxes(title_text="confidence", range=[0, 1], tickformat=".0%", fixedrange=True)
+    # Categories run bottom-up by default: reversed, the best breed (given first) is on top.
+    figure.update_yaxes(autorange="reversed", automargin=True, fixedrange=True)
+    figure.update_layout(height=BAR_HEIGHT_PX * len(breeds) + 90, margin={"t": 10, "r": 40}, showlegend=False)
+    return figure

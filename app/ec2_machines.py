@@ -70,7 +70,7 @@ def ec2_machines(settings: CloudSettings, ec2: Ec2TrainingService) -> None:
         charts = metric_charts(job.series)
         if charts:
             for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
-                column.altair_chart(chart, width="stretch")
+                column.plotly_chart(chart)
         st.code(job.console_output[-8000:] or "(no console output yet)", language=None, wrap_lines=True)
         return job.state in ALIVE
 

@@ -33,7 +33,7 @@ charts = compare_charts(comparison.series)
 if charts:
     st.caption("One colour per job; solid lines train, dashed lines validation.")
     for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
-        column.altair_chart(chart, width="stretch")
+        column.plotly_chart(chart)
 else:
     st.caption("None of these jobs has logged an epoch yet.")
 

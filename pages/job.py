@@ -107,7 +107,7 @@ def status_part() -> bool:
     charts = metric_charts(series)
     if charts:
         for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
-            column.altair_chart(chart, width="stretch")
+            column.plotly_chart(chart)
     elif not job.ended:
         st.caption("Curves appear after the first epoch.")
     if job.final_metrics:

@@ -120,7 +120,8 @@ for index, (item, (photo_slot, slot)) in enumerate(zip(items, slots, strict=True
         else:
             st.success(verdict(prediction))
             if prediction.breeds:
-                st.altair_chart(top_breeds_chart(prediction.breeds), width="stretch")
+                # Keyed: two identical photos would otherwise make two charts with the same ID, an error.
+                st.plotly_chart(top_breeds_chart(prediction.breeds), key=f"predict_breeds_{index}")
         figures, again = st.columns([5, 1], vertical_alignment="center")
         figures.caption(latency(prediction, cached=cached) + (f" · {prediction.model}" if prediction.model else ""))
         again.button(

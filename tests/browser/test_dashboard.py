@@ -29,6 +29,11 @@ def test_upload_through_lambda_then_endpoint(page, dashboard_url, dog_photo, dat
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Not a dog"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"round trip [\d.]+ m?s")).first).to_be_visible()
+    chart = page.get_by_test_id("stPlotlyChart")
+    expect(chart).to_have_count(1)  # the dog's breeds; the cup gets a verdict, not a chart
+    labels = chart.locator("g.ytick text")
+    expect(labels).to_have_count(5)
+    expect(labels.filter(has_text=re.compile(r"^Keeshond$"))).to_have_count(1)  # whole names as tick labels
 
     page.get_by_text("SageMaker endpoint").click()
     expect(page.get_by_text("Dog: Keeshond")).to_be_visible()

@@ -1,13 +1,11 @@
-"""How names, times and sizes read on the pages (app/formatting.py, app/charts.py)."""
+"""How names, times and sizes read on the pages (app/formatting.py)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.charts import top_breeds_chart
 from app.formatting import breed, literal, timestamp
 from classifier.labels import imagenet_labels, udacity_labels
-from services.prediction import BreedScore
 
 
 @pytest.mark.parametrize(
@@ -36,13 +34,6 @@ def test_the_same_breed_reads_the_same_from_both_class_lists() -> None:
     shared = imagenet & udacity
     assert {"Dalmatian", "Great Pyrenees", "Afghan Hound", "Golden Retriever", "Bernese Mountain Dog"} <= shared
     assert all(name == breed(name) for name in imagenet | udacity)  # the form is a fixed point
-
-
-def test_long_breed_names_are_not_cut_short_in_the_chart() -> None:
-    spec = top_breeds_chart([BreedScore("Nova_scotia_duck_tolling_retriever", 0.6), BreedScore("pug", 0.2)]).to_dict()
-    y = spec["layer"][0]["encoding"]["y"]
-    assert y["axis"]["labelLimit"] == 0  # Vega: no limit (the default 180 px cut this name)
-    assert spec["datasets"][spec["data"]["name"]][0]["breed"] == "Nova Scotia Duck Tolling Retriever"
 
 
 def test_one_timestamp_form_in_utc() -> None:

@@ -123,8 +123,13 @@ def test_a_running_machine_shows_curves_and_cost_and_terminates_after_a_question
     assert not at.exception and not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["State"] == "running" and metrics["Cost so far"].startswith("$")
-    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    assert len(charts) == 2  # loss and accuracy from the console's epoch lines
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    # Loss and accuracy from the console's epoch lines: train and validation, a point per epoch.
+    assert [chart["layout"]["yaxis"]["title"]["text"] for chart in charts] == ["loss", "accuracy"]
+    assert [(t["name"], t["y"]) for t in charts[0]["data"]] == [
+        ("train:loss", [2.1, 2.2]),
+        ("validation:loss", [2.1, 2.2]),
+    ]
     at.button(key="ec2_terminate").click().run()
     assert at.warning[0].value.startswith(f"Terminate {instance_id}?")
     at.button(key="ec2_terminate_yes").click().run()

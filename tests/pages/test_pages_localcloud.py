@@ -1,6 +1,7 @@
 """Both pages against a real localcloud (fixtures `localcloud`/`aws_env` in tests/conftest.py)."""
 
 import io
+import json
 import re
 from datetime import UTC, datetime
 
@@ -87,10 +88,21 @@ def test_uploaded_dog_photo_gets_its_breed(predict_page, aws_env, path: str) -> 
     assert not at.exception
     assert not at.error
     assert at.success[0].value.startswith("Dog: Afghan Hound (")
-    assert len(at.get("vega_lite_chart")) == 1  # the top-5 bar chart
+    ((bars,),) = [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]  # the top-5 bar chart
+    assert bars["y"][0] == "Afghan Hound" and len(bars["y"]) == 5
+    assert all(re.fullmatch(r"[\d.]+%", text) for text in bars["text"])
     latency = figures(at)
     assert re.match(r"round trip [\d.]+ m?s · (function|model) [\d.]+ m?s", latency)
     assert "cached" not in latency
+
+
+def test_the_same_photo_twice_gets_two_charts(predict_page) -> None:
+    """Identical figures need their own keys: Streamlit refuses two charts with the same ID."""
+    at = predict_page
+    photo = DOG_PHOTO.read_bytes()
+    at.file_uploader[0].set_value([("a.jpg", photo, "image/jpeg"), ("b.jpg", photo, "image/jpeg")]).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2
 
 
 def test_a_gif_is_taken_as_the_message_promises(predict_page) -> None:
@@ -155,7 +167,7 @@ def test_not_a_dog_and_a_bad_file_side_by_side(predict_page) -> None:
     assert not at.exception
     assert at.warning[0].value.startswith("Not a dog (dog score ")
     assert "not an image" in at.error[0].value
-    assert not at.get("vega_lite_chart")  # a verdict, not a breed chart
+    assert not at.get("plotly_chart")  # a verdict, not a breed chart
     assert [e.label for e in at.expander] == ["Breed scores anyway"]
     assert len(at.table[0].value) == 5
 
