@@ -141,9 +141,8 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
 
     def op_GetFunction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = function_name(p["FunctionName"])
-        record = self._version(name, qualifier_of(p["FunctionName"], p.get("Qualifier")) or LATEST, call.region)
         answer: dict[str, Any] = {
-            "Configuration": configuration(record),
+            "Configuration": self._qualified_configuration(p, call.region),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": f"{self.endpoint_url}/_localcloud/lambda-code/{name}",
@@ -155,22 +154,21 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         return answer
 
     def op_GetFunctionConfiguration(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        """$LATEST, a version, or the version an alias points at (named by the alias's ARN)."""
+        return self._qualified_configuration(p, call.region)
+
+    def _qualified_configuration(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        """$LATEST, a version, or the version an alias points at (named by the alias's ARN); an unknown alias
+        is a function that is not found, as AWS words it."""
         name = function_name(p["FunctionName"])
         qualifier = qualifier_of(p["FunctionName"], p.get("Qualifier"))
         if qualifier is None or qualifier == LATEST or qualifier.isdigit():
-            return configuration(self._version(name, qualifier or LATEST, call.region))
-        alias = self._alias_or_not_found(name, qualifier, call.region)
-        record = configuration(self._version(name, alias["FunctionVersion"], call.region))
-        return {**record, "FunctionArn": alias["AliasArn"]}
-
-    def _alias_or_not_found(self, name: str, alias: str, region: str) -> dict[str, Any]:
-        """An alias a function call names: unknown, it is a function that is not found, as AWS words it."""
-        record = self.store.get("lambda-alias", f"{name}:{alias}")
-        if record is None:
+            return configuration(self._version(name, qualifier or LATEST, region))
+        alias = self.store.get("lambda-alias", f"{name}:{qualifier}")
+        if alias is None:
             self._function(name, region)
-            raise not_found(region, name, alias)
-        return record
+            raise not_found(region, name, qualifier)
+        record = configuration(self._version(name, alias["FunctionVersion"], region))
+        return {**record, "FunctionArn": alias["AliasArn"]}
 
     def op_ListFunctions(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         functions = [configuration(f) for f in self.store.all("function")]

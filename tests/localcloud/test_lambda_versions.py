@@ -85,6 +85,8 @@ def test_aliases(client):
     }
     configuration = client.get_function_configuration(FunctionName="versioned", Qualifier="stable")
     assert configuration["Version"] == "1" and configuration["FunctionArn"] == f"{ARN}:stable"
+    through_name = client.get_function(FunctionName="versioned:stable")["Configuration"]
+    assert through_name == {k: v for k, v in configuration.items() if k != "ResponseMetadata"}
     response, answer = invoke(client, Qualifier="stable")
     assert response["ExecutedVersion"] == "1" and answer["arn"] == f"{ARN}:stable"
 
