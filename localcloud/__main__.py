@@ -27,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         help="ONNX weights for the default model (exported on first use if missing)",
     )
     parser.add_argument(
-        "--lambda-concurrency", type=int, default=10, help="account-wide limit on concurrent Lambda executions"
+        "--lambda-concurrency",
+        type=int,
+        default=10,
+        help="the account's limit on simultaneous Lambda executions (each one a Python process of 20-40 MB); "
+        "a tenth of it, at least 1, stays unreserved, as AWS keeps 100 of 1,000",
     )
     parser.add_argument(
         "--training-instances",
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cloud.sagemaker.resume()
     cloud.training.resume()
+    cloud.lambda_.resume()
     if args.no_defaults:
         cloud.defaults = {"state": "skipped"}
     elif cloud.store.get("localcloud", "defaults") is not None:

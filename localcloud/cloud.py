@@ -59,10 +59,10 @@ class LocalCloud:
         self.s3 = S3(self.store)
         self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
         self.sagemaker = SageMaker(self.store, self.s3, self.training)
-        self.lambda_ = Lambda(self.store, self.s3, endpoint_url, root, lambda_concurrency)
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
+        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, root, lambda_concurrency)
         self.registry = Registry()
         services: list[Service] = [
             self.sts,

@@ -20,10 +20,10 @@ from typing import Any
 class Context:
     """The `context` argument, with the attributes AWS's Python runtime provides."""
 
-    def __init__(self, request_id: str, deadline: float) -> None:
+    def __init__(self, request_id: str, deadline: float, invoked_arn: str) -> None:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = os.environ.get("LOCALCLOUD_FUNCTION_ARN", "")
+        self.invoked_function_arn = invoked_arn  # the ARN the caller named: with its alias or version, if any
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
@@ -90,7 +90,7 @@ def main() -> None:
         started = time.perf_counter()
         reply: dict[str, Any] = {}
         try:
-            result = handler(request["event"], Context(request["id"], request["deadline"]))
+            result = handler(request["event"], Context(request["id"], request["deadline"], request["arn"]))
             reply["result"] = json.dumps(result)
         except Exception as exc:
             traceback.print_exc()

@@ -1,7 +1,8 @@
 """CloudWatch metrics, over whichever of its protocols a client speaks (CBOR, JSON, query).
 
 Each datum is stored as a statistic set (count, sum, min, max), which is all the standard
-statistics need; training jobs publish through `put` into `/aws/sagemaker/TrainingJobs`.
+statistics need; training jobs publish through `put` into `/aws/sagemaker/TrainingJobs`, Lambda
+through `put_many` into `AWS/Lambda`.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class Metrics(Service):
     # internal API ---------------------------------------------------------------
     def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None:
         self._insert([(namespace, name, _dimensions_key(dimensions), timestamp, "None", 1.0, value, value, value)])
+
+    def put_many(self, namespace: str, data: list[tuple[str, dict[str, str], float, float, str]]) -> None:
+        """Datapoints `(name, dimensions, timestamp, value, unit)` in one transaction, for runners that publish
+        several metrics per event (a Lambda invocation publishes a dozen)."""
+        self._insert([(namespace, n, _dimensions_key(d), t, unit, 1.0, v, v, v) for n, d, t, v, unit in data])
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         with self.store.transaction() as db:
