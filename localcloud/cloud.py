@@ -62,7 +62,7 @@ class LocalCloud:
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
-        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, root, lambda_concurrency)
+        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency)
         self.registry = Registry()
         services: list[Service] = [
             self.sts,

@@ -9,6 +9,7 @@ environments belong to the version it resolves to, and each version has at most 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class ConcurrencyApi:
     ledger: Ledger
     pools: Pools
     log_dir: Path
-    cloud_env: dict[str, str]
+    execution_credentials: Callable[[dict[str, Any]], tuple[dict[str, str], float]]
     _settings_lock: threading.Lock
 
     def load_settings(self) -> None:
@@ -150,7 +151,10 @@ class ConcurrencyApi:
         log_path = self.log_dir / f"{name}.log"
 
         def start(epoch: int) -> Environment:
-            env = Environment(record, log_path, self.cloud_env, epoch, initialization_type=PROVISIONED)
+            cloud_env, expires = self.execution_credentials(record)
+            env = Environment(
+                record, log_path, cloud_env, epoch, initialization_type=PROVISIONED, credentials_expire=expires
+            )
             try:
                 error = env.start(timeout=max(float(record["Timeout"]), 10.0))
             except TimeoutError:

@@ -18,6 +18,7 @@ from typing import Any
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
+RENEW_BEFORE_S = 300.0
 
 
 class Environment:
@@ -31,8 +32,10 @@ class Environment:
         generation: int,
         *,
         initialization_type: str = ON_DEMAND,
+        credentials_expire: float | None = None,
     ) -> None:
         self.generation = generation
+        self.credentials_expire = credentials_expire
         self.version = config["Version"]
         self.initialization_type = initialization_type
         code_dir = Path(config["code_dir"])
@@ -49,7 +52,8 @@ class Environment:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
-                # The endpoint and the credentials the handler's own AWS calls sign with.
+                # The endpoint, and the execution role's temporary credentials the handler's own AWS calls
+                # sign with (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
                 **cloud_env,
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "_HANDLER": config["Handler"],
@@ -108,6 +112,10 @@ class Environment:
 
     @property
     def alive(self) -> bool:
+        """Running, with role credentials that do not run out within RENEW_BEFORE_S: an environment
+        whose credentials are about to expire is replaced by one with fresh ones."""
+        if self.credentials_expire is not None and time.time() > self.credentials_expire - RENEW_BEFORE_S:
+            return False
         return self.process.poll() is None
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class Invoker:
     ledger: Ledger
     lambda_metrics: LambdaMetrics
     log_dir: Path
-    cloud_env: dict[str, str]
+    execution_credentials: Callable[[dict[str, Any]], tuple[dict[str, str], float]]
     _stopping: threading.Event
 
     def run(self, target: Target, event_json: bytes) -> dict[str, Any]:
@@ -94,7 +95,8 @@ class Invoker:
         error: dict[str, Any] | None = None
         try:
             if lease.env is None:
-                lease.env = Environment(record, log_path, self.cloud_env, lease.generation)
+                cloud_env, expires = self.execution_credentials(record)
+                lease.env = Environment(record, log_path, cloud_env, lease.generation, credentials_expire=expires)
                 error = lease.env.start(timeout=max(timeout, 10.0))
                 init_ms = lease.env.init_ms
             if error is None:

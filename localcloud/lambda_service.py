@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.keys import AccessKey, client_env
+from localcloud.keys import client_env
 from localcloud.lambda_concurrency import Ledger
 from localcloud.lambda_concurrency_api import ConcurrencyApi
 from localcloud.lambda_invoke import MAX_SYNC_PAYLOAD_BYTES, Invoker
@@ -32,6 +32,7 @@ from localcloud.protocol import AwsError
 from localcloud.registry import Call, Service
 from localcloud.s3 import S3
 from localcloud.state import Store
+from localcloud.sts import STS
 
 LOG_TAIL_BYTES = 4096
 
@@ -55,6 +56,9 @@ def _extract_zip(data: bytes, target: Path) -> None:
     archive.extractall(target)
 
 
+LAMBDA_PRINCIPAL = ("Service", "lambda.amazonaws.com")
+
+
 class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
     model_name = "lambda"
     iam_actions = {"Invoke": "InvokeFunction"}
@@ -66,12 +70,12 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         return [f"{arn}:{params['Qualifier']}" if params.get("Qualifier") else arn]
 
     def __init__(
-        self, store: Store, s3: S3, metrics: Metrics, endpoint_url: str, root_key: AccessKey, concurrency_limit: int
+        self, store: Store, s3: S3, metrics: Metrics, endpoint_url: str, sts: STS, concurrency_limit: int
     ) -> None:
         self.store = store
         self.s3 = s3
         self.endpoint_url = endpoint_url
-        self.cloud_env = client_env(endpoint_url, root_key)
+        self.sts = sts
         self.code_root = store.data_dir / "lambda"
         self.log_dir = store.data_dir / "logs" / "lambda"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -82,6 +86,28 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         self._settings_lock = threading.Lock()
         self._stopping = threading.Event()
         self.load_settings()
+
+    # the execution role -------------------------------------------------------------
+    def _check_role(self, role_arn: str) -> None:
+        """As CreateFunction does on AWS: the role must exist and trust Lambda."""
+        if not self.sts.trusts(role_arn, LAMBDA_PRINCIPAL):
+            raise AwsError(
+                "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
+            )
+
+    def execution_credentials(self, record: dict[str, Any]) -> tuple[dict[str, str], float]:
+        """The environment variables that let the handler sign as its execution role, and when they expire.
+
+        Lambda assumes the role as the service principal; the session is named after the function.
+        """
+        try:
+            key = self.sts.assume(record["Role"], record["FunctionName"], LAMBDA_PRINCIPAL, "lambda.amazonaws.com")
+        except AwsError as error:
+            raise AwsError(
+                "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
+            ) from error
+        assert key.expires is not None
+        return client_env(self.endpoint_url, key), key.expires
 
     # functions ------------------------------------------------------------------
     def _function(self, name: str, region: str) -> dict[str, Any]:
@@ -123,6 +149,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
                 f"The runtime parameter of {p.get('Runtime')} is not supported by localcloud; use a python3.x runtime.",
                 400,
             )
+        self._check_role(p["Role"])
         code = self._install_code(name, self._code_bytes(p["Code"]))
         record = {
             "FunctionName": name,
@@ -195,6 +222,8 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
 
     def op_UpdateFunctionConfiguration(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         record = self._function(p["FunctionName"], call.region)
+        if "Role" in p:
+            self._check_role(p["Role"])
         changes = {k: p[k] for k in ("Handler", "Timeout", "MemorySize", "Description", "Runtime", "Role") if k in p}
         if "Environment" in p:
             changes["Environment"] = {"Variables": p["Environment"].get("Variables", {})}

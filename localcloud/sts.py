@@ -48,6 +48,15 @@ class STS(Service):
             "AssumedRoleUser": {"AssumedRoleId": key.identity.user_id, "Arn": key.identity.arn},
         }
 
+    def trusts(self, role_arn: str, principal: tuple[str, str]) -> bool:
+        """Whether the role exists and its trust policy lets `principal` assume it (no key is minted)."""
+        try:
+            role = self.iam.role_by_arn(role_arn)
+        except AwsError:
+            return False
+        account = role["Arn"].split(":")[4]
+        return policy.trust_allows(self.iam.trust_policy(role), *principal, account, "sts:AssumeRole").allowed
+
     def assume(
         self, role_arn: str, session_name: str, principal: tuple[str, str], caller: str, duration: int = 3600
     ) -> AccessKey:

@@ -169,7 +169,7 @@ def test_lambda_pointing_at_a_missing_endpoint_says_so(localcloud, dog_photo):
     lambda_.create_function(
         FunctionName="predict-elsewhere",
         Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/x",
+        Role="arn:aws:iam::000000000000:role/dog-breed-lambda-execution",
         Handler="lambda_function.lambda_handler",
         Timeout=30,
         Code={"ZipFile": _lambda_zip()},

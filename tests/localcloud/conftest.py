@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import textwrap
 import zipfile
@@ -75,9 +76,30 @@ def assert_shape(client, operation: str, response: dict) -> None:
     assert not report.has_errors(), report.generate_report()
 
 
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def lambda_role(cloud: LocalCloudProcess, name: str = "test") -> str:
+    """A role Lambda may assume (CreateFunction insists, as on AWS), with no permissions; its ARN."""
+    iam = cloud.client("iam")
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    """A bare localcloud, with the role `test` that the tests' functions run as."""
     process = LocalCloudProcess(tmp_path_factory.mktemp("bare-localcloud"), ["--no-defaults"]).start()
+    lambda_role(process)
     yield process
     process.stop()
 

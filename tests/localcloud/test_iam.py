@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.localcloud.conftest import deploy_echo
+from tests.localcloud.conftest import deploy_echo, function_zip, lambda_role
 
 ACCOUNT = "000000000000"
 LAMBDA_TRUST = {
@@ -163,3 +163,71 @@ def test_simulation_names_the_deciding_statement(cloud, iam):
         "AWSLambdaBasicExecutionRole"
     )
     assert decisions["sagemaker:InvokeEndpoint"]["EvalDecision"] == "implicitDeny"
+
+
+WHO_AM_I = """
+import os, boto3
+from botocore.exceptions import ClientError
+
+def lambda_handler(event, context):
+    answer = {"key": os.environ["AWS_ACCESS_KEY_ID"][:4], "token": bool(os.environ.get("AWS_SESSION_TOKEN")),
+              "arn": boto3.client("sts").get_caller_identity()["Arn"]}
+    try:
+        reply = boto3.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=event["endpoint"], Body=b"woof", ContentType="text/plain")
+        answer["invoked"] = reply["Body"].read().decode()
+    except ClientError as error:
+        answer["refused"] = error.response["Error"]["Code"] + ": " + error.response["Error"]["Message"]
+    return answer
+"""
+
+
+def test_a_function_signs_as_its_execution_role_and_is_held_to_its_policies(cloud, iam):
+    lambda_ = cloud.client("lambda")
+    code, message = error_of(
+        lambda_.create_function,
+        FunctionName="no-role",
+        Runtime="python3.11",
+        Handler="lambda_function.lambda_handler",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/does-not-exist",
+        Code={"ZipFile": function_zip(WHO_AM_I)},
+    )
+    assert (code, message) == (
+        "InvalidParameterValueException",
+        "The role defined for the function cannot be assumed by Lambda.",
+    )
+    deploy_echo(cloud, "function-target")
+    cloud.wait_endpoint("function-target")
+    role = lambda_role(cloud, "who-am-i-role")
+    lambda_.create_function(
+        FunctionName="who-am-i",
+        Runtime="python3.11",
+        Handler="lambda_function.lambda_handler",
+        Role=role,
+        Timeout=30,
+        Code={"ZipFile": function_zip(WHO_AM_I)},
+    )
+
+    def invoke() -> dict:
+        response = lambda_.invoke(FunctionName="who-am-i", Payload=json.dumps({"endpoint": "function-target"}))
+        return json.loads(response["Payload"].read())
+
+    answer = invoke()
+    assert (answer["key"], answer["token"]) == ("ASIA", True)
+    assert answer["arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/who-am-i-role/who-am-i"
+    assert answer["refused"].startswith(
+        "AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/"
+        "who-am-i-role/who-am-i is not authorized to perform: sagemaker:InvokeEndpoint"
+    )
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sagemaker:InvokeEndpoint",
+                "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/function-target",
+            }
+        ],
+    }
+    iam.put_role_policy(RoleName="who-am-i-role", PolicyName="invoke", PolicyDocument=json.dumps(allow))
+    assert json.loads(invoke()["invoked"]) == {"greeting": "hello", "length": 4}  # the next call, same environment

@@ -6,13 +6,14 @@ import json
 import time
 
 from localcloud.process import LocalCloudProcess
-from tests.localcloud.conftest import deploy_echo, function_zip
+from tests.localcloud.conftest import deploy_echo, function_zip, lambda_role
 
 
 def test_restart_keeps_resources_and_serves_again(tmp_path):
     cloud = LocalCloudProcess(tmp_path, ["--no-defaults"]).start()
     try:
         deploy_echo(cloud, "kept")
+        lambda_role(cloud)
         cloud.client("lambda").create_function(
             FunctionName="kept",
             Runtime="python3.11",
