@@ -15,6 +15,7 @@ page = st.navigation(
         st.Page("pages/train.py", title="Train"),
         st.Page("pages/job.py", title="Job"),
         st.Page("pages/compare.py", title="Compare jobs"),
+        st.Page("pages/endpoint.py", title="Endpoint"),
     ]
 )
 record_page(page.url_path)

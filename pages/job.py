@@ -11,6 +11,7 @@ from app.job_charts import metric_charts
 from app.jobs import duration, live, usd
 from app.settings import current_settings
 from services.errors import ServiceError
+from services.lineage import LineageService
 from services.pricing import COST_NOTE
 from services.training import TrainingService
 from services.training_jobs import TrainingJob
@@ -182,6 +183,22 @@ if not job.ended and job.status != "Stopping":
         if no.button("Cancel", key=f"{JOB_KEY}_stop_no"):
             st.session_state[confirm_key] = False
             st.rerun()
+
+# -- lineage: what it learned from, where it serves ---------------------------------------------------------
+if job.data_uri:
+    st.page_link(
+        "pages/train.py",
+        label=f"Trained on {job.data_uri}: train again on it",
+        query_params={"tab": "launch", "dataset": job.data_uri},
+    )
+if job.model_artifact and job.ended:
+    try:
+        serving = LineageService(settings).endpoints_serving(job.model_artifact)
+    except ServiceError as exc:
+        st.caption(f"Where this model serves is unknown: {exc.message}")
+        serving = []
+    for endpoint in serving:
+        st.page_link("pages/endpoint.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.model_artifact and (job.status == "Completed" or job.model_saved):

@@ -87,6 +87,8 @@ if overview.endpoints:
             ]
         ).set_index("name")
     )
+    for e in overview.endpoints:  # what each serves and where it came from
+        st.page_link("pages/endpoint.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
 else:
     st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")
 

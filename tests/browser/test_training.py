@@ -78,7 +78,13 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     expect(page.get_by_test_id("stMetricValue").filter(has_text="InService").first).to_be_visible(timeout=120_000)
     assert "Traceback" not in page.inner_text("body")
 
-    page.get_by_role("link", name=f"Classify a photo with '{endpoint}'").click()
+    # Lineage: the job says where its model serves; the endpoint names its job, dataset and breeds.
+    page.reload()
+    page.get_by_role("link", name=f"Serving on endpoint {endpoint}").click()
+    expect(page.get_by_role("link", name=f"Training job {name}")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("It serves the 133 Udacity dog breeds")).to_be_visible()
+    expect(page.get_by_text(sample_uri).first).to_be_visible()
+    page.get_by_role("link", name="Classify a photo with this endpoint").click()
     expect(page.get_by_role("combobox", name="Endpoint")).to_have_value(endpoint)  # the new endpoint is chosen
     expect(page.get_by_text("Upload a photo, take one with the camera")).to_be_visible()  # the page has settled
     page.locator("input[type=file]").first.set_input_files(str(dog_photo))
