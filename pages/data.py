@@ -19,6 +19,7 @@ from services.datasets import (
     missing_udacity_classes,
 )
 from services.errors import ServiceError
+from services.lineage import LineageService
 
 SUMMARY_KEY = "data_summary"
 TAKEN_KEY = "data_taken"  # (source, name) of an upload refused because the name is taken: ask what to do
@@ -192,6 +193,15 @@ if summary is not None:
             with st.expander(f"{title} ({len(names)})"):
                 st.write(", ".join(names))
     st.dataframe(dataset_frame(summary), hide_index=True, width="stretch", height=320)
+    try:
+        trained = LineageService(settings).jobs_trained_on(summary.uri)
+    except ServiceError as exc:
+        st.caption(f"Which jobs trained on it is unknown: {exc.message}")
+        trained = []
+    if trained:
+        st.caption(f"{len(trained)} of the newest training jobs learned from this dataset:")
+        for job in trained[:10]:
+            st.page_link("pages/job.py", label=f"Training job {job}", query_params={"job": job})
     # The launch form, not the job list, with this dataset in its data channel (pages/train.py reads these).
     st.page_link(
         "pages/train.py",

@@ -119,6 +119,28 @@ class LineageService:
         tuning = job.get("TuningJobArn", "").rsplit("/", 1)[-1] or None
         return ModelOrigin(model_name, url, job["TrainingJobName"], tuning, dataset)
 
+    def jobs_trained_on(self, dataset_uri: str, *, newest: int = 50) -> list[str]:
+        """The training jobs, among the `newest` (one ListTrainingJobs page), whose data channel is this dataset.
+
+        ListTrainingJobs does not say a job's data; each candidate is described, so the search is bounded.
+        """
+        sagemaker = self._client("sagemaker")
+        wanted = dataset_uri.rstrip("/")
+        try:
+            summaries = sagemaker.list_training_jobs(SortBy="CreationTime", SortOrder="Descending", MaxResults=newest)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what="list training jobs") from exc
+        found = []
+        for summary in summaries["TrainingJobSummaries"]:
+            try:
+                job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+            except BOTO_ERRORS:
+                continue
+            uris = [c["DataSource"]["S3DataSource"]["S3Uri"].rstrip("/") for c in job.get("InputDataConfig", [])]
+            if wanted in uris:
+                found.append(job["TrainingJobName"])
+        return found
+
     def endpoints_serving(self, model_data_url: str) -> list[str]:
         """The endpoints whose current config serves this artifact (a job page's way back)."""
         sagemaker = self._client("sagemaker")

@@ -80,3 +80,30 @@ def test_the_stock_endpoint_on_localcloud_serves_imagenets_dog_classes(aws_env):
     assert len(lineage.breeds) == 118 and "Chihuahua" in lineage.breeds
     artifact = variant.model.model_data_url
     assert LineageService().endpoints_serving(artifact) == ["dog-breed-classifier"]
+
+
+def test_a_dataset_leads_back_to_the_jobs_trained_on_it(boto3_session: boto3.Session):
+    sagemaker = boto3_session.client("sagemaker")
+    summaries = [
+        {
+            "TrainingJobName": n,
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:0:training-job/{n}",
+            "CreationTime": NOW,
+            "TrainingJobStatus": "Completed",
+        }
+        for n in ("on-it", "elsewhere")
+    ]
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "list_training_jobs",
+            {"TrainingJobSummaries": summaries},
+            {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 50},
+        )
+        stub.add_response("describe_training_job", job_answer("on-it", ARTIFACT), {"TrainingJobName": "on-it"})
+        other = job_answer("elsewhere", ARTIFACT)
+        other["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://data/another/"
+        stub.add_response("describe_training_job", other, {"TrainingJobName": "elsewhere"})
+        jobs = LineageService(boto3_session=boto3_session, sagemaker_client=sagemaker).jobs_trained_on(
+            "s3://data/dogs-wiki-133"
+        )
+    assert jobs == ["on-it"]
