@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from botocore.model import ServiceModel
 
-from localcloud.codecs import spoken_protocol
 from localcloud.protocol import AwsError, Request, service_model
 
 
@@ -112,7 +111,7 @@ class Registry:
                 if service.model.metadata.get("targetPrefix") == prefix:
                     return service
             raise AwsError("UnknownOperationException", f"Operation {target!r} is not supported.", 400)
-        rest = [s for s in candidates if spoken_protocol(request) is None and "targetPrefix" not in s.model.metadata]
+        rest = [s for s in candidates if "targetPrefix" not in s.model.metadata]  # no target: the REST API
         if rest:
             return rest[0]
         raise AwsError("UnknownOperationException", f"No {signing_name} operation at {request.method} {request.path}")
