@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cloud.sagemaker.resume()
     cloud.training.resume()
+    cloud.tuning.resume()  # after training's: the trials it marked interrupted are retried
     if args.no_defaults:
         cloud.defaults = {"state": "skipped"}
     elif cloud.store.get("localcloud", "defaults") is not None:

@@ -83,6 +83,15 @@ class Metrics(Service):
     def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None:
         self._insert([(namespace, name, _dimensions_key(dimensions), timestamp, "None", 1.0, value, value, value)])
 
+    def series(self, namespace: str, name: str, dimensions: dict[str, str]) -> list[float]:
+        """Every value of one metric in the order it was put: a training job's per-epoch objective."""
+        rows = self.store.query(
+            "SELECT total FROM metric_data WHERE namespace = ? AND name = ? AND dimensions = ? "
+            "ORDER BY timestamp, rowid",
+            (namespace, name, _dimensions_key(dimensions)),
+        )
+        return [float(total) for (total,) in rows]
+
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         with self.store.transaction() as db:
             db.executemany("INSERT INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
