@@ -17,6 +17,7 @@ from localcloud.protocol import AwsError, validation
 
 MAX_PARALLEL_QUOTA = 10  # AWS's default quota: parallel training jobs per tuning job
 MAX_HYPERBAND_RESOURCE = 20000
+MAX_CATEGORICAL_VALUES = 30
 HYPERPARAMETER_LIMIT = 100  # static + tuned
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")  # where Hyperband infers MaxResource
 
@@ -106,7 +107,13 @@ def parse_ranges(record: dict[str, Any]) -> tuple[Range, ...]:
                     f"0 <= x < 1.0; hyperparameter {name} is not."
                 )
             ranges.append(Range(name, kind, low, high, scaling))
-    for item in raw.get("CategoricalParameterRanges") or []:
+    for i, item in enumerate(raw.get("CategoricalParameterRanges") or [], 1):
+        if len(item["Values"]) > MAX_CATEGORICAL_VALUES:  # botocore's validator leaves list maxima to the service
+            raise validation(
+                f"1 validation error detected: Value '{item['Values']}' at 'hyperParameterTuningJobConfig."
+                f"parameterRanges.categoricalParameterRanges.{i}.member.values' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_CATEGORICAL_VALUES}"
+            )
         if len(set(item["Values"])) != len(item["Values"]):
             raise validation(f"The categorical hyperparameter range {item['Name']} lists a value twice.")
         ranges.append(Range(item["Name"], "Categorical", values=tuple(item["Values"])))

@@ -63,6 +63,7 @@ def request(
     static: dict[str, str] | None = None,
     metric: str = "validation:accuracy",
     metrics: list[dict[str, str]] | None = None,
+    warm_start: dict[str, Any] | None = None,
     **config: Any,
 ) -> dict[str, Any]:
     """CreateHyperParameterTuningJob as the SDK's HyperparameterTuner sends it: static values JSON-quoted,
@@ -80,7 +81,7 @@ def request(
             {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.9", "ScalingType": "Logarithmic"}
         ]
     hyper = {"epochs": "3", **(static or {})}
-    return {
+    body = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {
             "Strategy": strategy,
@@ -121,6 +122,9 @@ def request(
             "StoppingCondition": {"MaxRuntimeInSeconds": 600},
         },
     }
+    if warm_start:
+        body["WarmStartConfig"] = warm_start
+    return body
 
 
 def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
