@@ -1,12 +1,12 @@
-"""`./dev bench [prediction|training] [options]`: the issues' speed targets, each measured side by side."""
+"""`./dev bench [prediction|training|tuning] [options]`: the issues' speed targets, each measured side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import prediction, training
+from bench import prediction, training, tuning
 
-SUITES = {"prediction": prediction.main, "training": training.main}
+SUITES = {"prediction": prediction.main, "training": training.main, "tuning": tuning.main}
 
 
 def main() -> None:
