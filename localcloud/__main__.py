@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     cloud.sagemaker.resume()
     cloud.training.resume()
     cloud.lambda_.resume()
+    cloud.tuning.resume()  # after training's: the trials it marked interrupted are retried
     if args.no_defaults:
         cloud.defaults = {"state": "skipped"}
     elif cloud.store.get("localcloud", "defaults") is not None:

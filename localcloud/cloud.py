@@ -35,6 +35,7 @@ from localcloud.sigv4 import Verifier, scope_of
 from localcloud.state import Store
 from localcloud.sts import STS
 from localcloud.training import Training
+from localcloud.tuning import Tuning
 
 
 class LocalCloud:
@@ -58,7 +59,8 @@ class LocalCloud:
         self.ec2 = EC2(self.store, self.logs, endpoint_url, root, max_instances=ec2_instances)
         self.s3 = S3(self.store)
         self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
-        self.sagemaker = SageMaker(self.store, self.s3, self.training)
+        self.tuning = Tuning(self.store, self.training, self.metrics)
+        self.sagemaker = SageMaker(self.store, self.s3, self.training, self.tuning)
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)

@@ -90,6 +90,15 @@ class Metrics(Service):
         several metrics per event (a Lambda invocation publishes a dozen)."""
         self._insert([(namespace, n, _dimensions_key(d), t, unit, 1.0, v, v, v) for n, d, t, v, unit in data])
 
+    def series(self, namespace: str, name: str, dimensions: dict[str, str]) -> list[float]:
+        """Every value of one metric in the order it was put: a training job's per-epoch objective."""
+        rows = self.store.query(
+            "SELECT total FROM metric_data WHERE namespace = ? AND name = ? AND dimensions = ? "
+            "ORDER BY timestamp, rowid",
+            (namespace, name, _dimensions_key(dimensions)),
+        )
+        return [float(total) for (total,) in rows]
+
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         with self.store.transaction() as db:
             db.executemany("INSERT INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -19,6 +19,7 @@ from localcloud.registry import Call, Operation, Service
 from localcloud.s3 import S3
 from localcloud.state import Store
 from localcloud.training import Training
+from localcloud.tuning import Tuning
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
 
@@ -40,18 +41,23 @@ class SageMaker(Service):
     model_name = "sagemaker"
     arn_templates = SAGEMAKER_ARNS
 
-    def __init__(self, store: Store, s3: S3, training: Training) -> None:
+    def __init__(self, store: Store, s3: S3, training: Training, tuning: Tuning) -> None:
         self.store = store
         self.s3 = s3
         self.training = training
+        self.tuning = tuning
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
 
     def operation(self, name: str) -> Operation | None:
-        """Training jobs are SageMaker operations too; their runner lives in training.py."""
-        return super().operation(name) or getattr(self.training, f"op_{name}", None)
+        """Training and tuning jobs are SageMaker operations too; they live in training.py and tuning.py."""
+        return (
+            super().operation(name)
+            or getattr(self.training, f"op_{name}", None)
+            or getattr(self.tuning, f"op_{name}", None)
+        )
 
     # models ---------------------------------------------------------------------
     def op_CreateModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:

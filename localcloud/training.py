@@ -108,12 +108,21 @@ class Training:
         self.root = store.data_dir / "training"
         self.runs: dict[str, Run] = {}
         self._tails: dict[tuple[str, str], list[str]] = {}  # last lines per (job, host), for FailureReason
+        self.cpu_shares: dict[str, int] = {}  # cores a job may use, when not the whole machine
+        self.closing = False  # localcloud is shutting down: jobs it kills are left for resume() to report
         self._lock = threading.RLock()
 
     # API ------------------------------------------------------------------------
     def op_CreateTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self.create(p, call.region)
+
+    def create(
+        self, p: dict[str, Any], region: str, *, tuning_job_arn: str | None = None, num_cpus: int | None = None
+    ) -> dict[str, Any]:
+        """CreateTrainingJob; a tuning job's trials also carry its ARN and their share of the cores
+        (`num_cpus`, split between the trial's hosts), so parallel trials do not fight over them."""
         name = p["TrainingJobName"]
-        arn = f"arn:aws:sagemaker:{call.region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+        arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
         hyper = p.get("HyperParameters") or {}
         if "sagemaker_program" not in hyper or "sagemaker_submit_directory" not in hyper:
             raise validation(
@@ -162,13 +171,17 @@ class Training:
                 ],
                 "Tags": p.get("Tags", []),
             }
+            if tuning_job_arn:
+                record["TuningJobArn"] = tuning_job_arn
             if not self.store.insert("training-job", name, record):
                 raise validation(
                     f"Training job names must be unique within an AWS account and region, and a "
                     f"training job with this name already exists ({arn})"
                 )
             self.runs[name] = Run()
-        threading.Thread(target=self._run, args=(name, call.region), daemon=True).start()
+            if num_cpus:
+                self.cpu_shares[name] = num_cpus
+        threading.Thread(target=self._run, args=(name, region), daemon=True).start()
         return {"TrainingJobArn": arn}
 
     def _job(self, name: str) -> dict[str, Any]:
@@ -202,19 +215,23 @@ class Training:
         return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in page], "NextToken": token}
 
     def op_StopTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        job = self._job(p["TrainingJobName"])
-        if job["TrainingJobStatus"] != "InProgress":
-            raise validation(
-                f"The request was rejected because the training job is in status {job['TrainingJobStatus']}."
-            )
-        self._set(job["TrainingJobName"], TrainingJobStatus="Stopping")
-        self._transition(job["TrainingJobName"], "Stopping", "Stopping the training job")
-        with self._lock:
-            run = self.runs.get(job["TrainingJobName"])
+        self.stop(p["TrainingJobName"])
+        return {}
+
+    def stop(self, name: str) -> None:
+        """SIGTERM to the job's hosts (Stopping, then Stopped); refused unless the job is InProgress."""
+        with self._lock:  # against _run ending the job between the check and the change
+            job = self._job(name)
+            if job["TrainingJobStatus"] != "InProgress":
+                raise validation(
+                    f"The request was rejected because the training job is in status {job['TrainingJobStatus']}."
+                )
+            self._set(name, TrainingJobStatus="Stopping")
+            self._transition(name, "Stopping", "Stopping the training job")
+            run = self.runs.get(name)
         if run:
             run.stop_requested.set()
             run.terminate()
-        return {}
 
     # lifecycle ------------------------------------------------------------------
     def resume(self) -> None:
@@ -234,6 +251,7 @@ class Training:
 
     def stop_all(self) -> None:
         with self._lock:
+            self.closing = True
             runs = list(self.runs.values())
         for run in runs:
             run.stop_requested.set()
@@ -277,6 +295,8 @@ class Training:
         started = time.time()
         self._set(name, TrainingStartTime=started)
         outcome = self._train(job, job_dir, code_dir, channels, region)
+        if self.closing:  # killed by the shutdown, not stopped by anyone: the next start says it was interrupted
+            return
         ended = time.time()
         seconds = max(1, round(ended - started))
         count = job["ResourceConfig"].get("InstanceCount", 1)
@@ -289,6 +309,11 @@ class Training:
             except (AwsError, OSError) as exc:
                 self._fail(name, f"InternalServerError: uploading the model failed: {exc}")
                 return
+        with self._lock:
+            self._finish(name, outcome)
+            self.runs.pop(name, None)
+
+    def _finish(self, name: str, outcome: str) -> None:
         if outcome == "ok":
             self._set(name, TrainingJobStatus="Completed", TrainingEndTime=time.time())
             self._transition(name, "Completed", "Training job completed")
@@ -305,8 +330,6 @@ class Training:
             self._transition(name, "MaxRuntimeExceeded", "Training job ran out of time and was stopped")
         else:
             self._fail(name, outcome)
-        with self._lock:
-            self.runs.pop(name, None)
 
     def _download_channels(self, job: dict[str, Any], job_dir: Path) -> dict[str, Path]:
         channels: dict[str, Path] = {}
@@ -361,7 +384,8 @@ class Training:
         hyper = {k: _hyperparameter(v) for k, v in job["HyperParameters"].items() if not k.startswith("sagemaker_")}
         command = self._command(job)
         master_port = str(_free_port())
-        cpus_per_host = max(1, (os.cpu_count() or 1) // count)  # the hosts share this machine's cores
+        cores = self.cpu_shares.pop(name, None) or os.cpu_count() or 1
+        cpus_per_host = max(1, cores // count)  # the hosts share the job's cores
         epoch = int(time.time())
         with self._lock:
             run = self.runs.setdefault(name, Run())

@@ -1,0 +1,155 @@
+"""`./dev bench tuning`: the tuning issue's speed targets, on the real classifier and a slice of dogs-wiki-133.
+
+- Scheduler overhead: a tuning job of N trials, P at a time, against ceil(N/P) × its median trial time
+  (target: at most 1.15×).
+- Hyperband against the same search without it (the same seed draws the same configurations), side by
+  side: wall time and best objective (aim: at most 0.6× the time, best objective within 5 %). Photos are
+  decoded every epoch here (`cache_features false`), so an epoch costs what it costs on a real dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_training import DEFAULT_DATA
+from classifier.packaging import build_sourcedir
+from localcloud.process import LocalCloudProcess
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUCKET = "bench-tuning"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+METRIC = "validation:accuracy"
+
+
+def _upload(cloud: LocalCloudProcess, source: Path, classes: int) -> None:
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    breeds = sorted(p.name for p in (source / "train").iterdir())[:classes]
+    for split in ("train", "valid", "test"):
+        for breed in breeds:
+            for photo in sorted((source / split / breed).glob("*")):
+                s3.upload_file(str(photo), BUCKET, f"data/{split}/{breed}/{photo.name}")
+    with tempfile.TemporaryDirectory() as scratch:
+        s3.upload_file(str(build_sourcedir(Path(scratch) / "sourcedir.tar.gz")), BUCKET, "code/sourcedir.tar.gz")
+
+
+def _request(name: str, strategy: str, trials: int, parallel: int, static: dict[str, str], **config: Any) -> dict:
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy,
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": METRIC},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": trials, "MaxParallelTrainingJobs": parallel},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [
+                    {"Name": "learning_rate", "MinValue": "0.0005", "MaxValue": "0.05", "ScalingType": "Logarithmic"}
+                ],
+                "CategoricalParameterRanges": [{"Name": "batch_size", "Values": ['"16"', '"32"']}],
+            },
+            "RandomSeed": 42,
+            **config,
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {
+                "sagemaker_program": '"train.py"',
+                "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
+                **{k: json.dumps(v) for k, v in {"fine_tune": "head", **static}.items()},
+            },
+            "AlgorithmSpecification": {
+                "TrainingImage": IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": METRIC, "Regex": r"valid_acc=([0-9\.]+)"}],
+            },
+            "RoleArn": "arn:aws:iam::000000000000:role/bench",
+            "InputDataConfig": [
+                {
+                    "ChannelName": "training",
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data"}},
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    }
+
+
+def _run(cloud: LocalCloudProcess, body: dict) -> dict[str, Any]:
+    """Create, wait (polling as the SDK does, but every 0.2 s), and read back wall time, trials and best."""
+    sagemaker = cloud.client("sagemaker")
+    name = body["HyperParameterTuningJobName"]
+    start = time.perf_counter()
+    sagemaker.create_hyper_parameter_tuning_job(**body)
+    while True:
+        job = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        if job["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
+            break
+        time.sleep(0.2)
+    wall = time.perf_counter() - start
+    summaries = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, MaxResults=100
+    )["TrainingJobSummaries"]
+    seconds = []
+    for trial in summaries:
+        described = sagemaker.describe_training_job(TrainingJobName=trial["TrainingJobName"])
+        seconds.append((described["TrainingEndTime"] - described["CreationTime"]).total_seconds())
+    return {
+        "status": job["HyperParameterTuningJobStatus"],
+        "wall_s": round(wall, 2),
+        "trial_s": [round(s, 2) for s in sorted(seconds)],
+        "median_trial_s": round(statistics.median(seconds), 2),
+        "counters": job["TrainingJobStatusCounters"],
+        "best_objective": job["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench tuning", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--classes", type=int, default=20, help="breeds of the dataset to tune on (the first N)")
+    parser.add_argument("--trials", type=int, default=6)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per trial in the Hyperband comparison")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"classes": args.classes, "trials": args.trials, "parallel": args.parallel}
+    with tempfile.TemporaryDirectory(prefix="bench-tuning-") as scratch:
+        cloud = LocalCloudProcess(Path(scratch), ["--no-defaults"]).start()
+        try:
+            _upload(cloud, args.data_dir, args.classes)
+            quick = {"epochs": "1", "cache_features": "true"}
+            overhead = _run(cloud, _request("overhead", "Random", args.trials, args.parallel, quick))
+            bound = math.ceil(args.trials / args.parallel) * overhead["median_trial_s"]
+            overhead["ratio_to_waves_x_median"] = round(overhead["wall_s"] / bound, 3)
+            results["overhead"] = overhead
+            static = {"epochs": str(args.epochs), "cache_features": "false"}
+            plain = _run(cloud, _request("plain", "Random", args.trials, args.parallel, static))
+            hyperband = _run(
+                cloud,
+                _request(
+                    "hyperband",
+                    "Hyperband",
+                    args.trials,
+                    args.parallel,
+                    static,
+                    StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": args.epochs}},
+                ),
+            )
+            results["random"], results["hyperband"] = plain, hyperband
+            results["hyperband_time_ratio"] = round(hyperband["wall_s"] / plain["wall_s"], 3)
+            results["hyperband_best_ratio"] = round(hyperband["best_objective"] / plain["best_objective"], 3)
+        finally:
+            cloud.stop()
+    print(json.dumps(results, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
