@@ -1,12 +1,17 @@
-"""`./dev bench [prediction|training|lambda] [options]`: the issues' speed targets, each measured side by side."""
+"""`./dev bench [prediction|training|lambda|scaling] [options]`: the speed targets, each measured side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import lambda_concurrency, prediction, training
+from bench import lambda_concurrency, prediction, scaling, training
 
-SUITES = {"prediction": prediction.main, "training": training.main, "lambda": lambda_concurrency.main}
+SUITES = {
+    "prediction": prediction.main,
+    "training": training.main,
+    "lambda": lambda_concurrency.main,
+    "scaling": scaling.main,
+}
 
 
 def main() -> None:
