@@ -91,6 +91,7 @@ class Capacity:
                 fleets[variant].resize(count)
             except Exception as exc:  # noqa: BLE001 - reported in the endpoint and the activity
                 failure = f"{type(exc).__name__}: {exc}"
+                fleets[variant].desired = fleets[variant].instance_count
         if self.sagemaker.store.get("endpoint", name) is not None:
             self.sagemaker.store.update(
                 "endpoint", name, EndpointStatus="InService", FailureReason=failure, LastModifiedTime=time.time()

@@ -44,6 +44,10 @@ class Scaler:
         self._scaled_out: dict[str, tuple[float, int]] = {}  # target -> when, to what capacity
         self._scaled_in: dict[str, float] = {}
         alarms.on_action("arn:aws:autoscaling:", self.alarm_fired)
+        for key in [t["Key"] for t in store.all("scaling-activities") if "Key" in t]:
+            for activity in self.activities(key):  # cut short by a restart: it will never finish
+                if activity["StatusCode"] == "InProgress":
+                    self._finish(key, activity, "Failed", "localcloud restarted while the change was in progress.")
 
     # capacity ---------------------------------------------------------------------
     def capacity(self, target: dict[str, Any]) -> int:
@@ -143,7 +147,7 @@ class Scaler:
     def _record(self, key: str, activity: dict[str, Any]) -> None:
         with self._lock:
             items = [activity, *self.activities(key)][:KEEP_ACTIVITIES]
-            self.store.put("scaling-activities", key, {"items": items})
+            self.store.put("scaling-activities", key, {"Key": key, "items": items})
 
     def _finish(self, key: str, activity: dict[str, Any], status: str, message: str) -> None:
         with self._lock:
@@ -151,4 +155,4 @@ class Scaler:
             for item in items:
                 if item["ActivityId"] == activity["ActivityId"]:
                     item.update(StatusCode=status, StatusMessage=message, EndTime=time.time())
-            self.store.put("scaling-activities", key, {"items": items})
+            self.store.put("scaling-activities", key, {"Key": key, "items": items})
