@@ -1,16 +1,17 @@
-"""`./dev bench [prediction|training|lambda|tuning] [options]`: speed targets, each measured side by side."""
+"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, scaling): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import lambda_concurrency, prediction, training, tuning
+from bench import lambda_concurrency, prediction, scaling, training, tuning
 
 SUITES = {
     "prediction": prediction.main,
     "training": training.main,
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
+    "scaling": scaling.main,
 }
 
 

@@ -39,6 +39,19 @@ def _parser() -> argparse.ArgumentParser:
         default=4,
         help="account-wide limit on concurrent training instances (ResourceLimitExceeded beyond)",
     )
+    parser.add_argument(
+        "--endpoint-instances",
+        type=int,
+        default=4,
+        help="limit on endpoint instances, all endpoints together (scaling beyond: ResourceLimitExceeded)",
+    )
+    parser.add_argument(
+        "--metric-period-seconds",
+        type=float,
+        default=60.0,
+        help="how long AWS's one-minute period lasts: alarm periods and scaling cooldowns scale with it "
+        "(shorten it for demos and tests; 60 is AWS's timing)",
+    )
     parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
     parser.add_argument(
         "--read-timeout",
@@ -81,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         lambda_concurrency=args.lambda_concurrency,
         ec2_instances=args.ec2_instances,
         training_instances=args.training_instances,
+        endpoint_instances=args.endpoint_instances,
+        metric_period_s=args.metric_period_seconds,
     )
     credentials, config = write_profile(data_dir, cloud.keys.root(), server.endpoint_url, args.region)
     server.cloud = cloud

@@ -18,6 +18,8 @@ from typing import Any
 
 import psutil
 
+from localcloud.alarms import Alarms, Clock
+from localcloud.autoscaling import ApplicationAutoScaling
 from localcloud.codecs import codec_for, guess_codec
 from localcloud.ec2 import EC2
 from localcloud.iam.enforce import Authorizer
@@ -30,7 +32,8 @@ from localcloud.protocol import AwsError, Request, Response
 from localcloud.refusal import Refusal
 from localcloud.registry import Call, Registry, Service
 from localcloud.s3 import S3
-from localcloud.sagemaker import SageMaker, SageMakerRuntime
+from localcloud.sagemaker import SageMaker
+from localcloud.sagemaker_runtime import SageMakerRuntime
 from localcloud.sigv4 import Verifier, scope_of
 from localcloud.state import Store
 from localcloud.sts import STS
@@ -49,6 +52,8 @@ class LocalCloud:
         lambda_concurrency: int = 10,
         ec2_instances: int = 4,
         training_instances: int = 4,
+        endpoint_instances: int = 4,
+        metric_period_s: float = 60.0,
     ) -> None:
         self.store = Store(data_dir)
         self.keys = KeyTable(self.store)
@@ -60,7 +65,11 @@ class LocalCloud:
         self.s3 = S3(self.store)
         self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
         self.tuning = Tuning(self.store, self.training, self.metrics)
-        self.sagemaker = SageMaker(self.store, self.s3, self.training, self.tuning)
+        self.sagemaker = SageMaker(
+            self.store, self.s3, self.training, self.tuning, self.metrics, max_instances=endpoint_instances
+        )
+        self.metrics.alarms = self.alarms = Alarms(self.store, self.metrics, Clock(metric_period_s))
+        self.autoscaling = ApplicationAutoScaling(self.store, self.sagemaker, self.alarms)
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
@@ -76,6 +85,7 @@ class LocalCloud:
             self.logs,
             self.metrics,
             self.ec2,
+            self.autoscaling,
         ]
         for service in services:
             self.registry.register(service)
@@ -152,6 +162,8 @@ class LocalCloud:
             "uptime_s": round(time.time() - self.started, 1),
             "endpoint_instances": self.sagemaker.instance_pids(),
             "lambda_environments": self.lambda_.environment_pids(),
+            "metric_period_seconds": self.alarms.clock.period_s,
+            "endpoint_instance_limit": self.sagemaker.capacity.max_instances,
             "rss_mb": round(rss / 2**20, 1),
         }
 

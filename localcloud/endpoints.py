@@ -1,8 +1,10 @@
 """Endpoint instances: real worker processes behind InvokeEndpoint.
 
-Each instance is `python -m localcloud.model_server` on its own loopback port. A fleet
-round-robins requests over its instances, keeps connections to them open, and replaces an
-instance that dies; the request that found it dead gets a clear error, the next succeeds.
+Each instance is `python -m localcloud.model_server` on its own loopback port. A fleet sends
+each request to the instance with the fewest outstanding requests (SageMaker's "least outstanding
+requests" routing; ties in turn), keeps connections to them open, and replaces an instance that
+dies; the request that found it dead gets a clear error, the next succeeds. `resize` adds
+instances that take traffic once they answer, and removes instances only after they drain.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    model_s: float = 0.0  # time the instance took, as SageMaker's ModelLatency measures it
 
 
 class Instance:
@@ -73,6 +76,8 @@ class Instance:
                 cwd=model_dir,
             )
         self.port = 0
+        self.outstanding = 0  # requests in flight; guarded by the fleet's lock
+        self.draining = False
         self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
 
     def wait_ready(self) -> None:
@@ -102,9 +107,12 @@ class Instance:
         except queue.Empty:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=INVOCATION_TIMEOUT_S)
         try:
+            started = time.perf_counter()
             conn.request("POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept})
             raw = conn.getresponse()
-            response = Response(raw.status, raw.getheader("Content-Type", "application/octet-stream"), raw.read())
+            content = raw.read()
+            kind = raw.getheader("Content-Type", "application/octet-stream")
+            response = Response(raw.status, kind, content, time.perf_counter() - started)
         except BaseException:
             conn.close()
             raise
@@ -145,6 +153,14 @@ class Fleet:
 
     def start(self) -> None:
         """Start all instances in parallel; raise with the first failure's reason."""
+        try:
+            self._grow(self.desired)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _grow(self, count: int) -> None:
+        """Start `count` instances in parallel; each takes traffic as soon as it answers."""
         errors: list[Exception] = []
 
         def start_one() -> None:
@@ -157,19 +173,37 @@ class Fleet:
                 self._instances.append(instance)
                 self._ready.notify_all()
 
-        threads = [threading.Thread(target=start_one) for _ in range(self.desired)]
+        threads = [threading.Thread(target=start_one) for _ in range(count)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         if errors:
-            self.stop()
             raise RuntimeError(str(errors[0]))
+
+    def resize(self, count: int) -> None:
+        """Grow to `count` serving instances, or shrink: the ones removed take no new request and stop
+        once their requests in flight have answered (scale-in drains, it never cuts a request)."""
+        with self._ready:
+            self.desired = count
+            serving = [i for i in self._instances if not i.draining]
+            leaving = serving[count:]
+            for instance in leaving:
+                instance.draining = True
+        if len(serving) < count:
+            self._grow(count - len(serving))
+        deadline = time.monotonic() + INVOCATION_TIMEOUT_S
+        with self._ready:
+            while any(i.outstanding for i in leaving) and time.monotonic() < deadline:
+                self._ready.wait(timeout=max(0.0, deadline - time.monotonic()))
+            self._instances = [i for i in self._instances if i not in leaving]
+        for instance in leaving:
+            instance.stop()
 
     @property
     def instance_count(self) -> int:
         with self._lock:
-            return sum(1 for i in self._instances if i.alive)
+            return sum(1 for i in self._instances if i.alive and not i.draining)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -186,9 +220,12 @@ class Fleet:
             raise self._crashed(dead[0], "before the request arrived")
         with self._ready:
             while True:
-                live = [i for i in self._instances if i.alive]
+                live = [i for i in self._instances if i.alive and not i.draining]
                 if live:
-                    return live[next(self._round_robin) % len(live)]
+                    first = next(self._round_robin) % len(live)
+                    chosen = min(live[first:] + live[:first], key=lambda i: i.outstanding)
+                    chosen.outstanding += 1
+                    return chosen
                 if not self._ready.wait(timeout=max(0.0, deadline - time.monotonic())):
                     raise AwsError("ServiceUnavailable", f"Endpoint {self.endpoint} has no running instance", 503)
 
@@ -207,6 +244,8 @@ class Fleet:
             if dead not in self._instances:
                 return
             self._instances.remove(dead)
+            if dead.draining:  # it was leaving anyway
+                return
 
         def restart() -> None:
             try:
@@ -222,6 +261,14 @@ class Fleet:
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> Response:
         instance = self._pick()
+        try:
+            return self._invoke_on(instance, body, content_type, accept)
+        finally:
+            with self._ready:
+                instance.outstanding -= 1
+                self._ready.notify_all()
+
+    def _invoke_on(self, instance: Instance, body: bytes, content_type: str, accept: str) -> Response:
         for attempt in range(2):
             try:
                 return instance.invoke(body, content_type, accept)

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from localcloud.protocol import AwsError
-from localcloud.registry import Call, Service
+from localcloud.registry import Call, Operation, Service
 from localcloud.state import Store
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
@@ -80,6 +80,11 @@ class Metrics(Service):
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.alarms: object | None = None  # localcloud.alarms.Alarms, attached by cloud.py
+
+    def operation(self, name: str) -> Operation | None:
+        """Alarm operations are CloudWatch's too; their evaluator lives in alarms.py."""
+        return super().operation(name) or getattr(self.alarms, f"op_{name}", None)
 
     # internal API ---------------------------------------------------------------
     def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None:
@@ -103,7 +108,7 @@ class Metrics(Service):
         with self.store.transaction() as db:
             db.executemany("INSERT INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    def _buckets(
+    def buckets(
         self,
         namespace: str,
         name: str,
@@ -218,7 +223,7 @@ class Metrics(Service):
                     "MissingParameter",
                     f"MetricDataQueries.member.{i}.MetricStat.Metric needs a Namespace and a MetricName.",
                 )
-            buckets = self._buckets(
+            buckets = self.buckets(
                 metric["Namespace"],
                 metric["MetricName"],
                 {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
@@ -253,7 +258,7 @@ class Metrics(Service):
         if start >= end:
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
         _check_period(p["Period"], "Period")
-        buckets = self._buckets(
+        buckets = self.buckets(
             p["Namespace"],
             p["MetricName"],
             {d["Name"]: d["Value"] for d in p.get("Dimensions") or []},

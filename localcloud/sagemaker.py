@@ -1,4 +1,4 @@
-"""SageMaker models, endpoint configs and endpoints, and SageMaker Runtime's InvokeEndpoint.
+"""SageMaker models, endpoint configs and endpoints (InvokeEndpoint is in sagemaker_runtime.py).
 
 Follows AWS's status transitions: an endpoint is `Creating` until its instances answer
 `/ping`, then `InService`; `Failed` with a FailureReason when they cannot start; an update
@@ -12,16 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localcloud.endpoint_capacity import Capacity, ScalingHooks
+from localcloud.endpoint_metrics import EndpointMetrics
 from localcloud.endpoints import Fleet, extract_model
 from localcloud.listing import page_listing
+from localcloud.metrics import Metrics
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.registry import Call, Operation, Service
 from localcloud.s3 import S3
 from localcloud.state import Store
 from localcloud.training import Training
 from localcloud.tuning import Tuning
-
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
 
 
 def _arn(region: str, kind: str, name: str) -> str:
@@ -41,22 +42,28 @@ class SageMaker(Service):
     model_name = "sagemaker"
     arn_templates = SAGEMAKER_ARNS
 
-    def __init__(self, store: Store, s3: S3, training: Training, tuning: Tuning) -> None:
+    def __init__(
+        self, store: Store, s3: S3, training: Training, tuning: Tuning, metrics: Metrics, *, max_instances: int
+    ) -> None:
         self.store = store
         self.s3 = s3
         self.training = training
         self.tuning = tuning
+        self.capacity = Capacity(self, max_instances)
+        self.endpoint_metrics = EndpointMetrics(metrics)
+        self.scaling: ScalingHooks | None = None  # Application Auto Scaling, attached by cloud.py
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
 
     def operation(self, name: str) -> Operation | None:
-        """Training and tuning jobs are SageMaker operations too; they live in training.py and tuning.py."""
+        """Training and tuning jobs and capacity changes are SageMaker operations too, in their own modules."""
         return (
             super().operation(name)
             or getattr(self.training, f"op_{name}", None)
             or getattr(self.tuning, f"op_{name}", None)
+            or getattr(self.capacity, f"op_{name}", None)
         )
 
     # models ---------------------------------------------------------------------
@@ -138,11 +145,24 @@ class SageMaker(Service):
         return {}
 
     # endpoints ------------------------------------------------------------------
-    def _endpoint(self, name: str, region: str) -> dict[str, Any]:
+    def endpoint(self, name: str, region: str) -> dict[str, Any]:
         endpoint = self.store.get("endpoint", name)
         if endpoint is None:
             raise validation(f'Could not find endpoint "{_arn(region, "endpoint", name)}".')
         return endpoint
+
+    def fleet(self, name: str, variant: str) -> Fleet:
+        """The instances of a deployed variant; a ValidationException, as AWS's, when there is none."""
+        with self._lock:
+            for fleet in self.fleets.get(name, []):
+                if fleet.variant == variant:
+                    return fleet
+        raise validation(f"The variant name(s) [{variant}] is/are not present in the endpoint {name}.")
+
+    def instance_type(self, endpoint: dict[str, Any], variant: str) -> str:
+        config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
+        kinds = [v.get("InstanceType", "") for v in config["ProductionVariants"] if v["VariantName"] == variant]
+        return kinds[0] if kinds else "ml.m5.large"
 
     def op_CreateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name = p["EndpointName"]
@@ -163,11 +183,17 @@ class SageMaker(Service):
         return {"EndpointArn": arn}
 
     def op_UpdateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        endpoint = self._endpoint(p["EndpointName"], call.region)
+        endpoint = self.endpoint(p["EndpointName"], call.region)
         config = self._config(p["EndpointConfigName"], call.region)
         if endpoint["EndpointStatus"] != "InService":
             raise validation(
                 f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).'
+            )
+        scaled = self.scaling.variants_with_policies(endpoint["EndpointName"]) if self.scaling else []
+        if scaled:
+            raise validation(
+                f'The variant(s) "[{", ".join(scaled)}]" must be deregistered as scalable targets with AWS '
+                "Application Auto Scaling before they can be removed or have their instance types updated."
             )
         self.store.update(
             "endpoint",
@@ -175,22 +201,25 @@ class SageMaker(Service):
             EndpointStatus="Updating",
             LastModifiedTime=time.time(),
             FailureReason=None,
+            VariantCapacity={},
         )
         self._deploy_async(endpoint["EndpointName"], config, on_failure="InService")
         return {"EndpointArn": endpoint["EndpointArn"]}
 
     def op_DeleteEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        self._endpoint(p["EndpointName"], call.region)
+        self.endpoint(p["EndpointName"], call.region)
         self.store.update("endpoint", p["EndpointName"], EndpointStatus="Deleting")
         with self._lock:
             fleets = self.fleets.pop(p["EndpointName"], [])
         for fleet in fleets:
             fleet.stop()
         self.store.delete("endpoint", p["EndpointName"])
+        if self.scaling is not None:
+            self.scaling.endpoint_deleted(p["EndpointName"])
         return {}
 
     def op_DescribeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        endpoint = dict(self._endpoint(p["EndpointName"], call.region))
+        endpoint = dict(self.endpoint(p["EndpointName"], call.region))
         config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
         with self._lock:
             fleets = {f.variant: f for f in self.fleets.get(endpoint["EndpointName"], [])}
@@ -242,6 +271,7 @@ class SageMaker(Service):
 
     def _deploy(self, name: str, config: dict[str, Any], on_failure: str) -> None:
         fleets: list[Fleet] = []
+        capacity = (self.store.get("endpoint", name) or {}).get("VariantCapacity") or {}
         try:
             for variant in config["ProductionVariants"]:
                 model = self.store.get("model", variant["ModelName"])
@@ -252,7 +282,7 @@ class SageMaker(Service):
                     name,
                     variant["VariantName"],
                     self._model_dir(model),
-                    variant.get("InitialInstanceCount", 1),
+                    capacity.get(variant["VariantName"], variant.get("InitialInstanceCount", 1)),
                     self.log_dir / name,
                     environment,
                 )
@@ -311,74 +341,3 @@ class SageMaker(Service):
     def instance_pids(self) -> dict[str, list[int]]:
         with self._lock:
             return {name: [pid for f in group for pid in f.pids()] for name, group in self.fleets.items()}
-
-    # runtime --------------------------------------------------------------------
-    def invoke_endpoint(self, p: dict[str, Any], region: str) -> dict[str, Any]:
-        name = p["EndpointName"]
-        endpoint = self.store.get("endpoint", name)
-        if endpoint is None:
-            raise AwsError("ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.", 400)
-        body: bytes = p["Body"]
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise AwsError(
-                "ValidationError",
-                f"Request payload of {len(body)} bytes exceeds the {MAX_PAYLOAD_BYTES} byte (6 MB) limit "
-                "for InvokeEndpoint.",
-                413,
-            )
-        with self._lock:
-            fleets = self.fleets.get(name, [])
-        if endpoint["EndpointStatus"] not in ("InService", "Updating") or not fleets:
-            status = endpoint["EndpointStatus"]
-            if status == "InService":  # resuming after a restart: instances are on their way
-                fleet = self._wait_for_fleet(name)
-            else:
-                raise AwsError("ValidationError", f"Endpoint {name} is not in service (status {status}).", 400)
-        else:
-            target = p.get("TargetVariant")
-            matching = [f for f in fleets if target in (None, f.variant)]
-            if not matching:
-                raise AwsError("ValidationError", f"Variant {target} not found on endpoint {name}.", 400)
-            fleet = matching[0]
-        result = fleet.invoke(
-            body, p.get("ContentType") or "application/octet-stream", p.get("Accept") or "application/json"
-        )
-        if result.status != 200:
-            message = result.body.decode(errors="replace")
-            kind = "client" if 400 <= result.status < 500 else "server"
-            raise AwsError(
-                "ModelError",
-                f'Received {kind} error ({result.status}) from primary with message "{message}". '
-                f"See /aws/sagemaker/Endpoints/{name} in account {ACCOUNT_ID} for more information.",
-                424,
-                OriginalStatusCode=result.status,
-                OriginalMessage=message,
-                LogStreamArn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
-            )
-        return {"Body": result.body, "ContentType": result.content_type, "InvokedProductionVariant": fleet.variant}
-
-    def _wait_for_fleet(self, name: str, timeout: float = 120.0) -> Fleet:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                fleets = self.fleets.get(name)
-            if fleets:
-                return fleets[0]
-            endpoint = self.store.get("endpoint", name)
-            if endpoint is None or endpoint["EndpointStatus"] == "Failed":
-                break
-            time.sleep(0.05)
-        raise AwsError("ValidationError", f"Endpoint {name} has no running instance.", 400)
-
-
-class SageMakerRuntime(Service):
-    """SageMaker Runtime: signed as `sagemaker` too, but REST-JSON with its own model."""
-
-    model_name = "sagemaker-runtime"
-    arn_templates = {"EndpointName": SAGEMAKER_ARNS["EndpointName"]}
-
-    def __init__(self, sagemaker: SageMaker) -> None:
-        self.sagemaker = sagemaker
-
-    def op_InvokeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        return self.sagemaker.invoke_endpoint(p, call.region)

@@ -1,0 +1,208 @@
+"""`./dev bench scaling`: endpoint autoscaling's speed targets, on a fresh localcloud serving the real model.
+
+1. Throughput at saturation of 2 instances against 1, in interleaved rounds (UpdateEndpointWeightsAndCapacities
+   switches between them), `--callers` boto3 callers sending a photo without pause.
+2. The start time of one instance: from UpdateEndpointWeightsAndCapacities to CurrentInstanceCount 2.
+3. Target tracking with a short period (`--metric-period-seconds`): sustained load above target until the
+   second instance serves (alarm periods plus instance start), then a light load until the scale-in; p99
+   latency in each window against the steady state before it, and every failed request counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from botocore.config import Config
+
+from bench.bench_model import SMALL_SOURCE
+from localcloud.process import LocalCloudProcess
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ENDPOINT = "dog-breed-classifier"
+RESOURCE = f"endpoint/{ENDPOINT}/variant/AllTraffic"
+TARGET = {
+    "ServiceNamespace": "sagemaker",
+    "ResourceId": RESOURCE,
+    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+}
+
+
+class Load:
+    """Callers invoking the endpoint until stopped; each request's end time, latency and outcome kept."""
+
+    def __init__(self, cloud: LocalCloudProcess, photo: bytes, callers: int, pause_s: float) -> None:
+        config = Config(max_pool_connections=callers + 2, retries={"mode": "standard", "max_attempts": 1})
+        self.runtime = cloud.client("sagemaker-runtime", config=config)
+        self.photo, self.pause_s = photo, pause_s
+        self.samples: list[tuple[float, float]] = []  # (end time, latency ms)
+        self.failures = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._call) for _ in range(callers)]
+        for thread in self._threads:
+            thread.start()
+
+    def _call(self) -> None:
+        while not self._stop.is_set():
+            start = time.perf_counter()
+            try:
+                self.runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=self.photo)[
+                    "Body"
+                ].read()
+                self.samples.append((time.time(), (time.perf_counter() - start) * 1000))
+            except Exception:  # noqa: BLE001 - every failure counts, whatever it is
+                self.failures += 1
+            self._stop.wait(self.pause_s)
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [ms for t, ms in self.samples if start <= t < end]
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def _p(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"n": 0}
+    return {
+        "p50_ms": round(float(np.percentile(samples, 50)), 1),
+        "p99_ms": round(float(np.percentile(samples, 99)), 1),
+        "n": len(samples),
+    }
+
+
+def _wait(cloud: LocalCloudProcess, current: int, timeout: float = 300.0) -> None:
+    sagemaker = cloud.client("sagemaker")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        d = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+        if d["EndpointStatus"] == "InService" and d["ProductionVariants"][0]["CurrentInstanceCount"] == current:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"the endpoint never served with {current} instances")
+
+
+def _resize(cloud: LocalCloudProcess, count: int) -> float:
+    """Seconds from the request to `count` instances serving."""
+    start = time.perf_counter()
+    cloud.client("sagemaker").update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": count}],
+    )
+    _wait(cloud, count)
+    return time.perf_counter() - start
+
+
+def throughput(cloud: LocalCloudProcess, photo: bytes, callers: int, rounds: int, seconds: float) -> dict[str, Any]:
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    starts = []
+    for _ in range(rounds):
+        for count in (1, 2):
+            took = _resize(cloud, count)
+            if count == 2:
+                starts.append(took)
+            load = Load(cloud, photo, callers, 0.0)
+            time.sleep(1.0)  # warm: connections open, queues full
+            begin = time.time()
+            time.sleep(seconds)
+            done = len(load.between(begin, time.time()))
+            load.stop()
+            rates[count].append(done / seconds)
+    one, two = float(np.median(rates[1])), float(np.median(rates[2]))
+    return {
+        "rps_1_instance": round(one, 1),
+        "rps_2_instances": round(two, 1),
+        "ratio": round(two / one, 2),
+        "rounds": {str(k): [round(r, 1) for r in v] for k, v in rates.items()},
+        "instance_start_s": {"median": round(float(np.median(starts)), 2), "all": [round(s, 2) for s in starts]},
+    }
+
+
+def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: float, period: float) -> dict[str, Any]:
+    _resize(cloud, 1)
+    scaling = cloud.client("application-autoscaling")
+    scaling.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2)
+    target_value = peak_rps * 0.5 * period  # AWS's guidance: peak RPS x 0.5 x the period
+    scaling.put_scaling_policy(
+        PolicyName="bench",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target_value,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+        **TARGET,
+    )
+    sagemaker = cloud.client("sagemaker")
+    busy = Load(cloud, photo, callers, 0.0)
+    began = time.time()
+    _wait(cloud, 2)
+    served = time.time()
+    time.sleep(5 * period)
+    busy.stop()
+    activities = scaling.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=RESOURCE)
+    out = activities["ScalingActivities"][0]
+    out_start, out_end = out["StartTime"].timestamp(), out["EndTime"].timestamp()
+
+    light = Load(cloud, photo, 1, 0.5)
+    quiet_began = time.time()
+    _wait(cloud, 1)
+    time.sleep(3 * period)
+    light.stop()
+    scale_in = scaling.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=RESOURCE)[
+        "ScalingActivities"
+    ][0]
+    in_start, in_end = scale_in["StartTime"].timestamp(), scale_in["EndTime"].timestamp()
+    scaling.deregister_scalable_target(**TARGET)
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService"
+    return {
+        "target_value": target_value,
+        "load_to_second_instance_serving_s": round(served - began, 2),
+        "alarm_fired_after_s": round(out_start - began, 2),
+        "instance_start_in_scale_out_s": round(out_end - out_start, 2),
+        "steady_1_instance": _p(busy.between(began + period, out_start)),
+        "during_scale_out": _p(busy.between(out_start, out_end + period)),
+        "steady_2_instances": _p(busy.between(out_end + period, time.time())),
+        "light_steady_2_instances": _p(light.between(quiet_began, in_start)),
+        "during_scale_in": _p(light.between(in_start, in_end + period)),
+        "light_after_scale_in": _p(light.between(in_end + period, time.time())),
+        "scale_in_after_quiet_s": round(in_start - quiet_began, 2),
+        "activities": [(a["Description"], a["StatusCode"]) for a in (out, scale_in)],
+        "failed_requests": busy.failures + light.failures,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    photo = sorted(SMALL_SOURCE.iterdir())[0].read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        cloud = LocalCloudProcess(Path(tmp), ["--metric-period-seconds", str(args.period)]).start()
+        try:
+            cloud.wait_endpoint(ENDPOINT)
+            results = {"period_s": args.period, "callers": args.callers}
+            results["throughput"] = throughput(cloud, photo, args.callers, args.rounds, args.seconds)
+            peak = results["throughput"]["rps_1_instance"]
+            results["autoscaling"] = autoscaling(cloud, photo, args.callers, peak, args.period)
+            return results
+        finally:
+            cloud.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="./dev bench scaling", description=__doc__.splitlines()[0])
+    parser.add_argument("--period", type=float, default=1.0, help="localcloud's --metric-period-seconds")
+    parser.add_argument("--callers", type=int, default=6, help="concurrent callers at saturation")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved 1-vs-2-instance rounds")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per throughput round")
+    results = run(parser.parse_args(argv))
+    print(json.dumps(results, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"scaling-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {out}")
