@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,9 @@ class LocalCloud:
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
+        self.training.role_env = self.sagemaker.role_env = partial(
+            self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url
+        )
         self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency)
         self.registry = Registry()
         services: list[Service] = [

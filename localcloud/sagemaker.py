@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ class SageMaker(Service):
         self.capacity = Capacity(self, max_instances)
         self.endpoint_metrics = EndpointMetrics(metrics)
         self.scaling: ScalingHooks | None = None  # Application Auto Scaling, attached by cloud.py
+        # Environment variables with a model's execution role credentials (role ARN, session name); cloud.py wires STS.
+        self.role_env: Callable[[str, str], dict[str, str]] = lambda role_arn, session: {}
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
@@ -277,7 +280,11 @@ class SageMaker(Service):
                 model = self.store.get("model", variant["ModelName"])
                 if model is None:
                     raise RuntimeError(f"Model {variant['ModelName']} no longer exists.")
-                environment = dict(model["PrimaryContainer"].get("Environment") or {})
+                # The execution role's credentials, then the container's own environment.
+                environment = {
+                    **self.role_env(model["ExecutionRoleArn"], name),
+                    **(model["PrimaryContainer"].get("Environment") or {}),
+                }
                 fleet = Fleet(
                     name,
                     variant["VariantName"],

@@ -8,7 +8,7 @@ from typing import Any
 
 from localcloud.iam import policy
 from localcloud.iam.service import IAM
-from localcloud.keys import AccessKey, KeyTable, new_access_key_id, new_secret
+from localcloud.keys import AccessKey, KeyTable, client_env, new_access_key_id, new_secret
 from localcloud.protocol import AwsError
 from localcloud.registry import Call, Identity, Service
 
@@ -47,6 +47,22 @@ class STS(Service):
             },
             "AssumedRoleUser": {"AssumedRoleId": key.identity.user_id, "Arn": key.identity.arn},
         }
+
+    def service_env(self, role_arn: str, session_name: str, *, service: str, endpoint_url: str) -> dict[str, str]:
+        """What a training job's or endpoint instance's SDK signs with: its execution role, assumed as the
+        service (`sagemaker.amazonaws.com`). Empty when the role cannot be assumed: AWS refuses such a role
+        when the job or model is created; localcloud runs it without credentials and says so in its log."""
+        try:
+            key = self.assume(role_arn, session_name[:64], ("Service", service), service, self._max_duration(role_arn))
+        except AwsError:
+            return {}
+        return client_env(endpoint_url, key)
+
+    def _max_duration(self, role_arn: str) -> int:
+        try:
+            return int(self.iam.role_by_arn(role_arn)["MaxSessionDuration"])
+        except AwsError:
+            return 3600
 
     def trusts(self, role_arn: str, principal: tuple[str, str]) -> bool:
         """Whether the role exists and its trust policy lets `principal` assume it (no key is minted)."""

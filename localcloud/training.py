@@ -27,6 +27,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -110,6 +111,8 @@ class Training:
         self._tails: dict[tuple[str, str], list[str]] = {}  # last lines per (job, host), for FailureReason
         self.cpu_shares: dict[str, int] = {}  # cores a job may use, when not the whole machine
         self.closing = False  # localcloud is shutting down: jobs it kills are left for resume() to report
+        # The job's execution role credentials as environment variables (role ARN, session name); cloud.py wires STS.
+        self.role_env: Callable[[str, str], dict[str, str]] = lambda role_arn, session: {}
         self._lock = threading.RLock()
 
     # API ------------------------------------------------------------------------
@@ -390,6 +393,7 @@ class Training:
         with self._lock:
             run = self.runs.setdefault(name, Run())
         readers = []
+        role_credentials = self.role_env(job["RoleArn"], name)
         for host in hosts:
             host_dir = job_dir / "hosts" / host
             (host_dir / "model").mkdir(parents=True, exist_ok=True)
@@ -416,6 +420,7 @@ class Training:
                     "PYTHONPATH": str(code_dir),
                 }
             )
+            env.update(role_credentials)  # the execution role's, as the training container's SDK finds them
             env.update({f"SM_CHANNEL_{c.upper()}": str(path) for c, path in channels.items()})
             env.update({f"SM_HP_{k.upper()}": v for k, v in hyper.items()})
             stream = f"{name}/{host}-{epoch}"

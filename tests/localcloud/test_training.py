@@ -36,6 +36,7 @@ PROGRAM = textwrap.dedent("""
             sys.exit(0)
         signal.signal(signal.SIGTERM, save_and_exit)
     print("hosts", os.environ["SM_HOSTS"], "current", host, flush=True)
+    print("credentials", os.environ.get("AWS_ACCESS_KEY_ID", "none")[:4], flush=True)
     files = sorted(os.listdir(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train")))
     print("train files", files, flush=True)
     if args.fail == "yes":
@@ -50,6 +51,15 @@ PROGRAM = textwrap.dedent("""
         with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
             json.dump({"hps": json.loads(os.environ["SM_HPS"])}, f)
 """)
+
+SAGEMAKER_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 METRICS = [
     {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
@@ -71,6 +81,7 @@ def sourcedir() -> bytes:
 @pytest.fixture(scope="module")
 def training_cloud(tmp_path_factory):
     cloud = LocalCloudProcess(tmp_path_factory.mktemp("training-cloud"), ["--no-defaults"]).start()
+    cloud.client("iam").create_role(RoleName="test", AssumeRolePolicyDocument=SAGEMAKER_TRUST)  # jobs run as it
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket="ml-bucket")
     for key in ("data/train/001.A/a.jpg", "data/train/002.B/b.jpg", "data/valid/001.A/c.jpg"):
@@ -162,6 +173,7 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     ]
     assert lines[1].startswith("Invoking script with the following command")
     assert "Epoch 3/3: train_loss=0.3333 valid_acc=0.3000" in lines
+    assert "credentials ASIA" in lines  # the job signs as its execution role, with temporary credentials
 
     metric = {
         "Namespace": "/aws/sagemaker/TrainingJobs",
