@@ -77,7 +77,8 @@ def unbounded(pattern: str) -> bool:
     if pattern == "*":
         return True
     parts = _resource_part(pattern).split("/")
-    if len(parts) > 1 and parts[0].replace("-", "").isalpha():
+    is_s3 = pattern.startswith("arn:aws:s3:")  # `bucket/key`: no resource type in front
+    if not is_s3 and len(parts) > 1 and parts[0].replace("-", "").isalpha():
         parts = parts[1:]  # the resource type (`role/`, `endpoint/`)
     return all(part == "*" for part in parts)
 
