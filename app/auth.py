@@ -91,11 +91,9 @@ def sign_in_form() -> None:
     if not store.exists():
         st.caption("No users file yet: `./dev users init` creates the first operator.")
         return
-    with st.form("auth_sign_in", clear_on_submit=True, border=False):
-        name = st.text_input("User name", key="auth_name")
-        password = st.text_input("Password", type="password", key="auth_password")
-        submitted = st.form_submit_button("Sign in")
-    if submitted:
+    name = st.text_input("User name", key="auth_name")
+    password = st.text_input("Password", type="password", key="auth_password")
+    if st.button("Sign in", key="auth_submit"):
         try:
             st.session_state[_CALLER] = store.sign_in(name.strip(), password)
         except ServiceError as exc:

@@ -183,7 +183,8 @@ class LeastPrivilegeService:
         images = [c["Image"] for m in models for c in m if c.get("Image")]
         writes, listings = [], []
         for job in jobs:
-            inputs = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.get("InputDataConfig", [])]
+            sources = [c["DataSource"].get("S3DataSource", {}) for c in job.get("InputDataConfig", [])]
+            inputs = [source["S3Uri"] for source in sources if "S3Uri" in source]
             submit = job.get("HyperParameters", {}).get("sagemaker_submit_directory", "").strip('"')
             reads += [_as_prefix(u) for u in inputs] + ([submit] if submit.startswith("s3://") else [])
             writes.append(_as_prefix(job["OutputDataConfig"]["S3OutputPath"]))
