@@ -50,16 +50,18 @@ except ServiceError as exc:
     st.error(exc.message)
     st.stop()
 
-roles_tab, least_tab, simulate_tab, manage_tab = st.tabs(["Roles", "Least privilege", "Simulate", "Manage roles"])
+# A radio, not tabs: the chosen view survives the reruns its buttons cause.
+VIEWS = ["Roles", "Least privilege", "Simulate", "Manage roles"]
+view = st.radio("View", VIEWS, horizontal=True, key="security_view", label_visibility="collapsed")
 
-with roles_tab:
+if view == "Roles":
     for role in all_roles:
         findings = audit_role(role)
         worst = f" · {findings[0].severity}" if findings else ""
         with st.expander(f"{role.name} — {len(findings)} finding(s){worst}"):
             role_details(role, findings)
 
-with least_tab:
+elif view == "Least privilege":
     functions = sorted({u.name for r in all_roles for u in r.used_by if u.kind == "function"})
     sagemaker_roles = [r.name for r in all_roles if any(u.kind == "model" for u in r.used_by)]
     kind = st.radio("Role", ["Lambda function's role", "SageMaker execution role"], horizontal=True, key="lp_kind")
@@ -108,7 +110,7 @@ with least_tab:
                 except ServiceError as exc:
                     st.error(f"The real check failed: {exc.message}")
 
-with simulate_tab:
+elif view == "Simulate":
     names = [r.name for r in all_roles]
     chosen = st.selectbox("Role", names, key="sim_role")
     action = st.text_input("Action", value="sagemaker:InvokeEndpoint", key="sim_action")
@@ -119,7 +121,7 @@ with simulate_tab:
         except ServiceError as exc:
             st.error(exc.message)
 
-with manage_tab:
+else:
     st.markdown("**Create a role**")
     new_name = st.text_input("Role name", key="mg_new_name")
     service = st.selectbox("Trusted service", ["lambda.amazonaws.com", "sagemaker.amazonaws.com"], key="mg_new_service")

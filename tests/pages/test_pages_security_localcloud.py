@@ -25,6 +25,7 @@ def test_roles_are_listed_with_their_audit(security_page) -> None:
 
 def test_simulating_an_action_shows_the_decision_and_the_statement(security_page) -> None:
     at = security_page
+    at.radio(key="security_view").set_value("Simulate").run()
     at.selectbox(key="sim_role").set_value("dog-breed-lambda-execution")
     at.text_input(key="sim_action").set_value("sagemaker:DeleteEndpoint")
     at.text_input(key="sim_resource").set_value("arn:aws:sagemaker:us-east-1:000000000000:endpoint/x")
@@ -39,6 +40,7 @@ def test_simulating_an_action_shows_the_decision_and_the_statement(security_page
 
 def test_generating_the_function_plan_shows_the_diff(security_page) -> None:
     at = security_page
+    at.radio(key="security_view").set_value("Least privilege").run()
     at.selectbox(key="lp_function").set_value("dog-breed-predict")
     at.button(key="lp_generate").click().run()
     assert not at.exception
@@ -48,6 +50,7 @@ def test_generating_the_function_plan_shows_the_diff(security_page) -> None:
 
 def test_a_malformed_policy_is_refused_on_the_page(security_page) -> None:
     at = security_page
+    at.radio(key="security_view").set_value("Manage roles").run()
     at.selectbox(key="mg_role").set_value("dog-breed-lambda-execution")
     at.text_input(key="mg_policy_name").set_value("broken")
     at.text_area(key="mg_document").set_value('{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}')
