@@ -103,7 +103,9 @@ def test_least_privilege_for_the_sagemaker_role_names_its_artifact_and_endpoint_
     assert read == model_data or model_data in read
     logs = json.dumps(by_sid["ItsLogs"]["Resource"])
     assert f"/aws/sagemaker/Endpoints/{DEFAULT_ENDPOINT}:*" in logs
-    assert plan.real_check == ("endpoint", DEFAULT_ENDPOINT)
+    # Other tests may deploy more endpoints as this role: the real check uses one of those it serves.
+    via, endpoint = plan.real_check
+    assert via == "endpoint" and f"/aws/sagemaker/Endpoints/{endpoint}:*" in logs
     named = [s for s in plan.document["Statement"] if s["Sid"] not in ("EcrSignIn", "TrainingMetrics")]
     assert not [r for s in named for r in listed(s["Resource"]) if unbounded(r)]
     assert [f for s in plan.document["Statement"] for f in statement_findings(s, "plan")] == []
