@@ -1,22 +1,56 @@
-"""Entry point: `streamlit run streamlit_app.py`. Sidebar settings, then the page the visitor chose."""
+"""Entry point: `streamlit run streamlit_app.py`. Who the visitor is, sidebar settings, then the pages
+their role may open (app/auth.py says how sign-in works)."""
 
 import streamlit as st
 
+from app.auth import sign_in_panel, sign_in_required, visitor
 from app.navigation import record_page
 from app.settings import sidebar_settings
 
+OPERATOR_PAGES = {
+    "Build": [
+        ("pages/data.py", "Data"),
+        ("pages/train.py", "Train"),
+        ("pages/job.py", "Job"),
+        ("pages/compare.py", "Compare jobs"),
+    ],
+    "Operate": [("pages/endpoint.py", "Endpoint"), ("pages/security.py", "Security")],
+}
+
+
+def operators_only(title: str, url_path: str) -> st.Page:
+    """What a viewer gets at an operator page's URL: a refusal, not the page (and no link to it)."""
+
+    def refuse() -> None:
+        st.title(title)
+        st.error(f"The {title} page is for operators. Sign in as an operator in the sidebar to open it.")
+
+    return st.Page(refuse, title=title, url_path=url_path, visibility="hidden")
+
+
+def sign_in_first() -> None:
+    st.info("This dashboard requires signing in: use the form in the sidebar.")
+
+
 st.set_page_config(page_title="Dog-breed classifier", page_icon="🐕", layout="wide")
-sidebar_settings()
-page = st.navigation(
-    [
-        st.Page("pages/overview.py", title="Overview", default=True),
-        st.Page("pages/predict.py", title="Predict"),
-        st.Page("pages/data.py", title="Data"),
-        st.Page("pages/train.py", title="Train"),
-        st.Page("pages/job.py", title="Job"),
-        st.Page("pages/compare.py", title="Compare jobs"),
-        st.Page("pages/endpoint.py", title="Endpoint"),
-    ]
-)
+caller = visitor()
+with st.sidebar:
+    st.subheader("Account")
+    sign_in_panel(caller)
+if caller.name is None and not caller.is_operator and sign_in_required():
+    st.navigation([st.Page(sign_in_first, title="Sign in")]).run()
+    st.stop()
+sidebar_settings(caller)
+sections: dict[str, list[st.Page]] = {
+    "Use": [st.Page("pages/overview.py", title="Overview", default=True), st.Page("pages/predict.py", title="Predict")]
+}
+for section, pages in OPERATOR_PAGES.items():
+    if caller.is_operator:
+        sections[section] = [st.Page(path, title=title) for path, title in pages]
+    else:
+        sections.setdefault("", []).extend(
+            operators_only(title, path.removeprefix("pages/").removesuffix(".py")) for path, title in pages
+        )
+page = st.navigation(sections)
 record_page(page.url_path)
 page.run()

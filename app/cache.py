@@ -46,6 +46,11 @@ def predict(
     return _remember(key, lambda: service.predict_url(url or "", via=via, target=target))
 
 
+def remembered(key: Hashable) -> bool:
+    """Whether an answer for `key` is remembered (showing it again calls no cloud)."""
+    return key in _store()
+
+
 def forget(key: Hashable) -> None:
     """Drop one remembered answer, so the next run calls the cloud for it again."""
     _store().pop(key, None)

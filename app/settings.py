@@ -1,7 +1,10 @@
-"""The sidebar's cloud settings: endpoint URL, profile and region, defaulting from the environment."""
+"""The sidebar's cloud settings: endpoint URL, profile and region, defaulting from the environment;
+a viewer's settings also name the viewer role its calls sign as."""
 
 import streamlit as st
 
+from app.auth import settings_for
+from services.access import Caller
 from services.clients import CloudSettings
 from services.errors import ServiceError
 from services.identity import caller_arn, signing_credentials
@@ -9,8 +12,9 @@ from services.identity import caller_arn, signing_credentials
 _STATE_KEY = "cloud_settings"
 
 
-def sidebar_settings() -> CloudSettings:
-    """Draw the settings inputs in the sidebar and remember the result for the pages of this session."""
+def sidebar_settings(caller: Caller) -> CloudSettings:
+    """Draw the settings inputs in the sidebar and remember the result, as `caller` may use it, for the
+    pages of this session."""
     defaults = CloudSettings.from_env()
     with st.sidebar:
         st.subheader("Cloud")
@@ -33,6 +37,7 @@ def sidebar_settings() -> CloudSettings:
         except ServiceError as exc:
             st.error(f"{exc.message} Using the environment's settings until this is fixed.")
             settings = defaults
+        settings = settings_for(caller, settings)
         _identity_caption(settings)
     st.session_state[_STATE_KEY] = settings
     return settings

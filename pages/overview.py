@@ -4,6 +4,7 @@ what is deployed there."""
 import pandas as pd
 import streamlit as st
 
+from app.auth import visitor
 from app.formatting import per_hour, timestamp
 from app.settings import current_settings
 from services.activity import Charge, endpoint_charges, hourly_total, running_work
@@ -11,6 +12,7 @@ from services.overview import get_overview
 from services.pricing import EC2_PRICE_SOURCE, HOSTING_PRICE_SOURCE, PRICE_SOURCE
 
 settings = current_settings()
+OPERATOR = visitor().is_operator  # viewers get no links to the operators' pages
 
 st.title("Dog-breed classifier operations")
 if st.button("Refresh", key="overview_refresh"):
@@ -47,6 +49,9 @@ def link(charge: Charge) -> None:
         page, query = "pages/train.py", {"tab": "ec2", "instance": charge.name}
         label = f"EC2 machine {charge.name}" + (f" ({charge.job_name})" if charge.job_name else "")
     details = " · ".join(part for part in (charge.status, size, per_hour(charge.hourly_usd), since) if part)
+    if page != "pages/predict.py" and not OPERATOR:  # a viewer has no link to operators' pages
+        st.write(f"{label} · {details}")
+        return
     st.page_link(page, label=f"{label} · {details}", query_params=query)
 
 
@@ -87,7 +92,7 @@ if overview.endpoints:
             ]
         ).set_index("name")
     )
-    for e in overview.endpoints:  # what each serves and where it came from
+    for e in overview.endpoints if OPERATOR else []:  # what each serves and where it came from
         st.page_link("pages/endpoint.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
 else:
     st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")

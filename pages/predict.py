@@ -1,10 +1,12 @@
 """Predict: classify dog photos through the Lambda function or straight through the endpoint."""
 
+import math
 from dataclasses import dataclass
 
 import streamlit as st
 
 from app import cache
+from app.auth import ANONYMOUS_PREDICTIONS, ANONYMOUS_REFILL_S, prediction_wait, visitor
 from app.charts import top_breeds_chart
 from app.formatting import breed, latency, literal, percent, size, verdict
 from app.forms import index_of
@@ -92,6 +94,13 @@ for item in items:
 for index, (item, (photo_slot, slot)) in enumerate(zip(items, slots, strict=True)):
     key = cache.prediction_key(data=item.data, url=item.url, via=via, target=target, settings=settings)
     with slot.container():
+        wait = 0.0 if cache.remembered(key) else prediction_wait(visitor())
+        if wait:
+            st.warning(
+                f"{shown(item)}: guests classify {ANONYMOUS_PREDICTIONS} photos at once, then one every "
+                f"{ANONYMOUS_REFILL_S:.0f} s. Try again in {math.ceil(wait)} s, or sign in."
+            )
+            continue
         try:
             with st.spinner(f"Classifying {item.name}…"):
                 prediction, cached = cache.predict(

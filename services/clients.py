@@ -1,21 +1,23 @@
 """The one place boto3 clients are built, so every call shares the same retry, timeout and endpoint rules.
 
 `CloudSettings` is all that differs between AWS and localcloud: an endpoint URL (None means AWS's
-own), a region and an optional profile.
+own), a region and an optional profile; for a dashboard viewer also the role its session assumes.
 """
 
 import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
+from services.access import refuse_changes_for_viewers
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.viewer import viewer_session
 
 DEFAULT_REGION = "us-east-1"
 
@@ -30,11 +32,16 @@ _REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 @dataclass(frozen=True)
 class CloudSettings:
-    """Where to send requests: `endpoint_url` None means AWS's public endpoints."""
+    """Where to send requests: `endpoint_url` None means AWS's public endpoints.
+
+    `viewer_role` (a role name or ARN) marks a viewer's settings: clients sign with that role's
+    temporary keys and refuse changing operations before sending them (services/access.py).
+    """
 
     endpoint_url: str | None
     region: str
     profile: str | None
+    viewer_role: str | None = None
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
@@ -59,7 +66,20 @@ class CloudSettings:
 
 
 def make_session(settings: CloudSettings) -> boto3.Session:
-    """A boto3 session for the settings' profile and region (credentials come from the usual chain)."""
+    """A boto3 session for the settings' profile and region (credentials come from the usual chain);
+    for a viewer's settings, one that signs as the viewer role (kept: its keys refresh themselves)."""
+    if settings.viewer_role is not None:
+        with _lock:
+            if settings not in _viewer_sessions:
+                base = replace(settings, viewer_role=None)
+                _viewer_sessions[settings] = viewer_session(
+                    settings.viewer_role, settings.region, lambda name: _build(name, base, _base_session(base))
+                )
+            return _viewer_sessions[settings]
+    return _base_session(settings)
+
+
+def _base_session(settings: CloudSettings) -> boto3.Session:
     try:
         return boto3.Session(profile_name=settings.profile, region_name=settings.region)
     except BOTO_ERRORS as exc:
@@ -67,7 +87,8 @@ def make_session(settings: CloudSettings) -> boto3.Session:
 
 
 _clients: dict[tuple[str, CloudSettings], Any] = {}
-_lock = threading.Lock()
+_viewer_sessions: dict[CloudSettings, boto3.Session] = {}
+_lock = threading.RLock()
 
 
 def make_client(
@@ -93,9 +114,12 @@ def _build(service_name: str, settings: CloudSettings, session: boto3.Session) -
     # even when AWS_ENDPOINT_URL is still set in the environment.
     config = Config(region_name=settings.region, ignore_configured_endpoint_urls=True, **_CONFIG)
     try:
-        return session.client(service_name, endpoint_url=settings.endpoint_url, config=config)
+        client = session.client(service_name, endpoint_url=settings.endpoint_url, config=config)
     except BOTO_ERRORS as exc:
         raise from_client_error(exc, what=f"create a {service_name} client") from exc
+    if settings.viewer_role is not None:
+        client.meta.events.register("before-call", refuse_changes_for_viewers)
+    return client
 
 
 class LazyClients:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from localcloud.process import LocalCloudProcess
+
+# The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
+# page and browser tests of operator pages expect; the sign-in tests set their own mode.
+os.environ["DASHBOARD_AUTH"] = "none"
+os.environ.pop("DASHBOARD_REQUIRE_SIGNIN", None)
 
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 DEFAULT_ENDPOINT = "dog-breed-classifier"

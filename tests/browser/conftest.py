@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -33,12 +34,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(localcloud, tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def running_dashboard(localcloud, log_dir: Path, **env_extra: str) -> Iterator[str]:
+    """`streamlit run` on a free port against `localcloud`, with `env_extra` (DASHBOARD_AUTH...) set."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(localcloud.env())
-    log = tmp_path_factory.mktemp("dashboard") / "streamlit.log"
+    env.update(env_extra)
+    log = log_dir / "streamlit.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [
@@ -76,6 +79,13 @@ def dashboard_url(localcloud, tmp_path_factory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(localcloud, tmp_path_factory) -> Iterator[str]:
+    """The dashboard as the suite runs it: sign-in off (tests/conftest.py sets DASHBOARD_AUTH=none)."""
+    with running_dashboard(localcloud, tmp_path_factory.mktemp("dashboard")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,100 @@
+"""Sign-in and least privilege in a real browser, on a dashboard that requires operators to sign in
+(DASHBOARD_AUTH=users, a users file made by `./dev users init`'s code)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from classifier.packaging import build_lambda_zip
+from tests.browser.conftest import ROOT, running_dashboard
+from tests.conftest import DEFAULT_ENDPOINT
+
+pytestmark = pytest.mark.browser
+
+FUNCTION, ROLE = "sec-browser-predict", "sec-browser-lambda"
+
+
+@pytest.fixture(scope="module")
+def signed_dashboard(localcloud, tmp_path_factory):
+    """(url, the first operator's password as `users init` printed it)."""
+    folder = tmp_path_factory.mktemp("signed-dashboard")
+    users = folder / "users.json"
+    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
+    printed = subprocess.run(
+        [sys.executable, "-m", "services.users", "init"],
+        cwd=ROOT,
+        env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    password = re.search(r"Password \(shown only now\): (\S+)", printed).group(1)
+    with running_dashboard(localcloud, folder, **env) as url:
+        yield url, password
+
+
+@pytest.fixture(scope="module")
+def broad_function(localcloud, tmp_path_factory) -> str:
+    """A function of its own on a role as broad as the original project's (the default stays untouched)."""
+    iam = localcloud.client("iam")
+    statement = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    arn = iam.create_role(
+        RoleName=ROLE, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )["Role"]["Arn"]
+    for name in ("service-role/AWSLambdaBasicExecutionRole", "AmazonSageMakerFullAccess"):
+        iam.attach_role_policy(RoleName=ROLE, PolicyArn=f"arn:aws:iam::aws:policy/{name}")
+    localcloud.client("lambda").create_function(
+        FunctionName=FUNCTION,
+        Runtime="python3.11",
+        Role=arn,
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": build_lambda_zip(tmp_path_factory.mktemp("zip") / "function.zip").read_bytes()},
+        Timeout=30,
+        Environment={"Variables": {"ENDPOINT_NAME": DEFAULT_ENDPOINT}},
+    )
+    return FUNCTION
+
+
+def test_a_viewer_sees_no_train_link_and_is_refused_at_its_url(page, signed_dashboard):
+    url, _ = signed_dashboard
+    page.goto(url)
+    expect(page.get_by_text("Viewing as a guest")).to_be_visible()
+    expect(page.get_by_role("link", name="Predict")).to_be_visible()
+    expect(page.get_by_role("link", name="Train")).to_have_count(0)
+    expect(page.get_by_role("link", name="Security")).to_have_count(0)
+    page.goto(f"{url}/train")
+    expect(page.get_by_text("The Train page is for operators")).to_be_visible()
+    expect(page.get_by_role("tab", name="Launch")).to_have_count(0)
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
+    page, signed_dashboard, broad_function, dog_photo
+):
+    url, password = signed_dashboard
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    page.get_by_role("link", name="Security").click()
+    page.get_by_text("Least privilege", exact=True).click()
+    page.get_by_role("combobox", name="Function").click()
+    page.get_by_role("option", name=broad_function).click()
+    page.get_by_role("button", name="Generate least-privilege policy").click()
+    expect(page.get_by_text(f"Proposed inline policy for {ROLE}")).to_be_visible()
+    page.get_by_role("button", name=f"Apply to {ROLE}").click()
+    expect(page.get_by_text(f"Applied least-privilege to {ROLE}")).to_be_visible()
+
+    page.get_by_role("button", name="Verify by simulation").click()
+    expect(page.get_by_text(re.compile(r"(\d+) of \1 simulated requests decided as expected"))).to_be_visible()
+    page.locator("input[type=file]").last.set_input_files(str(dog_photo))
+    page.get_by_role("button", name="Verify by a real classification").click()
+    expect(page.get_by_text(f"Still classifies through lambda {broad_function}: keeshond")).to_be_visible()
+    assert "Traceback" not in page.inner_text("body")

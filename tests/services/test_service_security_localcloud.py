@@ -1,0 +1,191 @@
+"""Roles, least privilege and the viewer identity against a real localcloud through boto3.
+
+Tests that change a role use roles and functions of their own, so the session's default function
+and roles stay as bootstrap made them for the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from classifier.packaging import build_lambda_zip
+from services.access import Caller, NotAllowed
+from services.clients import CloudSettings
+from services.datasets import DatasetService
+from services.errors import ServiceError
+from services.iam_roles import RoleService, listed
+from services.least_privilege import POLICY_NAME, LeastPrivilegeService
+from services.policy_audit import audit_role, statement_findings, unbounded
+from services.prediction import PredictionService
+from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
+
+OPERATOR, VIEWER = Caller("ana", "operator"), Caller(None, "viewer")
+BROAD = [
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess",
+]
+
+
+def trust(principal: dict) -> str:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+@pytest.fixture
+def settings(aws_env) -> CloudSettings:
+    return CloudSettings.from_env()
+
+
+@pytest.fixture(scope="module")
+def own_function(localcloud, tmp_path_factory):
+    """A function of its own, on a role as broad as the original project's, calling the default endpoint."""
+    iam, lambda_ = localcloud.client("iam"), localcloud.client("lambda")
+    arn = iam.create_role(
+        RoleName="sec-test-lambda", AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"})
+    )["Role"]["Arn"]
+    for policy in BROAD:
+        iam.attach_role_policy(RoleName="sec-test-lambda", PolicyArn=policy)
+    code = build_lambda_zip(tmp_path_factory.mktemp("zip") / "function.zip").read_bytes()
+    lambda_.create_function(
+        FunctionName="sec-test-predict",
+        Runtime="python3.11",
+        Role=arn,
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": code},
+        Timeout=30,
+        Environment={"Variables": {"ENDPOINT_NAME": DEFAULT_ENDPOINT}},
+    )
+    return "sec-test-predict"
+
+
+def test_the_systems_roles_with_documents_users_and_findings(settings):
+    roles = {r.name: r for r in RoleService(settings).roles()}
+    function_role = roles["dog-breed-lambda-execution"]
+    assert function_role.trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert {p.name for p in function_role.policies} >= {"AWSLambdaBasicExecutionRole", "AmazonSageMakerFullAccess"}
+    assert all(p.document["Statement"] for p in function_role.policies)
+    assert any(u.name == DEFAULT_FUNCTION and u.endpoint == DEFAULT_ENDPOINT for u in function_role.used_by)
+    assert any(u.kind == "model" for u in roles["dog-breed-sagemaker-execution"].used_by)
+    findings = audit_role(function_role)
+    assert findings[0].severity == "high" and findings[0].kind == "service-wide grant"
+
+
+def test_least_privilege_for_a_function_applied_and_verified_twice(settings, own_function, dog_photo):
+    service = LeastPrivilegeService(settings)
+    plan = service.for_function(own_function)
+    invoke = plan.document["Statement"][0]
+    assert invoke["Action"] == ["sagemaker:InvokeEndpoint"]
+    assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:000000000000:endpoint/{DEFAULT_ENDPOINT}"
+    assert "-# aws-managed AmazonSageMakerFullAccess" in plan.diff and "+# inline least-privilege" in plan.diff
+    before = service.verify_by_simulation(plan)
+    assert not all(c.ok for c in before)  # today's policies allow dangerous requests
+
+    with pytest.raises(NotAllowed):
+        service.apply(VIEWER, plan)
+    service.apply(OPERATOR, plan)
+    role = RoleService(settings).role("sec-test-lambda")
+    assert [(p.name, p.kind) for p in role.policies] == [(POLICY_NAME, "inline")]
+    assert [f for f in audit_role(role) if f.severity in ("critical", "high")] == []
+    checks = service.verify_by_simulation(plan)
+    assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
+    prediction = service.verify_by_invocation(plan, dog_photo.read_bytes())
+    assert prediction.breeds[0].label.lower() == "keeshond"
+
+
+def test_least_privilege_for_the_sagemaker_role_names_its_artifact_and_endpoint_logs(settings):
+    plan = LeastPrivilegeService(settings).for_sagemaker_role("dog-breed-sagemaker-execution")
+    by_sid = {s["Sid"]: s for s in plan.document["Statement"]}
+    model_data = "arn:aws:s3:::sagemaker-us-east-1-000000000000/dog-breed-efficientnet-lite0/model.tar.gz"
+    read = by_sid["ReadItsArtifactsAndData"]["Resource"]
+    assert read == model_data or model_data in read
+    logs = json.dumps(by_sid["ItsLogs"]["Resource"])
+    assert f"/aws/sagemaker/Endpoints/{DEFAULT_ENDPOINT}:*" in logs
+    # Other tests may deploy more endpoints as this role: the real check uses one of those it serves.
+    via, endpoint = plan.real_check
+    assert via == "endpoint" and f"/aws/sagemaker/Endpoints/{endpoint}:*" in logs
+    named = [s for s in plan.document["Statement"] if s["Sid"] not in ("EcrSignIn", "TrainingMetrics")]
+    assert not [r for s in named for r in listed(s["Resource"]) if unbounded(r)]
+    assert [f for s in plan.document["Statement"] for f in statement_findings(s, "plan")] == []
+
+
+def test_simulation_shows_the_deciding_statement(settings):
+    service = RoleService(settings)
+    role = service.role("dog-breed-lambda-execution")
+    allowed = service.simulate(role, "sagemaker:CreateEndpoint", "arn:aws:sagemaker:us-east-1:000000000000:endpoint/x")
+    assert allowed.decision == "allowed"
+    assert allowed.statements[0][0] == "AmazonSageMakerFullAccess"
+    assert allowed.statements[0][1]["Action"] == "sagemaker:*"
+    denied = service.simulate(role, "iam:CreateRole", "*")
+    assert (denied.decision, denied.statements) == ("implicitDeny", ())
+    with pytest.raises(ServiceError, match="not an action"):
+        service.simulate(role, "create everything", "*")
+
+
+def test_bad_input_is_explained(settings, own_function):
+    service = RoleService(settings)
+    with pytest.raises(ServiceError) as malformed:
+        service.put_inline_policy(OPERATOR, "sec-test-lambda", "bad", json.dumps({"Statement": [{"Effect": "Maybe"}]}))
+    assert (
+        malformed.value.code == "MalformedPolicyDocument" and "refused the policy document" in malformed.value.message
+    )
+    with pytest.raises(ServiceError, match="not JSON"):
+        service.put_inline_policy(OPERATOR, "sec-test-lambda", "bad", "{not json")
+    with pytest.raises(ServiceError) as unknown:
+        service.attach(OPERATOR, "sec-test-lambda", "arn:aws:iam::aws:policy/NoSuchPolicy")
+    assert unknown.value.code == "NoSuchEntity"
+    with pytest.raises(ServiceError) as taken:
+        service.create_role(OPERATOR, "sec-test-lambda", "lambda.amazonaws.com")
+    assert taken.value.code == "EntityAlreadyExists" and "Choose another name" in taken.value.message
+
+
+def test_a_role_a_function_uses_is_not_deleted_though_iam_would(settings, own_function, localcloud):
+    service = RoleService(settings)
+    with pytest.raises(ServiceError) as in_use:
+        service.delete_role(OPERATOR, "sec-test-lambda")
+    assert in_use.value.code == "RoleInUse" and own_function in in_use.value.message
+    assert service.role("sec-test-lambda")
+    # IAM itself allows it, as on AWS: a role of the same kind, used by nothing yet, goes.
+    arn = service.create_role(OPERATOR, "sec-test-unused", "lambda.amazonaws.com")
+    service.attach(OPERATOR, "sec-test-unused", BROAD[0])
+    service.delete_role(OPERATOR, "sec-test-unused")
+    with pytest.raises(ClientError):
+        localcloud.client("iam").get_role(RoleName=arn.rsplit("/", 1)[1])
+
+
+def test_viewer_sessions_assume_the_viewer_role_and_cannot_change_anything(settings, localcloud, dog_photo):
+    viewer = CloudSettings(settings.endpoint_url, settings.region, None, viewer_role="sec-test-viewer")
+    prediction = PredictionService(settings=viewer).predict_image(
+        dog_photo.read_bytes(), via="endpoint", target=DEFAULT_ENDPOINT
+    )
+    assert prediction.breeds[0].label.lower() == "keeshond"
+    # The service layer refuses before sending; the role's policy would refuse anyway.
+    with pytest.raises(NotAllowed, match="CreateBucket"):
+        DatasetService(settings=viewer).ensure_bucket("sec-test-viewer-bucket")
+    with pytest.raises(NotAllowed):
+        RoleService(viewer).create_role(VIEWER, "sec-test-by-viewer", "lambda.amazonaws.com")
+    key = localcloud.client("sts").assume_role(
+        RoleArn="arn:aws:iam::000000000000:role/sec-test-viewer", RoleSessionName="direct"
+    )["Credentials"]
+    s3 = localcloud.session().client(
+        "s3",
+        endpoint_url=localcloud.endpoint_url,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        aws_session_token=key["SessionToken"],
+    )
+    with pytest.raises(ClientError) as denied:
+        s3.create_bucket(Bucket="sec-test-viewer-bucket")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_assume_role_denied_by_the_trust_policy_is_explained(settings, localcloud):
+    localcloud.client("iam").create_role(
+        RoleName="sec-test-lambda-only", AssumeRolePolicyDocument=trust({"Service": "lambda.amazonaws.com"})
+    )
+    viewer = CloudSettings(settings.endpoint_url, settings.region, None, viewer_role="sec-test-lambda-only")
+    with pytest.raises(ServiceError) as refused:
+        RoleService(viewer).roles()
+    assert "access denied" in refused.value.message and "sts:AssumeRole" in refused.value.message
