@@ -83,7 +83,7 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     page.get_by_role("link", name=f"Serving on endpoint {endpoint}").click()
     expect(page.get_by_role("link", name=f"Training job {name}")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("It serves the 133 Udacity dog breeds")).to_be_visible()
-    expect(page.get_by_text(sample_uri).first).to_be_visible()
+    expect(page.get_by_role("link", name=f"Train again on {sample_uri}")).to_be_visible()
     page.get_by_role("link", name="Classify a photo with this endpoint").click()
     expect(page.get_by_role("combobox", name="Endpoint")).to_have_value(endpoint)  # the new endpoint is chosen
     expect(page.get_by_text("Upload a photo, take one with the camera")).to_be_visible()  # the page has settled
