@@ -144,6 +144,7 @@ class Fleet:
         self._round_robin = itertools.count()
         self._serial = itertools.count(1)
         self.desired = count
+        self.retiring = False  # replaced by an update: serves what reaches it, then stops (`retire`)
 
     def _spawn(self) -> Instance:
         log = self.log_dir / f"{self.variant}-{next(self._serial)}.log"
@@ -220,7 +221,7 @@ class Fleet:
             raise self._crashed(dead[0], "before the request arrived")
         with self._ready:
             while True:
-                live = [i for i in self._instances if i.alive and not i.draining]
+                live = [i for i in self._instances if i.alive and (self.retiring or not i.draining)]
                 if live:
                     first = next(self._round_robin) % len(live)
                     chosen = min(live[first:] + live[:first], key=lambda i: i.outstanding)
@@ -286,6 +287,19 @@ class Fleet:
                 self._replace(instance)
                 raise self._crashed(instance, "while handling the request") from exc
         raise AssertionError("unreachable")
+
+    def retire(self, grace_s: float = 0.5) -> None:
+        """Stop once the requests in flight have answered: an endpoint update never cuts a request.
+
+        A request that chose this fleet just before it was replaced still gets served during `grace_s`.
+        """
+        self.retiring = True
+        time.sleep(grace_s)
+        deadline = time.monotonic() + INVOCATION_TIMEOUT_S
+        with self._ready:
+            while any(i.outstanding for i in self._instances) and time.monotonic() < deadline:
+                self._ready.wait(timeout=max(0.0, deadline - time.monotonic()))
+        self.stop()
 
     def stop(self) -> None:
         with self._lock:

@@ -306,8 +306,8 @@ class SageMaker(Service):
         with self._lock:
             old = self.fleets.get(name, [])
             self.fleets[name] = fleets
-        for fleet in old:
-            fleet.stop()
+        for fleet in old:  # the new fleet already serves: the old one answers what it holds, then goes
+            fleet.retire()
         if self.store.get("endpoint", name) is None:  # deleted while deploying
             for fleet in fleets:
                 fleet.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -92,10 +93,22 @@ def test_update_endpoint_swaps_model(cloud):
     cloud.wait_endpoint("swap")
     sagemaker = cloud.client("sagemaker")
     deploy_echo_model_only(cloud, "swap-v2", greeting="v2")
+    answers: list[str] = []
+    done = threading.Event()
+
+    def keep_calling() -> None:  # traffic throughout the update: none of it may fail
+        while not done.is_set():
+            answers.append(invoke(cloud, "swap")["greeting"])
+
+    caller = threading.Thread(target=keep_calling)
+    caller.start()
     sagemaker.update_endpoint(EndpointName="swap", EndpointConfigName="swap-v2")
     assert sagemaker.describe_endpoint(EndpointName="swap")["EndpointStatus"] in ("Updating", "InService")
-    assert invoke(cloud, "swap")["greeting"] in ("v1", "v2")  # serves during the update
     description = cloud.wait_endpoint("swap")
+    time.sleep(1.0)  # past the old fleet's retirement
+    done.set()
+    caller.join()
+    assert set(answers) <= {"v1", "v2"} and answers[-1] == "v2"
     assert description["EndpointConfigName"] == "swap-v2"
     assert invoke(cloud, "swap")["greeting"] == "v2"
 
