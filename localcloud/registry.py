@@ -33,10 +33,6 @@ class Identity:
             return None
         return self.arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
 
-    @property
-    def is_root(self) -> bool:
-        return self.arn.endswith(":root")
-
 
 @dataclass(frozen=True)
 class Call:
