@@ -1,5 +1,5 @@
 """An endpoint's CloudWatch metrics in `AWS/SageMaker`, one set per request, written by a background thread
-so that no request waits on the database.
+(metrics.BackgroundPublisher).
 
 As AWS publishes them, with dimensions EndpointName and VariantName: Invocations (1 a request),
 InvocationsPerInstance (1 / the instances serving, so its Sum is the load on each: what target tracking
@@ -9,24 +9,18 @@ Invocation4XXErrors / Invocation5XXErrors (0 or 1, so their Average is the error
 
 from __future__ import annotations
 
-import queue
-import sys
-import threading
 import time
 
-from localcloud.metrics import Metrics
+from localcloud.metrics import BackgroundPublisher, Metrics
 
 NAMESPACE = "AWS/SageMaker"
-Datapoint = tuple[str, dict[str, str], float, float, str]
 
 
 class EndpointMetrics:
     """Turns finished requests into datapoints and hands them to the Metrics service in batches."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._queue: queue.SimpleQueue[list[Datapoint]] = queue.SimpleQueue()
-        threading.Thread(target=self._publish_forever, name="endpoint-metrics", daemon=True).start()
+        self._publisher = BackgroundPublisher(metrics, NAMESPACE)
 
     def invoked(
         self, endpoint: str, variant: str, *, instances: int, status: int, model_s: float, total_s: float
@@ -35,7 +29,7 @@ class EndpointMetrics:
         now = time.time()
         dims = {"EndpointName": endpoint, "VariantName": variant}
         client_error = 400 <= status < 500
-        self._queue.put(
+        self._publisher.put(
             [
                 ("Invocations", dims, now, 1.0, "None"),
                 ("InvocationsPerInstance", dims, now, 1.0 / max(1, instances), "None"),
@@ -45,16 +39,3 @@ class EndpointMetrics:
                 ("Invocation5XXErrors", dims, now, 0.0 if client_error or status == 200 else 1.0, "None"),
             ]
         )
-
-    def _publish_forever(self) -> None:
-        while True:
-            batch = self._queue.get()
-            while True:  # whatever else is waiting goes in the same transaction
-                try:
-                    batch += self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                self._metrics.put_many(NAMESPACE, batch)
-            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                print(f"localcloud: could not write endpoint metrics: {type(exc).__name__}: {exc}", file=sys.stderr)

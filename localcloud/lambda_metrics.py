@@ -1,5 +1,5 @@
-"""Lambda's CloudWatch metrics in `AWS/Lambda`, with the dimensions AWS gives them, written by a background
-thread so that no invocation waits on the database.
+"""Lambda's CloudWatch metrics in `AWS/Lambda`, with the dimensions AWS gives them, written in the
+background (metrics.BackgroundPublisher).
 
 Dimensions, as AWS uses them: none (the account), `FunctionName` (every version and alias of a function),
 `FunctionName, Resource` (`name:qualifier`, when a call names a version or alias) and `FunctionName,
@@ -11,16 +11,12 @@ alias that holds the configuration.
 
 from __future__ import annotations
 
-import queue
-import sys
-import threading
 import time
 from dataclasses import dataclass
 
-from localcloud.metrics import Metrics
+from localcloud.metrics import BackgroundPublisher, Datapoint, Metrics
 
 NAMESPACE = "AWS/Lambda"
-Datapoint = tuple[str, dict[str, str], float, float, str]  # name, dimensions, timestamp, value, unit
 
 
 @dataclass(frozen=True)
@@ -55,9 +51,7 @@ class LambdaMetrics:
     """Turns invocations into datapoints and hands them to the Metrics service in batches."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._queue: queue.SimpleQueue[list[Datapoint]] = queue.SimpleQueue()
-        threading.Thread(target=self._publish_forever, name="lambda-metrics", daemon=True).start()
+        self._publisher = BackgroundPublisher(metrics, NAMESPACE)
 
     def invoked(
         self,
@@ -93,21 +87,8 @@ class LambdaMetrics:
                         points.append(("ProvisionedConcurrencyUtilization", dims, now, utilization, "None"))
                 else:
                     points.append(("ProvisionedConcurrencySpilloverInvocations", dims, now, 1.0, "Count"))
-        self._queue.put(points)
+        self._publisher.put(points)
 
     def throttled(self, call: Call) -> None:
         now = time.time()
-        self._queue.put([("Throttles", dims, now, 1.0, "Count") for dims in call.dimensions(None)])
-
-    def _publish_forever(self) -> None:
-        while True:
-            batch = self._queue.get()
-            while True:  # whatever else is waiting goes in the same transaction
-                try:
-                    batch += self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                self._metrics.put_many(NAMESPACE, batch)
-            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                print(f"localcloud: could not write Lambda metrics: {type(exc).__name__}: {exc}", file=sys.stderr)
+        self._publisher.put([("Throttles", dims, now, 1.0, "Count") for dims in call.dimensions(None)])

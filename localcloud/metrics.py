@@ -11,6 +11,9 @@ import base64
 import datetime as dt
 import json
 import math
+import queue
+import sys
+import threading
 from typing import Any
 
 from localcloud.protocol import AwsError
@@ -23,6 +26,7 @@ LIST_PAGE = 500  # ListMetrics returns up to 500 metrics a call
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 
 Bucket = tuple[float, float, float, float]  # sample count, sum, minimum, maximum
+Datapoint = tuple[str, dict[str, str], float, float, str]  # name, dimensions, timestamp, value, unit
 
 
 def invalid(message: str) -> AwsError:
@@ -90,7 +94,7 @@ class Metrics(Service):
     def put(self, namespace: str, name: str, dimensions: dict[str, str], timestamp: float, value: float) -> None:
         self._insert([(namespace, name, _dimensions_key(dimensions), timestamp, "None", 1.0, value, value, value)])
 
-    def put_many(self, namespace: str, data: list[tuple[str, dict[str, str], float, float, str]]) -> None:
+    def put_many(self, namespace: str, data: list[Datapoint]) -> None:
         """Datapoints `(name, dimensions, timestamp, value, unit)` in one transaction, for runners that publish
         several metrics per event (a Lambda invocation publishes a dozen)."""
         self._insert([(namespace, n, _dimensions_key(d), t, unit, 1.0, v, v, v) for n, d, t, v, unit in data])
@@ -276,3 +280,32 @@ class Metrics(Service):
             for t, bucket in buckets.items()
         ]
         return {"Label": p["MetricName"], "Datapoints": datapoints}
+
+
+class BackgroundPublisher:
+    """Datapoints that localcloud's runners publish per request, written by one thread in batches, so that
+    no request waits on the database (endpoint invocations, Lambda invocations)."""
+
+    def __init__(self, metrics: Metrics, namespace: str) -> None:
+        self._metrics, self.namespace = metrics, namespace
+        self._queue: queue.SimpleQueue[list[Datapoint]] = queue.SimpleQueue()
+        threading.Thread(target=self._publish_forever, name=f"metrics {namespace}", daemon=True).start()
+
+    def put(self, points: list[Datapoint]) -> None:
+        self._queue.put(points)
+
+    def _publish_forever(self) -> None:
+        while True:
+            batch = self._queue.get()
+            while True:  # whatever else is waiting goes in the same transaction
+                try:
+                    batch += self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                self._metrics.put_many(self.namespace, batch)
+            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
+                print(
+                    f"localcloud: could not write {self.namespace} metrics: {type(exc).__name__}: {exc}",
+                    file=sys.stderr,
+                )
