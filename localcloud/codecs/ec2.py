@@ -34,9 +34,7 @@ class Ec2Codec(Codec):
     unknown_operation = ("InvalidAction", 400)
 
     def decode(self, model: ServiceModel, request: Request) -> tuple[OperationModel, dict[str, Any]]:
-        fields = form.read_form(request)
-        action = fields.pop("Action", "")
-        fields.pop("Version", None)
+        action, fields = form.read_call(request)
         if action not in model.operation_names:
             raise self.unknown_operation_error(f"The action {action} is not valid for this web service.")
         operation = model.operation_model(action)

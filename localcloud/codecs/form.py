@@ -15,9 +15,13 @@ from localcloud.codecs.values import from_text
 from localcloud.protocol import Request, validation
 
 
-def read_form(request: Request) -> dict[str, str]:
+def read_call(request: Request) -> tuple[str, dict[str, str]]:
+    """The `Action` a query-style request names, and its other fields (the API `Version` dropped)."""
     text = request.body.decode("utf-8", "replace") if request.body else request.query
-    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    action = fields.pop("Action", "")
+    fields.pop("Version", None)
+    return action, fields
 
 
 def _index(text: str) -> int:

@@ -40,9 +40,7 @@ class QueryCodec(Codec):
     unknown_operation = ("InvalidAction", 400)
 
     def decode(self, model: ServiceModel, request: Request) -> tuple[OperationModel, dict[str, Any]]:
-        fields = form.read_form(request)
-        action = fields.pop("Action", "")
-        fields.pop("Version", None)
+        action, fields = form.read_call(request)
         if action not in model.operation_names:
             raise self.unknown_operation_error(f"Could not find operation {action} for version {model.api_version}")
         operation = model.operation_model(action)
