@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from localcloud.codecs.values import from_text
-from localcloud.protocol import AwsError, Request
+from localcloud.codecs.values import from_text, to_text
+from localcloud.protocol import STATUS, AwsError, Request, Response
 
 
 @dataclass(frozen=True)
@@ -128,20 +128,23 @@ def bound_members(
     return params, body_members
 
 
-def header_members(shape: Shape, output: dict[str, Any], to_text: Any) -> tuple[dict[str, str], int | None]:
-    """Output members that travel as headers (and a status code member), written as text."""
-    headers: dict[str, str] = {}
-    status = None
+def start_response(operation: OperationModel, output: dict[str, Any]) -> Response:
+    """A REST answer's status (the model's, a `statusCode` member's, or an operation's STATUS override) and
+    the output members that travel as headers; the codec adds the body."""
+    response = Response(output.pop(STATUS, None) or operation.http.get("responseCode", 200))
+    shape = operation.output_shape
+    if shape is None:
+        return response
     for name, value in output.items():
         member = shape.members.get(name)
         if member is None or value is None:
             continue
         location = member.serialization.get("location")
         if location == "header":
-            headers[member.serialization.get("name", name)] = to_text(member, value)
+            response.headers[member.serialization.get("name", name)] = to_text(member, value)
         elif location == "headers":
             prefix = member.serialization.get("name", "")
-            headers.update({f"{prefix}{k}": str(v) for k, v in value.items()})
+            response.headers.update({f"{prefix}{k}": str(v) for k, v in value.items()})
         elif location == "statusCode":
-            status = int(value)
-    return headers, status
+            response.status = int(value)
+    return response

@@ -10,7 +10,6 @@ from botocore.model import OperationModel, ServiceModel
 from localcloud.codecs import rest
 from localcloud.codecs.base import JSON_REFUSALS, Codec
 from localcloud.codecs.json import from_json, json_bytes, load_json
-from localcloud.codecs.values import to_text
 from localcloud.protocol import AwsError, Request, Response, validate
 
 
@@ -43,13 +42,10 @@ class RestJsonCodec(Codec):
         return operation, params
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
-        response = Response(operation.http.get("responseCode", 200))
+        response = rest.start_response(operation, output)
         shape = operation.output_shape
         if shape is None:
             return response
-        headers, status = rest.header_members(shape, output, to_text)
-        response.headers.update(headers)
-        response.status = status or response.status
         payload_name = shape.serialization.get("payload")
         if payload_name is not None:
             value = output.get(payload_name)

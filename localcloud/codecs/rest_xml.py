@@ -10,7 +10,7 @@ from localcloud import chunked
 from localcloud.codecs import rest, xml
 from localcloud.codecs.base import SIGNATURE_MISMATCH, Codec
 from localcloud.codecs.values import to_text, xml_escape
-from localcloud.protocol import STATUS, AwsError, Request, Response, validate
+from localcloud.protocol import AwsError, Request, Response, validate
 
 S3_REFUSALS = {
     "missing": ("AccessDenied", 403, "Access Denied"),
@@ -87,13 +87,10 @@ class RestXmlCodec(Codec):
         return operation, params
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
-        response = Response(output.pop(STATUS, None) or operation.http.get("responseCode", 200))
+        response = rest.start_response(operation, output)
         shape = operation.output_shape
         if shape is None:
             return response
-        headers, status = rest.header_members(shape, output, to_text)
-        response.headers.update(headers)
-        response.status = status or response.status
         payload_name = shape.serialization.get("payload")
         if payload_name is not None:
             value = output.get(payload_name)
