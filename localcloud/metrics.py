@@ -14,6 +14,7 @@ import math
 import queue
 import sys
 import threading
+import time
 from typing import Any
 
 from localcloud.protocol import AwsError
@@ -282,6 +283,9 @@ class Metrics(Service):
         return {"Label": p["MetricName"], "Datapoints": datapoints}
 
 
+BATCH_LINGER_S = 0.05
+
+
 class BackgroundPublisher:
     """Datapoints that localcloud's runners publish per request, written by one thread in batches, so that
     no request waits on the database (endpoint invocations, Lambda invocations)."""
@@ -297,6 +301,7 @@ class BackgroundPublisher:
     def _publish_forever(self) -> None:
         while True:
             batch = self._queue.get()
+            time.sleep(BATCH_LINGER_S)  # let a burst of requests share one transaction
             while True:  # whatever else is waiting goes in the same transaction
                 try:
                     batch += self._queue.get_nowait()

@@ -171,24 +171,22 @@ class Verifier:
 
     @staticmethod
     def _check_time(parts: _Parts, now: dt.datetime) -> None:
-        try:
-            when = dt.datetime.strptime(parts.amz_date, _AMZ_DATE).replace(tzinfo=dt.UTC)
-        except ValueError as exc:
-            raise Refusal("incomplete", f"Date must be in ISO-8601 'basic format'. Got '{parts.amz_date}'.") from exc
+        when = _parse_amz_date(parts.amz_date)
         if parts.date != parts.amz_date[:8]:
             raise Refusal(
                 "scope",
                 f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                 f"'{parts.date}' != '{parts.amz_date[:8]}', from '{parts.amz_date}'.",
             )
-        stamp, current = parts.amz_date, now.strftime(_AMZ_DATE)
+        stamp = parts.amz_date
         if parts.presigned and parts.expires is not None and now > when + dt.timedelta(seconds=parts.expires):
+            current = now.strftime(_AMZ_DATE)
             raise Refusal("presign_expired", f"Request has expired: {stamp} + {parts.expires} s is before {current}.")
         if now - when > MAX_SKEW and not parts.presigned:
-            earliest = (now - MAX_SKEW).strftime(_AMZ_DATE)
+            current, earliest = now.strftime(_AMZ_DATE), (now - MAX_SKEW).strftime(_AMZ_DATE)
             raise Refusal("expired", f"Signature expired: {stamp} is now earlier than {earliest} ({current} - 15 min.)")
         if when - now > MAX_SKEW:
-            latest = (now + MAX_SKEW).strftime(_AMZ_DATE)
+            current, latest = now.strftime(_AMZ_DATE), (now + MAX_SKEW).strftime(_AMZ_DATE)
             raise Refusal(
                 "expired", f"Signature not yet current: {stamp} is still later than {latest} ({current} + 15 min.)"
             )
@@ -247,3 +245,17 @@ def _check_chunks(request: Request, signer: SigV4Auth, aws_request: AWSRequest, 
         if chunk.signature is None or not hmac.compare_digest(expected, chunk.signature):
             raise Refusal("signature")
         previous = expected
+
+
+_AMZ_DATE_PATTERN = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+
+
+def _parse_amz_date(stamp: str) -> dt.datetime:
+    """X-Amz-Date (`20261129T083000Z`) as a UTC time; read by hand because strptime costs a request ~20 µs."""
+    match = _AMZ_DATE_PATTERN.fullmatch(stamp)
+    try:
+        if match is None:
+            raise ValueError(stamp)
+        return dt.datetime(*map(int, match.groups()), tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise Refusal("incomplete", f"Date must be in ISO-8601 'basic format'. Got '{stamp}'.") from exc

@@ -154,8 +154,9 @@ def test_load_scales_out_and_quiet_scales_in(fast):
 
     dims = [{"Name": "EndpointName", "Value": "busy"}, {"Name": "VariantName", "Value": "AllTraffic"}]
     end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
-    for metric in ("Invocations", "InvocationsPerInstance", "ModelLatency", "OverheadLatency", "Invocation5XXErrors"):
-        stats = cloudwatch.get_metric_statistics(
+
+    def statistics(metric: str) -> list[dict]:
+        return cloudwatch.get_metric_statistics(
             Namespace="AWS/SageMaker",
             MetricName=metric,
             Dimensions=dims,
@@ -164,6 +165,12 @@ def test_load_scales_out_and_quiet_scales_in(fast):
             Period=3600,
             Statistics=["Sum", "SampleCount"],
         )["Datapoints"]
+
+    deadline = time.monotonic() + 10  # metrics are published in the background, as CloudWatch's arrive late
+    while sum(p["SampleCount"] for p in statistics("Invocations")) < load.ok + quiet.ok and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for metric in ("Invocations", "InvocationsPerInstance", "ModelLatency", "OverheadLatency", "Invocation5XXErrors"):
+        stats = statistics(metric)
         assert stats and stats[0]["SampleCount"] >= load.ok + quiet.ok, metric
         if metric == "Invocation5XXErrors":
             assert stats[0]["Sum"] == 0
