@@ -16,7 +16,8 @@ from typing import Any
 from PIL import Image
 
 from classifier.fetch import fetch_image
-from classifier.model import DEFAULT_MODEL_NAME, DogBreedModel
+from classifier.labels import DEFAULT_MODEL_NAME
+from classifier.model import DogBreedModel
 from classifier.preprocessing import load_image
 
 IMAGE_CONTENT_TYPES = {"image/jpeg", "image/png", "image/webp", "application/x-image"}

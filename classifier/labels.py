@@ -6,6 +6,9 @@ from pathlib import Path
 
 _DATA = Path(__file__).resolve().parent / "data"
 
+DEFAULT_MODEL_NAME = "dog-breed-efficientnet-lite0"
+"""The name a model archive carries when its builder gives none (`model.json`)."""
+
 IMAGENET_DOG_CLASSES = range(151, 269)
 """ImageNet-1k indices (0-based) that are dog breeds: Chihuahua … Mexican hairless."""
 

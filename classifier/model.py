@@ -15,10 +15,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from classifier.labels import IMAGENET_DOG_CLASSES, imagenet_labels
+from classifier.labels import DEFAULT_MODEL_NAME, IMAGENET_DOG_CLASSES, imagenet_labels
 from classifier.preprocessing import load_image, to_model_input
 
-DEFAULT_MODEL_NAME = "dog-breed-efficientnet-lite0"
 BREED_OUTPUTS = ("logits", "imagenet_logits")
 DOG_THRESHOLD = 0.3
 """Summed dog-class probability above which a photo counts as a dog: kept 95% of dog photos and let

@@ -13,7 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from classifier.model import DEFAULT_MODEL_NAME
+from classifier.labels import DEFAULT_MODEL_NAME  # not classifier.model: that imports onnxruntime
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What the endpoint imports; training, export and Lambda modules would drag in torch and boto3.

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from localcloud.keys import write_profile
+from localcloud.memory import limit_malloc_arenas
 from localcloud.server import CloudServer, LocalCloud, log
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ def _bootstrap(cloud: LocalCloud, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    limit_malloc_arenas()
     server = CloudServer(args.port, read_timeout=args.read_timeout)
     data_dir = args.data_dir.resolve()
     cloud = LocalCloud(

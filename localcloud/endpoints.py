@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcloud.memory import SERVING_ENV
 from localcloud.protocol import AwsError
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,7 @@ class Instance:
     def __init__(self, model_dir: Path, log_path: Path, environment: dict[str, str]) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(SERVING_ENV)
         env.update(environment)
         env["PYTHONPATH"] = str(_PROJECT_ROOT)
         env.setdefault("OMP_NUM_THREADS", "2")
