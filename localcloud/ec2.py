@@ -1,8 +1,7 @@
 """EC2 instances as local processes that run their user data (the wire is codecs/ec2.py).
 
-An instance is its user
-data run in a working dir under the data dir with localcloud's endpoint and credentials in
-its environment and the project's venv first on PATH; its output is the console output. It
+An instance is its user data run in a working dir under the data dir with localcloud's endpoint and
+credentials in its environment (how it runs: localcloud/ec2_machine.py); its output is the console output. It
 follows EC2's states: pending → running → (the script ends: an instance-initiated shutdown)
 shutting-down → terminated, or stopping → stopped with InstanceInitiatedShutdownBehavior=stop.
 """
@@ -11,23 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import ctypes
 import fnmatch
-import os
 import re
 import secrets
-import select
-import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-import psutil
-
+from localcloud import ec2_machine
 from localcloud.keys import AccessKey, client_env
 from localcloud.logs import Logs
 from localcloud.protocol import ACCOUNT_ID, AwsError
@@ -37,21 +28,11 @@ from localcloud.state import Store
 CONSOLE_LOG_GROUP = "/localcloud/ec2/console"
 CONSOLE_OUTPUT_BYTES = 64 * 1024  # GetConsoleOutput returns the last 64 KB
 USER_DATA_BYTES = 16 * 1024
-STOP_GRACE_SECONDS = 5.0  # SIGTERM, then SIGKILL: an OS shutdown does not wait forever either
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 ALIVE = ("pending", "running", "shutting-down", "stopping")
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-_SHUTDOWN_SHIM = (
-    "#!/bin/sh\n# localcloud: an instance shuts itself down by ending its user data's process group.\nkill -TERM 0\n"
-)
 KIND = "ec2-instance"
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: an instance's shell never outlives localcloud."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _gmt(seconds: float) -> str:
@@ -134,32 +115,13 @@ class EC2(Service):
             instance = record["instance"]
             if instance["State"]["Name"] not in ALIVE:
                 continue
-            self._kill_leftover(record)
+            ec2_machine.kill_leftover(record.get("pid"), record.get("started"))
             instance.update(
                 State=_state("terminated"),
                 StateTransitionReason="Server.InternalError",
                 StateReason={"Code": "Server.InternalError", "Message": "Server.InternalError: localcloud restarted"},
             )
             self.store.put(KIND, instance["InstanceId"], record)
-
-    @staticmethod
-    def _kill_leftover(record: dict[str, Any]) -> None:
-        """Kill what is left of an instance's process group after localcloud died.
-
-        The user data's shell dies with localcloud, its children do not. While any of them
-        lives, the kernel does not hand the group's id to a new process; a leader with that
-        pid and another start time means the group is gone and the pid was reused.
-        """
-        pid, started = record.get("pid"), record.get("started")
-        if pid is None:
-            return
-        try:
-            reused = abs(psutil.Process(pid).create_time() - started) >= 1
-        except psutil.NoSuchProcess:
-            reused = False
-        if not reused:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
 
     def _record(self, instance_id: str) -> dict[str, Any]:
         record = self.store.get(KIND, instance_id)
@@ -370,7 +332,7 @@ class EC2(Service):
                 self._requested[instance_id] = action
                 current = "shutting-down" if action == "terminate" else "stopping"
                 self._set_state(instance_id, current)
-                threading.Thread(target=self._kill, args=(process,), daemon=True).start()
+                threading.Thread(target=ec2_machine.shut_down, args=(process,), daemon=True).start()
             elif previous == "pending" or (previous == "stopped" and action == "terminate"):
                 current = "terminated" if action == "terminate" else "stopped"
                 self._set_state(instance_id, current, **self._user_reason())
@@ -388,41 +350,20 @@ class EC2(Service):
             },
         }
 
-    @staticmethod
-    def _kill(process: subprocess.Popen) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-
     # the instance itself --------------------------------------------------------
     def _run(self, instance_id: str, user_data: bytes) -> None:
         record = self._record(instance_id)
         home = self.root / instance_id
-        shims = home / ".localcloud-bin"
-        shims.mkdir(parents=True, exist_ok=True)
-        for name in ("shutdown", "poweroff", "halt"):
-            (shims / name).write_text(_SHUTDOWN_SHIM)
-            (shims / name).chmod(0o755)
-        script = home / "user-data"
-        script.write_bytes(user_data)
-        script.chmod(0o755)
-        # cloud-init executes a user-data script through its shebang; without one, bash runs it.
-        command = [str(script)] if user_data.startswith(b"#!") else ["bash", str(script)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
-        env.update(
+        command, shims = ec2_machine.prepare(home, user_data)
+        env = ec2_machine.environment(
+            home,
+            shims,
             {
-                "PATH": os.pathsep.join([str(shims), str(Path(sys.executable).parent), env.get("PATH", "")]),
-                "HOME": str(home),
                 **self.cloud_env,  # the instance profile's credentials, as its SDK would find them
                 "AWS_DEFAULT_REGION": record["region"],
                 "AWS_REGION": record["region"],
                 "LOCALCLOUD_INSTANCE_ID": instance_id,
-                "PYTHONUNBUFFERED": "1",
-            }
+            },
         )
         instance = record["instance"]
         with (home / "console.log").open("ab", buffering=0) as console:
@@ -434,16 +375,7 @@ class EC2(Service):
                 if self._record(instance_id)["instance"]["State"]["Name"] != "pending":
                     return  # terminated or stopped before it booted
                 try:
-                    process = subprocess.Popen(
-                        command,
-                        cwd=home,
-                        env=env,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                        preexec_fn=_die_with_parent,
-                    )
+                    process, started = ec2_machine.start(command, home, env)
                 except OSError as exc:
                     console.write(f"localcloud: cannot run the user data: {exc}\n".encode())
                     process = None
@@ -451,38 +383,17 @@ class EC2(Service):
                     self.processes[instance_id] = process
                     record = self._record(instance_id)
                     record["instance"]["State"] = _state("running")
-                    record.update(pid=process.pid, started=psutil.Process(process.pid).create_time())
+                    record.update(pid=process.pid, started=started)
                     self.store.put(KIND, instance_id, record)
             if process is None:
                 self._finish(instance_id, None)
                 return
-            self._pump(instance_id, process, console)
+            ec2_machine.pump_console(
+                process, console, lambda lines: self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, lines)
+            )
             code = process.wait()
             console.write(f"localcloud: user data exited with status {code}; shutting down\n".encode())
         self._finish(instance_id, code)
-
-    def _pump(self, instance_id: str, process: subprocess.Popen, console: Any) -> None:
-        """Copy output to the console file as it comes, and to CloudWatch Logs in batches."""
-        assert process.stdout is not None
-        fd = process.stdout.fileno()
-        partial, pending, flushed = b"", [], time.monotonic()
-        while True:
-            ready, _, _ = select.select([fd], [], [], 0.25)
-            chunk = os.read(fd, 65536) if ready else None
-            if chunk == b"":
-                break
-            if chunk:
-                console.write(chunk)
-                *lines, partial = (partial + chunk).split(b"\n")
-                now = int(time.time() * 1000)
-                pending += [(now, line.decode(errors="replace")) for line in lines]
-            if pending and (not ready or len(pending) >= 1000 or time.monotonic() - flushed > 0.5):
-                self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, pending)
-                pending, flushed = [], time.monotonic()
-        if partial:
-            pending.append((int(time.time() * 1000), partial.decode(errors="replace")))
-        if pending:
-            self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, pending)
 
     def _finish(self, instance_id: str, code: int | None) -> None:
         with self._lock:
@@ -516,5 +427,4 @@ class EC2(Service):
             self._closing = True
             processes = list(self.processes.values())
         for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            ec2_machine.kill_now(process)
