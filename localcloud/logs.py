@@ -10,7 +10,10 @@ millisecond in the order they were written.
 from __future__ import annotations
 
 import base64
+import queue
 import re
+import sys
+import threading
 import time
 from typing import Any
 
@@ -325,3 +328,24 @@ class Logs(Service):
             last = rows[limit - 1]
             result["nextToken"] = _opaque(f"{last[1]}:{last[2]}")
         return result
+
+
+class BackgroundLogWriter:
+    """Log events that a runner produces per request (a Lambda invocation's START, output, END and REPORT
+    lines), appended by one thread in batches so that no request waits on the database."""
+
+    def __init__(self, logs: Logs) -> None:
+        self._logs = logs
+        self._queue: queue.SimpleQueue[tuple[str, str, list[tuple[int, str]]]] = queue.SimpleQueue()
+        threading.Thread(target=self._write_forever, name="log writer", daemon=True).start()
+
+    def put(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        self._queue.put((group, stream, events))
+
+    def _write_forever(self) -> None:
+        while True:
+            group, stream, events = self._queue.get()
+            try:
+                self._logs.put_events(group, stream, events)
+            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
+                print(f"localcloud: could not write to log group {group}: {type(exc).__name__}: {exc}", file=sys.stderr)
