@@ -181,7 +181,14 @@ class LambdaTestService:
                     f"Invoking '{where}' was throttled ({reason}): {_THROTTLE_REASONS[reason]}",
                     code="TooManyRequestsException",
                 ) from exc
-            raise from_client_error(exc, what=f"invoke '{where}'") from exc
+            error = from_client_error(exc, what=f"invoke '{where}'")
+            if qualifier and error.code == "ResourceNotFoundException":
+                raise ServiceError(
+                    f"Function '{function}' has no version or alias '{qualifier}' (or no longer: re-read the "
+                    f"function). ({exc.response['Error'].get('Message', '')})",
+                    code=error.code,
+                ) from exc
+            raise error from exc
         log = _decode_tail(response.get("LogResult"))
         return TestResult(
             status_code=int(response.get("StatusCode", 0)),
