@@ -55,15 +55,17 @@ def metric_charts(metrics: FunctionMetrics) -> list[tuple[str, go.Figure]]:
         )
         title = f"Cold starts: {len(metrics.cold_starts)}"
         charts.append(("Cold starts", _figure([cold], title, "init duration (ms)")))
-    provisioned = [
-        _line(s[k], bars=k != "provisioned_utilization")
-        for k in ("provisioned_utilization", "provisioned_invocations", "spillover")
-        if s[k].values
-    ]
+    provisioned = [_line(s[k], bars=True) for k in ("provisioned_invocations", "spillover") if s[k].values]
+    if s["provisioned_utilization"].values:
+        utilisation = _line(s["provisioned_utilization"])
+        utilisation.update(yaxis="y2")
+        provisioned.append(utilisation)
     if provisioned:
-        charts.append(
-            ("Provisioned", _figure(provisioned, "Provisioned: utilisation (0-1) and calls served or spilled", ""))
+        figure = _figure(provisioned, "Provisioned: calls served or spilled over, utilisation", "calls per period")
+        figure.update_layout(
+            yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.05], "tickformat": ".0%", "showgrid": False}
         )
+        charts.append(("Provisioned", figure))
     return charts
 
 

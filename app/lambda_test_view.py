@@ -67,13 +67,16 @@ def result_view(result: TestResult) -> None:
         st.error(f"Execution failed ({result.function_error}). {headline}")
     st.markdown("**Response**")
     st.code(result.payload, language="json", wrap_lines=True)
+    if result.body is not None:
+        with st.expander("Body, decoded (the handler returns it as a JSON string)"):
+            st.json(result.body)
     report = result.report
     if report is not None:
-        cells = st.columns(5)
+        cells = st.columns(4)
         cells[0].metric("Duration", ms(report.duration_ms))
         cells[1].metric("Billed duration", f"{report.billed_ms} ms")
-        cells[2].metric("Memory used", f"{report.max_memory_used_mb} of {report.memory_mb} MB")
+        cells[2].metric("Max memory used", f"{report.max_memory_used_mb} MB", help=f"of {report.memory_mb} MB")
         cells[3].metric("Init duration", ms(report.init_ms) if report.init_ms is not None else "warm")
-        cells[4].metric("Request ID", report.request_id[:8])
+        st.caption(f"Request ID {report.request_id}")
     st.markdown("**Log output** (the last 4 KB, as `LogType=Tail` returns it)")
     st.code(result.log_tail or "(no log output)", language=None, wrap_lines=True)

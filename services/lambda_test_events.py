@@ -87,6 +87,17 @@ class TestResult:
     def succeeded(self) -> bool:
         return self.function_error is None
 
+    @property
+    def body(self) -> Any:
+        """The API-Gateway-style answer's `body`, decoded when it is a JSON string (the classifier's answer)."""
+        try:
+            answer = json.loads(self.payload)
+            return (
+                json.loads(answer["body"]) if isinstance(answer, dict) and isinstance(answer.get("body"), str) else None
+            )
+        except ValueError:
+            return None
+
 
 def parse_report(log: str) -> Report | None:
     """The last REPORT line of a log tail, or None when the tail has none (it holds the last 4 KB only)."""
