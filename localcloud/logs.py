@@ -344,8 +344,17 @@ class BackgroundLogWriter:
 
     def _write_forever(self) -> None:
         while True:
-            group, stream, events = self._queue.get()
-            try:
-                self._logs.put_events(group, stream, events)
-            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                print(f"localcloud: could not write to log group {group}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            batches: dict[tuple[str, str], list[tuple[int, str]]] = {}
+            item = self._queue.get()
+            while True:  # whatever else is waiting goes along, one append per stream
+                batches.setdefault((item[0], item[1]), []).extend(item[2])
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for (group, stream), events in batches.items():
+                try:
+                    self._logs.put_events(group, stream, events)
+                except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
+                    message = f"localcloud: could not write to log group {group}: {type(exc).__name__}: {exc}"
+                    print(message, file=sys.stderr)
