@@ -73,6 +73,7 @@ class FunctionConcurrency:
     reserved: int | None
     provisioned: list[ProvisionedConfig]
     memory_mb: int
+    architecture: str = "x86_64"
 
     @property
     def provisioned_total(self) -> int:
@@ -170,19 +171,23 @@ class ConcurrencyService:
 
     def function(self, name: str) -> FunctionConcurrency:
         client = self._client("lambda")
-        memory = self._functions.function(name).memory_mb
+        info = self._functions.function(name)
         try:
             reserved = client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
             pages = client.get_paginator("list_provisioned_concurrency_configs").paginate(FunctionName=name)
             raws = [raw for page in pages for raw in page.get("ProvisionedConcurrencyConfigs", [])]
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"read the concurrency of '{name}'") from exc
-        configs = [_config(raw["FunctionArn"].rsplit(":", 1)[-1], raw, memory) for raw in raws]
-        return FunctionConcurrency(name, reserved, sorted(configs, key=lambda c: c.qualifier), memory)
+        configs = [
+            _config(raw["FunctionArn"].rsplit(":", 1)[-1], raw, info.memory_mb, info.architecture) for raw in raws
+        ]
+        return FunctionConcurrency(
+            name, reserved, sorted(configs, key=lambda c: c.qualifier), info.memory_mb, info.architecture
+        )
 
     def provisioned(self, name: str, qualifier: str) -> ProvisionedConfig | None:
         """One configuration's status now (None: there is none), for a view that follows it to READY."""
-        memory = self._functions.function(name).memory_mb
+        info = self._functions.function(name)
         try:
             raw = self._client("lambda").get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
         except BOTO_ERRORS as exc:
@@ -190,7 +195,7 @@ class ConcurrencyService:
             if error.code == "ProvisionedConcurrencyConfigNotFoundException":
                 return None
             raise error from exc
-        return _config(qualifier, raw, memory)
+        return _config(qualifier, raw, info.memory_mb, info.architecture)
 
     # changing -----------------------------------------------------------------------------
     def set_reserved(self, caller: Caller, name: str, value: int | None) -> FunctionConcurrency:
@@ -220,7 +225,7 @@ class ConcurrencyService:
             )
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"set provisioned concurrency of '{name}:{qualifier}'") from exc
-        return _config(qualifier, raw, current.memory_mb)
+        return _config(qualifier, raw, current.memory_mb, current.architecture)
 
     def remove_provisioned(self, caller: Caller, name: str, qualifier: str) -> None:
         require_operator(caller, "change provisioned concurrency")
@@ -248,7 +253,7 @@ class ConcurrencyService:
                 )
 
 
-def _config(qualifier: str, raw: dict[str, Any], memory_mb: int) -> ProvisionedConfig:
+def _config(qualifier: str, raw: dict[str, Any], memory_mb: int, architecture: str) -> ProvisionedConfig:
     requested = int(raw.get("RequestedProvisionedConcurrentExecutions", 0))
     return ProvisionedConfig(
         qualifier=qualifier,
@@ -257,5 +262,5 @@ def _config(qualifier: str, raw: dict[str, Any], memory_mb: int) -> ProvisionedC
         available=int(raw.get("AvailableProvisionedConcurrentExecutions", 0)),
         status=raw.get("Status", "IN_PROGRESS"),
         status_reason=raw.get("StatusReason"),
-        hourly_usd=lambda_provisioned_hourly(memory_mb, requested),
+        hourly_usd=lambda_provisioned_hourly(memory_mb, requested, architecture),
     )

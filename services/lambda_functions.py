@@ -48,6 +48,7 @@ class FunctionInfo:
     description: str
     state: str | None
     last_update_status: str | None
+    architecture: str = "x86_64"
 
     @property
     def endpoint_name(self) -> str | None:
@@ -90,6 +91,7 @@ def parse_function(raw: dict[str, Any]) -> FunctionInfo:
         description=raw.get("Description", ""),
         state=raw.get("State"),
         last_update_status=raw.get("LastUpdateStatus"),
+        architecture=(raw.get("Architectures") or ["x86_64"])[0],
     )
 
 

@@ -86,6 +86,12 @@ def test_versions_aliases_and_their_bad_input(lambda_page) -> None:
     at.selectbox(key="lambda_alias_extra").set_value("1")
     at.button(key="lambda_alias_save").click().run()
     assert "two different versions" in at.error[0].value
+    at.selectbox(key="lambda_alias_extra").set_value("1")
+    at.selectbox(key="lambda_alias_version").set_value("$LATEST")
+    at.number_input(key="lambda_alias_weight").set_value(1.5)
+    at.button(key="lambda_alias_save").click().run()
+    assert "outside 0-1" in at.error[0].value
+    at.selectbox(key="lambda_alias_version").set_value("1")
     at.selectbox(key="lambda_alias_extra").set_value("none")
     at.button(key="lambda_alias_save").click().run()
     assert "Alias live points at version 1" in at.success[0].value
@@ -164,6 +170,16 @@ def test_metrics_show_the_calls(lambda_page) -> None:
         at.run()
     assert int(at.metric[0].value) >= 1
     assert at.get("plotly_chart")
+
+
+def test_the_overview_links_each_function_to_its_lambda_page(aws_env, probe) -> None:
+    at = dashboard().run()
+    links = {link.proto.query_string: link.proto.page for link in at.get("page_link")}
+    assert links[f"function={PROBE}"].endswith("lambda")
+    at.query_params["function"] = PROBE
+    at.switch_page("pages/lambda.py").run()
+    assert not at.exception
+    assert at.selectbox(key="lambda_function").value == PROBE
 
 
 def test_with_the_cloud_down_the_page_says_so(dead_cloud: str) -> None:

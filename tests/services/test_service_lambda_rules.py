@@ -136,3 +136,4 @@ def test_provisioned_price_per_hour():
     # 2 environments of 1,024 MB: 2 GB × 3,600 s × $0.0000041667 per GB-second.
     assert lambda_provisioned_hourly(1024, 2) == pytest.approx(2 * 3600 * 0.0000041667)
     assert lambda_provisioned_hourly(128, 0) == 0.0
+    assert lambda_provisioned_hourly(2048, 1, "arm64") == pytest.approx(2 * 3600 * 0.0000033334)  # Graviton
