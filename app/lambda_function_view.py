@@ -92,10 +92,10 @@ def versions_view(
             [
                 {
                     "version": v.version,
-                    "description": v.description,
-                    "published": timestamp(v.last_modified),
-                    "code sha256": v.code_sha256[:12],
                     "aliases": ", ".join(routes.get(v.version, [])),
+                    "published": timestamp(v.last_modified),
+                    "description": v.description,
+                    "code sha256": v.code_sha256[:12],
                 }
                 for v in versions
             ]
@@ -119,6 +119,24 @@ def versions_view(
         "An alias is a stable name callers use; move it to release a version, or split calls between two "
         "versions (weighted routing) to try a new one on a share of the traffic."
     )
+    if aliases:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "alias": a.name,
+                        "version": a.version,
+                        "its share": f"{1 - a.extra_weight:.0%}",
+                        "second version": a.extra_version or "",
+                        "second's share": f"{a.extra_weight:.0%}" if a.extra_version else "",
+                        "description": a.description,
+                    }
+                    for a in aliases
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     with st.form("lambda_alias_form"):
         columns = st.columns(4)
         alias_name = columns[0].text_input(

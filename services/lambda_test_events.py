@@ -14,7 +14,6 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,11 +21,12 @@ import boto3
 
 from classifier.fetch import check_public_address
 from services.clients import CloudSettings, LazyClients
+from services.datasets import SAMPLE_DATASET
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.prediction import check_url
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous Invoke's request limit
-SAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "shared/datasets/dogs-wiki-133/test/092.Keeshond/keeshond_5.jpg"
+SAMPLE_PHOTO = SAMPLE_DATASET / "test" / "092.Keeshond" / "keeshond_5.jpg"
 """A real photo for the image preset (a keeshond the model knows), from the offline sample beside the repo."""
 SAMPLE_URL = (
     "https://raw.githubusercontent.com/datarobot-community/dogsnap-workshop/"
