@@ -10,8 +10,8 @@ from app.formatting import ms
 from services.errors import ServiceError
 from services.lambda_test_events import (
     SAMPLE_URL,
+    InvocationResult,
     LambdaTestService,
-    TestResult,
     image_event,
     sample_image_event,
     url_event,
@@ -25,7 +25,7 @@ def _set_event(text: str) -> None:
     st.session_state[EVENT_KEY] = text
 
 
-def test_view(service: LambdaTestService, function: str, qualifiers: list[str]) -> None:
+def invoke_tab(service: LambdaTestService, function: str, qualifiers: list[str]) -> None:
     st.session_state.setdefault(EVENT_KEY, url_event(SAMPLE_URL))
     presets = st.columns(3)
     if presets[0].button("Preset: url", key="lambda_preset_url", help='The original project\'s {"url": ...} event'):
@@ -52,12 +52,12 @@ def test_view(service: LambdaTestService, function: str, qualifiers: list[str]) 
         except ServiceError as exc:
             st.session_state.pop(_RESULT, None)
             st.error(exc.message)
-    result: TestResult | None = st.session_state.get(_RESULT)
+    result: InvocationResult | None = st.session_state.get(_RESULT)
     if result is not None:
         result_view(result)
 
 
-def result_view(result: TestResult) -> None:
+def result_view(result: InvocationResult) -> None:
     """The outcome as the console shows it: succeeded or failed, the response, the log tail, the summary."""
     version = f" · executed version {result.executed_version}" if result.executed_version else ""
     headline = f"Status {result.status_code}{version} · round trip {ms(result.round_trip_ms)}"

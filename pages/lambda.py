@@ -11,7 +11,7 @@ from app.forms import index_of
 from app.lambda_charts import metrics_view
 from app.lambda_concurrency_view import account_summary, provisioned_view, reserved_form
 from app.lambda_function_view import endpoint_form, function_details, functions_table, versions_view
-from app.lambda_test_view import test_view
+from app.lambda_test_view import invoke_tab
 from app.settings import current_settings
 from services.errors import ServiceError
 from services.lambda_concurrency import ConcurrencyService
@@ -75,7 +75,7 @@ try:
         metrics_view(LambdaMetricsService(settings), name, functions_service.qualifiers(name))
     else:
         qualifiers = [q for q in functions_service.qualifiers(name) if q != LATEST]
-        test_view(LambdaTestService(settings), name, qualifiers)
+        invoke_tab(LambdaTestService(settings), name, qualifiers)
 except ServiceError as exc:
     st.error(exc.message)
 st.session_state.pop(_NOTE, None)

@@ -312,13 +312,6 @@ class LambdaFunctionService:
             raise from_client_error(exc, what=f"save alias '{alias}' of '{name}'") from exc
         return parse_alias(raw)
 
-    def delete_alias(self, caller: Caller, name: str, alias: str) -> None:
-        require_operator(caller, "delete an alias")
-        try:
-            self._client("lambda").delete_alias(FunctionName=name, Name=alias)
-        except BOTO_ERRORS as exc:
-            raise from_client_error(exc, what=f"delete alias '{alias}' of '{name}'") from exc
-
     def delete_version(self, caller: Caller, name: str, version: str) -> None:
         """Delete one published version, unless an alias still routes calls to it (AWS refuses that too)."""
         require_operator(caller, "delete a version")

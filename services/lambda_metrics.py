@@ -91,10 +91,6 @@ class FunctionMetrics:
     def total(self, key: str) -> float:
         return self.series[key].total() if key in self.series else 0.0
 
-    @property
-    def empty(self) -> bool:
-        return not any(s.values for s in self.series.values()) and not self.cold_starts
-
 
 def check_window(minutes: int, period_s: int) -> None:
     if not 1 <= minutes <= MAX_WINDOW_MINUTES:

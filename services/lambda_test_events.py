@@ -60,18 +60,9 @@ class Report:
     init_ms: float | None
     """Present only when the call met a cold start."""
 
-    @property
-    def line(self) -> str:
-        init = f"\tInit Duration: {self.init_ms:.2f} ms" if self.init_ms is not None else ""
-        return (
-            f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\tBilled Duration: "
-            f"{self.billed_ms} ms\tMemory Size: {self.memory_mb} MB\tMax Memory Used: {self.max_memory_used_mb} MB"
-            + init
-        )
-
 
 @dataclass(frozen=True)
-class TestResult:
+class InvocationResult:
     """What one test invocation returned, as the console's Test tab shows it."""
 
     status_code: int
@@ -174,7 +165,7 @@ class LambdaTestService:
     ) -> None:
         self._client = LazyClients(settings, boto3_session, {"lambda": lambda_client})
 
-    def invoke(self, function: str, event_text: str, qualifier: str | None = None) -> TestResult:
+    def invoke(self, function: str, event_text: str, qualifier: str | None = None) -> InvocationResult:
         """One synchronous invocation of `function` (or its version or alias `qualifier`) with the event."""
         body = check_event(event_text)
         kwargs = {"Qualifier": qualifier} if qualifier else {}
@@ -201,7 +192,7 @@ class LambdaTestService:
                 ) from exc
             raise error from exc
         log = _decode_tail(response.get("LogResult"))
-        return TestResult(
+        return InvocationResult(
             status_code=int(response.get("StatusCode", 0)),
             function_error=response.get("FunctionError"),
             executed_version=response.get("ExecutedVersion"),

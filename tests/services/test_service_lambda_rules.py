@@ -98,7 +98,6 @@ def test_report_line_cold_and_warm():
     report = parse_report(tail)
     assert (report.request_id, report.duration_ms, report.billed_ms, report.memory_mb) == ("r1", 12.34, 158, 512)
     assert (report.max_memory_used_mb, report.init_ms) == (61, 145.2)
-    assert report.line.startswith("REPORT RequestId: r1\tDuration: 12.34 ms")
     warm = parse_report(tail.replace("\tInit Duration: 145.20 ms", ""))
     assert warm.init_ms is None
     assert parse_report("no report here") is None
