@@ -38,7 +38,11 @@ from localcloud.process import LocalCloudProcess
 from localcloud.state import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROLE = "arn:aws:iam::000000000000:role/bench"
+ROLE_NAME = "bench"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 HANDLER = """
 import time
 
@@ -62,19 +66,19 @@ def _ms(call: Any) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _create(client: Any, name: str) -> None:
+def _create(client: Any, name: str, role_arn: str) -> None:
     client.create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role=ROLE,
+        Role=role_arn,
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": _zip(HANDLER)},
         Timeout=30,
     )
 
 
-def first_provisioned_call(client: Any, rounds: int) -> dict[str, Any]:
-    _create(client, "first")
+def first_provisioned_call(client: Any, role_arn: str, rounds: int) -> dict[str, Any]:
+    _create(client, "first", role_arn)
     version = client.publish_version(FunctionName="first")["Version"]
     client.create_alias(FunctionName="first", Name="live", FunctionVersion=version)
     invoke = client.invoke
@@ -100,8 +104,8 @@ def first_provisioned_call(client: Any, rounds: int) -> dict[str, Any]:
     }
 
 
-def peak_concurrency(client: Any, cloudwatch: Any, reserved: int, sleep_s: float) -> dict[str, Any]:
-    _create(client, "cap")
+def peak_concurrency(client: Any, cloudwatch: Any, role_arn: str, reserved: int, sleep_s: float) -> dict[str, Any]:
+    _create(client, "cap", role_arn)
     client.put_function_concurrency(FunctionName="cap", ReservedConcurrentExecutions=reserved)
     intervals: list[tuple[float, float]] = []
     throttled: list[str] = []
@@ -210,8 +214,12 @@ def run(rounds: int, reserved: int, sleep_s: float, calls: int) -> dict[str, Any
         try:
             config = Config(retries={"max_attempts": 0}, read_timeout=60, max_pool_connections=4 * reserved + 4)
             client = cloud.client("lambda", config=config)
-            results["first_call"] = first_provisioned_call(client, rounds)
-            results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), reserved, sleep_s)
+            # CreateFunction insists, as on AWS, on an existing role that trusts Lambda.
+            role_arn = cloud.client("iam").create_role(
+                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+            )["Role"]["Arn"]
+            results["first_call"] = first_provisioned_call(client, role_arn, rounds)
+            results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), role_arn, reserved, sleep_s)
         finally:
             cloud.stop()
     results["bookkeeping"] = bookkeeping_cost(calls)
