@@ -140,9 +140,8 @@ class Invoker:
             f.write(log)
         if self.log_writer is not None and lease.env is not None:
             # As on AWS, the function's log group in CloudWatch Logs, one stream per environment.
-            now = int(time.time() * 1000)
-            events = [(now, line) for line in log.splitlines() if line.strip()]
-            self.log_writer.put(f"/aws/lambda/{record['FunctionName']}", lease.env.log_stream, events)
+            group = f"/aws/lambda/{record['FunctionName']}"
+            self.log_writer.put(group, lease.env.log_stream, int(time.time() * 1000), log)
         return {
             "payload": payload,
             "function_error": "Unhandled" if error else None,

@@ -331,25 +331,28 @@ class Logs(Service):
 
 
 class BackgroundLogWriter:
-    """Log events that a runner produces per request (a Lambda invocation's START, output, END and REPORT
-    lines), appended by one thread in batches so that no request waits on the database."""
+    """Log text that a runner produces per request (a Lambda invocation's START, output, END and REPORT
+    lines), split into events and appended by one thread in batches, so that no request waits on the database
+    or even on the splitting."""
 
     def __init__(self, logs: Logs) -> None:
         self._logs = logs
-        self._queue: queue.SimpleQueue[tuple[str, str, list[tuple[int, str]]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, str, int, str]] = queue.SimpleQueue()
         threading.Thread(target=self._write_forever, name="log writer", daemon=True).start()
 
-    def put(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        self._queue.put((group, stream, events))
+    def put(self, group: str, stream: str, timestamp_ms: int, text: str) -> None:
+        """Every non-blank line of `text` becomes one event at `timestamp_ms`."""
+        self._queue.put((group, stream, timestamp_ms, text))
 
     def _write_forever(self) -> None:
         while True:
             batches: dict[tuple[str, str], list[tuple[int, str]]] = {}
-            item = self._queue.get()
+            group, stream, when, text = self._queue.get()
             while True:  # whatever else is waiting goes along, one append per stream
-                batches.setdefault((item[0], item[1]), []).extend(item[2])
+                events = batches.setdefault((group, stream), [])
+                events += [(when, line) for line in text.splitlines() if line.strip()]
                 try:
-                    item = self._queue.get_nowait()
+                    group, stream, when, text = self._queue.get_nowait()
                 except queue.Empty:
                     break
             for (group, stream), events in batches.items():
