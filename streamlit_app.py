@@ -14,7 +14,11 @@ OPERATOR_PAGES = {
         ("pages/job.py", "Job"),
         ("pages/compare.py", "Compare jobs"),
     ],
-    "Operate": [("pages/endpoint.py", "Endpoint"), ("pages/security.py", "Security")],
+    "Operate": [
+        ("pages/endpoint.py", "Endpoint"),
+        ("pages/lambda.py", "Lambda"),
+        ("pages/security.py", "Security"),
+    ],
 }
 
 

@@ -7,7 +7,8 @@
    executions seen at once (from the handlers' own start and end times, and from the ConcurrentExecutions
    metric), and how many calls ran and were throttled.
 3. What the concurrency bookkeeping costs an invocation, in-process: the ledger's admit and release alone,
-   and with the environment pool's lease and the metrics' datapoints added.
+   with the environment pool's lease and the metrics' datapoints added, and with the log lines handed to
+   CloudWatch Logs too (interleaved rounds, medians).
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ from botocore.exceptions import ClientError
 from localcloud.lambda_concurrency import Ledger
 from localcloud.lambda_metrics import Call, LambdaMetrics, ProvisionedUse
 from localcloud.lambda_pool import VersionPool
+from localcloud.logs import BackgroundLogWriter, Logs
 from localcloud.metrics import Metrics
 from localcloud.process import LocalCloudProcess
 from localcloud.state import Store
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROLE = "arn:aws:iam::000000000000:role/bench"
+ROLE_NAME = "bench"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 HANDLER = """
 import time
 
@@ -60,19 +66,19 @@ def _ms(call: Any) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _create(client: Any, name: str) -> None:
+def _create(client: Any, name: str, role_arn: str) -> None:
     client.create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role=ROLE,
+        Role=role_arn,
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": _zip(HANDLER)},
         Timeout=30,
     )
 
 
-def first_provisioned_call(client: Any, rounds: int) -> dict[str, Any]:
-    _create(client, "first")
+def first_provisioned_call(client: Any, role_arn: str, rounds: int) -> dict[str, Any]:
+    _create(client, "first", role_arn)
     version = client.publish_version(FunctionName="first")["Version"]
     client.create_alias(FunctionName="first", Name="live", FunctionVersion=version)
     invoke = client.invoke
@@ -98,8 +104,8 @@ def first_provisioned_call(client: Any, rounds: int) -> dict[str, Any]:
     }
 
 
-def peak_concurrency(client: Any, cloudwatch: Any, reserved: int, sleep_s: float) -> dict[str, Any]:
-    _create(client, "cap")
+def peak_concurrency(client: Any, cloudwatch: Any, role_arn: str, reserved: int, sleep_s: float) -> dict[str, Any]:
+    _create(client, "cap", role_arn)
     client.put_function_concurrency(FunctionName="cap", ReservedConcurrentExecutions=reserved)
     intervals: list[tuple[float, float]] = []
     throttled: list[str] = []
@@ -162,29 +168,41 @@ def bookkeeping_cost(calls: int) -> dict[str, float]:
     ledger_us = (time.perf_counter() - start) / calls * 1e6
 
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = LambdaMetrics(Metrics(Store(Path(tmp))))
+        store = Store(Path(tmp))
+        metrics, log_writer = LambdaMetrics(Metrics(store)), BackgroundLogWriter(Logs(store))
         pool = VersionPool()
         # An idle environment as the pool sees one: only its liveness, generation and kind are read.
         pool.idle.append(SimpleNamespace(alive=True, generation=0, initialization_type="on-demand"))
         call = Call("f", "live", alias=True)
-        start = time.perf_counter()
-        for _ in range(calls):
-            lease = pool.take()
-            shared, concurrent = ledger.admit("f", lease.provisioned)
-            pool.give_back(lease)
-            ledger.release("f", shared)
-            use = ProvisionedUse("live", lease.provisioned, lease.provisioned_busy, 0)
-            metrics.invoked(
-                call,
-                "1",
-                error=False,
-                duration_ms=1.0,
-                concurrent=concurrent,
-                account_concurrent=ledger.total_in_flight,
-                provisioned=use,
-            )
-        total_us = (time.perf_counter() - start) / calls * 1e6
-    return {"ledger_admit_release_us": round(ledger_us, 2), "with_pool_and_metrics_us": round(total_us, 2)}
+        log = "START RequestId: r Version: 1\nEND RequestId: r\nREPORT RequestId: r\tDuration: 1.00 ms\t\n"
+
+        def invocations(with_logs: bool) -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                lease = pool.take()
+                shared, concurrent = ledger.admit("f", lease.provisioned)
+                pool.give_back(lease)
+                ledger.release("f", shared)
+                use = ProvisionedUse("live", lease.provisioned, lease.provisioned_busy, 0)
+                metrics.invoked(
+                    call,
+                    "1",
+                    error=False,
+                    duration_ms=1.0,
+                    concurrent=concurrent,
+                    account_concurrent=ledger.total_in_flight,
+                    provisioned=use,
+                )
+                if with_logs:  # what an invocation adds to hand its log lines to CloudWatch Logs
+                    log_writer.put("/aws/lambda/f", "stream", int(time.time() * 1000), log)
+            return (time.perf_counter() - start) / calls * 1e6
+
+        rounds = [(invocations(False), invocations(True)) for _ in range(5)]  # interleaved, side by side
+    return {
+        "ledger_admit_release_us": round(ledger_us, 2),
+        "with_pool_and_metrics_us": round(statistics.median(r[0] for r in rounds), 2),
+        "with_pool_metrics_and_logs_us": round(statistics.median(r[1] for r in rounds), 2),
+    }
 
 
 def run(rounds: int, reserved: int, sleep_s: float, calls: int) -> dict[str, Any]:
@@ -195,8 +213,12 @@ def run(rounds: int, reserved: int, sleep_s: float, calls: int) -> dict[str, Any
         try:
             config = Config(retries={"max_attempts": 0}, read_timeout=60, max_pool_connections=4 * reserved + 4)
             client = cloud.client("lambda", config=config)
-            results["first_call"] = first_provisioned_call(client, rounds)
-            results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), reserved, sleep_s)
+            # CreateFunction insists, as on AWS, on an existing role that trusts Lambda.
+            role_arn = cloud.client("iam").create_role(
+                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+            )["Role"]["Arn"]
+            results["first_call"] = first_provisioned_call(client, role_arn, rounds)
+            results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), role_arn, reserved, sleep_s)
         finally:
             cloud.stop()
     results["bookkeeping"] = bookkeeping_cost(calls)
@@ -223,7 +245,8 @@ def _print(results: dict[str, Any]) -> None:
     b = results["bookkeeping"]
     print(
         f"Bookkeeping per invocation: ledger admit+release {b['ledger_admit_release_us']} µs; "
-        f"with pool lease and metrics datapoints {b['with_pool_and_metrics_us']} µs"
+        f"with pool lease and metrics datapoints {b['with_pool_and_metrics_us']} µs; "
+        f"with the log lines handed to CloudWatch Logs too {b['with_pool_metrics_and_logs_us']} µs"
     )
 
 

@@ -77,7 +77,7 @@ class LocalCloud:
         self.training.role_env = self.sagemaker.role_env = partial(
             self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url
         )
-        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency)
+        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency, self.logs)
         self.registry = Registry()
         services: list[Service] = [
             self.sts,

@@ -38,6 +38,8 @@ class Environment:
         self.credentials_expire = credentials_expire
         self.version = config["Version"]
         self.initialization_type = initialization_type
+        # Each environment writes its own stream of the function's log group, as on AWS.
+        self.log_stream = f"{time.strftime('%Y/%m/%d')}/[{self.version}]{uuid.uuid4().hex}"
         code_dir = Path(config["code_dir"])
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALCLOUD_"))}
         env.update((config.get("Environment") or {}).get("Variables") or {})
@@ -47,7 +49,7 @@ class Environment:
                 "AWS_LAMBDA_FUNCTION_NAME": config["FunctionName"],
                 "AWS_LAMBDA_FUNCTION_VERSION": self.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["MemorySize"]),
-                "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[{self.version}]{uuid.uuid4().hex}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 # AWS sets it before init, so module-level code can tell a provisioned start from a cold one.
                 "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
                 "AWS_REGION": region,

@@ -24,6 +24,7 @@ from localcloud.lambda_metrics import LambdaMetrics, ProvisionedUse
 from localcloud.lambda_names import timestamp
 from localcloud.lambda_pool import Lease, Pools
 from localcloud.lambda_versions import Target
+from localcloud.logs import BackgroundLogWriter
 from localcloud.protocol import AwsError
 
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # 6 MB for synchronous Invoke, request and response
@@ -36,6 +37,7 @@ class Invoker:
     pools: Pools
     ledger: Ledger
     lambda_metrics: LambdaMetrics
+    log_writer: BackgroundLogWriter | None
     log_dir: Path
     execution_credentials: Callable[[dict[str, Any]], tuple[dict[str, str], float]]
     _stopping: threading.Event
@@ -136,6 +138,10 @@ class Invoker:
         log = "".join(lines)
         with open(log_path, "a") as f:
             f.write(log)
+        if self.log_writer is not None and lease.env is not None:
+            # As on AWS, the function's log group in CloudWatch Logs, one stream per environment.
+            group = f"/aws/lambda/{record['FunctionName']}"
+            self.log_writer.put(group, lease.env.log_stream, int(time.time() * 1000), log)
         return {
             "payload": payload,
             "function_error": "Unhandled" if error else None,

@@ -27,6 +27,7 @@ from localcloud.lambda_metrics import LambdaMetrics
 from localcloud.lambda_names import LATEST, function_arn, function_name, not_found, qualifier_of, timestamp
 from localcloud.lambda_pool import Pools
 from localcloud.lambda_versions import VersionsApi, configuration
+from localcloud.logs import BackgroundLogWriter, Logs
 from localcloud.metrics import Metrics
 from localcloud.protocol import AwsError
 from localcloud.registry import Call, Service
@@ -70,7 +71,14 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         return [f"{arn}:{params['Qualifier']}" if params.get("Qualifier") else arn]
 
     def __init__(
-        self, store: Store, s3: S3, metrics: Metrics, endpoint_url: str, sts: STS, concurrency_limit: int
+        self,
+        store: Store,
+        s3: S3,
+        metrics: Metrics,
+        endpoint_url: str,
+        sts: STS,
+        concurrency_limit: int,
+        logs: Logs | None = None,
     ) -> None:
         self.store = store
         self.s3 = s3
@@ -82,6 +90,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         self.pools = Pools()
         self.ledger = Ledger(concurrency_limit)
         self.lambda_metrics = LambdaMetrics(metrics)
+        self.log_writer = BackgroundLogWriter(logs) if logs is not None else None
         self._publish_lock = threading.Lock()
         self._settings_lock = threading.Lock()
         self._stopping = threading.Event()

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import queue
+import re
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from localcloud.registry import Call, Operation, Service
 from localcloud.state import Store
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+PERCENTILE = re.compile(r"p(100|[0-9]{1,2}(\.[0-9]{1,10})?)")  # GetMetricData's pNN.NN statistics
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints
 LIST_PAGE = 500  # ListMetrics returns up to 500 metrics a call
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
@@ -135,6 +137,42 @@ class Metrics(Service):
         rows = self.store.query(sql + " GROUP BY 1 ORDER BY 1", args)
         return {float(t): (count, total, low, high) for t, count, total, low, high in rows}
 
+    def percentiles(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: dict[str, str],
+        start: float,
+        end: float,
+        period: int,
+        unit: str | None,
+        percent: float,
+    ) -> dict[float, float]:
+        """The `percent`th percentile of each period-aligned bucket (nearest rank). Datapoints put one value at a
+        time (all of localcloud's own) are exact; a statistic set counts as SampleCount values at its average,
+        as CloudWatch only approximates percentiles of sets too."""
+        sql = (
+            "SELECT CAST(timestamp / ? AS INTEGER) * ?, sample_count, total FROM metric_data WHERE namespace = ? "
+            "AND name = ? AND dimensions = ? AND timestamp >= ? AND timestamp < ?"
+        )
+        args: list[Any] = [period, period, namespace, name, _dimensions_key(dimensions), start, end]
+        if unit is not None:
+            sql, args = sql + " AND unit = ?", [*args, unit]
+        samples: dict[float, list[tuple[float, float]]] = {}
+        for t, count, total in self.store.query(sql, args):
+            if count > 0:
+                samples.setdefault(float(t), []).append((total / count, count))
+        result = {}
+        for t, values in samples.items():
+            values.sort()
+            rank, seen = max(1.0, math.ceil(percent / 100 * sum(c for _, c in values))), 0.0
+            for value, count in values:
+                seen += count
+                if seen >= rank:
+                    result[t] = value
+                    break
+        return result
+
     # operations -----------------------------------------------------------------
     def op_PutMetricData(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         namespace = p["Namespace"]
@@ -216,10 +254,11 @@ class Metrics(Service):
                     "not metric math Expressions."
                 )
             stat = query["MetricStat"]
-            if stat["Stat"] not in STATISTICS:
+            percentile = PERCENTILE.fullmatch(stat["Stat"])
+            if stat["Stat"] not in STATISTICS and not percentile:
                 raise invalid(
                     f"The value {stat['Stat']} for parameter MetricDataQueries.member.{i}.MetricStat.Stat "
-                    f"is not one of {', '.join(STATISTICS)}."
+                    f"is not one of {', '.join(STATISTICS)} or a percentile pNN.NN."
                 )
             _check_period(stat["Period"], f"MetricDataQueries.member.{i}.MetricStat.Period")
             metric = stat["Metric"]
@@ -228,7 +267,7 @@ class Metrics(Service):
                     "MissingParameter",
                     f"MetricDataQueries.member.{i}.MetricStat.Metric needs a Namespace and a MetricName.",
                 )
-            buckets = self.buckets(
+            where = (
                 metric["Namespace"],
                 metric["MetricName"],
                 {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
@@ -237,7 +276,11 @@ class Metrics(Service):
                 stat["Period"],
                 stat.get("Unit"),
             )
-            times = sorted(buckets, reverse=descending)
+            if percentile:
+                values = self.percentiles(*where, float(percentile.group(1)))
+            else:
+                values = {t: _statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
+            times = sorted(values, reverse=descending)
             status = "Complete" if len(times) <= budget else "PartialData"
             times = times[:budget]
             budget -= len(times)
@@ -247,7 +290,7 @@ class Metrics(Service):
                         "Id": query["Id"],
                         "Label": query.get("Label", metric["MetricName"]),
                         "Timestamps": [_utc(t) for t in times],
-                        "Values": [_statistic(stat["Stat"], buckets[t]) for t in times],
+                        "Values": [values[t] for t in times],
                         "StatusCode": status,
                     }
                 )

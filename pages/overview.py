@@ -112,5 +112,9 @@ if overview.functions:
             ]
         ).set_index("name")
     )
+    for f in overview.functions if OPERATOR else []:  # versions, concurrency, metrics, test
+        st.page_link(
+            "pages/lambda.py", label=f"{f.name}: versions, concurrency, metrics", query_params={"function": f.name}
+        )
 else:
     st.caption("No functions." if overview.functions is not None else "Functions could not be listed (see above).")

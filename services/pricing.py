@@ -108,3 +108,17 @@ HOSTING_HOURLY_USD: dict[str, float] = {
 """USD per instance hour of an endpoint instance, for the types the deploy form offers."""
 
 EC2_PRICE_SOURCE = "on-demand us-east-1 list price (EC2, Linux)"
+
+LAMBDA_PRICE_SOURCE = "AWS Lambda pricing, us-east-1 (https://aws.amazon.com/lambda/pricing/)"
+LAMBDA_PROVISIONED_USD_PER_GB_S = {"x86_64": 0.0000041667, "arm64": 0.0000033334}
+"""Provisioned concurrency, per GB-second configured, whether or not it serves a call (us-east-1 list price).
+The calls it serves are billed on top, per request and per GB-second of duration."""
+
+
+def lambda_provisioned_hourly(memory_mb: int, environments: int, architecture: str = "x86_64") -> float:
+    """USD per hour for `environments` provisioned environments of a function with `memory_mb` of memory:
+    environments × memory in GB × 3,600 s × the GB-second price."""
+    if environments < 0:
+        raise ServiceError("A count of environments cannot be negative.")
+    price = LAMBDA_PROVISIONED_USD_PER_GB_S.get(architecture, LAMBDA_PROVISIONED_USD_PER_GB_S["x86_64"])
+    return environments * memory_mb / 1024 * 3600 * price

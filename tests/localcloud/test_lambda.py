@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import threading
+import time
 
 import pytest
 from botocore.config import Config
@@ -79,6 +80,25 @@ def test_cold_then_warm(lambda_):
     assert second["body"]["calls"] == first["body"]["calls"] + 1
     assert "Init Duration" not in log
     assert 0 < second["body"]["remaining"] <= 2000
+
+
+def test_invocations_are_logged_to_the_functions_log_group(cloud, lambda_):
+    """As on AWS: /aws/lambda/<name>, one stream per environment (`YYYY/MM/DD/[version]<id>`), START, the
+    handler's output, END and REPORT, where a cold start's REPORT carries Init Duration."""
+    lambda_.update_function_configuration(FunctionName="probe", Environment={"Variables": {"GREETING": "logged"}})
+    _, (_, tail) = call(lambda_, {"action": "echo"})
+    request_id = re.search(r"START RequestId: (\S+)", tail).group(1)
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + 10
+    while True:  # written in the background, after the answer
+        events = logs.filter_log_events(logGroupName="/aws/lambda/probe", filterPattern=f'"{request_id}"')["events"]
+        if len(events) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    messages = [e["message"] for e in events]
+    assert messages[0].startswith(f"START RequestId: {request_id} Version: $LATEST")
+    assert messages[-1].startswith(f"REPORT RequestId: {request_id}") and "Init Duration" in messages[-1]
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", events[0]["logStreamName"])
 
 
 def test_handler_error_is_function_error(lambda_):

@@ -223,3 +223,36 @@ def test_internal_put_is_what_get_metric_data_reads(tmp_path):
         CALL,
     )["MetricDataResults"][0]
     assert result["Values"] == pytest.approx([1.0, 0.5, 1 / 3])
+
+
+def test_percentiles_by_nearest_rank(tmp_path):
+    """GetMetricData's pNN statistics (Lambda's Duration p50 and p99): exact over values put one at a time."""
+    metrics = Metrics(Store(tmp_path))
+    start = T0.timestamp()
+    for value in range(1, 101):  # 1..100 ms in the first minute, 500 ms alone in the second
+        metrics.put(NAMESPACE, "Duration", {}, start + value / 10, float(value))
+    metrics.put(NAMESPACE, "Duration", {}, start + 61, 500.0)
+    metric = {"Namespace": NAMESPACE, "MetricName": "Duration"}
+    queries = [
+        {"Id": f"p{p.replace('.', '_')}", "MetricStat": {"Metric": metric, "Period": 60, "Stat": f"p{p}"}}
+        for p in ("50", "99", "99.5", "100")
+    ]
+    results = metrics.op_GetMetricData(
+        {
+            "MetricDataQueries": queries,
+            "StartTime": T0,
+            "EndTime": T0 + dt.timedelta(minutes=2),
+            "ScanBy": "TimestampAscending",
+        },
+        CALL,
+    )["MetricDataResults"]
+    assert [r["Values"] for r in results] == [[50.0, 500.0], [99.0, 500.0], [100.0, 500.0], [100.0, 500.0]]
+    with pytest.raises(Exception, match="percentile"):
+        metrics.op_GetMetricData(
+            {
+                "MetricDataQueries": [{"Id": "x", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "p101"}}],
+                "StartTime": T0,
+                "EndTime": T0 + dt.timedelta(minutes=1),
+            },
+            CALL,
+        )
