@@ -105,7 +105,7 @@ class TuningSummary:
         return max(0.0, ((self.ended_at or now) - self.created).total_seconds())
 
 
-def _value(text: Any) -> Any:
+def tuned_value(text: Any) -> Any:
     """A tuned value as the trial got it, decoded: `'"64"'` → 64 (a number where it reads as one)."""
     value = decode_hyperparameters({"v": str(text)})["v"]
     if isinstance(value, str):
@@ -124,7 +124,7 @@ def parse_trial(raw: dict[str, Any]) -> Trial:
     return Trial(
         name=raw["TrainingJobName"],
         status=raw["TrainingJobStatus"],
-        tuned={k: _value(v) for k, v in raw.get("TunedHyperParameters", {}).items()},
+        tuned={k: tuned_value(v) for k, v in raw.get("TunedHyperParameters", {}).items()},
         objective=float(objective["Value"]) if objective else None,
         objective_status=raw.get("ObjectiveStatus"),
         created=raw.get("CreationTime"),

@@ -281,7 +281,9 @@ def validate_tuning_spec(spec: TuningSpec, *, train_size: int | None = None) -> 
     except ServiceError as exc:
         problems.append(exc.message)
     try:
-        validate_spec(replace(spec.training, job_name="x"), train_size=train_size)
+        # A tuned batch size replaces the static one, so only a static batch size is bounded by the split.
+        bounded = None if "batch_size" in spec.tuned else train_size
+        validate_spec(replace(spec.training, job_name="x"), train_size=bounded)
     except ServiceError as exc:
         problems.append(exc.message)
     metrics = [name for name, _ in spec.training.metric_definitions]
@@ -293,6 +295,13 @@ def validate_tuning_spec(spec: TuningSpec, *, train_size: int | None = None) -> 
     if spec.objective_type not in OBJECTIVE_TYPES:
         problems.append("The objective type is Minimize or Maximize.")
     problems += _range_problems(spec) + _strategy_problems(spec) + _limit_problems(spec)
+    if train_size is not None:
+        big = sorted({v for r in spec.ranges if r.name == "batch_size" for v in _batch_sizes(r) if v > train_size})
+        if big:
+            problems.append(
+                f"Batch sizes {big} are larger than the training split ({train_size} images): the training script "
+                f"refuses them, so those trials would fail. Tune batch sizes of at most {train_size}."
+            )
     if len(spec.static_hyperparameters()) + len(spec.ranges) > MAX_HYPERPARAMETERS:
         problems.append(f"At most {MAX_HYPERPARAMETERS} static and tuned hyperparameters.")
     if problems:
@@ -323,3 +332,9 @@ def original_preset(training: TrainingSpec, *, name: str) -> TuningSpec:
         max_jobs=2,
         max_parallel=1,
     )
+
+
+def _batch_sizes(r: ParameterRange) -> list[int]:
+    if r.kind == "Categorical":
+        return [int(v) for v in r.values if v.strip().isdigit()]
+    return [int(r.max_value)] if r.max_value is not None else []
