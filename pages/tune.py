@@ -4,8 +4,9 @@ import streamlit as st
 
 from app.navigation import arrived
 from app.settings import current_settings
-from app.tuning_form import clone, tuning_form
+from app.tuning_form import tuning_form
 from app.tuning_list import tuning_list
+from app.tuning_state import clone
 from services.tuning import TuningService
 
 service = TuningService(settings=current_settings())

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 
 import pytest
 
-from app.tuning_form import ranges_frame
+from app.tuning_state import ranges_frame
 from services.clients import CloudSettings
 from services.datasets import DatasetService
+from services.errors import ServiceError
+from services.training_spec import TrainingSpec
 from services.tuning import TuningService
-from services.tuning_spec import ORIGINAL_RANGES, ParameterRange
+from services.tuning_spec import ORIGINAL_RANGES, ParameterRange, generate_tuning_name, original_preset
 from tests.pages.conftest import dashboard
 
 PREFIX = "datasets/dogs-tiny/"
@@ -32,7 +35,8 @@ def tiny(aws_env, datasets, tmp_path) -> str:
     service = DatasetService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
     bucket = service.default_bucket()
     service.ensure_bucket(bucket)
-    service.upload_dataset(tmp_path, bucket, PREFIX)
+    if not service.dataset_exists(bucket, PREFIX):  # once per localcloud: the tests share it
+        service.upload_dataset(tmp_path, bucket, PREFIX)
     return f"s3://{bucket}/{PREFIX}"
 
 
@@ -100,3 +104,28 @@ def test_a_missing_tuning_job_is_explained(aws_env) -> None:
     at = open_page("pages/tuning_job.py", tuning_job="no-such-tuning")
     assert not at.exception
     assert at.error and "no-such-tuning" in at.error[0].value
+
+
+def test_stop_a_running_tuning_job_from_its_page(aws_env, tiny) -> None:
+    service = TuningService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    spec = original_preset(
+        TrainingSpec(job_name="x", data_uri=tiny, output_path=service.training.default_output_path(), epochs=3),
+        name=generate_tuning_name("page-stop"),
+    )
+    spec = replace(spec, ranges=(ORIGINAL_RANGES[0], ParameterRange("batch_size", "Categorical", values=("2", "4"))))
+    service.launch(spec)
+    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+    at.button(key=f"tuning_{spec.name}_stop").click().run()
+    at.button(key=f"tuning_{spec.name}_stop_yes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Status"] in {"Stopping", "Stopped"}
+    deadline = time.monotonic() + 180
+    while not service.describe(spec.name).ended and time.monotonic() < deadline:
+        time.sleep(1)
+    with pytest.raises(ServiceError, match="already ended"):
+        service.stop(spec.name)
+    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
+    assert not [b for b in at.button if b.key == f"tuning_{spec.name}_stop"]  # nothing left to stop
