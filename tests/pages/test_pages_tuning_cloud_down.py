@@ -1,0 +1,31 @@
+"""With the cloud down, the Tune and Tuning job pages say so and what to do; no tracebacks, and a launch is
+refused before any upload."""
+
+from tests.pages.conftest import dashboard
+
+
+def test_tune_page_with_the_cloud_down(dead_cloud: str) -> None:
+    at = dashboard().run()
+    at.switch_page("pages/tune.py").run()
+    assert not at.exception
+    assert any("The cloud is down or unreachable" in e.value for e in at.error)
+    at.text_input(key="tune_data_uri").set_value("s3://bucket/data/").run()
+    at.text_input(key="tune_output").set_value("s3://bucket/out/").run()
+    at.button(key="tune_launch").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("The cloud is down or unreachable") for e in at.error)
+
+
+def test_tuning_job_page_with_the_cloud_down_and_a_bad_name(dead_cloud: str) -> None:
+    at = dashboard().run()
+    at.switch_page("pages/tuning_job.py")
+    at.query_params["tuning_job"] = "some-tuning"
+    at.run()
+    assert not at.exception
+    assert any("The cloud is down or unreachable" in e.value for e in at.error)
+    at.query_params["tuning_job"] = "not_a_valid_name"
+    at.run()
+    assert [e.value for e in at.error] == [
+        "'not_a_valid_name' is not a valid tuning job name: 1–32 letters, digits and hyphens, starting and ending "
+        "with a letter or digit."
+    ]
