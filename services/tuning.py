@@ -88,11 +88,19 @@ class TuningService:
         self.check(spec)
         role = spec.training.role_arn or self.training.default_role_arn()
         request = build_tuning_request(spec, region=self._settings.region, role_arn=role)
-        bucket, key = self.training.upload_code(replace(spec.training, job_name=spec.name))
+        static = request["TrainingJobDefinition"]["StaticHyperParameters"]
+        uploaded = None
+        if spec.warm_start_parents and spec.warm_start_type == "IdenticalDataAndAlgorithm":
+            # The same algorithm means the parent's code too: its static hyperparameters name where it is.
+            parent = self.describe(spec.warm_start_parents[0]).raw["TrainingJobDefinition"]
+            static["sagemaker_submit_directory"] = parent["StaticHyperParameters"]["sagemaker_submit_directory"]
+        else:
+            uploaded = self.training.upload_code(replace(spec.training, job_name=spec.name))
         try:
             response = self._sagemaker().create_hyper_parameter_tuning_job(**request)
         except BOTO_ERRORS as exc:
-            self.training.delete_code(bucket, key)
+            if uploaded:
+                self.training.delete_code(*uploaded)
             raise from_client_error(exc, what=f"launch tuning job '{spec.name}'") from exc
         return response["HyperParameterTuningJobArn"]
 

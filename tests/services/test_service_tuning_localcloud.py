@@ -111,3 +111,39 @@ def test_a_dataset_without_train_creates_nothing(service: TuningService, cloud: 
     s3 = cloud.client("s3")
     for prefix in ("svc-no-train/", "svc-bad/"):  # no code uploaded for a refused launch
         assert s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount", 0) == 0
+
+
+def test_every_strategy_and_option_is_accepted_then_stopped(service: TuningService) -> None:
+    """Hyperband with its resources, Grid over every combination, Bayesian with early stopping Auto, completion
+    criteria and a warm start: each request is one localcloud (as AWS) accepts; each is stopped at once."""
+    parent = two_trials("svc-parent")
+    service.launch(parent)
+    wait(service, "svc-parent")
+    variants = {
+        "svc-hyperband": replace(
+            two_trials("svc-hyperband"),
+            strategy="Hyperband",
+            min_resource=1,
+            max_resource=2,
+            training=replace(parent.training, epochs=2),
+        ),
+        "svc-grid": replace(two_trials("svc-grid"), strategy="Grid", max_jobs=None, ranges=parent.ranges[1:]),
+        "svc-bayes": replace(
+            two_trials("svc-bayes"),
+            strategy="Bayesian",
+            early_stopping="Auto",
+            target_value=0.1,
+            not_improving_jobs=3,
+            warm_start_parents=("svc-parent",),
+            warm_start_type="IdenticalDataAndAlgorithm",
+        ),
+    }
+    for name, spec in variants.items():
+        service.launch(spec)
+        service.stop(name)
+    for name, spec in variants.items():
+        job = service.describe(name)
+        assert job.status in {"Stopping", "Stopped"} and job.strategy == spec.strategy
+        assert service.clone_spec(name).ranges == spec.ranges
+    assert service.describe("svc-grid").max_jobs is None
+    assert service.describe("svc-bayes").raw["WarmStartConfig"]["WarmStartType"] == "IdenticalDataAndAlgorithm"
