@@ -94,8 +94,9 @@ def optuna_figures(found: optuna.Study, contour: tuple[str, str] | None) -> dict
         views["Contour"] = lambda: vis.plot_contour(found, params=list(contour))
     out: dict[str, go.Figure | str] = {}
     for name, draw in views.items():
-        if len(found.trials) < (2 if name != "Optimization history" else 1):
-            out[name] = "needs at least two trials with an objective"
+        needed = 1 if name == "Optimization history" else 2
+        if len(found.trials) < needed:
+            out[name] = f"needs at least {'one trial' if needed == 1 else 'two trials'} with an objective"
             continue
         try:
             out[name] = _styled(draw())
@@ -148,7 +149,10 @@ def timeline_chart(trials: list[Trial], now: datetime | None = None) -> go.Figur
             )
         )
     figure.update_xaxes(type="date", title_text="time (UTC)")
-    figure.update_yaxes(autorange="reversed", showticklabels=len(trials) <= 40)
+    order = [t.name for t in trials]  # trial order (creation), whatever the status
+    figure.update_yaxes(
+        autorange="reversed", categoryorder="array", categoryarray=order, showticklabels=len(trials) <= 40
+    )
     figure.update_layout(barmode="overlay", height=max(HEIGHT_PX, min(1200, 18 * len(trials) + 120)))
     return _styled(figure)
 

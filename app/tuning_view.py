@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from app.formatting import timestamp as when
-from app.jobs import duration
 from app.tuning_charts import epochs_chart, optuna_figures, parallelism, study, timeline_chart
 from services.tuning_analysis import Finding
 from services.tuning_jobs import Trial, TuningJob
@@ -37,8 +36,7 @@ def trials_frame(job: TuningJob, trials: list[Trial], now: datetime) -> pd.DataF
         row.update(
             {
                 job.objective_metric: trial.objective,
-                "duration": duration(trial.duration_s(now)),
-                "seconds": round(trial.duration_s(now) or 0.0, 1),
+                "duration (s)": round(trial.duration_s(now) or 0.0, 1),
                 "stopped": stop_mark(job, trial),
                 "failure reason": trial.failure_reason or "",
             }

@@ -62,14 +62,15 @@ def status_part() -> bool:
     st.session_state[KEY] = job
     now = datetime.now(UTC)
     counters, objective = job.status_counters, job.objective_counters
-    status, done, running, scored, elapsed, spend = st.columns(6)
+    status, done, running = st.columns(3)
     status.metric("Status", job.status)
     done.metric("Trials ended", f"{len(trials) - counters.get('InProgress', 0)} of {job.max_jobs or len(trials)}")
     running.metric("Running", counters.get("InProgress", 0))
+    scored, elapsed, spend = st.columns(3)
     scored.metric(
-        "Objectives",
-        f"{objective.get('Succeeded', 0)} ok · {objective.get('Failed', 0)} failed",
-        help="ObjectiveStatusCounters: Succeeded, Pending, Failed",
+        "Objectives succeeded",
+        f"{objective.get('Succeeded', 0)} of {len(trials)}",
+        help=f"ObjectiveStatusCounters: {objective.get('Failed', 0)} failed, {objective.get('Pending', 0)} pending",
     )
     elapsed.metric("Elapsed", duration(job.elapsed_s(now)))
     spend.metric(

@@ -44,7 +44,7 @@ def findings(job: TuningJob, trials: list[Trial], *, classes: int | None) -> lis
     broken = [t.name for t in trials if t.objective is not None and not math.isfinite(t.objective)]
     if broken:
         out.append(
-            Finding(f"{len(broken)} trials ended with a NaN or infinite objective: training diverged.", tuple(broken))
+            Finding(f"{_trials(broken)} ended with a NaN or infinite objective: training diverged.", tuple(broken))
         )
     if classes and classes > 1 and _is_loss(job.objective_metric):
         chance = math.log(classes)
@@ -54,7 +54,8 @@ def findings(job: TuningJob, trials: list[Trial], *, classes: int | None) -> lis
         if weak:
             out.append(
                 Finding(
-                    f"{len(weak)} trials are no better than chance: {job.objective_metric} ≥ ln({classes}) = "
+                    f"{_trials(weak)} {'is' if len(weak) == 1 else 'are'} no better than chance: "
+                    f"{job.objective_metric} ≥ ln({classes}) = "
                     f"{chance:.3f}, the cross-entropy of a uniform guess over {classes} classes.",
                     tuple(weak),
                 )
@@ -63,7 +64,7 @@ def findings(job: TuningJob, trials: list[Trial], *, classes: int | None) -> lis
     if silent:
         out.append(
             Finding(
-                f"{len(silent)} trials ended without printing the objective '{job.objective_metric}': its metric "
+                f"{_trials(silent)} ended without printing the objective '{job.objective_metric}': its metric "
                 "definition's regex matched no log line, so they count as failed objectives.",
                 tuple(silent),
             )
@@ -84,6 +85,11 @@ def findings(job: TuningJob, trials: list[Trial], *, classes: int | None) -> lis
             )
         )
     return out
+
+
+def _trials(names: list[str]) -> str:
+    """`1 trial` / `3 trials`."""
+    return "1 trial" if len(names) == 1 else f"{len(names)} trials"
 
 
 def _number(value: object) -> bool:

@@ -163,14 +163,27 @@ def parse_tuning_job(raw: dict[str, Any]) -> TuningJob:
         instance_count=int(resources.get("InstanceCount", 1)),
         tuned_names=tuple(r["Name"] for kind in sorted(ranges) for r in ranges[kind] or []),
         data_uri=channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri"),
-        completion_reason=_criteria_note(details),
+        completion_reason=_completion_reason(config, details, best),
         raw=raw,
     )
 
 
-def _criteria_note(details: dict[str, Any]) -> str | None:
+def _completion_reason(config: dict[str, Any], details: dict[str, Any], best: dict[str, Any] | None) -> str | None:
+    """Which completion criterion ended the job early, if one was set and met (AWS reports the count of jobs
+    not improving whether or not that criterion was asked for)."""
+    criteria = config.get("TuningJobCompletionCriteria") or {}
+    goal = config.get("HyperParameterTuningJobObjective") or {}
+    target = criteria.get("TargetObjectiveMetricValue")
+    value = (best or {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+    if target is not None and value is not None:
+        reached = value >= target if goal.get("Type") == "Maximize" else value <= target
+        if reached:
+            return f"the best objective ({value:.4g}) reached the target {target:g}"
+    limit = (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving")
     jobs = details.get("NumberOfTrainingJobsObjectiveNotImproving")
-    return f"best objective not improving for {jobs} jobs" if jobs else None
+    if limit and jobs and jobs >= limit:
+        return f"the best objective did not improve for {jobs} jobs (limit {limit})"
+    return None
 
 
 def parse_summary(raw: dict[str, Any]) -> TuningSummary:

@@ -42,7 +42,7 @@ def test_no_better_than_chance_is_ln_classes() -> None:
     assert math.log(133) < 4.9
     found = messages([trial(0, 4.9), trial(1, 1.2)])
     assert found == [
-        "1 trials are no better than chance: validation:loss ≥ ln(133) = 4.890, the cross-entropy of a uniform "
+        "1 trial is no better than chance: validation:loss ≥ ln(133) = 4.890, the cross-entropy of a uniform "
         "guess over 133 classes."
     ]
 
@@ -65,3 +65,25 @@ def test_spearman_needs_variation() -> None:
     assert spearman([1, 2, 3], [1, 2, 3]) is None  # too few
     assert spearman([1, 1, 1, 1], [1, 2, 3, 4]) is None
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
+
+
+def test_completed_early_only_when_a_criterion_was_set_and_met() -> None:
+    raw = described(6)
+    best = {
+        "FinalHyperParameterTuningJobObjectiveMetric": {"Value": 0.4},
+        "TrainingJobName": "t",
+        "TrainingJobStatus": "Completed",
+    }  # noqa: E501
+    details = {"TuningJobCompletionDetails": {"NumberOfTrainingJobsObjectiveNotImproving": 3}, "BestTrainingJob": best}
+    assert parse_tuning_job({**raw, **details}).completion_reason is None  # AWS counts it regardless
+    config = raw["HyperParameterTuningJobConfig"]
+    criteria = {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
+    with_limit = {
+        **raw,
+        **details,
+        "HyperParameterTuningJobConfig": {**config, "TuningJobCompletionCriteria": criteria},
+    }
+    assert parse_tuning_job(with_limit).completion_reason == "the best objective did not improve for 3 jobs (limit 3)"
+    target = {**config, "TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.5}}
+    reached = parse_tuning_job({**raw, **details, "HyperParameterTuningJobConfig": target}).completion_reason
+    assert reached == "the best objective (0.4) reached the target 0.5"
