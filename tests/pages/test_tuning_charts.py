@@ -1,6 +1,10 @@
-"""Tuning charts from trials: Optuna's figures fed by an in-memory study, the per-epoch and timeline views."""
+"""Tuning charts from trials: Optuna's figures fed by an in-memory study, the per-epoch and timeline views;
+the trials table."""
+
+from datetime import UTC, datetime
 
 from app.tuning_charts import epochs_chart, optuna_figures, parallelism, study, timeline_chart
+from app.tuning_view import stop_mark, trials_frame
 from bench.tuning_page import described, summaries
 from services.tuning_jobs import parse_trial, parse_tuning_job
 
@@ -40,3 +44,28 @@ def test_epochs_and_timeline() -> None:
     assert parallelism(trials) == 10  # ten at a time, as the bench data is built
     timeline = timeline_chart(trials)
     assert sum(len(bar.y) for bar in timeline.data) == 30
+
+
+def test_stopped_trials_say_why() -> None:
+    raw, _ = summaries(30)
+    trials = [parse_trial(s) for s in raw]
+    job = parse_tuning_job(described(30))  # early stopping Auto
+    stopped = next(t for t in trials if t.status == "Stopped")
+    assert stop_mark(job, stopped) == "early-stopped"
+    assert stop_mark(job, next(t for t in trials if t.status == "Completed")) == ""
+    config = {**job.raw["HyperParameterTuningJobConfig"], "TrainingJobEarlyStoppingType": "Off"}
+    by_operator = parse_tuning_job(
+        {**job.raw, "HyperParameterTuningJobStatus": "Stopped", "HyperParameterTuningJobConfig": config}
+    )
+    assert stop_mark(by_operator, stopped) == "stopped with the tuning job"
+    frame = trials_frame(job, trials, datetime.now(UTC))
+    assert list(frame.columns) == [
+        "trial",
+        "status",
+        "batch_size",
+        "learning_rate",
+        "validation:loss",
+        "duration (s)",
+        "stopped",
+        "failure reason",
+    ]
