@@ -12,6 +12,8 @@ OPERATOR_PAGES = {
         ("pages/data.py", "Data"),
         ("pages/train.py", "Train"),
         ("pages/job.py", "Job"),
+        ("pages/tune.py", "Tune"),
+        ("pages/tuning_job.py", "Tuning job"),
         ("pages/compare.py", "Compare jobs"),
     ],
     "Operate": [

@@ -1,16 +1,18 @@
-"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, scaling): speed targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, scaling): speed targets,
+side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import lambda_concurrency, prediction, scaling, training, tuning
+from bench import lambda_concurrency, prediction, scaling, training, tuning, tuning_page
 
 SUITES = {
     "prediction": prediction.main,
     "training": training.main,
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
+    "tuning-page": tuning_page.main,
     "scaling": scaling.main,
 }
 

@@ -132,6 +132,16 @@ class TrainingService:
         self.check(spec)
         role = spec.role_arn or self.default_role_arn()
         request = build_request(spec, region=self.region, role_arn=role)
+        bucket, key = self.upload_code(spec)
+        try:
+            response = self._client("sagemaker").create_training_job(**request)
+        except BOTO_ERRORS as exc:
+            self.delete_code(bucket, key)
+            raise from_client_error(exc, what=f"launch training job '{spec.job_name}'") from exc
+        return response["TrainingJobArn"]
+
+    def upload_code(self, spec: TrainingSpec) -> tuple[str, str]:
+        """Package the training code and put it where the SDK would (`source_uri`); returns bucket and key."""
         bucket = urlsplit(spec.output_path).netloc
         self.datasets().ensure_bucket(bucket)
         key = urlsplit(source_uri(spec)).path.lstrip("/")
@@ -145,13 +155,12 @@ class TrainingService:
                 if isinstance(cause, BOTO_ERRORS):
                     raise from_client_error(cause, what=f"upload the training code to s3://{bucket}/{key}") from exc
                 raise ServiceError(f"Could not upload the training code to s3://{bucket}/{key}: {exc}") from exc
-        try:
-            response = self._client("sagemaker").create_training_job(**request)
-        except BOTO_ERRORS as exc:
-            with contextlib.suppress(*BOTO_ERRORS):  # the launch error is what the operator needs to see
-                s3.delete_object(Bucket=bucket, Key=key)
-            raise from_client_error(exc, what=f"launch training job '{spec.job_name}'") from exc
-        return response["TrainingJobArn"]
+        return bucket, key
+
+    def delete_code(self, bucket: str, key: str) -> None:
+        """Remove code uploaded for a launch that was then refused (nothing half-created)."""
+        with contextlib.suppress(*BOTO_ERRORS):  # the launch error is what the operator needs to see
+            self._client("s3").delete_object(Bucket=bucket, Key=key)
 
     # -- read ------------------------------------------------------------------------------------------
     def describe(self, name: str) -> TrainingJob:

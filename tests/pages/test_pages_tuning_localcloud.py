@@ -1,0 +1,131 @@
+"""Tune and Tuning job pages against a real localcloud: the original project's preset launched from the form
+on a small real dataset (after a refusal with AWS's reason), listed, then its page once it completed: best
+trial, trials, plots, warnings, Clone back into the form."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+
+import pytest
+
+from app.tuning_state import ranges_frame
+from services.clients import CloudSettings
+from services.datasets import DatasetService
+from services.errors import ServiceError
+from services.training_spec import TrainingSpec
+from services.tuning import TuningService
+from services.tuning_spec import ORIGINAL_RANGES, ParameterRange, generate_tuning_name, original_preset
+from tests.pages.conftest import dashboard
+
+PREFIX = "datasets/dogs-tiny/"
+
+
+@pytest.fixture
+def tiny(aws_env, datasets, tmp_path) -> str:
+    """Four breeds, two photos per split: a trial takes seconds."""
+    source = datasets / "dogs-wiki-133"
+    for split in ("train", "valid", "test"):
+        for folder in sorted((source / "train").iterdir())[:4]:
+            target = tmp_path / split / folder.name
+            target.mkdir(parents=True)
+            for photo in sorted((source / split / folder.name).glob("*"))[:2]:
+                shutil.copy(photo, target / photo.name)
+    service = DatasetService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    bucket = service.default_bucket()
+    service.ensure_bucket(bucket)
+    if not service.dataset_exists(bucket, PREFIX):  # once per localcloud: the tests share it
+        service.upload_dataset(tmp_path, bucket, PREFIX)
+    return f"s3://{bucket}/{PREFIX}"
+
+
+def open_page(path: str, **query):
+    at = dashboard().run()
+    at.switch_page(path)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
+    at = open_page("pages/tune.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.text_input(key="tune_data_uri").set_value(tiny).run()
+    at.button(key="tune_preset").click().run()
+    assert any("The original project's tuning" in i.value for i in at.info)
+    assert at.selectbox(key="tune_objective").value == "Test Loss"
+    assert at.radio(key="tune_objective_type").value == "Minimize"
+    name = at.text_input(key="tune_name").value
+    at.number_input(key="tune_epochs").set_value(1)
+    at.number_input(key="tune_max_parallel").set_value(3)
+    at.button(key="tune_launch").click().run()
+    assert any(
+        "MaxParallelTrainingJobs (3) cannot be greater than MaxNumberOfTrainingJobs (2)" in e.value for e in at.error
+    )
+    assert any("Up to 2 trials" in i.value for i in at.info)
+    at.number_input(key="tune_max_parallel").set_value(2)
+    at.button(key="tune_launch").click().run()
+    assert any("Batch sizes [32, 64, 128, 256, 512] are larger than the training split" in e.value for e in at.error)
+    # The ranges table is a data editor (AppTest cannot type into one): its source is what the operator sees.
+    at.session_state["tune_ranges_source"] = ranges_frame(
+        (ORIGINAL_RANGES[0], ParameterRange("batch_size", "Categorical", values=("2", "4")))
+    )
+    at.run()
+    at.button(key="tune_launch").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success[0].value == f"Launched tuning job '{name}'."
+    assert name in at.dataframe[0].value["tuning job"].tolist()
+
+    service = TuningService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    deadline = time.monotonic() + 300
+    while not service.describe(name).ended and time.monotonic() < deadline:
+        time.sleep(1)
+    at = open_page("pages/tuning_job.py", tuning_job=name)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "Completed" and metrics["Trials ended"] == "2 of 2"
+    assert metrics["Minimize Test Loss"] != "n/a"
+    assert any(md.value.startswith(f"#### Best trial: {name}-00") for md in at.markdown)
+    trials = at.dataframe[0].value
+    assert len(trials) == 2 and set(trials["status"]) == {"Completed"}
+    assert {"learning_rate", "batch_size", "Test Loss"} <= set(trials.columns)
+    # Four classes: a loss at or above ln(4) is no better than chance, and the page says which trials.
+    assert all(not w.value.startswith("Failed") for w in at.warning)
+
+    at = open_page("pages/tune.py", tab="launch", clone=name)
+    assert not at.exception
+    assert any(s.value == f"Form pre-filled from tuning job '{name}'." for s in at.success)
+    assert at.selectbox(key="tune_objective").value == "Test Loss"
+    assert at.text_input(key="tune_name").value.startswith(name.rsplit("-", 2)[0])
+
+
+def test_a_missing_tuning_job_is_explained(aws_env) -> None:
+    at = open_page("pages/tuning_job.py", tuning_job="no-such-tuning")
+    assert not at.exception
+    assert at.error and "no-such-tuning" in at.error[0].value
+
+
+def test_stop_a_running_tuning_job_from_its_page(aws_env, tiny) -> None:
+    service = TuningService(settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    spec = original_preset(
+        TrainingSpec(job_name="x", data_uri=tiny, output_path=service.training.default_output_path(), epochs=3),
+        name=generate_tuning_name("page-stop"),
+    )
+    spec = replace(spec, ranges=(ORIGINAL_RANGES[0], ParameterRange("batch_size", "Categorical", values=("2", "4"))))
+    service.launch(spec)
+    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
+    at.button(key=f"tuning_{spec.name}_stop").click().run()
+    at.button(key=f"tuning_{spec.name}_stop_yes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Status"] in {"Stopping", "Stopped"}
+    deadline = time.monotonic() + 180
+    while not service.describe(spec.name).ended and time.monotonic() < deadline:
+        time.sleep(1)
+    with pytest.raises(ServiceError, match="already ended"):
+        service.stop(spec.name)
+    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
+    assert not [b for b in at.button if b.key == f"tuning_{spec.name}_stop"]  # nothing left to stop
