@@ -98,3 +98,23 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
     page.get_by_role("button", name="Verify by a real classification").click()
     expect(page.get_by_text(f"Still classifies through lambda {broad_function}: keeshond")).to_be_visible()
     assert "Traceback" not in page.inner_text("body")
+
+
+@pytest.mark.parametrize("operator_page", ["train", "tune", "security"])
+def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, localcloud, tmp_path, operator_page):
+    """The very first visit of a just-started dashboard, straight to an operator page's URL, before any session
+    has drawn the navigation: still the refusal, never the page."""
+    users = tmp_path / "users.json"
+    subprocess.run(
+        [sys.executable, "-m", "services.users", "init"],
+        cwd=ROOT,
+        env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        check=True,
+    )
+    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
+    with running_dashboard(localcloud, tmp_path, **env) as url:
+        page.goto(f"{url}/{operator_page}")
+        expect(page.get_by_text("is for operators")).to_be_visible()
+        expect(page.get_by_text("Viewing as a guest")).to_be_visible()
+        assert "Launch" not in page.inner_text("section.main, [data-testid='stMain']")
