@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import queue
+import re
 import sys
 import threading
 from typing import Any
@@ -24,6 +25,8 @@ STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints
 LIST_PAGE = 500  # ListMetrics returns up to 500 metrics a call
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+PERCENTILE = re.compile(r"p(100|\d{1,2}(\.\d{1,2})?)")
+"""GetMetricData's percentile statistics (`p50`, `p99`, `p99.9`), computed from the stored datapoints."""
 
 Bucket = tuple[float, float, float, float]  # sample count, sum, minimum, maximum
 Datapoint = tuple[str, dict[str, str], float, float, str]  # name, dimensions, timestamp, value, unit
@@ -134,6 +137,41 @@ class Metrics(Service):
         rows = self.store.query(sql + " GROUP BY 1 ORDER BY 1", args)
         return {float(t): (count, total, low, high) for t, count, total, low, high in rows}
 
+    def percentiles(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: dict[str, str],
+        start: float,
+        end: float,
+        period: int,
+        unit: str | None,
+        rank: float,
+    ) -> dict[float, float]:
+        """The `rank`th percentile (nearest rank) of each period-aligned bucket's datapoints; a statistic set
+        counts as its average, once per sample."""
+        sql = (
+            "SELECT CAST(timestamp / ? AS INTEGER) * ?, total / sample_count, sample_count FROM metric_data "
+            "WHERE namespace = ? AND name = ? AND dimensions = ? AND timestamp >= ? AND timestamp < ?"
+        )
+        args: list[Any] = [period, period, namespace, name, _dimensions_key(dimensions), start, end]
+        if unit is not None:
+            sql, args = sql + " AND unit = ?", [*args, unit]
+        values: dict[float, list[tuple[float, float]]] = {}
+        for t, value, count in self.store.query(sql, args):
+            values.setdefault(float(t), []).append((float(value), float(count)))
+        result = {}
+        for t, points in sorted(values.items()):
+            points.sort()
+            wanted = max(1.0, math.ceil(rank / 100 * sum(count for _, count in points)))
+            seen = 0.0
+            for value, count in points:
+                seen += count
+                if seen >= wanted:
+                    result[t] = value
+                    break
+        return result
+
     # operations -----------------------------------------------------------------
     def op_PutMetricData(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         namespace = p["Namespace"]
@@ -215,7 +253,8 @@ class Metrics(Service):
                     "not metric math Expressions."
                 )
             stat = query["MetricStat"]
-            if stat["Stat"] not in STATISTICS:
+            percentile = PERCENTILE.fullmatch(stat["Stat"])
+            if stat["Stat"] not in STATISTICS and percentile is None:
                 raise invalid(
                     f"The value {stat['Stat']} for parameter MetricDataQueries.member.{i}.MetricStat.Stat "
                     f"is not one of {', '.join(STATISTICS)}."
@@ -227,7 +266,7 @@ class Metrics(Service):
                     "MissingParameter",
                     f"MetricDataQueries.member.{i}.MetricStat.Metric needs a Namespace and a MetricName.",
                 )
-            buckets = self.buckets(
+            where = (
                 metric["Namespace"],
                 metric["MetricName"],
                 {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []},
@@ -236,7 +275,11 @@ class Metrics(Service):
                 stat["Period"],
                 stat.get("Unit"),
             )
-            times = sorted(buckets, reverse=descending)
+            if percentile is None:
+                series = {t: _statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
+            else:
+                series = self.percentiles(*where, float(percentile.group(1)))
+            times = sorted(series, reverse=descending)
             status = "Complete" if len(times) <= budget else "PartialData"
             times = times[:budget]
             budget -= len(times)
@@ -246,7 +289,7 @@ class Metrics(Service):
                         "Id": query["Id"],
                         "Label": query.get("Label", metric["MetricName"]),
                         "Timestamps": [_utc(t) for t in times],
-                        "Values": [_statistic(stat["Stat"], buckets[t]) for t in times],
+                        "Values": [series[t] for t in times],
                         "StatusCode": status,
                     }
                 )

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.metrics import Metrics
+from localcloud.protocol import AwsError
 from localcloud.state import Store
 from tests.localcloud.conftest import CALL, assert_shape
 
@@ -223,3 +224,37 @@ def test_internal_put_is_what_get_metric_data_reads(tmp_path):
         CALL,
     )["MetricDataResults"][0]
     assert result["Values"] == pytest.approx([1.0, 0.5, 1 / 3])
+
+
+def test_percentiles_are_computed_per_period_from_the_datapoints(tmp_path):
+    metrics = Metrics(Store(tmp_path))
+    start = T0.timestamp()
+    dims = {"EndpointName": "e", "VariantName": "AllTraffic"}
+    latencies = [("ModelLatency", dims, start + i / 100, float(i + 1), "Microseconds") for i in range(100)]
+    metrics.put_many("AWS/SageMaker", latencies)
+    metric = {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "ModelLatency",
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+    }
+    results = metrics.op_GetMetricData(
+        {
+            "MetricDataQueries": [
+                {"Id": f"p{rank}", "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
+                for rank, stat in ((50, "p50"), (99, "p99"), (100, "p100"))
+            ],
+            "StartTime": T0 - dt.timedelta(minutes=1),
+            "EndTime": T0 + dt.timedelta(minutes=1),
+        },
+        CALL,
+    )["MetricDataResults"]
+    assert [r["Values"] for r in results] == [[50.0], [99.0], [100.0]]
+    with pytest.raises(AwsError, match="p101"):
+        metrics.op_GetMetricData(
+            {
+                "MetricDataQueries": [{"Id": "x", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "p101"}}],
+                "StartTime": T0,
+                "EndTime": T0 + dt.timedelta(minutes=1),
+            },
+            CALL,
+        )
