@@ -3,7 +3,9 @@ its lineage, live CloudWatch charts, changes, autoscaling and a load test."""
 
 import streamlit as st
 
+from app.endpoint_actions import delete_panel, deploy_new_panel, point_function_panel, update_panel
 from app.endpoint_view import fleet_table, live_charts, timing_note, variants_and_lineage
+from app.scaling_panel import scaling_panel
 from app.settings import current_settings
 from services.endpoint_metrics import cloud_timing
 from services.endpoints import EndpointsService
@@ -27,7 +29,9 @@ if not name:
     if endpoints:
         fleet_table(endpoints)
     else:
-        st.info("No endpoints. Deploy one from a finished training job (Job page) or below.")
+        st.info("No endpoints yet: deploy one below.")
+    st.markdown("#### Deploy a model")
+    deploy_new_panel(settings)
     st.stop()
 
 st.page_link("pages/endpoints.py", label="All endpoints", icon="⬅️")
@@ -42,3 +46,20 @@ variants_and_lineage(settings, endpoint)
 variant = endpoint.variants[0].name if endpoint.variants else "AllTraffic"
 st.markdown("#### Live metrics")
 live_charts(settings, name, variant, timing)
+
+st.markdown("#### Autoscaling")
+scaling_panel(settings, name, variant, timing)
+
+st.markdown("#### Change it")
+update_tab, lambda_tab, delete_tab = st.tabs(["Update", "Lambda", "Delete"])
+with update_tab:
+    update_panel(settings, endpoint)
+with lambda_tab:
+    try:
+        functions = service.function_names()
+    except ServiceError as exc:
+        st.error(exc.message)
+        functions = []
+    point_function_panel(settings, endpoint, functions)
+with delete_tab:
+    delete_panel(settings, endpoint)

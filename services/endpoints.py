@@ -10,6 +10,7 @@ AWS refuses it while a scaling policy manages a variant, and its reason is shown
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,7 +167,8 @@ class EndpointsService:
             raise ServiceError(f"Endpoint '{name}' is {current.status}; it can be updated once it is InService.")
         variant = current.variants[0].name if current.variants else "AllTraffic"
         sagemaker = self._client("sagemaker")
-        config_name = deploy_name(name, time.strftime("-%Y%m%d-%H%M%S", time.gmtime()))
+        # Seconds and a random tail: two updates in one second (or a refused one just before) never collide.
+        config_name = deploy_name(name, time.strftime("-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(2))
         try:
             sagemaker.create_endpoint_config(
                 EndpointConfigName=config_name,
@@ -189,6 +191,13 @@ class EndpointsService:
                 sagemaker.delete_endpoint_config(EndpointConfigName=config_name)
             raise from_client_error(exc, what=f"update endpoint '{name}'") from exc
         return config_name
+
+    def function_names(self) -> list[str]:
+        try:
+            pages = self._client("lambda").get_paginator("list_functions").paginate()
+            return sorted(f["FunctionName"] for page in pages for f in page["Functions"])
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what="list functions") from exc
 
     def functions_calling(self, endpoint: str) -> list[str]:
         """The Lambda functions whose ENDPOINT_NAME is this endpoint: deleting it would break them."""
