@@ -3,6 +3,7 @@ its lineage, live CloudWatch charts, changes, autoscaling and a load test."""
 
 import streamlit as st
 
+from app.cost_panel import cost_panel
 from app.endpoint_actions import delete_panel, deploy_new_panel, point_function_panel, update_panel
 from app.endpoint_view import fleet_table, live_charts, timing_note, variants_and_lineage
 from app.load_test_panel import load_test_panel
@@ -35,6 +36,8 @@ if not name:
         st.info("No endpoints yet: deploy one below.")
     st.markdown("#### Deploy a model")
     deploy_new_panel(settings)
+    st.markdown("#### Cost")
+    cost_panel(settings)
     st.stop()
 
 st.page_link("pages/endpoints.py", label="All endpoints", icon="⬅️")

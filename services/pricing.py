@@ -108,3 +108,7 @@ HOSTING_HOURLY_USD: dict[str, float] = {
 """USD per instance hour of an endpoint instance, for the types the deploy form offers."""
 
 EC2_PRICE_SOURCE = "on-demand us-east-1 list price (EC2, Linux)"
+
+LAMBDA_PROVISIONED_GB_SECOND_USD = 0.0000041667
+"""Lambda provisioned concurrency, x86, us-east-1: USD per GB-second that environments are kept ready
+(invocations on them are billed apart)."""

@@ -35,3 +35,62 @@ def test_an_unknown_endpoint_is_explained(fast_env) -> None:
     at.switch_page("pages/endpoints.py").run()
     assert not at.exception
     assert "no-such-endpoint" in at.error[0].value
+
+
+def detail(endpoint: str = DEFAULT_ENDPOINT):
+    at = dashboard()
+    at.query_params["endpoint"] = endpoint
+    at.switch_page("pages/endpoints.py").run()
+    assert not at.exception
+    return at
+
+
+def by_label(widgets, label: str):
+    return next(w for w in widgets if w.label.startswith(label))
+
+
+def test_deleting_the_endpoint_the_function_calls_is_warned(fast_env) -> None:
+    at = detail()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "dog-breed-predict still call this endpoint" in warnings, warnings
+
+
+def test_bad_scaling_input_is_refused_with_the_reason_and_nothing_registered(fast_env) -> None:
+    at = detail()
+    by_label(at.number_input, "Minimum instances").set_value(3)
+    by_label(at.number_input, "Maximum instances").set_value(2)
+    by_label(at.button, "Apply autoscaling").click().run()
+    assert "Minimum capacity cannot be greater than maximum capacity" in " ".join(e.value for e in at.error)
+    by_label(at.number_input, "Minimum instances").set_value(1)
+    by_label(at.number_input, "Maximum instances").set_value(9)
+    by_label(at.number_input, "Target value").set_value(0.0)
+    by_label(at.button, "Apply autoscaling").click().run()
+    errors = " ".join(e.value for e in at.error)
+    assert "above the 3 endpoint instances this cloud allows" in errors and "greater than 0" in errors
+    scaling = fast_env.client("application-autoscaling")
+    resource = f"endpoint/{DEFAULT_ENDPOINT}/variant/AllTraffic"
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])["ScalableTargets"] == []
+    )
+
+
+def test_a_load_test_above_the_page_limits_is_refused(fast_env) -> None:
+    at = detail()
+    by_label(at.number_input, "Requests per second").set_value(500.0)
+    by_label(at.button, "Start load test").click().run()
+    assert "Requests per second must be above 0 and at most 20" in " ".join(e.value for e in at.error)
+    assert not any(m.label == "Answered" for m in at.metric)  # nothing started
+
+
+def test_the_list_adds_up_cost_and_asks_before_tearing_down(fast_env) -> None:
+    at = dashboard()
+    at.switch_page("pages/endpoints.py").run()
+    assert any(m.label == "Running now, per hour" and m.value.startswith("$") for m in at.metric)
+    by_label(at.button, "Tear down everything").click().run()
+    warning = " ".join(w.value for w in at.warning)
+    assert f"endpoint `{DEFAULT_ENDPOINT}`" in warning and "Models and training artifacts stay" in warning
+    by_label(at.button, "Cancel").click().run()
+    assert (
+        fast_env.client("sagemaker").describe_endpoint(EndpointName=DEFAULT_ENDPOINT)["EndpointStatus"] == "InService"
+    )
+    assert not any("This removes" in w.value for w in at.warning)
