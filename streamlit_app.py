@@ -28,11 +28,6 @@ def operators_only(title: str, url_path: str) -> st.Page:
     return st.Page(refuse, title=title, url_path=url_path, visibility="hidden")
 
 
-def old_endpoint_address() -> None:
-    """`/endpoint?endpoint=<name>` (the page's address before it listed every endpoint) still lands on it."""
-    st.switch_page("pages/endpoints.py", query_params=st.query_params.to_dict())
-
-
 def sign_in_first() -> None:
     st.info("This dashboard requires signing in: use the form in the sidebar.")
 
@@ -56,10 +51,6 @@ for section, pages in OPERATOR_PAGES.items():
         sections.setdefault("", []).extend(
             operators_only(title, path.removeprefix("pages/").removesuffix(".py")) for path, title in pages
         )
-if caller.is_operator:
-    sections["Operate"].append(
-        st.Page(old_endpoint_address, title="Endpoint", url_path="endpoint", visibility="hidden")
-    )
 page = st.navigation(sections)
 record_page(page.url_path)
 page.run()

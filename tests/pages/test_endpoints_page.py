@@ -94,3 +94,24 @@ def test_the_list_adds_up_cost_and_asks_before_tearing_down(fast_env) -> None:
         fast_env.client("sagemaker").describe_endpoint(EndpointName=DEFAULT_ENDPOINT)["EndpointStatus"] == "InService"
     )
     assert not any("This removes" in w.value for w in at.warning)
+
+
+def test_deploy_an_existing_model_to_a_new_endpoint(fast_env) -> None:
+    at = dashboard()
+    at.switch_page("pages/endpoints.py").run()
+    by_label(at.radio, "Deploy from").set_value("An existing model").run()
+    assert by_label(at.selectbox, "Model").value == "model dog-breed-efficientnet-lite0"
+    by_label(at.text_input, "Endpoint name").set_value("page-deployed-ep")
+    by_label(at.button, "Deploy").click().run()
+    assert not at.exception and not at.error
+    assert any(
+        "Endpoint 'page-deployed-ep' created with model 'dog-breed-efficientnet-lite0'" in s.value for s in at.success
+    )
+    sagemaker = fast_env.client("sagemaker")
+    try:
+        fast_env.wait_endpoint("page-deployed-ep")
+        config = sagemaker.describe_endpoint(EndpointName="page-deployed-ep")["EndpointConfigName"]
+        variant = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]
+        assert variant["ModelName"] == "dog-breed-efficientnet-lite0"  # the model is reused, not copied
+    finally:
+        sagemaker.delete_endpoint(EndpointName="page-deployed-ep")
