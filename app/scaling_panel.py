@@ -28,7 +28,7 @@ def scaling_panel(settings: CloudSettings, endpoint: str, variant: str, timing: 
         return
     _form(service, endpoint, variant, state, timing)
     _scheduled(service, endpoint, variant, state)
-    _status(settings, endpoint, variant)
+    _status(settings, endpoint, variant, state.registered)
 
 
 def _form(service: ScalingService, endpoint: str, variant: str, state: ScalingState, timing: CloudTiming) -> None:
@@ -111,10 +111,12 @@ def _scheduled(service: ScalingService, endpoint: str, variant: str, state: Scal
                     st.success(f"Scheduled '{name.strip()}'.")
 
 
-def _status(settings: CloudSettings, endpoint: str, variant: str) -> None:
-    """Alarms and activities, refreshed every 2 s while the section is shown (they change as it scales)."""
+def _status(settings: CloudSettings, endpoint: str, variant: str, registered: bool) -> None:
+    """Alarms and activities, refreshed every 2 s while the variant is autoscaled (they change as it scales)
+    and the operator keeps the refresh on."""
+    refresh = st.toggle("Refresh alarms and activities", value=registered, key=f"scaling_live_{endpoint}")
 
-    @st.fragment(run_every="2s")
+    @st.fragment(run_every="2s" if refresh else None)
     def live() -> None:
         try:
             state = ScalingService(settings).state(endpoint, variant)

@@ -11,6 +11,7 @@ from services.clients import CloudSettings
 from services.deploy import DeployService
 from services.endpoints import EndpointsService
 from services.errors import ServiceError
+from services.load_test import EndpointTarget, LoadPlan, LoadTest, load_photos
 from services.scaling import ScalingPlan, ScalingService, check_plan, suggested_target
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
@@ -58,8 +59,17 @@ def test_update_point_the_function_and_delete(settings, deployed) -> None:
     with pytest.raises(ServiceError, match="must be deregistered as scalable targets"):
         service.update(deployed, model_name=MODEL, instance_type="ml.c5.large", instance_count=1)
     scaling.remove(deployed, "AllTraffic")
-    config = service.update(deployed, model_name=MODEL, instance_type="ml.c5.large", instance_count=1)
-    wait_in_service(service, deployed)
+    photos = load_photos("dogs-wiki-133", 5)
+    load = LoadTest(EndpointTarget(settings, deployed), LoadPlan(5.0, 120, 2, "dogs-wiki-133"), photos).start()
+    try:
+        config = service.update(deployed, model_name=MODEL, instance_type="ml.c5.large", instance_count=1)
+        wait_in_service(service, deployed)
+        time.sleep(1)  # requests reach the new fleet too
+    finally:
+        load.stop()
+        load.wait(30)
+    during = load.snapshot()
+    assert during.errors == 0 and during.answered > 0, during.last_error  # no downtime
     updated = service.describe(deployed)
     assert updated.config_name == config and updated.variants[0].instance_type == "ml.c5.large"
 
