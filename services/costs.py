@@ -87,7 +87,7 @@ class CostService:
             for function in functions:
                 configs = lambda_client.list_provisioned_concurrency_configs(FunctionName=function["FunctionName"])
                 for config in configs.get("ProvisionedConcurrencyConfigs", []):
-                    count = config.get("AllocatedProvisionedConcurrentExecutions") or 0
+                    count = config.get("RequestedProvisionedConcurrentExecutions") or 0  # billed as configured
                     qualifier = config["FunctionArn"].rsplit(":", 1)[-1]
                     gb = function.get("MemorySize", 128) / 1024
                     lines.append(

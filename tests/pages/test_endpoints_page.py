@@ -115,3 +115,13 @@ def test_deploy_an_existing_model_to_a_new_endpoint(fast_env) -> None:
         assert variant["ModelName"] == "dog-breed-efficientnet-lite0"  # the model is reused, not copied
     finally:
         sagemaker.delete_endpoint(EndpointName="page-deployed-ep")
+
+
+def test_a_cloud_that_is_down_is_explained(dead_cloud: str) -> None:
+    at = dashboard()
+    at.switch_page("pages/endpoints.py").run()
+    assert not at.exception
+    assert "The cloud is down or unreachable" in at.error[0].value
+    at.query_params["endpoint"] = DEFAULT_ENDPOINT
+    at.switch_page("pages/endpoints.py").run()
+    assert not at.exception and "The cloud is down or unreachable" in at.error[0].value
