@@ -116,12 +116,15 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
 def live_charts(settings: CloudSettings, endpoint: str, variant: str, timing: CloudTiming) -> None:
     """CloudWatch's view of the variant, refreshed every metric period (at least every 2 s) while shown."""
     period = query_period(timing.period_s)
+    window = min(300, max(30, 600 // period))  # half an hour of AWS's minutes; five minutes of 1 s periods
     live = st.toggle("Refresh the charts", value=True, key=f"charts_live_{endpoint}")
 
     @st.fragment(run_every=max(2.0, float(period)) if live else None)
     def charts() -> None:
         try:
-            metrics = EndpointMetricsService(settings).variant_metrics(endpoint, variant, period_s=period)
+            metrics = EndpointMetricsService(settings).variant_metrics(
+                endpoint, variant, period_s=period, window_periods=window
+            )
         except ServiceError as exc:
             st.error(exc.message)
             return
