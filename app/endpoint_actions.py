@@ -78,6 +78,16 @@ def point_function_panel(settings: CloudSettings, endpoint: EndpointView, functi
     if not functions:
         st.caption("No Lambda functions in this account and region.")
         return
+    try:
+        callers = EndpointsService(settings).functions_calling(endpoint.name)
+    except ServiceError as exc:
+        st.warning(exc.message)
+        callers = []
+    st.caption(
+        f"Calling this endpoint now ({ENDPOINT_VARIABLE}): {', '.join(callers)}."
+        if callers
+        else "No function calls this endpoint now."
+    )
     function = st.selectbox("Function", functions, key="point_function")
     if st.button(f"Point '{function}' at '{endpoint.name}'", key="point_function_go"):
         try:

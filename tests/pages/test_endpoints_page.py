@@ -125,3 +125,21 @@ def test_a_cloud_that_is_down_is_explained(dead_cloud: str) -> None:
     at.query_params["endpoint"] = DEFAULT_ENDPOINT
     at.switch_page("pages/endpoints.py").run()
     assert not at.exception and "The cloud is down or unreachable" in at.error[0].value
+
+
+def test_point_the_function_at_an_endpoint_from_the_page(fast_env) -> None:
+    lambda_client = fast_env.client("lambda")
+    environment = lambda_client.get_function_configuration(FunctionName="dog-breed-predict")["Environment"]
+    lambda_client.update_function_configuration(
+        FunctionName="dog-breed-predict",
+        Environment={"Variables": {**environment["Variables"], "ENDPOINT_NAME": "elsewhere"}},
+    )
+    try:
+        at = detail()
+        assert any(c.value == "No function calls this endpoint now." for c in at.caption)
+        by_label(at.button, "Point 'dog-breed-predict' at 'dog-breed-classifier'").click().run()
+        assert any("now calls endpoint 'dog-breed-classifier'" in s.value for s in at.success)
+        now = lambda_client.get_function_configuration(FunctionName="dog-breed-predict")["Environment"]
+        assert now == environment  # ENDPOINT_NAME is back, the other variables kept
+    finally:
+        lambda_client.update_function_configuration(FunctionName="dog-breed-predict", Environment=environment)
