@@ -204,6 +204,7 @@ class LoadTest:
         self._sent = 0
         self._last_error: str | None = None
         self._started = 0.0
+        self._ended: float | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> LoadTest:
@@ -244,6 +245,7 @@ class LoadTest:
                 workers.submit(self._request, *photo)
                 next_at = max(next_at + interval, now - interval)  # catch up a little, never in a burst
             self._stop.set()
+        self._ended = self._clock()
 
     def _request(self, body: bytes, content_type: str) -> None:
         start = self._clock()
@@ -253,6 +255,9 @@ class LoadTest:
         except ServiceError as exc:
             ok = False
             self._last_error = exc.message
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed request, and the test goes on
+            ok = False
+            self._last_error = f"{type(exc).__name__}: {exc}"
         finally:
             self._slots.release()
         end = self._clock()
@@ -271,7 +276,8 @@ class LoadTest:
         with self._lock:
             results = list(self._results)
             instances = dict(self._instances)
-        elapsed = min(self._clock() - self._started, float(self.plan.duration_s)) if self._started else 0.0
+        now = self._ended if self._ended is not None else self._clock()
+        elapsed = min(now - self._started, float(self.plan.duration_s)) if self._started else 0.0
         by_second: dict[int, list[tuple[float, bool]]] = {}
         for at, latency, ok in results:
             by_second.setdefault(int(at), []).append((latency, ok))

@@ -85,6 +85,7 @@ def test_load_scales_out_to_two_and_quiet_scales_in_without_a_failure(fast_env, 
         busy.wait(30)
         loaded = busy.snapshot()
         assert loaded.errors == 0 and loaded.answered > 0, loaded.last_error
+        assert not loaded.running and loaded.elapsed_s < 60  # stopped early: its clock stopped with it
         assert [s.instances for s in loaded.seconds][:1] == [1] and 2 in {s.instances for s in loaded.seconds}
         assert loaded.peak_rps_per_instance and suggested_target(loaded.peak_rps_per_instance) > 0
 
