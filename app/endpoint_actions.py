@@ -73,8 +73,13 @@ def update_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
             st.success(f"Updating to endpoint config `{config}`: the current instances serve until the new ones do.")
 
 
-def point_function_panel(settings: CloudSettings, endpoint: EndpointView, functions: list[str]) -> None:
+def point_function_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
     """Set a function's ENDPOINT_NAME to this endpoint."""
+    try:
+        functions = EndpointsService(settings).function_names()
+    except ServiceError as exc:
+        st.error(exc.message)
+        return
     if not functions:
         st.caption("No Lambda functions in this account and region.")
         return

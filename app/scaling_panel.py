@@ -3,20 +3,34 @@ the policy's alarms and their state, and the scaling activity history (which the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
 from services.clients import CloudSettings
 from services.endpoint_metrics import CloudTiming
 from services.errors import ServiceError
-from services.scaling import DEFAULT_COOLDOWN_S, ScalingPlan, ScalingService, ScalingState
+from services.load_test import LoadSnapshot
+from services.scaling import DEFAULT_COOLDOWN_S, ScalingPlan, ScalingService, ScalingState, suggested_target
 
 _METRICS = {
     "invocations": "Invocations per instance (SageMakerVariantInvocationsPerInstance)",
     "cpu": "CPU utilisation (%)",
 }
 SUGGESTED_KEY = "suggested_target"
-"""Session key where the load-test panel leaves AWS's suggested target for the endpoint it tested."""
+"""Session key of AWS's suggested target per endpoint, from its last load test."""
+
+
+def suggestion_keeper(endpoint: str) -> Callable[[LoadSnapshot], None]:
+    """What the load-test panel calls when a test of `endpoint` ends: AWS's suggested target from its peak
+    (peak RPS per instance × 0.5 × 60), kept for this form."""
+
+    def keep(snapshot: LoadSnapshot) -> None:
+        if snapshot.peak_rps_per_instance:
+            st.session_state.setdefault(SUGGESTED_KEY, {})[endpoint] = suggested_target(snapshot.peak_rps_per_instance)
+
+    return keep
 
 
 def scaling_panel(settings: CloudSettings, endpoint: str, variant: str, timing: CloudTiming) -> None:

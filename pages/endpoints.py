@@ -7,13 +7,12 @@ from app.cost_panel import cost_panel
 from app.endpoint_actions import delete_panel, deploy_new_panel, point_function_panel, update_panel
 from app.endpoint_view import fleet_table, live_charts, timing_note, variants_and_lineage
 from app.load_test_panel import load_test_panel
-from app.scaling_panel import SUGGESTED_KEY, scaling_panel
+from app.scaling_panel import scaling_panel, suggestion_keeper
 from app.settings import current_settings
 from services.endpoint_metrics import cloud_timing
 from services.endpoints import EndpointsService
 from services.errors import ServiceError
-from services.load_test import EndpointTarget, LoadSnapshot
-from services.scaling import suggested_target
+from services.load_test import EndpointTarget
 
 settings = current_settings()
 service = EndpointsService(settings)
@@ -54,16 +53,7 @@ st.markdown("#### Live metrics")
 live_charts(settings, name, variant, timing)
 
 st.markdown("#### Load test")
-
-
-def remember_suggestion(snapshot: LoadSnapshot) -> None:
-    """AWS's suggested target from this test's peak, for the autoscaling form."""
-    if snapshot.peak_rps_per_instance:
-        suggestions = st.session_state.setdefault(SUGGESTED_KEY, {})
-        suggestions[name] = suggested_target(snapshot.peak_rps_per_instance)
-
-
-load_test_panel(f"endpoint_{name}", lambda: EndpointTarget(settings, name), on_finish=remember_suggestion)
+load_test_panel(f"endpoint_{name}", lambda: EndpointTarget(settings, name), on_finish=suggestion_keeper(name))
 
 st.markdown("#### Autoscaling")
 scaling_panel(settings, name, variant, timing)
@@ -73,11 +63,6 @@ update_tab, lambda_tab, delete_tab = st.tabs(["Update", "Lambda", "Delete"])
 with update_tab:
     update_panel(settings, endpoint)
 with lambda_tab:
-    try:
-        functions = service.function_names()
-    except ServiceError as exc:
-        st.error(exc.message)
-        functions = []
-    point_function_panel(settings, endpoint, functions)
+    point_function_panel(settings, endpoint)
 with delete_tab:
     delete_panel(settings, endpoint)
