@@ -143,3 +143,55 @@ def test_point_the_function_at_an_endpoint_from_the_page(fast_env) -> None:
         assert now == environment  # ENDPOINT_NAME is back, the other variables kept
     finally:
         lambda_client.update_function_configuration(FunctionName="dog-breed-predict", Environment=environment)
+
+
+def test_an_update_while_autoscaled_shows_aws_refusal(fast_env) -> None:
+    scaling = fast_env.client("application-autoscaling")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{DEFAULT_ENDPOINT}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=1)
+    scaling.put_scaling_policy(
+        PolicyName="hold",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 1000.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+        **target,
+    )
+    try:
+        at = detail()
+        by_label(at.button, "Update without downtime").click().run()
+        assert "must be deregistered as scalable targets" in " ".join(e.value for e in at.error)
+    finally:
+        scaling.deregister_scalable_target(**target)
+    assert (
+        fast_env.client("sagemaker").describe_endpoint(EndpointName=DEFAULT_ENDPOINT)["EndpointStatus"] == "InService"
+    )
+
+
+def test_delete_an_endpoint_after_confirming(fast_env) -> None:
+    sagemaker = fast_env.client("sagemaker")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="page-doomed",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "dog-breed-efficientnet-lite0",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="page-doomed", EndpointConfigName="page-doomed")
+    fast_env.wait_endpoint("page-doomed")
+    at = detail("page-doomed")
+    assert by_label(at.button, "Delete endpoint").disabled  # not before the confirmation
+    by_label(at.checkbox, "Also delete its model(s)").uncheck()  # the default endpoint serves it too
+    by_label(at.checkbox, "Yes, delete endpoint 'page-doomed'").check().run()
+    by_label(at.button, "Delete endpoint").click().run()
+    assert any(s.value == "Deleted endpoint page-doomed, config page-doomed." for s in at.success)
+    assert "page-doomed" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
