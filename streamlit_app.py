@@ -17,7 +17,7 @@ OPERATOR_PAGES = {
         ("pages/compare.py", "Compare jobs"),
     ],
     "Operate": [
-        ("pages/endpoint.py", "Endpoint"),
+        ("pages/endpoints.py", "Endpoints"),
         ("pages/lambda.py", "Lambda"),
         ("pages/security.py", "Security"),
     ],

@@ -23,6 +23,7 @@ from localcloud.alarms import Alarms, Clock
 from localcloud.autoscaling import ApplicationAutoScaling
 from localcloud.codecs import codec_for, guess_codec
 from localcloud.ec2 import EC2
+from localcloud.endpoint_metrics import InstanceCpu
 from localcloud.iam.enforce import Authorizer
 from localcloud.iam.service import IAM
 from localcloud.keys import KeyTable
@@ -70,6 +71,7 @@ class LocalCloud:
             self.store, self.s3, self.training, self.tuning, self.metrics, max_instances=endpoint_instances
         )
         self.metrics.alarms = self.alarms = Alarms(self.store, self.metrics, Clock(metric_period_s))
+        InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
         self.autoscaling = ApplicationAutoScaling(self.store, self.sagemaker, self.alarms)
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)

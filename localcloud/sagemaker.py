@@ -345,6 +345,12 @@ class SageMaker(Service):
         for fleet in fleets:
             fleet.stop()
 
+    def variant_pids(self) -> list[tuple[str, str, list[int]]]:
+        """(endpoint, variant, instance process ids) of every fleet serving, for the CPU metric."""
+        with self._lock:
+            fleets = [f for group in self.fleets.values() for f in group]
+        return [(f.endpoint, f.variant, f.pids()) for f in fleets]
+
     def instance_pids(self) -> dict[str, list[int]]:
         with self._lock:
             return {name: [pid for f in group for pid in f.pids()] for name, group in self.fleets.items()}

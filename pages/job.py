@@ -198,7 +198,7 @@ if job.model_artifact and job.ended:
         st.caption(f"Where this model serves is unknown: {exc.message}")
         serving = []
     for endpoint in serving:
-        st.page_link("pages/endpoint.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
+        st.page_link("pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.model_artifact and (job.status == "Completed" or job.model_saved):

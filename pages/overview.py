@@ -93,7 +93,7 @@ if overview.endpoints:
         ).set_index("name")
     )
     for e in overview.endpoints if OPERATOR else []:  # what each serves and where it came from
-        st.page_link("pages/endpoint.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
+        st.page_link("pages/endpoints.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
 else:
     st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")
 

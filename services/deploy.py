@@ -28,9 +28,9 @@ INFERENCE_INSTANCE_TYPES = (
     "ml.g4dn.xlarge",
     "ml.t2.medium",
 )
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+")
-_INSTANCE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+INSTANCE_PATTERN = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,11 @@ class DeployService:
         and create or update the endpoint."""
         problems = []
         for label, name in (("model", model_name), ("endpoint", endpoint_name)):
-            if not _NAME.fullmatch(name or ""):
+            if not NAME_PATTERN.fullmatch(name or ""):
                 problems.append(f"'{name}' is not a valid {label} name: letters, digits, hyphens, at most 63.")
         if not _S3_URI.fullmatch(model_data_url or ""):
             problems.append(f"'{model_data_url}' is not an s3:// URI of a model.tar.gz.")
-        if not _INSTANCE.fullmatch(instance_type or ""):
+        if not INSTANCE_PATTERN.fullmatch(instance_type or ""):
             problems.append(f"'{instance_type}' is not an ml.* instance type.")
         if instance_count < 1:
             problems.append("Instance count must be at least 1.")

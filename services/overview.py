@@ -114,6 +114,13 @@ def get_overview(
 
 def probe_health(endpoint_url: str | None) -> str | None:
     """Ask the configured endpoint whether it is localcloud; its status ("ok" …) if so, else None."""
+    health = localcloud_health(endpoint_url)
+    return None if health is None else str(health.get("status") or "unknown")
+
+
+def localcloud_health(endpoint_url: str | None) -> dict[str, Any] | None:
+    """localcloud's health document (its options, such as a shortened metric period, and its limits), or
+    None when the endpoint is AWS or anything that is not localcloud."""
     if endpoint_url is None:
         return None
     url = endpoint_url.rstrip("/") + HEALTH_PATH  # CloudSettings guarantees http(s)
@@ -123,7 +130,7 @@ def probe_health(endpoint_url: str | None) -> str | None:
     except (urllib.error.URLError, OSError, ValueError):
         return None
     if isinstance(answer, dict) and answer.get("service") == "localcloud":
-        return str(answer.get("status") or "unknown")
+        return answer
     return None
 
 

@@ -50,3 +50,25 @@ def aws_env(localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> L
     for name, value in localcloud.env().items():
         monkeypatch.setenv(name, value)
     return localcloud
+
+
+@pytest.fixture(scope="session")
+def fast_localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    """A localcloud with the default endpoint and function whose one-minute metric period lasts one second
+    (alarms, cooldowns and scaling in seconds) and that allows 3 endpoint instances: for autoscaling tests."""
+    cloud = LocalCloudProcess(
+        tmp_path_factory.mktemp("fast-localcloud"), ["--metric-period-seconds", "1", "--endpoint-instances", "3"]
+    ).start()
+    cloud.wait_endpoint(DEFAULT_ENDPOINT)
+    yield cloud
+    cloud.stop()
+
+
+@pytest.fixture
+def fast_env(fast_localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
+    """Point boto3 (and so the dashboard's services) at the fast localcloud."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in fast_localcloud.env().items():
+        monkeypatch.setenv(name, value)
+    return fast_localcloud

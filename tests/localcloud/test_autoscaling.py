@@ -377,3 +377,29 @@ def test_metric_alarms_are_evaluated_against_stored_metrics(fast):
     assert code == "InvalidParameterValue"
     cloudwatch.delete_alarms(AlarmNames=["queue-deep"])
     assert cloudwatch.describe_alarms(AlarmNames=["queue-deep"])["MetricAlarms"] == []
+
+
+def test_each_instance_publishes_its_cpu_once_a_period(fast):
+    deploy_echo(fast, "cpu")
+    fast.wait_endpoint("cpu")
+    runtime, cloudwatch = fast.client("sagemaker-runtime"), fast.client("cloudwatch")
+    for _ in range(20):
+        runtime.invoke_endpoint(EndpointName="cpu", Body=b"hi", ContentType="text/plain")
+    dims = [{"Name": "EndpointName", "Value": "cpu"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+
+    def datapoints() -> list[dict]:
+        end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        return cloudwatch.get_metric_statistics(
+            Namespace="/aws/sagemaker/Endpoints",
+            MetricName="CPUUtilization",
+            Dimensions=dims,
+            StartTime=end - dt.timedelta(hours=1),
+            EndTime=end,
+            Period=3600,
+            Statistics=["SampleCount", "Minimum", "Maximum"],
+            Unit="Percent",
+        )["Datapoints"]
+
+    found = until(lambda: [d for d in datapoints() if d["SampleCount"] >= 2], "two CPUUtilization samples")[0]
+    assert 0 <= found["Minimum"] <= found["Maximum"]
+    fast.client("sagemaker").delete_endpoint(EndpointName="cpu")

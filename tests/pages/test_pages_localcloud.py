@@ -234,9 +234,9 @@ def test_a_wrong_secret_is_explained_without_showing_it(aws_env, monkeypatch) ->
 def test_an_endpoints_page_shows_its_model_origin_and_breeds(aws_env) -> None:
     at = dashboard().run()
     links = [link for link in at.get("page_link") if "model, job and dataset" in link.proto.label]
-    assert links and links[0].proto.page.endswith("endpoint")  # the Overview links each endpoint
+    assert links and links[0].proto.page.endswith("endpoints")  # the Overview links each endpoint
     at.query_params["endpoint"] = "dog-breed-classifier"
-    at.switch_page("pages/endpoint.py").run()
+    at.switch_page("pages/endpoints.py").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dog-breed-efficientnet-lite0"]

@@ -1,0 +1,107 @@
+"""The load-test engine against real targets on a localcloud whose metric period lasts one second: a load
+drives a scale-out to 2 instances and a quiet one the scale-in, with no failed request (fixture `fast_env`)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services.clients import CloudSettings
+from services.deploy import DeployService
+from services.endpoints import EndpointsService
+from services.errors import ServiceError
+from services.load_test import (
+    EndpointTarget,
+    FunctionTarget,
+    LoadLimits,
+    LoadPlan,
+    LoadTest,
+    check_plan,
+    load_photos,
+    photo_sets,
+)
+from services.scaling import ScalingPlan, ScalingService, suggested_target
+from tests.conftest import DEFAULT_FUNCTION
+
+MODEL = "dog-breed-efficientnet-lite0"
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (LoadPlan(21.0, 10, 2, "negatives"), "Requests per second must be above 0 and at most 20"),
+        (LoadPlan(0.0, 10, 2, "negatives"), "Requests per second must be above 0"),
+        (LoadPlan(5.0, 601, 2, "negatives"), "Duration must be 1 to 600 s"),
+        (LoadPlan(5.0, 10, 17, "negatives"), "Concurrency must be 1 to 16"),
+        (LoadPlan(5.0, 10, 2, "negatives", photos=201), "Photos must be 1 to 200"),
+    ],
+)
+def test_a_load_above_the_page_limits_is_refused(plan: LoadPlan, message: str) -> None:
+    with pytest.raises(ServiceError, match=message):
+        check_plan(plan, LoadLimits())
+
+
+def test_photo_sets_come_from_the_shared_datasets(datasets) -> None:
+    assert {"dogs-wiki-133", "negatives"} <= set(photo_sets())
+    photos = load_photos("dogs-wiki-133", 5)
+    assert len(photos) == 5 and all(kind in {"image/jpeg", "image/png"} for _, kind in photos)
+    with pytest.raises(ServiceError, match="is not one of the photo sets"):
+        load_photos("../../etc", 5)
+
+
+def test_the_function_as_target_with_its_qualifier(fast_env, datasets) -> None:
+    settings = CloudSettings.from_env()
+    plan = LoadPlan(4.0, 2, 2, "dogs-wiki-133", photos=3)
+    done = LoadTest(FunctionTarget(settings, DEFAULT_FUNCTION, "$LATEST"), plan, load_photos("dogs-wiki-133", 3))
+    done.start().wait(60)
+    snapshot = done.snapshot()
+    assert not snapshot.running and snapshot.errors == 0 and snapshot.answered >= 4, snapshot.last_error
+    missing = LoadTest(FunctionTarget(settings, "no-such-function"), plan, load_photos("negatives", 1))
+    missing.start().wait(60)
+    assert missing.snapshot().answered == 0 and "no-such-function" in (missing.snapshot().last_error or "")
+
+
+def test_load_scales_out_to_two_and_quiet_scales_in_without_a_failure(fast_env, datasets) -> None:
+    settings = CloudSettings.from_env()
+    sagemaker = fast_env.client("sagemaker")
+    artifact = sagemaker.describe_model(ModelName=MODEL)["PrimaryContainer"]["ModelDataUrl"]
+    DeployService(settings=settings).deploy_model(artifact, model_name=MODEL, endpoint_name="load-ep")
+    endpoints = EndpointsService(settings)
+    try:
+        fast_env.wait_endpoint("load-ep")
+        # target 4 invocations per instance per (one-second) period; cooldowns of 30 "seconds" last half a second
+        ScalingService(settings).apply(
+            "load-ep", "AllTraffic", ScalingPlan(1, 2, 4.0, "invocations", 30, 30), instance_limit=3
+        )
+        photos = load_photos("dogs-wiki-133", 10)
+        busy = LoadTest(EndpointTarget(settings, "load-ep"), LoadPlan(10.0, 60, 4, "dogs-wiki-133"), photos).start()
+        deadline = time.monotonic() + 60
+        while endpoints.describe("load-ep").variants[0].current_instances != 2:
+            assert time.monotonic() < deadline and busy.running(), "no scale-out to 2 instances"
+            time.sleep(0.2)
+        time.sleep(2.5)  # the test's own instance count, read each second, sees the second instance too
+        busy.stop()
+        busy.wait(30)
+        loaded = busy.snapshot()
+        assert loaded.errors == 0 and loaded.answered > 0, loaded.last_error
+        assert not loaded.running and loaded.elapsed_s < 60  # stopped early: its clock stopped with it
+        assert [s.instances for s in loaded.seconds][:1] == [1] and 2 in {s.instances for s in loaded.seconds}
+        assert loaded.peak_rps_per_instance and suggested_target(loaded.peak_rps_per_instance) > 0
+
+        quiet = LoadTest(EndpointTarget(settings, "load-ep"), LoadPlan(1.0, 120, 1, "dogs-wiki-133"), photos).start()
+        deadline = time.monotonic() + 90
+        while endpoints.describe("load-ep").variants[0].current_instances != 1:
+            assert time.monotonic() < deadline, "no scale-in to 1 instance"
+            time.sleep(0.2)
+        quiet.stop()
+        quiet.wait(30)
+        assert quiet.snapshot().errors == 0, quiet.snapshot().last_error
+        activities = ScalingService(settings).state("load-ep", "AllTraffic").activities
+        assert [a.description for a in activities[:2]] == [
+            "Setting desired instance count to 1.",
+            "Setting desired instance count to 2.",
+        ]
+        assert "AlarmHigh" in activities[1].cause and activities[1].status == "Successful"
+    finally:
+        endpoints.delete("load-ep", with_models=False)
