@@ -56,11 +56,13 @@ def cpu_chart(metrics: VariantMetrics) -> go.Figure:
 
 
 def load_test_chart(snapshot: LoadSnapshot) -> go.Figure:
-    """Per second of a load test: requests answered, errors and instances serving above; latency below."""
+    """Per second of a load test: requests answered, throttled and failed, and instances serving above; latency
+    below."""
     seconds = snapshot.seconds
     t = [s.t for s in seconds]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     figure.add_trace(go.Scatter(x=t, y=[s.answered for s in seconds], name="requests/s", mode="lines"), row=1, col=1)
+    figure.add_trace(go.Scatter(x=t, y=[s.throttled for s in seconds], name="throttled/s", mode="lines"), row=1, col=1)
     figure.add_trace(go.Scatter(x=t, y=[s.errors for s in seconds], name="errors/s", mode="lines"), row=1, col=1)
     figure.add_trace(
         go.Scatter(x=t, y=[s.instances for s in seconds], name="instances", mode="lines", line={"shape": "hv"}),

@@ -51,9 +51,10 @@ def load_test_panel(
 
     def progress() -> bool:
         snapshot = test.snapshot()
-        answered, errors = st.columns(2)
+        answered, throttled, errors = st.columns(3)
         sent_col, instances_col = st.columns(2)
         answered.metric("Answered", snapshot.answered)
+        throttled.metric("Throttled", snapshot.throttled, help="Refused for being over a limit (HTTP 429)")
         errors.metric("Failed", snapshot.errors)
         sent_col.metric("Elapsed", f"{snapshot.elapsed_s:.0f} / {test.plan.duration_s} s")
         current = next((s.instances for s in reversed(snapshot.seconds) if s.instances is not None), None)
@@ -65,7 +66,10 @@ def load_test_panel(
             if st.button("Stop load test", key=f"{state_key}_stop"):
                 test.stop()
         else:
-            st.caption(f"Finished: {snapshot.answered} answered, {snapshot.errors} failed, on {test.target.label}.")
+            st.caption(
+                f"Finished: {snapshot.answered} answered, {snapshot.throttled} throttled, {snapshot.errors} failed, "
+                f"on {test.target.label}."
+            )
             if on_finish and not st.session_state.get(f"{state_key}_reported"):
                 st.session_state[f"{state_key}_reported"] = True
                 on_finish(snapshot)

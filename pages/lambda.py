@@ -12,12 +12,14 @@ from app.lambda_charts import metrics_view
 from app.lambda_concurrency_view import account_summary, provisioned_view, reserved_form
 from app.lambda_function_view import endpoint_form, function_details, functions_table, versions_view
 from app.lambda_test_view import invoke_tab
+from app.load_test_panel import load_test_panel
 from app.settings import current_settings
 from services.errors import ServiceError
 from services.lambda_concurrency import ConcurrencyService
 from services.lambda_functions import LATEST, LambdaFunctionService
 from services.lambda_metrics import LambdaMetricsService
 from services.lambda_test_events import LambdaTestService
+from services.load_test import FunctionTarget
 
 settings = current_settings()
 caller = visitor()
@@ -69,8 +71,14 @@ try:
         reserved_form(concurrency_service, caller, account, current, changed)
         qualifiers = [q for q in functions_service.qualifiers(name) if q != LATEST]
         provisioned_view(concurrency_service, caller, current, qualifiers, changed)
-        # The load test panel (app/load_test_panel.py, from the Endpoints page) belongs here, aimed at the
-        # function or one of `qualifiers`: throttles beyond the reservation, warm first calls on a provisioned alias.
+        st.subheader("Load test")
+        st.caption(
+            "Calls the function with photos at a steady rate: beyond its reserved concurrency the extra calls are "
+            "throttled; through an alias with provisioned concurrency the first calls find a ready environment."
+        )
+        aimed = st.selectbox("Aim at", ["$LATEST", *qualifiers], key=f"lambda_load_{name}")
+        qualifier = None if aimed == "$LATEST" else aimed
+        load_test_panel(f"function_{name}", lambda: FunctionTarget(settings, name, qualifier))
     elif view == "Metrics":
         metrics_view(LambdaMetricsService(settings), name, functions_service.qualifiers(name))
     else:

@@ -21,8 +21,8 @@ from services.viewer import viewer_session
 
 DEFAULT_REGION = "us-east-1"
 
+DEFAULT_ATTEMPTS = 3
 _CONFIG = dict(
-    retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=5,
     # Long enough for a cold endpoint instance or Lambda environment to answer an inference.
     read_timeout=60,
@@ -92,27 +92,36 @@ _lock = threading.RLock()
 
 
 def make_client(
-    service_name: str, settings: CloudSettings | None = None, *, boto3_session: boto3.Session | None = None
+    service_name: str,
+    settings: CloudSettings | None = None,
+    *,
+    boto3_session: boto3.Session | None = None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
 ) -> Any:
-    """A client for `service_name`; cached per (service, settings) because building one takes ~50 ms.
+    """A client for `service_name`; cached per (service, settings, attempts) because building one takes ~50 ms.
 
     A caller-supplied `boto3_session` is used as is and not cached (tests, scripts with their own
-    credentials).
+    credentials). `max_attempts=1` turns botocore's retries off, for callers that count every refusal.
     """
     settings = settings or CloudSettings.from_env()
     if boto3_session is not None:
-        return _build(service_name, settings, boto3_session)
-    key = (service_name, settings)
+        return _build(service_name, settings, boto3_session, max_attempts)
+    key = (service_name, settings, max_attempts)
     with _lock:  # boto3 sessions are not thread-safe; Streamlit runs sessions in threads.
         if key not in _clients:
-            _clients[key] = _build(service_name, settings, make_session(settings))
+            _clients[key] = _build(service_name, settings, make_session(settings), max_attempts)
         return _clients[key]
 
 
-def _build(service_name: str, settings: CloudSettings, session: boto3.Session) -> Any:
+def _build(service_name: str, settings: CloudSettings, session: boto3.Session, max_attempts: int) -> Any:
     # The settings are the single source of truth for the endpoint: an empty endpoint URL means AWS
     # even when AWS_ENDPOINT_URL is still set in the environment.
-    config = Config(region_name=settings.region, ignore_configured_endpoint_urls=True, **_CONFIG)
+    config = Config(
+        region_name=settings.region,
+        ignore_configured_endpoint_urls=True,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        **_CONFIG,
+    )
     try:
         client = session.client(service_name, endpoint_url=settings.endpoint_url, config=config)
     except BOTO_ERRORS as exc:

@@ -12,6 +12,7 @@ import base64
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _PHOTO_BYTES_LIMIT = 4 * 1024 * 1024  # under both 6 MB payload limits once Lambda's base64 adds a third
 _INSTANCE_POLL_S = 1.0
+OK, THROTTLED, FAILED = "ok", "throttled", "failed"
+THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
+"""Refusals for being over a limit (Lambda's reserved concurrency, an endpoint's throttling): counted apart."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ class EndpointTarget:
     def __init__(self, settings: CloudSettings, endpoint: str) -> None:
         self.label = f"endpoint '{endpoint}'"
         self._endpoint = endpoint
-        self._runtime = make_client("sagemaker-runtime", settings)
+        # One attempt each: a load test counts every refusal, which botocore's retries would hide.
+        self._runtime = make_client("sagemaker-runtime", settings, max_attempts=1)
         self._sagemaker = make_client("sagemaker", settings)
 
     def invoke(self, body: bytes, content_type: str) -> None:
@@ -127,7 +132,7 @@ class FunctionTarget:
         self._request: dict[str, Any] = {"FunctionName": function}
         if qualifier:
             self._request["Qualifier"] = qualifier
-        self._lambda = make_client("lambda", settings)
+        self._lambda = make_client("lambda", settings, max_attempts=1)
 
     def invoke(self, body: bytes, content_type: str) -> None:
         event = {"image": base64.b64encode(body).decode("ascii")}
@@ -156,6 +161,7 @@ class Second:
     t: int
     answered: int
     errors: int
+    throttled: int
     p50_ms: float | None
     p99_ms: float | None
     instances: int | None
@@ -168,6 +174,7 @@ class LoadSnapshot:
     sent: int
     answered: int
     errors: int
+    throttled: int
     last_error: str | None
     seconds: list[Second] = field(default_factory=list)
 
@@ -199,7 +206,7 @@ class LoadTest:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._slots = threading.Semaphore(plan.concurrency)
-        self._results: list[tuple[float, float, bool]] = []  # (seconds since start, latency s, ok)
+        self._results: list[tuple[float, float, str]] = []  # (seconds since start, latency s, OK/THROTTLED/FAILED)
         self._instances: dict[int, int | None] = {}
         self._sent = 0
         self._last_error: str | None = None
@@ -251,18 +258,18 @@ class LoadTest:
         start = self._clock()
         try:
             self.target.invoke(body, content_type)
-            ok = True
+            outcome = OK
         except ServiceError as exc:
-            ok = False
+            outcome = THROTTLED if exc.code in THROTTLE_CODES else FAILED
             self._last_error = exc.message
         except Exception as exc:  # noqa: BLE001 - any failure is a failed request, and the test goes on
-            ok = False
+            outcome = FAILED
             self._last_error = f"{type(exc).__name__}: {exc}"
         finally:
             self._slots.release()
         end = self._clock()
         with self._lock:
-            self._results.append((end - self._started, end - start, ok))
+            self._results.append((end - self._started, end - start, outcome))
 
     def _watch_instances(self) -> None:
         while not self._stop.is_set():
@@ -278,32 +285,34 @@ class LoadTest:
             instances = dict(self._instances)
         now = self._ended if self._ended is not None else self._clock()
         elapsed = min(now - self._started, float(self.plan.duration_s)) if self._started else 0.0
-        by_second: dict[int, list[tuple[float, bool]]] = {}
-        for at, latency, ok in results:
-            by_second.setdefault(int(at), []).append((latency, ok))
+        by_second: dict[int, list[tuple[float, str]]] = {}
+        for at, latency, outcome in results:
+            by_second.setdefault(int(at), []).append((latency, outcome))
         last_instances: int | None = None
         seconds = []
         for t in range(int(elapsed) + 1):
             last_instances = instances.get(t, last_instances)
             done = by_second.get(t, [])
-            latencies = [lat * 1000 for lat, ok in done if ok]
+            latencies = [lat * 1000 for lat, outcome in done if outcome == OK]
             seconds.append(
                 Second(
                     t=t,
                     answered=len(latencies),
-                    errors=sum(1 for _, ok in done if not ok),
+                    errors=sum(1 for _, outcome in done if outcome == FAILED),
+                    throttled=sum(1 for _, outcome in done if outcome == THROTTLED),
                     p50_ms=float(np.percentile(latencies, 50)) if latencies else None,
                     p99_ms=float(np.percentile(latencies, 99)) if latencies else None,
                     instances=last_instances,
                 )
             )
-        answered = sum(1 for _, _, ok in results if ok)
+        outcomes = Counter(outcome for _, _, outcome in results)
         return LoadSnapshot(
             running=self.running(),
             elapsed_s=elapsed,
             sent=self._sent,
-            answered=answered,
-            errors=len(results) - answered,
+            answered=outcomes[OK],
+            errors=outcomes[FAILED],
+            throttled=outcomes[THROTTLED],
             last_error=self._last_error,
             seconds=seconds,
         )

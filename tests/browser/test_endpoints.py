@@ -65,7 +65,7 @@ def test_a_load_test_from_the_page_scales_the_endpoint_out(page, fast_localcloud
         expect(instances).to_have_text("1")
         expect(instances).to_have_text("2", timeout=90_000)
         page.get_by_role("button", name="Stop load test").click()
-        expect(page.get_by_text(re.compile(r"Finished: \d+ answered, 0 failed"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"Finished: \d+ answered, 0 throttled, 0 failed"))).to_be_visible()
         expect(page.get_by_text(re.compile(r"suggests a target of [0-9.]+\.$"))).to_be_visible()
     # the activity table is drawn on a canvas: the activity is read where the page reads it
     activities = fast_localcloud.client("application-autoscaling").describe_scaling_activities(

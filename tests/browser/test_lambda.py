@@ -1,5 +1,6 @@
 """The Lambda page in a real browser: an operator sets reserved concurrency, the page refuses more than the
-account allows with AWS's reason, and the setting is what Lambda itself then reports."""
+account allows with AWS's reason, the setting is what Lambda itself then reports, and a load test beyond it
+comes back partly throttled."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ pytestmark = pytest.mark.browser
 
 FUNCTION = "lambda-browser-probe"
 HANDLER = """
+import time
+
 def lambda_handler(event, context):
+    time.sleep(0.3)  # long enough for calls to overlap under a load test
     return {"statusCode": 200, "body": "{}"}
 """
 
@@ -48,7 +52,14 @@ def test_an_operator_sets_reserved_concurrency(page, dashboard_url, probe):
     page.get_by_role("button", name="Set reserved concurrency").click()
     expect(page.get_by_text(f"{FUNCTION}: reserved 2.")).to_be_visible()
     assert probe.get_function_concurrency(FunctionName=FUNCTION)["ReservedConcurrentExecutions"] == 2
-    # Load test here once the Endpoints page's panel is wired in: calls beyond 2 at once come back throttled.
+
+    page.get_by_label(re.compile(r"^Requests per second")).fill("10")
+    page.get_by_label(re.compile(r"^Duration, s")).fill("4")
+    page.get_by_label(re.compile(r"^In flight at most")).fill("8")
+    page.get_by_label(re.compile(r"^Photos \(")).fill("3")
+    page.get_by_role("button", name="Start load test").click()
+    finished = page.get_by_text(re.compile(r"Finished: [1-9]\d* answered, [1-9]\d* throttled, 0 failed"))
+    expect(finished).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Remove the reservation").click()
     expect(page.get_by_text(f"{FUNCTION}: no reservation.")).to_be_visible()
     assert "Traceback" not in page.inner_text("body")

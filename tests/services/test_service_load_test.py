@@ -50,6 +50,26 @@ def test_photo_sets_come_from_the_shared_datasets(datasets) -> None:
         load_photos("../../etc", 5)
 
 
+
+def test_calls_beyond_reserved_concurrency_count_as_throttled_not_failed(fast_env, datasets) -> None:
+    """Reserved concurrency 1 and 8 calls in flight: Lambda refuses the extra ones with 429, which the test counts
+    as throttles (not retried away, not failures) while the others are answered."""
+    settings = CloudSettings.from_env()
+    lambda_ = fast_env.client("lambda")
+    lambda_.put_function_concurrency(FunctionName=DEFAULT_FUNCTION, ReservedConcurrentExecutions=1)
+    try:
+        plan = LoadPlan(20.0, 3, 8, "dogs-wiki-133", photos=3)
+        test = LoadTest(FunctionTarget(settings, DEFAULT_FUNCTION), plan, load_photos("dogs-wiki-133", 3))
+        test.start().wait(60)
+    finally:
+        lambda_.delete_function_concurrency(FunctionName=DEFAULT_FUNCTION)
+    snapshot = test.snapshot()
+    assert snapshot.throttled > 0 and snapshot.answered > 0 and snapshot.errors == 0, snapshot.last_error
+    assert snapshot.answered + snapshot.throttled == snapshot.sent
+    assert sum(s.throttled for s in snapshot.seconds) == snapshot.throttled
+    assert "throttled" in (snapshot.last_error or "")
+
+
 def test_the_function_as_target_with_its_qualifier(fast_env, datasets) -> None:
     settings = CloudSettings.from_env()
     plan = LoadPlan(4.0, 2, 2, "dogs-wiki-133", photos=3)
