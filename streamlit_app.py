@@ -9,17 +9,17 @@ from app.settings import sidebar_settings
 
 OPERATOR_PAGES = {
     "Build": [
-        ("pages/data.py", "Data"),
-        ("pages/train.py", "Train"),
-        ("pages/job.py", "Job"),
-        ("pages/tune.py", "Tune"),
-        ("pages/tuning_job.py", "Tuning job"),
-        ("pages/compare.py", "Compare jobs"),
+        ("dashboard_pages/data.py", "Data"),
+        ("dashboard_pages/train.py", "Train"),
+        ("dashboard_pages/job.py", "Job"),
+        ("dashboard_pages/tune.py", "Tune"),
+        ("dashboard_pages/tuning_job.py", "Tuning job"),
+        ("dashboard_pages/compare.py", "Compare jobs"),
     ],
     "Operate": [
-        ("pages/endpoints.py", "Endpoints"),
-        ("pages/lambda.py", "Lambda"),
-        ("pages/security.py", "Security"),
+        ("dashboard_pages/endpoints.py", "Endpoints"),
+        ("dashboard_pages/lambda.py", "Lambda"),
+        ("dashboard_pages/security.py", "Security"),
     ],
 }
 
@@ -48,14 +48,17 @@ if caller.name is None and not caller.is_operator and sign_in_required():
     st.stop()
 sidebar_settings(caller)
 sections: dict[str, list[st.Page]] = {
-    "Use": [st.Page("pages/overview.py", title="Overview", default=True), st.Page("pages/predict.py", title="Predict")]
+    "Use": [
+        st.Page("dashboard_pages/overview.py", title="Overview", default=True),
+        st.Page("dashboard_pages/predict.py", title="Predict"),
+    ]
 }
 for section, pages in OPERATOR_PAGES.items():
     if caller.is_operator:
         sections[section] = [st.Page(path, title=title) for path, title in pages]
     else:
         sections.setdefault("", []).extend(
-            operators_only(title, path.removeprefix("pages/").removesuffix(".py")) for path, title in pages
+            operators_only(title, path.removeprefix("dashboard_pages/").removesuffix(".py")) for path, title in pages
         )
 page = st.navigation(sections)
 record_page(page.url_path)

@@ -15,7 +15,7 @@ from services.errors import ServiceError
 from services.lineage import LineageService
 from services.pricing import HOSTING_PRICE_SOURCE
 
-PAGE = "pages/endpoints.py"
+PAGE = "dashboard_pages/endpoints.py"
 
 
 def timing_note(timing: CloudTiming) -> None:
@@ -62,7 +62,7 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
     if endpoint.failure_reason:
         st.error(endpoint.failure_reason)
     st.page_link(
-        "pages/predict.py",
+        "dashboard_pages/predict.py",
         label="Classify a photo with this endpoint",
         icon="🐕",
         query_params={"endpoint": endpoint.name},
@@ -96,11 +96,13 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
         origin = variant.model
         if origin.training_job:
             st.page_link(
-                "pages/job.py", label=f"Training job {origin.training_job}", query_params={"job": origin.training_job}
+                "dashboard_pages/job.py",
+                label=f"Training job {origin.training_job}",
+                query_params={"job": origin.training_job},
             )
         if origin.dataset_uri:
             st.page_link(
-                "pages/train.py",
+                "dashboard_pages/train.py",
                 label=f"Train again on {origin.dataset_uri}",
                 query_params={"tab": "launch", "dataset": origin.dataset_uri},
             )

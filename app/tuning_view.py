@@ -71,7 +71,7 @@ def best_trial(job: TuningJob) -> None:
     value = f"{best.objective:.4f}" if best.objective is not None else "n/a"
     st.metric(f"{job.objective_type} {job.objective_metric}", value)
     st.caption("Tuned: " + ", ".join(f"{k}={v}" for k, v in best.tuned.items()))
-    st.page_link("pages/job.py", label=f"Open {best.name}", query_params={"job": best.name}, icon="🔎")
+    st.page_link("dashboard_pages/job.py", label=f"Open {best.name}", query_params={"job": best.name}, icon="🔎")
 
 
 def warnings(found: list[Finding]) -> None:

@@ -121,9 +121,10 @@ def tuning_job() -> None:
     plots(job, read, curves, "bench")
 
 
-st.navigation([st.Page(tuning_job, title="Tuning job", default=True), st.Page("pages/job.py", title="Job")]).run()
+job_page = st.Page("dashboard_pages/job.py", title="Job")
+st.navigation([st.Page(tuning_job, title="Tuning job", default=True), job_page]).run()
 """
-"""The tuning job page's parts as pages/tuning_job.py draws them once the trials are read, in an app whose
+"""The tuning job page's parts as dashboard_pages/tuning_job.py draws them once the trials are read, in an app whose
 navigation has the Job page the trials link to."""
 
 

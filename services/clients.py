@@ -73,7 +73,9 @@ def make_session(settings: CloudSettings) -> boto3.Session:
             if settings not in _viewer_sessions:
                 base = replace(settings, viewer_role=None)
                 _viewer_sessions[settings] = viewer_session(
-                    settings.viewer_role, settings.region, lambda name: _build(name, base, _base_session(base))
+                    settings.viewer_role,
+                    settings.region,
+                    lambda name: _build(name, base, _base_session(base), DEFAULT_ATTEMPTS),
                 )
             return _viewer_sessions[settings]
     return _base_session(settings)

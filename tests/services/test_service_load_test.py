@@ -50,7 +50,6 @@ def test_photo_sets_come_from_the_shared_datasets(datasets) -> None:
         load_photos("../../etc", 5)
 
 
-
 def test_calls_beyond_reserved_concurrency_count_as_throttled_not_failed(fast_env, datasets) -> None:
     """Reserved concurrency 1 and 8 calls in flight: Lambda refuses the extra ones with 429, which the test counts
     as throttles (not retried away, not failures) while the others are answered."""

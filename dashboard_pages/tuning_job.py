@@ -20,7 +20,7 @@ settings = current_settings()
 service = TuningService(settings=settings)
 
 st.title("Tuning job")
-st.page_link("pages/tune.py", label="All tuning jobs", icon="⬅️")
+st.page_link("dashboard_pages/tune.py", label="All tuning jobs", icon="⬅️")
 name = (st.query_params.get("tuning_job") or "").strip()
 if not name:
     typed = st.text_input("Tuning job name", key="tuning_job_pick").strip()
@@ -89,7 +89,7 @@ def status_part() -> bool:
     st.markdown("#### Trials")
     chosen = trials_table(job, trials, KEY)
     if chosen and st.button(f"Open {chosen}", key=f"{KEY}_open", type="primary"):
-        st.switch_page("pages/job.py", query_params={"job": chosen})
+        st.switch_page("dashboard_pages/job.py", query_params={"job": chosen})
     if not chosen:
         st.caption("Click a column header to sort; select a row to open that trial's job page.")
     st.markdown("#### Plots")
@@ -133,7 +133,10 @@ if not job.ended and job.status != "Stopping":
             st.session_state[confirm] = False
             st.rerun()
 clone_col.page_link(
-    "pages/tune.py", label="Clone into the launch form", query_params={"tab": "launch", "clone": name}, icon="📋"
+    "dashboard_pages/tune.py",
+    label="Clone into the launch form",
+    query_params={"tab": "launch", "clone": name},
+    icon="📋",
 )
 
 # -- deploy the best trial ----------------------------------------------------------------------------------------

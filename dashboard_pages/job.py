@@ -23,7 +23,7 @@ settings = current_settings()
 service = TrainingService(settings=settings)
 
 st.title("Training job")
-st.page_link("pages/train.py", label="All training jobs", icon="⬅️")
+st.page_link("dashboard_pages/train.py", label="All training jobs", icon="⬅️")
 name = (st.query_params.get("job") or "").strip()
 if not name:
     typed = st.text_input("Job name", key="job_pick").strip()
@@ -187,7 +187,7 @@ if not job.ended and job.status != "Stopping":
 # -- lineage: what it learned from, where it serves ---------------------------------------------------------
 if job.data_uri:
     st.page_link(
-        "pages/train.py",
+        "dashboard_pages/train.py",
         label=f"Trained on {job.data_uri}: train again on it",
         query_params={"tab": "launch", "dataset": job.data_uri},
     )
@@ -198,7 +198,9 @@ if job.model_artifact and job.ended:
         st.caption(f"Where this model serves is unknown: {exc.message}")
         serving = []
     for endpoint in serving:
-        st.page_link("pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
+        st.page_link(
+            "dashboard_pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint}
+        )
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.model_artifact and (job.status == "Completed" or job.model_saved):

@@ -42,14 +42,14 @@ def link(charge: Charge) -> None:
     size = f"{charge.count} × {charge.instance_type or 'unknown type'}"
     since = f"since {timestamp(charge.since)}" if charge.since else ""
     if charge.kind == "endpoint":
-        page, query, label = "pages/predict.py", {"endpoint": charge.name}, f"Endpoint {charge.name}"
+        page, query, label = "dashboard_pages/predict.py", {"endpoint": charge.name}, f"Endpoint {charge.name}"
     elif charge.kind == "training job":
-        page, query, label = "pages/job.py", {"job": charge.name}, f"Training job {charge.name}"
+        page, query, label = "dashboard_pages/job.py", {"job": charge.name}, f"Training job {charge.name}"
     else:
-        page, query = "pages/train.py", {"tab": "ec2", "instance": charge.name}
+        page, query = "dashboard_pages/train.py", {"tab": "ec2", "instance": charge.name}
         label = f"EC2 machine {charge.name}" + (f" ({charge.job_name})" if charge.job_name else "")
     details = " · ".join(part for part in (charge.status, size, per_hour(charge.hourly_usd), since) if part)
-    if page != "pages/predict.py" and not OPERATOR:  # a viewer has no link to operators' pages
+    if page != "dashboard_pages/predict.py" and not OPERATOR:  # a viewer has no link to operators' pages
         st.write(f"{label} · {details}")
         return
     st.page_link(page, label=f"{label} · {details}", query_params=query)
@@ -93,7 +93,9 @@ if overview.endpoints:
         ).set_index("name")
     )
     for e in overview.endpoints if OPERATOR else []:  # what each serves and where it came from
-        st.page_link("pages/endpoints.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
+        st.page_link(
+            "dashboard_pages/endpoints.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name}
+        )
 else:
     st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")
 
@@ -114,7 +116,9 @@ if overview.functions:
     )
     for f in overview.functions if OPERATOR else []:  # versions, concurrency, metrics, test
         st.page_link(
-            "pages/lambda.py", label=f"{f.name}: versions, concurrency, metrics", query_params={"function": f.name}
+            "dashboard_pages/lambda.py",
+            label=f"{f.name}: versions, concurrency, metrics",
+            query_params={"function": f.name},
         )
 else:
     st.caption("No functions." if overview.functions is not None else "Functions could not be listed (see above).")

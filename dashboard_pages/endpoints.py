@@ -39,7 +39,7 @@ if not name:
     cost_panel(settings)
     st.stop()
 
-st.page_link("pages/endpoints.py", label="All endpoints", icon="⬅️")
+st.page_link("dashboard_pages/endpoints.py", label="All endpoints", icon="⬅️")
 st.subheader(name)
 try:
     with st.spinner("Reading the endpoint, its models and their jobs…"):

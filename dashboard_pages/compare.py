@@ -14,7 +14,7 @@ from services.training import TrainingService
 service = TrainingService(settings=current_settings())
 
 st.title("Compare training jobs")
-st.page_link("pages/train.py", label="All training jobs", icon="⬅️")
+st.page_link("dashboard_pages/train.py", label="All training jobs", icon="⬅️")
 names = [name.strip() for name in (st.query_params.get("jobs") or "").split(",") if name.strip()]
 if len(names) < 2:
     st.info("Select two or more jobs in the list on the Train page and press Compare.")
@@ -83,4 +83,4 @@ st.dataframe(
     width="stretch",
 )
 for job in jobs:
-    st.page_link("pages/job.py", label=f"Open {job.name}", query_params={"job": job.name})
+    st.page_link("dashboard_pages/job.py", label=f"Open {job.name}", query_params={"job": job.name})
