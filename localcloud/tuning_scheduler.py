@@ -80,7 +80,12 @@ class Scheduler(threading.Thread):
             for summary in running:
                 self._stop_trial(summary["TrainingJobName"])
             return bool(running) or self._finish()
-        budget = rules.max_jobs - sum(not s["_retryable"] for s in summaries)
+        counted = sum(not s["_retryable"] for s in summaries)
+        budget = rules.max_jobs - counted
+        if any(s["TrainingJobStatus"] == "Failed" and not s["_retryable"] for s in summaries) and not any(
+            s["ObjectiveStatus"] == "Succeeded" for s in summaries
+        ):  # a failure before any success: the first trials decide whether the job fails, launch no more
+            budget = min(budget, min(rules.max_parallel, rules.max_jobs) - counted)
         launched = 0
         while len(running) + launched < rules.max_parallel and budget - launched > 0:
             if not self._launch(record, rules, summaries):
