@@ -22,6 +22,8 @@ OPERATOR_PAGES = {
         ("dashboard_pages/security.py", "Security"),
     ],
 }
+DETAIL_PAGES = {"dashboard_pages/job.py", "dashboard_pages/tuning_job.py", "dashboard_pages/compare.py"}
+"""Reached by the links of the lists (a job, a tuning job, jobs to compare), not from the navigation."""
 
 
 def operators_only(title: str, url_path: str) -> st.Page:
@@ -55,7 +57,10 @@ sections: dict[str, list[st.Page]] = {
 }
 for section, pages in OPERATOR_PAGES.items():
     if caller.is_operator:
-        sections[section] = [st.Page(path, title=title) for path, title in pages]
+        sections[section] = [
+            st.Page(path, title=title, visibility="hidden" if path in DETAIL_PAGES else "visible")
+            for path, title in pages
+        ]
     else:
         sections.setdefault("", []).extend(
             operators_only(title, path.removeprefix("dashboard_pages/").removesuffix(".py")) for path, title in pages
