@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = []
     with tempfile.TemporaryDirectory(prefix="bench-tuning-page-") as scratch:
         root = Path(scratch)
-        (root / "pages").mkdir()
-        (root / "pages" / "job.py").write_text("")
+        (root / "dashboard_pages").mkdir()
+        (root / "dashboard_pages" / "job.py").write_text("")
         (root / "page.py").write_text(APP.format(trials=args.trials))  # not app.py: that would shadow app/
         for _ in range(args.runs + 1):  # the first run imports plotly, optuna and pandas: left out
             app = AppTest.from_file(str(root / "page.py"), default_timeout=60)
