@@ -21,7 +21,7 @@ from services.viewer import viewer_session
 
 DEFAULT_REGION = "us-east-1"
 
-DEFAULT_ATTEMPTS = 3
+DEFAULT_ATTEMPTS = 4  # the call and up to three retries of what botocore deems retryable
 _CONFIG = dict(
     connect_timeout=5,
     # Long enough for a cold endpoint instance or Lambda environment to answer an inference.
@@ -98,30 +98,30 @@ def make_client(
     settings: CloudSettings | None = None,
     *,
     boto3_session: boto3.Session | None = None,
-    max_attempts: int = DEFAULT_ATTEMPTS,
+    attempts: int = DEFAULT_ATTEMPTS,
 ) -> Any:
     """A client for `service_name`; cached per (service, settings, attempts) because building one takes ~50 ms.
 
     A caller-supplied `boto3_session` is used as is and not cached (tests, scripts with their own
-    credentials). `max_attempts=1` turns botocore's retries off, for callers that count every refusal.
+    credentials). `attempts=1` turns botocore's retries off, for callers that count every refusal.
     """
     settings = settings or CloudSettings.from_env()
     if boto3_session is not None:
-        return _build(service_name, settings, boto3_session, max_attempts)
-    key = (service_name, settings, max_attempts)
+        return _build(service_name, settings, boto3_session, attempts)
+    key = (service_name, settings, attempts)
     with _lock:  # boto3 sessions are not thread-safe; Streamlit runs sessions in threads.
         if key not in _clients:
-            _clients[key] = _build(service_name, settings, make_session(settings), max_attempts)
+            _clients[key] = _build(service_name, settings, make_session(settings), attempts)
         return _clients[key]
 
 
-def _build(service_name: str, settings: CloudSettings, session: boto3.Session, max_attempts: int) -> Any:
+def _build(service_name: str, settings: CloudSettings, session: boto3.Session, attempts: int) -> Any:
     # The settings are the single source of truth for the endpoint: an empty endpoint URL means AWS
     # even when AWS_ENDPOINT_URL is still set in the environment.
     config = Config(
         region_name=settings.region,
         ignore_configured_endpoint_urls=True,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         **_CONFIG,
     )
     try:

@@ -104,7 +104,7 @@ class EndpointTarget:
         self.label = f"endpoint '{endpoint}'"
         self._endpoint = endpoint
         # One attempt each: a load test counts every refusal, which botocore's retries would hide.
-        self._runtime = make_client("sagemaker-runtime", settings, max_attempts=1)
+        self._runtime = make_client("sagemaker-runtime", settings, attempts=1)
         self._sagemaker = make_client("sagemaker", settings)
 
     def invoke(self, body: bytes, content_type: str) -> None:
@@ -132,7 +132,7 @@ class FunctionTarget:
         self._request: dict[str, Any] = {"FunctionName": function}
         if qualifier:
             self._request["Qualifier"] = qualifier
-        self._lambda = make_client("lambda", settings, max_attempts=1)
+        self._lambda = make_client("lambda", settings, attempts=1)
 
     def invoke(self, body: bytes, content_type: str) -> None:
         event = {"image": base64.b64encode(body).decode("ascii")}
