@@ -18,7 +18,8 @@ SageMaker and localcloud sync it to its S3OutputPath while the job runs)::
         "TrainSamples", "Samples", "Correct"} (per class index: training samples, validation samples and how
         many of those were right) and, where the head reads ReLU outputs, {"Record": "relu_activity", "Epoch",
         "Layer", "Active"} (per unit, the share of training samples it was positive for); {"Record": "rule",
-        "Rule", "Status", "Details"} when a rule the job evaluates changes status.
+        "Rule", "Status", "Details"} when a rule the job evaluates changes status; {"Record": "config",
+        "DataloaderWorkers", "Cores"} once.
 """
 
 import json

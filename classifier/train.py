@@ -112,6 +112,10 @@ def train_and_evaluate(
     if recorder:
         recorder.watch(net.classifier)
         recorder.add_phase("initialisation", STARTED, time.time())
+        workers = 0 if isinstance(train_batches, CachedFeatureBatches) else _workers(config, device)
+        recorder.add_record(
+            {"Record": "config", "DataloaderWorkers": workers, "Cores": config.num_cpus or os.cpu_count()}
+        )
         recorder.weights()
     statuses: dict[str, str] = {}
     trained_images, train_seconds = 0, 0.0
