@@ -33,7 +33,7 @@ from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.pricing import estimate_ec2_cost
 from services.training import TrainingService
 from services.training_metrics import Series, series_from_text
-from services.training_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, source_uri, validate_spec
+from services.training_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, recording_uri, source_uri, validate_spec
 
 GPU_AMI = (
     "resolve:ssm:/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.6-ubuntu-22.04/latest/ami-id"
@@ -138,12 +138,6 @@ def check_options(options: Ec2Options) -> None:
 def artifact_uri(spec: TrainingSpec) -> str:
     """Where a SageMaker job of the same name would put its model."""
     return f"{spec.output_path.rstrip('/')}/{spec.job_name}/output/model.tar.gz"
-
-
-def recording_uri(spec: TrainingSpec) -> str:
-    """Where the job's recording (classifier/recording_data.py) goes: beside its model, as the dashboard's
-    SageMaker jobs set TensorBoardOutputConfig."""
-    return f"{spec.output_path.rstrip('/')}/{spec.job_name}/tensorboard"
 
 
 _IMPORTS = (
