@@ -35,7 +35,7 @@ class Parameter:
                 return text.lower() == "true"
             raise RuleParameterError(f"{self.name} must be True or False, got {raw!r}.")
         if self.kind is str:
-            if self.choices and text.upper() not in self.choices:
+            if self.choices and text and text.upper() not in self.choices:
                 raise RuleParameterError(f"{self.name} must be one of {', '.join(self.choices)} or empty, got {raw!r}.")
             return text.upper() if self.choices else text
         try:

@@ -109,6 +109,7 @@ def test_rule_to_invoke_and_smdebug_collections_are_accepted() -> None:
     spec, _ = DEBUG_RULES["LossNotDecreasing"]
     parsed = spec.parse({"rule_to_invoke": "LossNotDecreasing", "collection_names": "losses", "num_steps": "20"})
     assert parsed["num_steps"] == 20 and parsed["diff_percent"] == 0.1
+    assert spec.parse({"mode": ""})["mode"] == "" and spec.parse({"mode": "eval"})["mode"] == "EVAL"
 
 
 def test_status_details_use_sagemakers_wording() -> None:
