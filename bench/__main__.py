@@ -1,10 +1,10 @@
-"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, scaling): speed targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, scaling, debugging): speed targets."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import lambda_concurrency, prediction, scaling, training, tuning
+from bench import debugging, lambda_concurrency, prediction, scaling, training, tuning
 
 SUITES = {
     "prediction": prediction.main,
@@ -12,6 +12,7 @@ SUITES = {
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
     "scaling": scaling.main,
+    "debugging": debugging.main,
 }
 
 
