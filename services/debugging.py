@@ -27,8 +27,9 @@ from services.clients import CloudSettings, LazyClients
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training_spec import check_job_name
 
-MAX_FILE_BYTES = 64 * 2**20
-"""A larger event file is read up to here (the page stays responsive; the tab says what was left out)."""
+MAX_FILE_BYTES = 16 * 2**20
+"""A larger file is read up to here: events decode at about 5 MB/s, so the page stays responsive (and says what
+was left out)."""
 _CACHE_ENTRIES = 8
 _cache: OrderedDict[tuple, Recording] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -114,19 +115,26 @@ class DebuggingService:
                 "training script that does not record, or its files were deleted."
             )
             return result
-        key = (bucket, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
+        result.notes.extend(
+            f"{o['Key']} is {o['Size'] / 2**20:.0f} MB: only its first {MAX_FILE_BYTES / 2**20:g} MB were read, so the "
+            "last steps are missing here (TensorBoard reads the whole file)."
+            for o in objects
+            if o["Size"] > MAX_FILE_BYTES
+        )
+        key = (bucket, MAX_FILE_BYTES, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
         with _cache_lock:
             cached = _cache.get(key)
             if cached is not None:
                 _cache.move_to_end(key)
         if cached is None:
-            cached = load_recording(self._download(bucket, prefix, objects, result.notes))
+            cached = load_recording(self._download(bucket, prefix, objects))
             with _cache_lock:
                 _cache[key] = cached
                 while len(_cache) > _CACHE_ENTRIES:
                     _cache.popitem(last=False)
         result.recording = cached
-        result.notes.extend(_notes(cached, running))
+        capped = tuple(o["Key"][len(prefix) :] for o in objects if o["Size"] > MAX_FILE_BYTES)
+        result.notes.extend(_notes(cached, running, capped))
         return result
 
     def _list(self, bucket: str, prefix: str, location: str) -> list[dict[str, Any]]:
@@ -136,19 +144,12 @@ class DebuggingService:
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"list the recording at {location}") from exc
 
-    def _download(self, bucket: str, prefix: str, objects: list[dict[str, Any]], notes: list[str]) -> dict[str, bytes]:
+    def _download(self, bucket: str, prefix: str, objects: list[dict[str, Any]]) -> dict[str, bytes]:
         s3 = self._client("s3")
 
         def one(obj: dict[str, Any]) -> tuple[str, bytes]:
-            ranged = obj["Size"] > MAX_FILE_BYTES
-            extra = {"Range": f"bytes=0-{MAX_FILE_BYTES - 1}"} if ranged else {}
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"], **extra)["Body"].read()
-            if ranged:
-                notes.append(
-                    f"{obj['Key']} is {obj['Size'] / 2**20:.0f} MB: only its first {MAX_FILE_BYTES // 2**20} MB "
-                    "were read, so the last steps are missing here (TensorBoard reads the whole file)."
-                )
-            return obj["Key"][len(prefix) :], body
+            extra = {"Range": f"bytes=0-{MAX_FILE_BYTES - 1}"} if obj["Size"] > MAX_FILE_BYTES else {}
+            return obj["Key"][len(prefix) :], s3.get_object(Bucket=bucket, Key=obj["Key"], **extra)["Body"].read()
 
         try:
             with ThreadPoolExecutor(max_workers=min(8, len(objects))) as pool:
@@ -211,11 +212,12 @@ def _statuses(raw: dict[str, Any]) -> list[RuleStatus]:
     return found
 
 
-def _notes(recording: Recording, running: bool) -> list[str]:
+def _notes(recording: Recording, running: bool, capped: tuple[str, ...]) -> list[str]:
+    """What is wrong with the files, in words (a file read only up to the cap is already explained)."""
     notes = []
-    if recording.problems:
-        cut = "still being written" if running else "cut short (the job may have been killed while writing)"
-        notes.extend(f"{problem}; the file is {cut}, so what is whole is shown." for problem in recording.problems)
+    cut = "still being written" if running else "cut short (the job may have been killed while writing)"
+    problems = [p for p in recording.problems if not capped or not p.startswith(capped)]
+    notes.extend(f"{problem}; the file is {cut}, so what is whole is shown." for problem in problems)
     if not recording.scalars:
         notes.append("No losses or gradients were recorded (only the leader host, algo-1, records them).")
     if not recording.system:

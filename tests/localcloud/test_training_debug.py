@@ -171,3 +171,19 @@ def test_bad_debugger_fields_are_refused_like_aws(cloud, change: dict, message: 
         cloud.client("sagemaker").create_training_job(**request("refused", "0.01", **change))
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert message in refused.value.response["Error"]["Message"]
+
+
+def test_a_data_parallel_job_records_both_hosts(cloud):
+    sagemaker = cloud.client("sagemaker")
+    body = request("two-hosts", "0.01", DebugRuleConfigurations=[rule("LossNotDecreasing", "LossNotDecreasing")])
+    body["ResourceConfig"] = {**body["ResourceConfig"], "InstanceCount": 2}
+    body["HyperParameters"] = {**body["HyperParameters"], "epochs": '"2"'}
+    sagemaker.create_training_job(**body)
+    job = wait(cloud, "two-hosts")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    rec = recording(cloud, "two-hosts")
+    assert rec.hosts == ["algo-1", "algo-2"]
+    assert {key[0] for key in rec.system} == {"algo-1", "algo-2"}  # system use per host
+    assert {r["NodeId"] for r in rec.records("phase")} == {"algo-1", "algo-2"}
+    assert len(rec.scalars["Loss/train"].values) >= 6  # model data from the leader only
+    assert statuses(job)["LossNotDecreasing"]["RuleEvaluationStatus"] == "NoIssuesFound"
