@@ -185,5 +185,5 @@ def test_a_data_parallel_job_records_both_hosts(cloud):
     assert rec.hosts == ["algo-1", "algo-2"]
     assert {key[0] for key in rec.system} == {"algo-1", "algo-2"}  # system use per host
     assert {r["NodeId"] for r in rec.records("phase")} == {"algo-1", "algo-2"}
-    assert len(rec.scalars["Loss/train"].values) >= 6  # model data from the leader only
+    assert len(rec.scalars["Loss/train"].values) >= 4  # model data from the leader only (its half of the data)
     assert statuses(job)["LossNotDecreasing"]["RuleEvaluationStatus"] == "NoIssuesFound"
