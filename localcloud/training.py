@@ -295,6 +295,7 @@ class Training:
             code_dir = self._download_code(job, job_dir)
         except (AwsError, ValueError, OSError, tarfile.TarError) as exc:
             message = exc.message if isinstance(exc, AwsError) else str(exc)
+            self._follow_recording(name, RecordingSync(job, []), finished=True)  # its rules: nothing was recorded
             self._fail(name, f"ClientError: {message}")
             return
         self._transition(name, "Training", "Training image download completed. Training in progress.")

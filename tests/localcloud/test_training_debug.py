@@ -187,3 +187,17 @@ def test_a_data_parallel_job_records_both_hosts(cloud):
     assert {r["NodeId"] for r in rec.records("phase")} == {"algo-1", "algo-2"}
     assert len(rec.scalars["Loss/train"].values) >= 4  # model data from the leader only (its half of the data)
     assert statuses(job)["LossNotDecreasing"]["RuleEvaluationStatus"] == "NoIssuesFound"
+
+
+def test_a_job_that_fails_before_training_ends_its_rules_in_error(cloud):
+    sagemaker = cloud.client("sagemaker")
+    body = request("no-data", "0.01")
+    body["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://dbg/no-such-prefix"
+    sagemaker.create_training_job(**body)
+    job = wait(cloud, "no-data")
+    assert job["TrainingJobStatus"] == "Failed"
+    loss = statuses(job)["LossNotDecreasing"]
+    assert loss["RuleEvaluationStatus"] == "Error"
+    assert (
+        loss["StatusDetails"] == "InternalServerError: Cannot evaluate LossNotDecreasing: Loss/train was not recorded."
+    )
