@@ -38,6 +38,8 @@ class RecordingConfig:
     is_leader: bool
     interval_ms: int = DEFAULT_INTERVAL_MS
     update_interval: int = UPDATE_INTERVAL
+    started: float | None = None
+    """When the job's process started (the initialisation phase runs from here); None: when recording began."""
 
 
 class Recorder:
@@ -48,6 +50,7 @@ class Recorder:
         from tensorboardX import FileWriter
 
         self.config = config
+        self.started = config.started or time.time()
         self.layers: dict[str, list[tuple[str, nn.Parameter]]] = {}
         self.step = 0
         self.eval_step = 0

@@ -111,7 +111,7 @@ def train_and_evaluate(
     result = TrainingResult(net)
     if recorder:
         recorder.watch(net.classifier)
-        recorder.add_phase("initialisation", STARTED, time.time())
+        recorder.add_phase("initialisation", recorder.started, time.time())
         workers = 0 if isinstance(train_batches, CachedFeatureBatches) else _workers(config, device)
         recorder.add_record(
             {"Record": "config", "DataloaderWorkers": workers, "Cores": config.num_cpus or os.cpu_count()}
@@ -374,7 +374,9 @@ def _recorder(config: TrainConfig) -> Recorder | None:
     if not config.record:
         return None
     return Recorder(
-        RecordingConfig(config.recording_dir, config.current_host, config.is_leader, config.profiling_interval_ms)
+        RecordingConfig(
+            config.recording_dir, config.current_host, config.is_leader, config.profiling_interval_ms, started=STARTED
+        )
     )
 
 
