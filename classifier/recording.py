@@ -12,11 +12,13 @@ the job evaluates its rules on them without reading files back.
 import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ SPREAD_STEPS = 10
 """Steps whose gradient percentiles are recorded: PoorWeightInitialization looks at the first 10 by default."""
 UPDATE_INTERVAL = 10
 HISTOGRAM_BINS = 64
+FLUSH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,6 @@ class Recorder:
     gradients after the all-reduce are every host's; system use and phases on every host."""
 
     def __init__(self, config: RecordingConfig) -> None:
-        from tensorboardX import FileWriter
-
         self.config = config
         self.started = config.started or time.time()
         self.layers: dict[str, list[tuple[str, nn.Parameter]]] = {}
@@ -60,7 +61,7 @@ class Recorder:
         directory = config.directory
         for sub in (SYSTEM_DIR, TIMELINE_DIR):
             (directory / sub).mkdir(parents=True, exist_ok=True)
-        self._writer = FileWriter(str(directory / EVENTS_DIR / config.host), flush_secs=2) if config.is_leader else None
+        self._writer = _event_file(directory / EVENTS_DIR / config.host) if config.is_leader else None
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._events_thread = threading.Thread(target=self._write_events, name="recording-writer", daemon=True)
         if self._writer:
@@ -208,19 +209,39 @@ class Recorder:
         self._pending.put((self.step, [], (tag, stats, squares, edges[1:].tolist(), counts.astype(float).tolist())))
 
     def _write_events(self) -> None:
+        """The writer thread: one TensorBoard event a step, flushed at least every FLUSH_SECONDS (so a sync of
+        the directory while the job runs finds whole records)."""
+        from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
 
         assert self._writer is not None
-        while (item := self._pending.get()) is not None:
-            step, values, histogram = item
-            summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
-            if histogram is not None:
-                tag, (low, high, count, total), squares, limits, buckets = histogram
-                proto = HistogramProto(
-                    min=low, max=high, num=count, sum=total, sum_squares=squares, bucket_limit=limits, bucket=buckets
-                )
-                summary.value.append(Summary.Value(tag=tag, histo=proto))
-            self._writer.add_summary(summary, step)
+        flushed = time.monotonic()
+        while True:
+            try:
+                item = self._pending.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                break
+            if item:
+                step, values, histogram = item
+                summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
+                if histogram is not None:
+                    tag, (low, high, count, total), squares, limits, buckets = histogram
+                    proto = HistogramProto(
+                        min=low,
+                        max=high,
+                        num=count,
+                        sum=total,
+                        sum_squares=squares,
+                        bucket_limit=limits,
+                        bucket=buckets,
+                    )
+                    summary.value.append(Summary.Value(tag=tag, histo=proto))
+                self._writer.write(Event(wall_time=time.time(), step=step, summary=summary).SerializeToString())
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                self._writer.flush()
+                flushed = time.monotonic()
 
     # the whole ----------------------------------------------------------------
     def recording(self) -> Recording:
@@ -236,8 +257,21 @@ class Recorder:
         if self._writer:
             self._pending.put(None)
             self._events_thread.join()
+            self._writer.flush()
             self._writer.close()
         self._timeline_file.close()
+
+
+def _event_file(directory: Path) -> Any:
+    """A TensorBoard event file written directly (tensorboardX's FileWriter hands every event through a
+    multiprocessing queue, which cost more than the step it recorded), named as TensorBoard expects."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.record_writer import RecordWriter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    writer = RecordWriter(str(directory / f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"))
+    writer.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+    return writer
 
 
 def trainable_layers(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
