@@ -3,6 +3,7 @@
 - training throughput with recording on and off, the same job in adjacent pairs (target: recording costs at
   most 5 %), for head mode with features kept and for decoding every photo every epoch, on the first 30
   breeds; where each one's time went (from the recording's own phase timeline);
+- the worst case, head mode once features are kept (a step is under a millisecond): epochs off and on;
 - the recording's size per 1,000 steps (events and timeline; system samples grow with time, not steps);
 - the Debugger tab's work for a 5,000-step recording: rules evaluated, charts built and serialised as
   Streamlit sends them (target: under 2 s).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -100,6 +102,44 @@ def bench_overhead(data_dir: Path, repeats: int, epochs: int, batch_size: int, c
         "timeline_mb_per_1000_steps": round(timeline / 2**20 / max(steps, 1) * 1000, 3),
         "system_kb_per_minute": round(system / 1024 / max(wall, 1e-9) * 60, 1),
         "phases_s": phases,
+    }
+
+
+def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str, Any]:
+    """The worst case: head mode once every photo's features are kept, where a step is a linear layer's work
+    (under a millisecond) and recording's fixed cost per step shows most. Epochs alternated off and on."""
+    from torch.utils.data import RandomSampler
+
+    from classifier.batches import CachedFeatureBatches
+    from classifier.breed_net import BreedNet
+    from classifier.train import _optimizer, _run_epoch
+
+    samples = read_channel(channel)["train"].samples
+    torch.manual_seed(0)
+    net = BreedNet("head")
+    optimizer = _optimizer(net, 0.01)
+    sampler = RandomSampler(range(len(samples)))
+    batches = CachedFeatureBatches(net, samples, sampler, batch_size, torch.device("cpu"), True)
+    for _ in range(3):  # every photo and its mirror through the trunk once
+        _run_epoch(net.classifier, batches, optimizer)
+    off, on = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        recorder = Recorder(RecordingConfig(Path(scratch), "algo-1", True))
+        recorder.watch(net.classifier)
+        for i in range(repeats * 8):
+            for current in (None, recorder) if i % 2 else (recorder, None):
+                start = time.perf_counter()
+                metrics = _run_epoch(net.classifier, batches, optimizer, recorder=current)
+                assert metrics is not None
+                (on if current else off).append(metrics.images / (time.perf_counter() - start))
+        recorder.close()
+    steps = math.ceil(len(samples) / batch_size)
+    return {
+        "steps_per_epoch": steps,
+        "median_images_per_s_off": round(statistics.median(off)),
+        "median_images_per_s_on": round(statistics.median(on)),
+        "on_over_off": round(statistics.median(on) / statistics.median(off), 3),
+        "recording_ms_per_step": round((1 / statistics.median(on) - 1 / statistics.median(off)) * batch_size * 1000, 3),
     }
 
 
