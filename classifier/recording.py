@@ -1,6 +1,6 @@
 """What the training loop records about itself, cheaply, in files standard tools read (layout: see
-classifier/recording_data.py): TensorBoard event files through tensorboardX (no TensorFlow), the system
-monitor's JSON lines, and a timeline of phases.
+classifier/recording_data.py): TensorBoard event files (tensorboardX's protobufs and record framing, no
+TensorFlow), the system monitor's JSON lines, and a timeline of phases.
 
 Gradients are read from ``.grad`` after backward, never through hooks, so a frozen trunk (whose tensors do
 not require gradients, where Debugger's hooks failed) costs nothing and breaks nothing. One TensorBoard event
@@ -9,13 +9,12 @@ a step carries every scalar of that step; the first steps also record the gradie
 the job evaluates its rules on them without reading files back.
 """
 
-import contextlib
 import json
 import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,14 +75,6 @@ class Recorder:
         self.layers = trainable_layers(module)
 
     # phases ------------------------------------------------------------------
-    @contextlib.contextmanager
-    def phase(self, name: str, epoch: int | None = None) -> Iterator[None]:
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.add_phase(name, start, time.time(), epoch)
-
     def add_phase(self, name: str, start: float, end: float, epoch: int | None = None) -> None:
         self.add_seconds(name, end - start, epoch, start=start)
 
