@@ -111,7 +111,7 @@ def profiler_table(results: list[ProfilerRuleResult]) -> pd.DataFrame:
             {
                 "rule": r.rule,
                 "times triggered": r.triggered,
-                "data points checked": r.violations,
+                "data points checked": r.checked,
                 "details": r.details,
                 "recommendation": r.recommendation,
                 "parameters": ", ".join(f"{k}={v}" for k, v in r.parameters.items() if v != ""),

@@ -21,7 +21,7 @@ class ProfilerRuleResult:
     rule: str
     triggered: int
     """Times the rule's condition held (the report's "number of times rule triggered")."""
-    violations: int
+    checked: int
     """How many data points were checked."""
     details: str
     recommendation: str

@@ -22,7 +22,7 @@ def test_step_outliers_are_counted_and_the_threshold_is_adjustable() -> None:
     rec = Recording(scalars={"Timing/step_s": Series(np.arange(200), durations)})
     assert by_rule(rec)["StepOutlier"].triggered == 0  # 3 outliers, 10 allowed
     fired = by_rule(rec, {"StepOutlier_n_outliers": "2"})["StepOutlier"]
-    assert fired.triggered == 3 and fired.violations == 200
+    assert fired.triggered == 3 and fired.checked == 200
     assert report_status(evaluate_profiler_report(rec, {"StepOutlier_n_outliers": "2"}), True)[0] == "IssuesFound"
 
 
