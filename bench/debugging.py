@@ -199,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"threads": torch.get_num_threads(), "paint": bench_paint(args.repeats)}
     if not args.skip_training:
-        report["overhead"] = [
-            bench_overhead(args.data_dir, args.repeats, args.epochs, args.batch_size, cache) for cache in (True, False)
-        ]
+        with tempfile.TemporaryDirectory() as scratch:
+            channel = subset_channel(args.data_dir, Path(scratch) / "channel", args.classes)
+            report["steady_state_cached_head"] = bench_steady_state(channel, args.repeats, args.batch_size)
+            report["overhead"] = [
+                bench_overhead(channel, args.repeats, args.epochs, args.batch_size, cache) for cache in (True, False)
+            ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "debugging.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
