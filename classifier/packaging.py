@@ -38,6 +38,8 @@ TRAIN_REQUIREMENTS = (
     "onnxruntime>=1.17",
     "pillow>=10.0",
     "numpy>=1.24",
+    "psutil",
+    "tensorboardX>=2.6",
 )
 # gzip level 1: float weights barely compress (measured: level 6 saved 0.3% of 17 MB and took 20% longer).
 _COMPRESS_LEVEL = 1

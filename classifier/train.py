@@ -31,8 +31,12 @@ from classifier.export_onnx import export_onnx
 from classifier.image_folder import DatasetError, Split, read_channel
 from classifier.labels import udacity_labels
 from classifier.packaging import build_model_dir_code
+from classifier.recording import Recorder, RecordingConfig
 from classifier.training_config import ConfigError, TrainConfig, parse_config
+from classifier.training_record import EpochCounts, check_rules, count_batch, record_epoch
 
+STARTED = time.time()
+"""When the script started: the initialisation phase runs from here to the first training batch."""
 Log = Callable[[str], None]
 MODEL_NAME = "dog-breed-efficientnet-lite0-udacity133"
 BACKBONE_LR_FACTOR = 0.01
@@ -44,6 +48,8 @@ class Metrics:
     accuracy: float
     images: int
     seconds: float
+    data_seconds: float = 0.0
+    """Time spent waiting for batches (decoding and, with a frozen trunk, its features)."""
 
 
 class StopSignal:
@@ -77,11 +83,18 @@ class TrainingResult:
 
 
 def train_and_evaluate(
-    config: TrainConfig, splits: dict[str, Split], device: torch.device, log: Log, stop: StopSignal | None = None
+    config: TrainConfig,
+    splits: dict[str, Split],
+    device: torch.device,
+    log: Log,
+    stop: StopSignal | None = None,
+    recorder: Recorder | None = None,
 ) -> TrainingResult:
     """The training loop: ``epochs`` passes over train (metric line after each), then the test split.
     Joins the hosts' process group first when there are several; the caller stops it. When ``stop`` is
-    set, the loop ends at the next training batch and returns the last whole epoch's weights, untested."""
+    set, the loop ends at the next training batch and returns the last whole epoch's weights, untested.
+    With a ``recorder``, every step is recorded and the Debugger rules are evaluated after each epoch
+    (status changes logged; a rule in ``stop_on_rules`` that fires stops the run as SIGTERM would)."""
     stop = stop or StopSignal()
     hp = config.hyperparameters
     torch.manual_seed(hp.seed)
@@ -96,22 +109,37 @@ def train_and_evaluate(
     test_batches = _batches(config, net, splits["test"].samples[shard], None, device, augment=False)
 
     result = TrainingResult(net)
+    if recorder:
+        recorder.watch(net.classifier)
+        recorder.add_phase("initialisation", recorder.started, time.time())
+        workers = 0 if isinstance(train_batches, CachedFeatureBatches) else _workers(config, device)
+        recorder.add_record(
+            {"Record": "config", "DataloaderWorkers": workers, "Cores": config.num_cpus or os.cpu_count()}
+        )
+        recorder.weights()
+    statuses: dict[str, str] = {}
     trained_images, train_seconds = 0, 0.0
     last_epoch: dict[str, torch.Tensor] | None = None  # the weights at the end of the last whole epoch
     for epoch in range(1, hp.epochs + 1):
         if isinstance(train_sampler, DistributedSampler):
             train_sampler.set_epoch(epoch)
-        train = _run_epoch(trainable, train_batches, optimizer, stop)
+        counts = EpochCounts()
+        train = _run_epoch(trainable, train_batches, optimizer, stop, recorder, counts)
         if train is None:
             break
         trained_images, train_seconds = trained_images + train.images, train_seconds + train.seconds
-        valid = _run_epoch(net.classifier, valid_batches)
+        evaluation_started = time.time()
+        valid = _run_epoch(net.classifier, valid_batches, recorder=recorder, counts=counts)
         assert valid is not None  # evaluation passes always run to the end
         train, valid = _across_hosts(train), _across_hosts(valid)
         log(
             f"Epoch {epoch}/{hp.epochs}: train_loss={train.loss:.4f} train_acc={train.accuracy:.4f} "
             f"valid_loss={valid.loss:.4f} valid_acc={valid.accuracy:.4f}"
         )
+        if recorder:
+            record_epoch(recorder, epoch, train, valid, counts, evaluation_started)
+            if check_rules(recorder, statuses, config, log, finished=False):
+                stop.requested = True
         result.history.append(
             {
                 "epoch": epoch,
@@ -126,6 +154,8 @@ def train_and_evaluate(
         if epoch < hp.epochs and stop.agreed():
             break
     result.throughput = trained_images / train_seconds if train_seconds else 0.0
+    if recorder:
+        check_rules(recorder, statuses, config, log, finished=True)
     if len(result.history) < hp.epochs:  # every host counts the same epochs, so all of them stop here
         result.stopped = True
         if last_epoch is not None:
@@ -157,27 +187,47 @@ def _run_epoch(
     batches: Batches,
     optimizer: torch.optim.Optimizer | None = None,
     stop: StopSignal | None = None,
+    recorder: Recorder | None = None,
+    counts: EpochCounts | None = None,
 ) -> Metrics | None:
     """One pass: trains when given an optimizer, else evaluates. Loss is the mean over samples. None when
-    ``stop`` ended a training pass part-way (evaluation passes are not cut: hosts hold unequal shards)."""
-    classifier.train(optimizer is not None)
-    start = time.perf_counter()
-    loss_sum, correct, count = 0.0, 0, 0
+    ``stop`` ended a training pass part-way (evaluation passes are not cut: hosts hold unequal shards).
+    A ``recorder`` gets every batch; ``counts`` gathers per-class counts (and ReLU activity in training)."""
+    training = optimizer is not None
+    classifier.train(training)
+    start = waited = time.perf_counter()
+    loss_sum, correct, count, data_seconds = 0.0, 0, 0, 0.0
     for features, labels in batches:
+        fetched = time.perf_counter()
         if stop is not None and stop.agreed():
             return None
-        with torch.set_grad_enabled(optimizer is not None):
+        with torch.set_grad_enabled(training):
             logits = classifier(features)
             loss = F.cross_entropy(logits, labels)
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if recorder:
+                recorder.before_update()
             optimizer.step()
-        loss_sum += loss.item() * len(labels)
-        correct += int((logits.argmax(dim=1) == labels).sum())
+        hits = logits.argmax(dim=1) == labels
+        batch_loss, batch_correct = loss.item(), int(hits.sum())
+        loss_sum += batch_loss * len(labels)
+        correct += batch_correct
         count += len(labels)
+        data_seconds += fetched - waited
+        if counts is not None:
+            count_batch(counts, features, labels, hits, training)
+        if recorder and optimizer is not None:
+            rates = [group["lr"] for group in optimizer.param_groups]
+            recorder.train_step(
+                batch_loss, batch_correct / len(labels), rates, fetched - waited, time.perf_counter() - fetched
+            )
+        elif recorder:
+            recorder.eval_batch(batch_loss)
+        waited = time.perf_counter()
     seconds = time.perf_counter() - start
-    return Metrics(loss_sum / max(count, 1), correct / max(count, 1), count, seconds)
+    return Metrics(loss_sum / max(count, 1), correct / max(count, 1), count, seconds, data_seconds)
 
 
 def _across_hosts(metrics: Metrics) -> Metrics:
@@ -185,7 +235,7 @@ def _across_hosts(metrics: Metrics) -> Metrics:
     loss_sum, correct, count = distributed.sum_across_hosts(
         [metrics.loss * metrics.images, metrics.accuracy * metrics.images, float(metrics.images)]
     )
-    return Metrics(loss_sum / max(count, 1), correct / max(count, 1), int(count), metrics.seconds)
+    return Metrics(loss_sum / max(count, 1), correct / max(count, 1), int(count), metrics.seconds, metrics.data_seconds)
 
 
 def _train_sampler(config: TrainConfig, images: int, is_distributed: bool) -> Sampler[int]:
@@ -295,20 +345,39 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"images, {splits['train'].class_count} classes; fine_tune={hp.fine_tune} learning_rate={hp.learning_rate:g} "
         f"batch_size={hp.batch_size} epochs={hp.epochs}"
     )
+    recorder = _recorder(config)
     try:
-        result = train_and_evaluate(config, splits, device, _log, stop)
+        result = train_and_evaluate(config, splits, device, _log, stop, recorder)
     except DatasetError as exc:
         _fail(str(exc))
     finally:
         distributed.stop()
+        if recorder and not config.is_leader:
+            recorder.close()
     if result.stopped and not result.history:
         _log("Stopped before the first epoch ended: no model saved.")
+        if recorder and config.is_leader:
+            recorder.close()
         return
     if result.stopped:
         _log(f"Stopped after epoch {len(result.history)} of {hp.epochs}: saving the model of that epoch (untested).")
     if config.is_leader:
+        saving_started = time.time()
         save_model(config, result)
+        if recorder:
+            recorder.add_phase("saving", saving_started, time.time())
+            recorder.close()
         _log(f"Saved the model ({', '.join(sorted(p.name for p in config.model_dir.iterdir()))}) to {_where(config)}")
+
+
+def _recorder(config: TrainConfig) -> Recorder | None:
+    if not config.record:
+        return None
+    return Recorder(
+        RecordingConfig(
+            config.recording_dir, config.current_host, config.is_leader, config.profiling_interval_ms, started=STARTED
+        )
+    )
 
 
 def _where(config: TrainConfig) -> str:

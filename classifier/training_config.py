@@ -8,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from classifier.debug_rules import DEBUG_RULES
+from classifier.system_monitor import DEFAULT_INTERVAL_MS, PROFILING_INTERVALS_MS
+
 FINE_TUNE_MODES = ("head", "last-blocks")
 DEFAULT_MASTER_PORT = 29500
 
@@ -43,6 +46,13 @@ class TrainConfig:
     """Cores this host may use (``SM_NUM_CPUS``); None leaves torch's default."""
     master_addr: str
     master_port: int
+    record: bool = True
+    """Record losses, gradients, weights and system use (classifier/recording.py)."""
+    recording_dir: Path = Path("output/tensorboard")
+    """The TensorBoardOutputConfig LocalPath SageMaker syncs to S3 while the job runs."""
+    profiling_interval_ms: int = 500
+    stop_on_rules: tuple[str, ...] = ()
+    """Debugger rules that end training when they fire (as Debugger's StopTraining action did)."""
 
     @property
     def rank(self) -> int:
@@ -71,6 +81,14 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
     parser.add_argument("--seed", type=int, default=hps.get("seed", 0))
     parser.add_argument("--num_workers", "--num-workers", type=int, default=hps.get("num_workers"))
     parser.add_argument("--cache_features", "--cache-features", type=_boolean, default=hps.get("cache_features", True))
+    parser.add_argument("--record", type=_boolean, default=hps.get("record", True))
+    parser.add_argument("--stop_on_rule", "--stop-on-rule", default=hps.get("stop_on_rule", ""))
+    parser.add_argument(
+        "--recording-dir",
+        "--recording_dir",
+        type=Path,
+        default=Path(env.get("SM_OUTPUT_DIR", "output")) / "tensorboard",
+    )
     parser.add_argument("--model-dir", "--model_dir", type=Path, default=Path(env.get("SM_MODEL_DIR", "model")))
     parser.add_argument("--data-dir", "--data_dir", type=Path, default=Path(env.get("SM_CHANNEL_TRAINING", "data")))
     parser.add_argument(
@@ -96,6 +114,10 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
     if args.num_workers is not None and args.num_workers < 0:
         raise ConfigError(f"num_workers must be 0 or more, got {args.num_workers}.")
 
+    stop_on_rules = tuple(name.strip() for name in str(args.stop_on_rule).split(",") if name.strip())
+    unknown_rules = [name for name in stop_on_rules if name not in DEBUG_RULES]
+    if unknown_rules:
+        raise ConfigError(f"stop_on_rule names unknown rules {unknown_rules}; use some of {', '.join(DEBUG_RULES)}.")
     num_cpus = int(env["SM_NUM_CPUS"]) if env.get("SM_NUM_CPUS") else None
     config = TrainConfig(
         hyperparameters=Hyperparameters(
@@ -115,8 +137,25 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         num_cpus=num_cpus,
         master_addr=env.get("MASTER_ADDR", hosts[0]),
         master_port=int(env.get("MASTER_PORT", DEFAULT_MASTER_PORT)),
+        record=bool(args.record),
+        recording_dir=args.recording_dir,
+        profiling_interval_ms=_profiling_interval(env),
+        stop_on_rules=stop_on_rules,
     )
     return config, unknown
+
+
+def _profiling_interval(env: Mapping[str, str]) -> int:
+    """ProfilerConfig's interval, from the file SageMaker writes for the container (default 500 ms)."""
+    path = Path(env.get("SM_INPUT_DIR", "/opt/ml/input")) / "config" / "profilerconfig.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return DEFAULT_INTERVAL_MS
+    interval = config.get("ProfilingIntervalInMilliseconds", DEFAULT_INTERVAL_MS) if isinstance(config, dict) else 0
+    if interval not in PROFILING_INTERVALS_MS:
+        raise ConfigError(f"ProfilingIntervalInMilliseconds must be one of {PROFILING_INTERVALS_MS}, got {interval}.")
+    return int(interval)
 
 
 def _boolean(text: str) -> bool:

@@ -1,15 +1,18 @@
-"""Job: one training job (`?job=<name>`), live while it runs: status, logs, curves, cost; stop or deploy it."""
+"""Job: one training job (`?job=<name>`), live while it runs: status, curves, cost; logs, Debugger and Profiler
+tabs; stop or deploy it."""
 
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
+from app.debug_tabs import debugger_tab, profiler_tab
 from app.deploy import deploy_panel
 from app.formatting import timestamp as when
 from app.job_charts import metric_charts
 from app.jobs import duration, live, usd
 from app.settings import current_settings
+from services.debugging import DebuggingService
 from services.errors import ServiceError
 from services.lineage import LineageService
 from services.pricing import COST_NOTE
@@ -156,8 +159,13 @@ def logs_part() -> bool:
 if job is None:  # the status part said why
     st.stop()
 
-st.markdown("#### Logs")
-live(f"{JOB_KEY}_logs", logs_part)
+logs_tab, debug_tab, profile_tab = st.tabs(["Logs", "Debugger", "Profiler"])
+with logs_tab:
+    live(f"{JOB_KEY}_logs", logs_part)
+with debug_tab:
+    debugger_tab(DebuggingService(settings=settings), name, JOB_KEY)
+with profile_tab:
+    profiler_tab(DebuggingService(settings=settings), name, JOB_KEY)
 
 # -- stop (with confirmation; the status part above says what stopping does, then what it left) -------------
 if not job.ended and job.status != "Stopping":

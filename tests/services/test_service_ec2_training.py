@@ -215,6 +215,9 @@ def test_the_user_data_really_trains_and_uploads(aws_env, tmp_path) -> None:
         "data = pathlib.Path(os.environ['SM_CHANNEL_TRAINING'])\n"
         "(out / 'seen.json').write_text(json.dumps({'argv': sys.argv[1:], "
         "'files': sorted(str(p.relative_to(data)) for p in data.rglob('*') if p.is_file())}))\n"
+        "system = pathlib.Path(os.environ['SM_OUTPUT_DIR']) / 'tensorboard' / 'system'\n"
+        "system.mkdir(parents=True)\n"
+        "(system / 'algo-1.json').write_text('{}\\n')\n"
     )
     spec = TrainingSpec(
         job_name="ud-1",
@@ -236,6 +239,8 @@ def test_the_user_data_really_trains_and_uploads(aws_env, tmp_path) -> None:
         "argv": ["--batch_size", "1", "--epochs", "1", "--fine_tune", "head", "--learning_rate", "0.001"],
         "files": ["train/001.A/a.jpg"],
     }
+    # the recording train.py writes under SM_OUTPUT_DIR/tensorboard lands beside the model
+    assert s3.get_object(Bucket=bucket, Key="out/ud-1/tensorboard/system/algo-1.json")["Body"].read() == b"{}\n"
 
 
 def test_machine_on_localcloud_runs_the_user_data_and_shows_its_console(aws_env) -> None:

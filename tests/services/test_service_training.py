@@ -88,6 +88,10 @@ def test_create_training_job_request_is_the_sdk_shape() -> None:
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/training-output/"},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "TensorBoardOutputConfig": {
+            "S3OutputPath": f"s3://{BUCKET}/training-output/dog-breed-1/tensorboard",
+            "LocalPath": "/opt/ml/output/tensorboard",
+        },
     }
     # botocore's own model accepts it (the Stubber validates parameters against the service model).
     client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")

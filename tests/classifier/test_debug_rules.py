@@ -1,0 +1,118 @@
+"""Debugger's rules on synthetic recordings: each fires where its condition first holds and not before, and
+bad parameters are refused with a sentence."""
+
+import numpy as np
+import pytest
+
+from classifier.debug_rules import DEBUG_RULES, RuleParameterError, evaluate_rule, status_details
+from classifier.recording_data import Recording, Series
+
+
+def series(values: list[float], start: int = 0) -> Series:
+    return Series(np.arange(start, start + len(values)), np.asarray(values, dtype=float))
+
+
+def falling(n: int, start: float = 3.0) -> list[float]:
+    return [start * 0.97**i for i in range(n)]
+
+
+def test_a_steadily_falling_loss_fires_no_loss_rule() -> None:
+    rec = Recording(scalars={"Loss/train": series(falling(60)), "GradientMeanAbs/head": series([1e-3] * 60)})
+    for name in ("LossNotDecreasing", "ExplodingTensor", "VanishingGradient"):
+        assert evaluate_rule(name, rec).status == "NoIssuesFound"
+    assert evaluate_rule("LossNotDecreasing", rec, finished=False).status == "InProgress"
+
+
+def test_loss_not_decreasing_fires_at_the_window_where_the_loss_leaps_or_stalls() -> None:
+    leap = falling(20) + [50.0] * 20
+    result = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series(leap)}))
+    assert (result.status, result.step) == ("IssuesFound", 20)
+    assert "rose" in result.details
+    stall = falling(21) + [1.5] * 30
+    result = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series(stall)}))
+    assert (result.status, result.step) == ("IssuesFound", 40)
+    assert "fell only" in result.details
+    # a looser threshold on the same data: re-evaluation with other parameters
+    loose = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series(stall)}), {"num_steps": "50"})
+    assert loose.status == "NoIssuesFound"
+
+
+def test_exploding_tensor_fires_at_the_first_nan_or_infinity() -> None:
+    values = falling(10) + [float("inf"), float("nan")]
+    rec = Recording(scalars={"Loss/train": series(values)})
+    assert evaluate_rule("ExplodingTensor", rec).step == 10
+    assert evaluate_rule("ExplodingTensor", rec, {"only_nan": "True"}).step == 11
+
+
+def test_vanishing_gradient_and_missing_data() -> None:
+    rec = Recording(scalars={"GradientMeanAbs/head": series([1e-3, 1e-5, 1e-8, 1e-9])})
+    result = evaluate_rule("VanishingGradient", rec)
+    assert (result.status, result.step) == ("IssuesFound", 2)
+    assert evaluate_rule("VanishingGradient", rec, {"threshold": "1e-10"}).status == "NoIssuesFound"
+    empty = evaluate_rule("VanishingGradient", Recording())
+    assert empty.status == "Error" and "no gradients" in empty.details
+    assert status_details(empty).startswith("InternalServerError:")
+
+
+def test_overfit_and_overtraining_read_validation_per_epoch() -> None:
+    train = series(falling(40, 2.0))
+    valid = Series(np.array([9, 19, 29, 39]), np.array([1.9, 1.9, 1.9, 1.9]))
+    rec = Recording(scalars={"Loss/train": train, "Loss/valid": valid})
+    overfit = evaluate_rule("Overfit", rec)
+    assert overfit.status == "IssuesFound" and overfit.step == 19
+    assert evaluate_rule("Overfit", rec, {"patience": "5"}).status == "NoIssuesFound"
+    overtraining = evaluate_rule("Overtraining", rec, {"patience_validation": "2", "patience_train": "3"})
+    assert (overtraining.status, overtraining.step) == ("IssuesFound", 29)
+    assert evaluate_rule("Overtraining", rec).status == "NoIssuesFound"  # the default patience is 10 evaluations
+
+
+def test_poor_weight_initialization_compares_layer_variances() -> None:
+    rec = Recording(scalars={"WeightStd/a": series([1.0]), "WeightStd/b": series([0.1])})
+    result = evaluate_rule("PoorWeightInitialization", rec)
+    assert (result.status, result.step) == ("IssuesFound", 0)
+    assert evaluate_rule("PoorWeightInitialization", rec, {"threshold": "200"}).status == "NoIssuesFound"
+
+
+def test_dead_relu_and_class_imbalance_read_the_timeline() -> None:
+    dead = {"Record": "relu_activity", "Step": 12, "Layer": "trunk_features", "Active": [0.0] * 6 + [0.5] * 4}
+    assert evaluate_rule("DeadRelu", Recording(timeline=[dead])).step == 12
+    assert evaluate_rule("DeadRelu", Recording(timeline=[dead]), {"threshold_layer": "70"}).status == "NoIssuesFound"
+    assert evaluate_rule("DeadRelu", Recording()).status == "Error"
+    classes = {"Record": "classes", "Step": 5, "TrainSamples": [100, 5, 0], "Samples": [10, 10], "Correct": [9, 9]}
+    assert evaluate_rule("ClassImbalance", Recording(timeline=[classes])).step == 5
+    assert evaluate_rule("ClassImbalance", Recording(timeline=[classes]), {"threshold_imbalance": "50"}).status == (
+        "NoIssuesFound"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "parameters", "message"),
+    [
+        ("LossNotDecreasing", {"num_steps": "ten"}, "num_steps must be an integer, got 'ten'."),
+        ("LossNotDecreasing", {"num_steps": "0"}, "num_steps must be at least 1, got '0'."),
+        ("LossNotDecreasing", {"diff_percent": "101"}, "diff_percent must be at least 0 and at most 100, got '101'."),
+        ("LossNotDecreasing", {"mode": "TEST"}, "mode must be one of TRAIN, EVAL, GLOBAL or empty, got 'TEST'."),
+        ("VanishingGradient", {"threshold": "0"}, "threshold must be above 0, got '0'."),
+        ("VanishingGradient", {"threshold": "nan"}, "threshold must be a number, got 'nan'."),
+        ("ExplodingTensor", {"only_nan": "maybe"}, "only_nan must be True or False, got 'maybe'."),
+        ("Overfit", {"ratio": "0.2"}, "Overfit has no parameter 'ratio'; its parameters are"),
+        ("Nonsense", {}, "Unknown rule 'Nonsense'"),
+    ],
+)
+def test_bad_parameters_are_refused(rule: str, parameters: dict[str, str], message: str) -> None:
+    with pytest.raises(RuleParameterError) as refused:
+        evaluate_rule(rule, Recording(), parameters)
+    assert str(refused.value).startswith(message)
+
+
+def test_rule_to_invoke_and_smdebug_collections_are_accepted() -> None:
+    spec, _ = DEBUG_RULES["LossNotDecreasing"]
+    parsed = spec.parse({"rule_to_invoke": "LossNotDecreasing", "collection_names": "losses", "num_steps": "20"})
+    assert parsed["num_steps"] == 20 and parsed["diff_percent"] == 0.1
+    assert spec.parse({"mode": ""})["mode"] == "" and spec.parse({"mode": "eval"})["mode"] == "EVAL"
+
+
+def test_status_details_use_sagemakers_wording() -> None:
+    rec = Recording(scalars={"Loss/train": series(falling(10) + [float("nan")])})
+    details = status_details(evaluate_rule("ExplodingTensor", rec))
+    assert details.startswith("RuleEvaluationConditionMet: Evaluation of the rule ExplodingTensor at step 10 resulted")
