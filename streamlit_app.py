@@ -22,8 +22,8 @@ OPERATOR_PAGES = {
         ("dashboard_pages/security.py", "Security"),
     ],
 }
+# Reached by the links of the lists (a job, a tuning job, jobs to compare), not from the navigation.
 DETAIL_PAGES = {"dashboard_pages/job.py", "dashboard_pages/tuning_job.py", "dashboard_pages/compare.py"}
-"""Reached by the links of the lists (a job, a tuning job, jobs to compare), not from the navigation."""
 
 
 def operators_only(title: str, url_path: str) -> st.Page:

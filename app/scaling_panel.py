@@ -57,6 +57,11 @@ def _form(service: ScalingService, endpoint: str, variant: str, state: ScalingSt
             "From the last load test, AWS's rule (peak RPS per instance × 0.5 × 60) suggests a target of "
             f"{suggested:g}."
         )
+        st.caption(
+            "The rule wants the most one instance can answer: it holds only if the test pushed the instance to its "
+            "limit (answered/s stopped following the requested rate, or latency climbed). Otherwise run it again "
+            "at a higher rate."
+        )
     limit = f" (this cloud allows {timing.instance_limit} endpoint instances)" if timing.instance_limit else ""
     with st.form(f"scaling_{endpoint}_{variant}"):
         low, high = st.columns(2)

@@ -24,8 +24,8 @@ from services.lineage import LineageService
 SUMMARY_KEY = "data_summary"
 TAKEN_KEY = "data_taken"  # (source, name) of an upload refused because the name is taken: ask what to do
 
+# Uploads one source under a dataset name; True replaces a dataset already there.
 Send = Callable[[str, bool], DatasetSummary]
-"""Uploads one source under a dataset name; True replaces a dataset already there."""
 
 settings = current_settings()
 service = DatasetService(settings=settings)

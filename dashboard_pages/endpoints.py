@@ -39,6 +39,7 @@ if not name:
     cost_panel(settings)
     st.stop()
 
+st.query_params["endpoint"] = name  # a link from the list to this same page leaves it out of the address
 st.page_link("dashboard_pages/endpoints.py", label="All endpoints", icon="⬅️")
 st.subheader(name)
 try:

@@ -193,6 +193,12 @@ if not job.ended and job.status != "Stopping":
             st.rerun()
 
 # -- lineage: what it learned from, where it serves ---------------------------------------------------------
+if job.tuning_job:
+    st.page_link(
+        "dashboard_pages/tuning_job.py",
+        label=f"A trial of tuning job {job.tuning_job}",
+        query_params={"tuning_job": job.tuning_job},
+    )
 if job.data_uri:
     st.page_link(
         "dashboard_pages/train.py",

@@ -10,6 +10,7 @@ classes, classes missing from a split, unreadable images) before paying for a jo
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import zipfile
@@ -37,7 +38,10 @@ from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 DOG_IMAGES_URL = "https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip"
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DATASET = ROOT.parent / "shared" / "datasets" / "dogs-wiki-133"
+SHARED_DATASETS = Path(os.environ.get("DASHBOARD_DATASETS_DIR") or ROOT.parent / "shared" / "datasets")
+"""The project's photo sets (the offline sample, non-dogs): `shared/datasets` beside the checkout unless
+DASHBOARD_DATASETS_DIR names another folder."""
+SAMPLE_DATASET = SHARED_DATASETS / "dogs-wiki-133"
 """The offline sample: Wikipedia photos in Udacity's class folders, for the classes that have any."""
 
 _UPLOAD_WORKERS = 16  # S3 PUTs are latency-bound; 16 in flight saturate a typical uplink
@@ -254,7 +258,10 @@ class DatasetService:
     ) -> DatasetSummary:
         """The offline sample that ships beside the repository: one click, no network."""
         if not SAMPLE_DATASET.is_dir():
-            raise ServiceError(f"The offline sample is not at {SAMPLE_DATASET}.")
+            raise ServiceError(
+                f"The offline sample is not at {SAMPLE_DATASET}. Set DASHBOARD_DATASETS_DIR to the folder that "
+                "holds the project's datasets (dogs-wiki-133, negatives) and restart the dashboard."
+            )
         return self.upload_dataset(SAMPLE_DATASET, bucket, prefix, replace=replace)
 
     def import_dog_images(

@@ -23,9 +23,9 @@ import numpy as np
 
 from services.clients import CloudSettings, make_client
 from services.dataset_files import is_image
+from services.datasets import SHARED_DATASETS
 from services.errors import BOTO_ERRORS, ServiceError, from_client_error
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _PHOTO_BYTES_LIMIT = 4 * 1024 * 1024  # under both 6 MB payload limits once Lambda's base64 adds a third
 _INSTANCE_POLL_S = 1.0
@@ -67,18 +67,24 @@ def check_plan(plan: LoadPlan, limits: LoadLimits) -> None:
         raise ServiceError(" ".join(problems), code="ValidationError")
 
 
-def photo_sets(root: Path = DATASETS) -> list[str]:
+def photo_sets(root: Path = SHARED_DATASETS) -> list[str]:
     """The shared datasets that hold photos (`dogs-wiki-133`, `negatives`, …)."""
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(_photos_under(p)))
 
 
-def load_photos(photo_set: str, count: int, root: Path = DATASETS) -> list[tuple[bytes, str]]:
+def load_photos(photo_set: str, count: int, root: Path = SHARED_DATASETS) -> list[tuple[bytes, str]]:
     """`count` photos spread evenly over the set, as (bytes, content type); too-large files are skipped."""
     folder = root / photo_set
-    if photo_set not in photo_sets(root):
-        raise ServiceError(f"'{photo_set}' is not one of the photo sets in {root}: {', '.join(photo_sets(root))}.")
+    sets = photo_sets(root)
+    if not sets:
+        raise ServiceError(
+            f"There are no photo sets in {root}. Set DASHBOARD_DATASETS_DIR to the folder that holds the project's "
+            "datasets (dogs-wiki-133, negatives) and restart the dashboard."
+        )
+    if photo_set not in sets:
+        raise ServiceError(f"'{photo_set}' is not one of the photo sets in {root}: {', '.join(sets)}.")
     paths = sorted(_photos_under(folder))
     step = max(1, len(paths) // count)
     chosen = [p for p in paths[::step] if p.stat().st_size <= _PHOTO_BYTES_LIMIT][:count]

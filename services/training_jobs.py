@@ -56,6 +56,7 @@ class TrainingJob:
     max_runtime_s: int | None
     role_arn: str | None
     training_image: str | None
+    tuning_job: str | None = None  # the hyperparameter tuning job that ran it as a trial
     model_saved: bool | None = None
     """Whether model.tar.gz is in S3: True once Completed; for a Stopped job, whatever its script saved
     when told to stop (looked up); None while the job runs or after it failed."""
@@ -168,5 +169,6 @@ def parse_job(raw: dict[str, Any], *, model_saved: bool | None = None) -> Traini
         max_runtime_s=raw.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
         role_arn=raw.get("RoleArn"),
         training_image=algorithm.get("TrainingImage"),
+        tuning_job=raw.get("TuningJobArn", "").rsplit("/", 1)[-1] or None,
         model_saved=model_saved,
     )

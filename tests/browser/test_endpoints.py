@@ -53,8 +53,10 @@ def scaled_endpoint(fast_localcloud) -> Iterator[str]:
 
 def test_a_load_test_from_the_page_scales_the_endpoint_out(page, fast_localcloud, scaled_endpoint, tmp_path):
     with running_dashboard(fast_localcloud, tmp_path) as url:
-        page.goto(f"{url}/endpoints?endpoint={scaled_endpoint}")
+        page.goto(f"{url}/endpoints")  # the list's link opens the endpoint, which stays open through reruns
+        page.get_by_role("link", name=f"{scaled_endpoint}: scaling, load test, charts").click()
         expect(page.get_by_role("heading", name=scaled_endpoint)).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"endpoint={scaled_endpoint}"))
         expect(page.get_by_text("Page not found")).to_have_count(0)
         expect(page.get_by_text("localcloud's metric period is 1 s")).to_be_visible()
         page.get_by_label(re.compile(r"^Requests per second")).fill("10")

@@ -93,6 +93,11 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     # Four classes: a loss at or above ln(4) is no better than chance, and the page says which trials.
     assert all(not w.value.startswith("Failed") for w in at.warning)
 
+    best = service.describe(name).best.name
+    at = open_page("dashboard_pages/job.py", job=best)  # a trial's page leads back to its tuning job
+    assert not at.exception
+    assert f"A trial of tuning job {name}" in [link.proto.label for link in at.get("page_link")]
+
     at = open_page("dashboard_pages/tune.py", tab="launch", clone=name)
     assert not at.exception
     assert any(s.value == f"Form pre-filled from tuning job '{name}'." for s in at.success)
