@@ -42,8 +42,8 @@ def _recording(service: DebuggingService, name: str, key: str) -> JobRecording |
     st.session_state[f"{key}_recording"] = data
     if data.location:
         st.caption(f"Recording: {data.location} · {data.files} file(s), {data.bytes / 2**20:.1f} MB")
-    for note in data.notes:
-        st.warning(note)
+    for note in data.notes:  # a running job that has recorded nothing yet is not a problem
+        (st.info if data.running and not data.files else st.warning)(note)
     return data
 
 

@@ -69,7 +69,8 @@ def test_launch_a_short_job_deploy_it_and_classify_with_it(page, dashboard_url, 
     expect(page.get_by_test_id("stMetricValue").filter(has_text="Completed").first).to_be_visible(timeout=300_000)
     expect(page.get_by_text(re.compile(r"Testing Accuracy: [0-9.]+")).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text(re.compile(r"Model: s3://.*/output/model\.tar\.gz"))).to_be_visible()
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # loss and accuracy curves
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()  # loss and accuracy curves
+    expect(page.get_by_role("tab", name="Debugger")).to_be_visible()
 
     # Reuse: deploy the model to a new endpoint and classify a photo with it on Predict.
     page.get_by_role("button", name="Deploy", exact=True).click()

@@ -2,11 +2,11 @@
 run wrote: rules with the fired step, re-evaluation with other parameters (bad ones refused), the profiler's
 tables and HTML report, and jobs whose recording is missing or cut short."""
 
+import uuid
 from pathlib import Path
 
 import pytest
 
-from services.training_spec import generate_job_name
 from tests.classifier.test_recording import run
 from tests.pages.conftest import dashboard
 from tests.pages.test_pages_jobs_localcloud import create_failing_job
@@ -21,7 +21,7 @@ def wild_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def job_with(aws_env, recording: Path | None, *, cut: bool = False) -> str:
     """A job (failed at once, so it uses no CPU) whose TensorBoard location holds ``recording``."""
-    name = generate_job_name("debug-tab")
+    name = f"debug-tab-{uuid.uuid4().hex[:12]}"  # several per second: a timestamped name would repeat
     create_failing_job(aws_env, name, 50.0)
     s3 = aws_env.client("s3")
     if "x-out" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:

@@ -81,10 +81,10 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     assert missing.error and not [m for m in missing.markdown if "Logs" in m.value]
 
     at.button(key=f"job_{name}_stop").click().run()
-    assert at.warning[0].value.startswith(f"Stop '{name}'?")
+    assert [w for w in at.warning if w.value.startswith(f"Stop '{name}'?")]
     at.button(key=f"job_{name}_stop_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert not at.warning  # the confirmation is gone once answered
+    assert not [w for w in at.warning if w.value.startswith("Stop")]  # the question is gone once answered
     assert any(i.value.startswith("Stopping: the training script got SIGTERM") for i in at.info)
 
     sagemaker = aws_env.client("sagemaker")
