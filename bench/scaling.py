@@ -128,6 +128,7 @@ def throughput(cloud: LocalCloudProcess, photo: bytes, callers: int, rounds: int
 
 def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: float, period: float) -> dict[str, Any]:
     _resize(cloud, 1)
+    time.sleep(20 * period)  # the throughput rounds' datapoints leave the alarms' windows (AlarmLow looks at 15)
     scaling = cloud.client("application-autoscaling")
     scaling.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2)
     target_value = peak_rps * 0.5 * period  # AWS's guidance: peak RPS x 0.5 x the period
