@@ -1,9 +1,9 @@
-"""Application Auto Scaling for SageMaker endpoint variants: scalable targets, target-tracking policies (with
-the CloudWatch alarms they own), scaling activities and scheduled actions.
+"""Application Auto Scaling for SageMaker endpoint variants and Lambda provisioned concurrency: scalable
+targets, target-tracking policies (with the CloudWatch alarms they own), scaling activities and scheduled actions.
 
-JSON 1.1 (`AnyScaleFrontendService.<Op>`). Targets are `sagemaker` / `endpoint/<name>/variant/<variant>` /
-`sagemaker:variant:DesiredInstanceCount`; the engine that changes capacity is localcloud/scaler.py, the
-schedules' runner localcloud/schedules.py.
+JSON 1.1 (`AnyScaleFrontendService.<Op>`). What can be scaled is localcloud/scalable.py (one class per
+namespace and dimension); the engine that changes capacity is localcloud/scaler.py, the schedules' runner
+localcloud/schedules.py.
 """
 
 from __future__ import annotations
@@ -15,16 +15,11 @@ from typing import Any
 from localcloud.alarms import Alarms, alarm_arn
 from localcloud.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.registry import Call, Service
-from localcloud.sagemaker import SageMaker
-from localcloud.scaler import Scaler, endpoint_variant, target_key
+from localcloud.scalable import EndpointVariants, ProvisionedConcurrency, ResourceKind, endpoint_variant
+from localcloud.scaler import Scaler, target_key
 from localcloud.schedules import Schedules, check_schedule
 from localcloud.state import Store
 
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-SERVICE_ROLE = (
-    f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-)
 ALARM_HIGH_PERIODS = 3  # one-minute datapoints above target before a scale-out
 ALARM_LOW_PERIODS = 15  # ... and about 10 % below it before a scale-in
 MIN_TARGET = 8.515920e-109  # the smallest TargetValue AWS accepts
@@ -52,22 +47,40 @@ class ApplicationAutoScaling(Service):
 
     model_name = "application-autoscaling"
 
-    def __init__(self, store: Store, sagemaker: SageMaker, alarms: Alarms) -> None:
+    def __init__(self, store: Store, sagemaker: Any, lambda_: Any, alarms: Alarms) -> None:
         self.store, self.sagemaker, self.alarms = store, sagemaker, alarms
-        self.scaler = Scaler(store, sagemaker, alarms, alarms.clock)
+        self.kinds: dict[str, ResourceKind] = {
+            kind.namespace: kind for kind in (EndpointVariants(sagemaker), ProvisionedConcurrency(lambda_))
+        }
+        self.scaler = Scaler(store, self.kinds, alarms, alarms.clock)
         self.schedules = Schedules(store, self.scaler)
         sagemaker.scaling = self
 
     # scalable targets ---------------------------------------------------------------
+    def _kind(self, p: dict[str, Any]) -> ResourceKind:
+        kind = self.kinds.get(p["ServiceNamespace"])
+        if kind is None:
+            raise validation(
+                f"localcloud scales {' and '.join(sorted(self.kinds))} resources, not {p['ServiceNamespace']}."
+            )
+        if "ScalableDimension" in p and p["ScalableDimension"] != kind.dimension:
+            raise validation(
+                f"Unsupported scalable dimension {p['ScalableDimension']} for service namespace "
+                f"{kind.namespace}: use {kind.dimension}."
+            )
+        return kind
+
     def _resource(self, p: dict[str, Any]) -> str:
-        """The target's key, once the resource is known to exist (as AWS checks at registration)."""
-        if p["ServiceNamespace"] != "sagemaker":
-            raise validation(f"localcloud scales SageMaker endpoint variants, not {p['ServiceNamespace']}.")
-        if p["ScalableDimension"] != DIMENSION:
-            raise validation(f"Unsupported scalable dimension {p['ScalableDimension']} for SageMaker variants.")
-        parts = p["ResourceId"].split("/")
-        if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
-            raise validation(f"Unsupported resource ID {p['ResourceId']}: expected endpoint/<name>/variant/<variant>.")
+        """The target's key (a well-formed resource ID of a namespace localcloud scales)."""
+        kind = self._kind(p)
+        if kind.namespace == "sagemaker":
+            parts = p["ResourceId"].split("/")
+            if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
+                raise validation(
+                    f"Unsupported resource ID {p['ResourceId']}: expected endpoint/<name>/variant/<variant>."
+                )
+        elif len(p["ResourceId"].split(":")) != 3 or not p["ResourceId"].startswith("function:"):
+            raise validation(f"Unsupported resource ID {p['ResourceId']}: expected function:<name>:<alias|version>.")
         return target_key(p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"])
 
     def _target(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +90,8 @@ class ApplicationAutoScaling(Service):
         return target
 
     def op_RegisterScalableTarget(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        key = self._resource(p)
-        endpoint, variant = endpoint_variant(p["ResourceId"])
-        self.sagemaker.endpoint(endpoint, call.region)
-        self.sagemaker.fleet(endpoint, variant)
+        key, kind = self._resource(p), self._kind(p)
+        kind.check(p["ResourceId"], call.region)  # it exists, as AWS checks at registration
         old = self.store.get("scalable-target", key)
         if old is None and ("MinCapacity" not in p or "MaxCapacity" not in p):
             raise validation("MinCapacity and MaxCapacity are required when registering a new scalable target.")
@@ -88,7 +99,7 @@ class ApplicationAutoScaling(Service):
             "ServiceNamespace": p["ServiceNamespace"],
             "ResourceId": p["ResourceId"],
             "ScalableDimension": p["ScalableDimension"],
-            "RoleARN": p.get("RoleARN", SERVICE_ROLE),
+            "RoleARN": p.get("RoleARN", kind.service_role),
             "CreationTime": time.time(),
             "ScalableTargetARN": f"arn:aws:application-autoscaling:{call.region}:{ACCOUNT_ID}:scalable-target/"
             f"{uuid.uuid4().hex[:32]}",
@@ -99,8 +110,9 @@ class ApplicationAutoScaling(Service):
                 target[name] = p[name]
         if target["MinCapacity"] > target["MaxCapacity"]:
             raise validation("Minimum capacity cannot be greater than maximum capacity")
-        if target["MinCapacity"] < 1:
-            raise validation("The minimum capacity of a SageMaker variant must be at least 1.")
+        if target["MinCapacity"] < kind.min_capacity:
+            what = "a SageMaker variant" if kind.namespace == "sagemaker" else "provisioned concurrency"
+            raise validation(f"The minimum capacity of {what} must be at least {kind.min_capacity}.")
         target["SuspendedState"] = {**target["SuspendedState"], **(p.get("SuspendedState") or {})}
         self.store.put("scalable-target", key, target)
         self.scaler.fit_range(target)
@@ -133,12 +145,12 @@ class ApplicationAutoScaling(Service):
     def variants_with_policies(self, endpoint: str) -> list[str]:
         """Variants of the endpoint that scaling policies manage (UpdateEndpoint refuses them)."""
         policies = self.store.all("scaling-policy")
-        return sorted({endpoint_variant(p["ResourceId"])[1] for p in policies if p["Endpoint"] == endpoint})
+        return sorted({endpoint_variant(p["ResourceId"])[1] for p in policies if p.get("Endpoint") == endpoint})
 
     def endpoint_deleted(self, endpoint: str) -> None:
         """DeleteEndpoint deregisters the endpoint's scalable targets, as SageMaker does."""
         for target in self.store.all("scalable-target"):
-            if endpoint_variant(target["ResourceId"])[0] == endpoint:
+            if target["ServiceNamespace"] == "sagemaker" and endpoint_variant(target["ResourceId"])[0] == endpoint:
                 self._remove(target_key(target["ServiceNamespace"], target["ResourceId"], target["ScalableDimension"]))
 
     # scaling policies ---------------------------------------------------------------
@@ -165,8 +177,8 @@ class ApplicationAutoScaling(Service):
             self.alarms.delete([a["AlarmName"] for a in old["Alarms"]])
         policy_id = old["PolicyARN"].split(":")[5] if old else str(uuid.uuid4())
         arn = (
-            f"arn:aws:autoscaling:{call.region}:{ACCOUNT_ID}:scalingPolicy:{policy_id}:resource/sagemaker/"
-            f"{p['ResourceId']}:policyName/{p['PolicyName']}"
+            f"arn:aws:autoscaling:{call.region}:{ACCOUNT_ID}:scalingPolicy:{policy_id}:resource/"
+            f"{p['ServiceNamespace']}/{p['ResourceId']}:policyName/{p['PolicyName']}"
         )
         alarms = []
         kinds = [("AlarmHigh", "GreaterThanThreshold", config["TargetValue"], ALARM_HIGH_PERIODS)]
@@ -200,30 +212,25 @@ class ApplicationAutoScaling(Service):
             "Alarms": alarms,
             "CreationTime": old["CreationTime"] if old else time.time(),
             "Key": key,
-            "Endpoint": endpoint_variant(p["ResourceId"])[0],
+            "Endpoint": endpoint_variant(p["ResourceId"])[0] if p["ServiceNamespace"] == "sagemaker" else None,
         }
         self.store.put("scaling-policy", f"{key}|{p['PolicyName']}", policy)
         return {"PolicyARN": arn, "Alarms": alarms}
 
     def _metric(self, config: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
-        """The alarms' metric: the predefined one of SageMaker variants, or the customized one."""
+        """The alarms' metric: the resource kind's predefined one, or the customized one."""
         predefined = config.get("PredefinedMetricSpecification")
         custom = config.get("CustomizedMetricSpecification")
         if (predefined is None) == (custom is None):
             raise validation("Give one of PredefinedMetricSpecification and CustomizedMetricSpecification.")
         if predefined is not None:
-            if predefined["PredefinedMetricType"] != "SageMakerVariantInvocationsPerInstance":
+            kind = self.kinds[target["ServiceNamespace"]]
+            if predefined["PredefinedMetricType"] not in kind.predefined_metrics:
                 raise validation(
                     f"Predefined metric type {predefined['PredefinedMetricType']} is not valid for "
-                    f"resource {target['ResourceId']}; use SageMakerVariantInvocationsPerInstance."
+                    f"resource {target['ResourceId']}; use {', '.join(kind.predefined_metrics)}."
                 )
-            endpoint, variant = endpoint_variant(target["ResourceId"])
-            return {
-                "Namespace": "AWS/SageMaker",
-                "MetricName": "InvocationsPerInstance",
-                "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
-                "Statistic": "Sum",
-            }
+            return kind.predefined_metric(target["ResourceId"])
         if "Metrics" in custom or "MetricName" not in custom or "Namespace" not in custom:
             raise validation("localcloud tracks a customized metric given by Namespace, MetricName and Statistic.")
         metric = {k: custom[k] for k in ("Namespace", "MetricName", "Unit") if k in custom}
@@ -261,7 +268,8 @@ class ApplicationAutoScaling(Service):
         targets = [t for t in self.store.all("scalable-target") if t["ServiceNamespace"] == p["ServiceNamespace"]]
         keys = {target_key(t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) for t in targets}
         if "ResourceId" in p:
-            keys = {target_key(p["ServiceNamespace"], p["ResourceId"], p.get("ScalableDimension", DIMENSION))}
+            dimension = p.get("ScalableDimension") or self._kind(p).dimension
+            keys = {target_key(p["ServiceNamespace"], p["ResourceId"], dimension)}
         activities = [a for key in keys for a in self.scaler.activities(key)]
         activities.sort(key=lambda a: a["StartTime"], reverse=True)
         return _page(activities, p, "ScalingActivities")

@@ -72,7 +72,6 @@ class LocalCloud:
         )
         self.metrics.alarms = self.alarms = Alarms(self.store, self.metrics, Clock(metric_period_s))
         InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
-        self.autoscaling = ApplicationAutoScaling(self.store, self.sagemaker, self.alarms)
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
@@ -80,6 +79,7 @@ class LocalCloud:
             self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url
         )
         self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency, self.logs)
+        self.autoscaling = ApplicationAutoScaling(self.store, self.sagemaker, self.lambda_, self.alarms)
         self.registry = Registry()
         services: list[Service] = [
             self.sts,

@@ -1,5 +1,6 @@
 """Application Auto Scaling's engine: what a target-tracking alarm, a scheduled action or a new min/max does to
-a variant's instance count, recorded as scaling activities with AWS's words.
+a target's capacity (a variant's instances, a Lambda alias's provisioned concurrency: localcloud/scalable.py),
+recorded as scaling activities with AWS's words.
 
 Target tracking: AlarmHigh in ALARM scales out to ceil(current x metric / target) (the metric is per
 instance), AlarmLow scales in the same way, one step at a time, both bounded by min and max. During a
@@ -18,7 +19,7 @@ from typing import Any
 
 from localcloud.alarms import Alarms, Clock
 from localcloud.protocol import AwsError
-from localcloud.sagemaker import SageMaker
+from localcloud.scalable import ResourceKind
 from localcloud.state import Store
 
 DEFAULT_COOLDOWN_S = 300  # SageMaker variants' default scale-out and scale-in cooldowns
@@ -29,17 +30,16 @@ def target_key(namespace: str, resource: str, dimension: str) -> str:
     return f"{namespace}|{resource}|{dimension}"
 
 
-def endpoint_variant(resource_id: str) -> tuple[str, str]:
-    """`endpoint/<name>/variant/<variant>` split into its names."""
-    parts = resource_id.split("/")
-    return parts[1], parts[3]
+def target_region(target: dict[str, Any]) -> str:
+    """The region a target was registered in, which its ARN names."""
+    return target["ScalableTargetARN"].split(":")[3]
 
 
 class Scaler:
     """Changes capacity for policies, schedules and limits; keeps each target's activities."""
 
-    def __init__(self, store: Store, sagemaker: SageMaker, alarms: Alarms, clock: Clock) -> None:
-        self.store, self.sagemaker, self.clock = store, sagemaker, clock
+    def __init__(self, store: Store, kinds: dict[str, ResourceKind], alarms: Alarms, clock: Clock) -> None:
+        self.store, self.kinds, self.clock = store, kinds, clock  # kinds by service namespace
         self._lock = threading.RLock()
         self._scaled_out: dict[str, tuple[float, int]] = {}  # target -> when, to what capacity
         self._scaled_in: dict[str, float] = {}
@@ -51,43 +51,46 @@ class Scaler:
 
     # capacity ---------------------------------------------------------------------
     def capacity(self, target: dict[str, Any]) -> int:
-        return self.sagemaker.fleet(*endpoint_variant(target["ResourceId"])).desired
+        return self.kinds[target["ServiceNamespace"]].capacity(target["ResourceId"])
 
     def busy(self, target: dict[str, Any]) -> bool:
         key = target_key(target["ServiceNamespace"], target["ResourceId"], target["ScalableDimension"])
         return any(a["StatusCode"] in ("Pending", "InProgress") for a in self.activities(key))
 
     def set_capacity(self, target: dict[str, Any], desired: int, cause: str) -> dict[str, Any]:
-        """Ask SageMaker for `desired` instances; the activity says how it went."""
+        """Ask the service for `desired` capacity; the activity says how it went."""
+        kind = self.kinds[target["ServiceNamespace"]]
+        words = kind.capacity_words
         key = target_key(target["ServiceNamespace"], target["ResourceId"], target["ScalableDimension"])
         activity = {
             "ActivityId": str(uuid.uuid4()),
             "ServiceNamespace": target["ServiceNamespace"],
             "ResourceId": target["ResourceId"],
             "ScalableDimension": target["ScalableDimension"],
-            "Description": f"Setting desired instance count to {desired}.",
+            "Description": f"Setting desired {words} to {desired}.",
             "Cause": cause,
             "StartTime": time.time(),
             "StatusCode": "InProgress",
         }
         self._record(key, activity)
-        endpoint, variant = endpoint_variant(target["ResourceId"])
 
         def done(failure: str | None) -> None:
             if failure is None:
-                message = f"Successfully set desired instance count to {desired}. "
-                self._finish(key, activity, "Successful", message + "Change successfully fulfilled by sagemaker.")
+                message = f"Successfully set desired {words} to {desired}. "
+                self._finish(
+                    key, activity, "Successful", message + f"Change successfully fulfilled by {kind.fulfilled_by}."
+                )
             else:
-                self._finish(key, activity, "Failed", f"Failed to set desired instance count to {desired}. {failure}")
+                self._finish(key, activity, "Failed", f"Failed to set desired {words} to {desired}. {failure}")
 
         try:
-            self.sagemaker.capacity.resize(endpoint, {variant: desired}, done)
+            kind.resize(target["ResourceId"], target_region(target), desired, done)
         except AwsError as error:
             reason = (
-                f"Reason: {error.message} (Service: AmazonSageMaker; Status Code: {error.status}; "
+                f"Reason: {error.message} (Service: {kind.service_title}; Status Code: {error.status}; "
                 f"Error Code: {error.code}; Request ID: {uuid.uuid4()}; Proxy: null)"
             )
-            self._finish(key, activity, "Failed", f"Failed to set desired instance count to {desired}. {reason}")
+            self._finish(key, activity, "Failed", f"Failed to set desired {words} to {desired}. {reason}")
         return activity
 
     def fit_range(self, target: dict[str, Any]) -> None:
