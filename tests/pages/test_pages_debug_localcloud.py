@@ -2,8 +2,11 @@
 run wrote: rules with the fired step, re-evaluation with other parameters (bad ones refused), the profiler's
 tables and HTML report, and jobs whose recording is missing or cut short."""
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.training_spec import generate_job_name
@@ -19,19 +22,26 @@ def wild_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def job_with(aws_env, recording: Path | None, *, cut: bool = False) -> str:
-    """A job (failed at once, so it uses no CPU) whose TensorBoard location holds ``recording``."""
-    name = generate_job_name("debug-tab")
-    create_failing_job(aws_env, name, 50.0)
+def upload(aws_env, recording: Path, prefix: str, *, cut: bool = False) -> None:
+    """``recording``'s files under ``s3://x-out/<prefix>/`` (the events cut to two thirds when ``cut``)."""
     s3 = aws_env.client("s3")
     if "x-out" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket="x-out")
-    for path in sorted(recording.rglob("*")) if recording else []:
+    for path in sorted(recording.rglob("*")):
         if path.is_file():
             body = path.read_bytes()
             if cut and "tfevents" in path.name:
                 body = body[: len(body) * 2 // 3]
-            s3.put_object(Bucket="x-out", Key=f"o/{name}/tensorboard/{path.relative_to(recording)}", Body=body)
+            s3.put_object(Bucket="x-out", Key=f"{prefix}/{path.relative_to(recording)}", Body=body)
+
+
+def job_with(aws_env, recording: Path | None, *, cut: bool = False, prefix: str = "debug-tab") -> str:
+    """A job (failed at once, so it uses no CPU) whose TensorBoard location holds ``recording``; names are
+    unique per second, so jobs made together need different prefixes."""
+    name = generate_job_name(prefix)
+    create_failing_job(aws_env, name, 50.0)
+    if recording:
+        upload(aws_env, recording, f"o/{name}/tensorboard", cut=cut)
     return name
 
 
@@ -94,3 +104,31 @@ def test_missing_and_truncated_recordings_are_explained(aws_env, wild_recording)
     assert not at.exception
     assert any("partial record" in w.value and "cut short" in w.value for w in at.warning)
     assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # what is whole is still judged
+
+
+def points(axis: object) -> np.ndarray:
+    """A trace's coordinates as plotly serialises them (a list, or a typed array in base64)."""
+    if isinstance(axis, dict):
+        return np.frombuffer(base64.b64decode(axis["bdata"]), dtype=axis["dtype"])
+    return np.asarray(axis)
+
+
+def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env, wild_recording) -> None:
+    whole, cut, bare = (
+        job_with(aws_env, wild_recording, prefix="compare-whole"),
+        job_with(aws_env, wild_recording, cut=True, prefix="compare-cut"),
+        job_with(aws_env, None, prefix="compare-bare"),
+    )
+    at = dashboard().run()
+    at.switch_page("dashboard_pages/compare.py")
+    at.query_params["jobs"] = f"{whole},{cut},{bare}"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    step_chart = next(c for c in charts if c["layout"]["title"]["text"] == "Loss per step (recorded)")
+    traces = {t["name"]: t for t in step_chart["data"]}
+    assert set(traces) == {f"{job} · {part}" for job in (whole, cut) for part in ("train", "validation")}
+    assert len(points(traces[f"{whole} · train"]["x"])) > len(points(traces[f"{cut} · train"]["x"])) >= 10  # per step
+    assert any(c.value.startswith(f"{bare} has no recording of its per-step loss") for c in at.caption)
+    hyperparameters = next(d.value for d in at.dataframe if "learning_rate" in d.value.index)
+    assert set(hyperparameters.columns) == {whole, cut, bare}  # still side by side with the curves
