@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.training_spec import generate_job_name
+from services.clients import CloudSettings
+from services.ec2_training import Ec2Options, Ec2TrainingService
+from services.training_spec import TrainingSpec, generate_job_name, recording_uri
 from tests.classifier.test_recording import run
 from tests.pages.conftest import dashboard
-from tests.pages.test_pages_jobs_localcloud import create_failing_job
+from tests.pages.test_pages_jobs_localcloud import SLOW_MACHINE, create_failing_job
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +134,26 @@ def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env
     assert any(c.value.startswith(f"{bare} has no recording of its per-step loss") for c in at.caption)
     hyperparameters = next(d.value for d in at.dataframe if "learning_rate" in d.value.index)
     assert set(hyperparameters.columns) == {whole, cut, bare}  # still side by side with the curves
+
+
+def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aws_env, wild_recording) -> None:
+    service = Ec2TrainingService(aws_env.session(), settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    spec = TrainingSpec(job_name=generate_job_name("ec2-debug"), data_uri="s3://d-x/d/", output_path="s3://x-out/o/")
+    request = service.build_request(spec, Ec2Options(ami="ami-0123456789abcdef0", instance_profile=None))
+    request["UserData"] = SLOW_MACHINE
+    instance_id = aws_env.client("ec2").run_instances(**request)["Instances"][0]["InstanceId"]
+    upload(aws_env, wild_recording, recording_uri(spec).removeprefix("s3://x-out/"))  # as its runner uploads it
+    try:
+        at = dashboard().run()
+        at.switch_page("dashboard_pages/train.py")
+        at.run()
+        at.selectbox(key="ec2_chosen").set_value(instance_id).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any(c.value.startswith(f"Recording: {recording_uri(spec)}") for c in at.caption)
+        assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # the Debugger tab, as on a job's page
+        report = next(d.value for d in at.dataframe if "times triggered" in d.value.columns)
+        assert "StepOutlier" in set(report["rule"])  # the Profiler tab
+        at.button(key=f"ec2_{instance_id}_report").click().run()
+        assert at.session_state[f"ec2_{instance_id}_report_html"].startswith("<!DOCTYPE html>")
+    finally:
+        service.terminate(instance_id)
