@@ -157,3 +157,42 @@ def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aw
         assert at.session_state[f"ec2_{instance_id}_report_html"].startswith("<!DOCTYPE html>")
     finally:
         service.terminate(instance_id)
+
+
+def large_recording(directory: Path, megabytes: int = 100) -> Path:
+    """A long run's events, written by the training script's own writer: every step's scalars and 40 layers'
+    gradient statistics (about 3 KB a step), until the file holds ``megabytes`` MB. One event is reused, its
+    step and loss changed, so the ~35,000 steps take a second or two."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    from classifier.recording import open_event_file
+
+    tags = ["Loss/train", "Accuracy/train", "LearningRate/group0", "Timing/step_s"]
+    tags += [f"{kind}/stage.{i}" for i in range(40) for kind in ("GradientNorm", "GradientMeanAbs")]
+    event = Event(wall_time=1.7e9, summary=Summary(value=[Summary.Value(tag=t, simple_value=0.5) for t in tags]))
+    loss = event.summary.value[0]
+    writer = open_event_file(directory / "events" / "algo-1")
+    written, step = 0, 0
+    while written < megabytes * 2**20:
+        event.step, loss.simple_value = step, 3.0 / (1 + step / 1000)
+        record = event.SerializeToString()
+        writer.write(record)
+        written, step = written + len(record) + 16, step + 1  # each record is framed by 16 bytes
+    writer.close()
+    return directory
+
+
+def test_a_100_mb_event_file_is_read_in_part_and_the_page_says_so(aws_env, tmp_path: Path) -> None:
+    recording = large_recording(tmp_path / "recording")
+    (events,) = (recording / "events" / "algo-1").iterdir()
+    assert events.stat().st_size >= 100 * 2**20
+    at = open_job(job_with(aws_env, recording))
+    assert not at.exception, at.exception
+    capped = [w.value for w in at.warning if "only its first 16 MB were read" in w.value]
+    assert capped and "is 100 MB" in capped[0]
+    found = rules(at)
+    assert found["LossNotDecreasing"][0] in ("NoIssuesFound", "IssuesFound")  # judged on what was read
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    loss = next(c for c in charts if c["layout"]["title"]["text"] == "Loss")
+    assert len(points(loss["data"][0]["x"])) > 500  # thousands of steps drawn (thinned), not nothing
