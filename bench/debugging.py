@@ -32,6 +32,7 @@ from classifier.train import train_and_evaluate
 from classifier.training_config import parse_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MIN_TIMED_STEPS = 300
 
 
 def _train(data_dir: Path, record_dir: Path | None, *, epochs: int, batch_size: int, cache: bool) -> dict[str, Any]:
@@ -125,6 +126,8 @@ def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str
     for _ in range(3):  # every photo and its mirror through the trunk once
         _run_epoch(net.classifier, batches, optimizer)
     intervals = (RECORD_INTERVAL, 1)
+    steps = math.ceil(len(samples) / batch_size)
+    passes = math.ceil(MIN_TIMED_STEPS / steps)  # a timing spans a few hundred steps (the interval's too)
     times: dict[int | None, list[float]] = {None: [], **{i: [] for i in intervals}}
     with tempfile.TemporaryDirectory() as scratch:
         recorders = {
@@ -135,15 +138,17 @@ def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str
         order: list[int | None] = [None, *intervals]
         for i in range(repeats * 8):
             for interval in order[i % 3 :] + order[: i % 3]:  # each one first in turn
-                start = time.perf_counter()
-                metrics = _run_epoch(net.classifier, batches, optimizer, recorder=recorders.get(interval))
-                assert metrics is not None
-                times[interval].append(metrics.images / (time.perf_counter() - start))
+                start, images = time.perf_counter(), 0
+                for _ in range(passes):
+                    metrics = _run_epoch(net.classifier, batches, optimizer, recorder=recorders.get(interval))
+                    assert metrics is not None
+                    images += metrics.images
+                times[interval].append(images / (time.perf_counter() - start))
         for recorder in recorders.values():
             recorder.close()
     off = statistics.median(times[None])
     result: dict[str, Any] = {
-        "steps_per_epoch": math.ceil(len(samples) / batch_size),
+        "steps_per_timing": steps * passes,
         "median_images_per_s_off": round(off),
     }
     for interval in intervals:
