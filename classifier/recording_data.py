@@ -36,9 +36,9 @@ RECORD_INTERVAL = 100
 """Steps between records of per-layer gradient statistics and update ratios. Those cost ~0.25 ms a step
 (a dozen small tensor ops a layer, a clone of the weights before the update), while the worst case, head
 mode with features kept, trains a batch of 8 in ~0.7 ms on the CPU: recorded every step they cut its
-throughput to 0.73x; every 100th step they add ~2.5 µs a step on average, and recording as a whole measured
-0.99x of throughput without it (``./dev bench debugging``: adjacent rounds off, at 100 and at 1), within the
-5 % target with room for slower machines. The rules still see every step's loss (LossNotDecreasing,
+throughput to 0.70-0.73x; every 100th step they add ~2.5 µs a step on average, and recording as a whole
+measured 0.97-0.99x of throughput without it (``./dev bench debugging``: adjacent rounds off, at 100 and at
+1), within the 5 % target. The rules still see every step's loss (LossNotDecreasing,
 ExplodingTensor on the loss) and the gradients of each of the first steps (PoorWeightInitialization);
 VanishingGradient sees every 100th step, enough for a condition that persists once it sets in."""
 
