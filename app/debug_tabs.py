@@ -1,7 +1,10 @@
-"""The job page's Debugger and Profiler tabs: the job's own recording drawn, its rules judged (and re-judged
-with the operator's parameters), live while the job runs and still once it has ended."""
+"""The Debugger and Profiler tabs of a SageMaker job's page and of an EC2 training machine: the run's own
+recording drawn, its rules judged (and re-judged with the operator's parameters), live while it runs and
+still once it has ended."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -33,9 +36,17 @@ def _overrides_key(key: str) -> str:
     return f"{key}_rule_overrides"
 
 
-def _recording(service: DebuggingService, name: str, key: str) -> JobRecording | None:
+Loader = Callable[[], JobRecording]
+"""Reads the recording again (each refresh): a SageMaker job's by its name, an EC2 machine's by its S3 prefix."""
+
+
+def _loader(service: DebuggingService, name: str, load: Loader | None) -> Loader:
+    return load or (lambda: service.job_recording(name))
+
+
+def _recording(load: Loader, key: str) -> JobRecording | None:
     try:
-        data = service.job_recording(name)
+        data = load()
     except ServiceError as exc:
         st.error(exc.message)
         return None
@@ -47,11 +58,13 @@ def _recording(service: DebuggingService, name: str, key: str) -> JobRecording |
     return data
 
 
-def debugger_tab(service: DebuggingService, name: str, key: str) -> None:
-    """The form that re-evaluates one rule, then charts and rules (live while the job runs)."""
+def debugger_tab(service: DebuggingService, name: str, key: str, load: Loader | None = None) -> None:
+    """The form that re-evaluates one rule, then charts and rules (live while the job runs). ``load`` reads
+    a recording that is not a SageMaker job's (an EC2 machine's); by default, job ``name``'s."""
+    load = _loader(service, name, load)
 
     def part() -> bool:
-        data = _recording(service, name, f"{key}_dbg")
+        data = _recording(load, f"{key}_dbg")
         if data is None:
             return False
         if data.empty:
@@ -132,11 +145,12 @@ def _rule_form(key: str) -> None:
             overrides.pop(rule, None)
 
 
-def profiler_tab(service: DebuggingService, name: str, key: str) -> None:
+def profiler_tab(service: DebuggingService, name: str, key: str, load: Loader | None = None) -> None:
     """System use per host, step durations, where the time went, ProfilerReport; live while the job runs."""
+    load = _loader(service, name, load)
 
     def part() -> bool:
-        data = _recording(service, name, f"{key}_prof")
+        data = _recording(load, f"{key}_prof")
         if data is None:
             return False
         if data.empty:

@@ -1,6 +1,7 @@
 """The Train page's EC2 machines tab: the machines launched for training, one machine's state, console,
-curves (read from the console with the jobs' metric regexes) and notional cost; deploy its model, or
-terminate it after a confirmation, as the Job page asks before stopping a job."""
+curves (read from the console with the jobs' metric regexes) and notional cost; the same Debugger and
+Profiler tabs as a job's page, on the recording the machine uploads; deploy its model, or terminate it after
+a confirmation, as the Job page asks before stopping a job."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from app.debug_tabs import debugger_tab, profiler_tab
 from app.deploy import deploy_panel
 from app.formatting import timestamp as when
 from app.job_charts import metric_charts
 from app.jobs import live, usd
 from services.clients import CloudSettings
-from services.ec2_training import ALIVE, Ec2TrainingService
+from services.debugging import DebuggingService, JobRecording
+from services.ec2_training import ALIVE, Ec2Job, Ec2TrainingService
 from services.errors import ServiceError
 from services.pricing import COST_NOTE
 
@@ -76,10 +79,27 @@ def ec2_machines(settings: CloudSettings, ec2: Ec2TrainingService) -> None:
 
     live(f"ec2_{chosen}", machine, every="3s")  # its state change reruns the page, redrawing what follows
     described = st.session_state.get(described_key)
+    if described and described.recording:
+        _recording_tabs(settings, described, chosen)
     if described and described.artifact_present and described.artifact:  # it lands where a job's would
         deploy_panel(settings, described.artifact, described.job_name or chosen, f"ec2_{chosen}")
     if described and described.state != "terminated":
         _terminate(ec2, chosen)
+
+
+def _recording_tabs(settings: CloudSettings, machine: Ec2Job, chosen: str) -> None:
+    """The machine's recording (uploaded by its runner to ``machine.recording``) in the job page's tabs."""
+    debugging = DebuggingService(settings=settings)
+    name = machine.job_name or chosen
+
+    def load() -> JobRecording:
+        return debugging.recording_at(name, machine.recording, running=machine.state in ALIVE)
+
+    debug_tab, profile_tab = st.tabs(["Debugger", "Profiler"])
+    with debug_tab:
+        debugger_tab(debugging, name, f"ec2_{chosen}", load)
+    with profile_tab:
+        profiler_tab(debugging, name, f"ec2_{chosen}", load)
 
 
 def _terminate(ec2: Ec2TrainingService, chosen: str) -> None:

@@ -3,7 +3,8 @@
 - training throughput with recording on and off, the same job in adjacent pairs (target: recording costs at
   most 5 %), for head mode with features kept and for decoding every photo every epoch, on the first 30
   breeds; where each one's time went (from the recording's own phase timeline);
-- the worst case, head mode once features are kept (a step is under a millisecond): epochs off and on;
+- the worst case, head mode once features are kept (a step is under a millisecond): epochs off, on with the
+  default record_interval and on with gradients every step, in turn;
 - the recording's size per 1,000 steps (events and timeline; system samples grow with time, not steps);
 - the Debugger tab's work for a 5,000-step recording: rules evaluated, charts built and serialised as
   Streamlit sends them (target: under 2 s).
@@ -26,11 +27,12 @@ import torch
 from bench.bench_training import DEFAULT_DATA
 from classifier.image_folder import read_channel
 from classifier.recording import Recorder, RecordingConfig
-from classifier.recording_data import Recording, Series, read_recording_dir
+from classifier.recording_data import RECORD_INTERVAL, Recording, Series, read_recording_dir
 from classifier.train import train_and_evaluate
 from classifier.training_config import parse_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MIN_TIMED_STEPS = 300
 
 
 def _train(data_dir: Path, record_dir: Path | None, *, epochs: int, batch_size: int, cache: bool) -> dict[str, Any]:
@@ -107,7 +109,8 @@ def bench_overhead(data_dir: Path, repeats: int, epochs: int, batch_size: int, c
 
 def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str, Any]:
     """The worst case: head mode once every photo's features are kept, where a step is a linear layer's work
-    (under a millisecond) and recording's fixed cost per step shows most. Epochs alternated off and on."""
+    (under a millisecond) and recording's fixed cost per step shows most. Epochs off, on (default interval)
+    and on (gradients every step), each first in turn."""
     from torch.utils.data import RandomSampler
 
     from classifier.batches import CachedFeatureBatches
@@ -122,25 +125,43 @@ def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str
     batches = CachedFeatureBatches(net, samples, sampler, batch_size, torch.device("cpu"), True)
     for _ in range(3):  # every photo and its mirror through the trunk once
         _run_epoch(net.classifier, batches, optimizer)
-    off, on = [], []
-    with tempfile.TemporaryDirectory() as scratch:
-        recorder = Recorder(RecordingConfig(Path(scratch), "algo-1", True))
-        recorder.watch(net.classifier)
-        for i in range(repeats * 8):
-            for current in (None, recorder) if i % 2 else (recorder, None):
-                start = time.perf_counter()
-                metrics = _run_epoch(net.classifier, batches, optimizer, recorder=current)
-                assert metrics is not None
-                (on if current else off).append(metrics.images / (time.perf_counter() - start))
-        recorder.close()
+    intervals = (RECORD_INTERVAL, 1)
     steps = math.ceil(len(samples) / batch_size)
-    return {
-        "steps_per_epoch": steps,
-        "median_images_per_s_off": round(statistics.median(off)),
-        "median_images_per_s_on": round(statistics.median(on)),
-        "on_over_off": round(statistics.median(on) / statistics.median(off), 3),
-        "recording_ms_per_step": round((1 / statistics.median(on) - 1 / statistics.median(off)) * batch_size * 1000, 3),
+    passes = math.ceil(MIN_TIMED_STEPS / steps)  # a timing spans a few hundred steps (the interval's too)
+    times: dict[int | None, list[float]] = {None: [], **{i: [] for i in intervals}}
+    with tempfile.TemporaryDirectory() as scratch:
+        recorders = {
+            i: Recorder(RecordingConfig(Path(scratch) / str(i), "algo-1", True, record_interval=i)) for i in intervals
+        }
+        for recorder in recorders.values():
+            recorder.watch(net.classifier)
+        order: list[int | None] = [None, *intervals]
+        for i in range(repeats * 8):
+            for interval in order[i % 3 :] + order[: i % 3]:  # each one first in turn
+                start, images = time.perf_counter(), 0
+                for _ in range(passes):
+                    metrics = _run_epoch(net.classifier, batches, optimizer, recorder=recorders.get(interval))
+                    assert metrics is not None
+                    images += metrics.images
+                times[interval].append(images / (time.perf_counter() - start))
+        for recorder in recorders.values():
+            recorder.close()
+    off = statistics.median(times[None])
+    result: dict[str, Any] = {
+        "steps_per_timing": steps * passes,
+        "median_images_per_s_off": round(off),
     }
+    for interval in intervals:
+        on = statistics.median(times[interval])
+        result[f"record_interval_{interval}"] = {
+            "median_images_per_s_on": round(on),
+            "on_over_off": round(on / off, 3),
+            "median_on_over_off_per_round": round(
+                statistics.median(a / b for a, b in zip(times[interval], times[None], strict=True)), 3
+            ),
+            "recording_ms_per_step": round((1 / on - 1 / off) * batch_size * 1000, 3),
+        }
+    return result
 
 
 def synthetic_recording(steps: int = 5000, layers: int = 4, epochs: int = 50) -> Recording:
@@ -196,15 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-training", action="store_true", help="only the paint benchmark")
+    parser.add_argument(
+        "--skip-overhead", action="store_true", help="no whole-job runs (decoding every epoch takes minutes)"
+    )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"threads": torch.get_num_threads(), "paint": bench_paint(args.repeats)}
     if not args.skip_training:
         with tempfile.TemporaryDirectory() as scratch:
             channel = subset_channel(args.data_dir, Path(scratch) / "channel", args.classes)
             report["steady_state_cached_head"] = bench_steady_state(channel, args.repeats, args.batch_size)
-            report["overhead"] = [
-                bench_overhead(channel, args.repeats, args.epochs, args.batch_size, cache) for cache in (True, False)
-            ]
+            if not args.skip_overhead:
+                report["overhead"] = [
+                    bench_overhead(channel, args.repeats, args.epochs, args.batch_size, cache)
+                    for cache in (True, False)
+                ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "debugging.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

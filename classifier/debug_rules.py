@@ -6,7 +6,9 @@ LossNotDecreasing compares the mean loss of each num_steps window with the windo
 with the loss of the first step (before any update), so a loss that leaps at once is caught. Where the
 recording differs from smdebug's tensors: validation loss is one value per epoch (``Loss/valid``),
 so Overfit and Overtraining count epochs, and LossNotDecreasing's EVAL mode compares epochs; the others read
-per-step values. A rule fires at the first step where its condition holds.
+per-step values. Losses are recorded every step, gradient statistics every ``record_interval`` steps (and on
+each of the first steps): a rule fires at the first recorded step where its condition holds, and
+LossNotDecreasing windows by step number, so strided data is judged over the same spans of training.
 """
 
 import math
@@ -137,9 +139,14 @@ def _loss_not_decreasing(rec: Recording, p: dict[str, Any]) -> Finding:
     n = p["num_steps"]
     values, steps = losses.values, losses.steps
     previous = float(values[0])  # the loss before any update is the first baseline
-    for end in range(1 + n, len(values) + 1, n):
-        current = float(values[end - n : end].mean())
-        step = int(steps[end - 1])
+    # Windows of num_steps steps (not values, so a strided tag is windowed by step too); each one judged
+    # once it is complete, i.e. the recording reaches its last step.
+    bounds = np.searchsorted(steps, np.arange(int(steps[0]) + 1, int(steps[-1]) + 2, n))
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        if high == low:
+            continue
+        current = float(values[low:high].mean())
+        step = int(steps[high - 1])
         if not math.isfinite(current):
             return step, f"{tag} is not a number over the steps up to {step}"
         if previous > 0:

@@ -4,16 +4,19 @@ TensorFlow), the system monitor's JSON lines, and a timeline of phases.
 
 Gradients are read from ``.grad`` after backward, never through hooks, so a frozen trunk (whose tensors do
 not require gradients, where Debugger's hooks failed) costs nothing and breaks nothing. One TensorBoard event
-a step carries every scalar of that step; the first steps also record the gradients' spread, and every
-``update_interval`` steps the update-to-weight ratio. The same values are kept in memory as a Recording, so
-the job evaluates its rules on them without reading files back.
+a step carries every scalar of that step: losses, accuracy, learning rates and timings every step (cheap: a
+few floats); per-layer gradient statistics and the update-to-weight ratio every ``record_interval`` steps
+(and gradients on each of the first SPREAD_STEPS, with their spread), as Debugger's ``save_interval`` did.
+The same values are kept in memory as a Recording, so the job evaluates its rules on them without reading
+files back. Events are serialised by a writer thread in batches (every FLUSH_SECONDS), so the training
+thread hands over a tuple a step and is never woken or made to wait for the writer.
 """
 
 import json
-import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +26,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from classifier.recording_data import EVENTS_DIR, SYSTEM_DIR, TIMELINE_DIR, Histogram, Recording, Series
+from classifier.recording_data import (
+    EVENTS_DIR,
+    RECORD_INTERVAL,
+    SYSTEM_DIR,
+    TIMELINE_DIR,
+    Histogram,
+    Recording,
+    Series,
+)
 from classifier.system_monitor import DEFAULT_INTERVAL_MS, SystemMonitor
 
 SPREAD_STEPS = 10
 """Steps whose gradient percentiles are recorded: PoorWeightInitialization looks at the first 10 by default."""
-UPDATE_INTERVAL = 10
 HISTOGRAM_BINS = 64
 FLUSH_SECONDS = 2.0
 
@@ -39,7 +49,7 @@ class RecordingConfig:
     host: str
     is_leader: bool
     interval_ms: int = DEFAULT_INTERVAL_MS
-    update_interval: int = UPDATE_INTERVAL
+    record_interval: int = RECORD_INTERVAL
     started: float | None = None
     """When the job's process started (the initialisation phase runs from here); None: when recording began."""
 
@@ -60,8 +70,9 @@ class Recorder:
         directory = config.directory
         for sub in (SYSTEM_DIR, TIMELINE_DIR):
             (directory / sub).mkdir(parents=True, exist_ok=True)
-        self._writer = _event_file(directory / EVENTS_DIR / config.host) if config.is_leader else None
-        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer = open_event_file(directory / EVENTS_DIR / config.host) if config.is_leader else None
+        self._pending: deque = deque()
+        self._closing = threading.Event()
         self._events_thread = threading.Thread(target=self._write_events, name="recording-writer", daemon=True)
         if self._writer:
             self._events_thread.start()
@@ -96,7 +107,7 @@ class Recorder:
         """Called between backward and optimizer.step: gradients are in place, weights not yet changed."""
         if not self._writer:
             return
-        if self.step % self.config.update_interval == 0:
+        if self.step % self.config.record_interval == 0:
             self._before_update = {
                 layer: [p.detach().clone() for _, p in params] for layer, params in self.layers.items()
             }
@@ -114,7 +125,8 @@ class Recorder:
                 ("Timing/step_s", data_s + compute_s),
             ]
             values += [(f"LearningRate/group{i}", lr) for i, lr in enumerate(learning_rates)]
-            values += self._gradient_values()
+            if self.step < SPREAD_STEPS or self.step % self.config.record_interval == 0:
+                values += self._gradient_values()
             values += self._update_ratios()
             self._write(self.step, values)
         self.step += 1
@@ -187,7 +199,7 @@ class Recorder:
             steps, points = self._points.setdefault(tag, ([], []))
             steps.append(step)
             points.append(value)
-        self._pending.put((step, values, None))
+        self._pending.append((time.time(), step, values, None))
 
     def _histogram(self, tag: str, values: np.ndarray) -> None:
         finite = values[np.isfinite(values)]
@@ -197,42 +209,35 @@ class Recorder:
         self._histograms.setdefault(tag, []).append(Histogram(self.step, edges[1:], counts))
         stats = (float(finite.min()), float(finite.max()), float(finite.size), float(finite.sum()))
         squares = float(np.square(finite, dtype=np.float64).sum())
-        self._pending.put((self.step, [], (tag, stats, squares, edges[1:].tolist(), counts.astype(float).tolist())))
+        histogram = (tag, stats, squares, edges[1:].tolist(), counts.astype(float).tolist())
+        self._pending.append((time.time(), self.step, [], histogram))
 
     def _write_events(self) -> None:
-        """The writer thread: one TensorBoard event a step, flushed at least every FLUSH_SECONDS (so a sync of
-        the directory while the job runs finds whole records)."""
+        """The writer thread: every FLUSH_SECONDS (and at close) it writes one TensorBoard event per pending
+        step and flushes, so a sync of the directory while the job runs finds whole records."""
+        assert self._writer is not None
+        while True:
+            closing = self._closing.wait(FLUSH_SECONDS)
+            self._drain()
+            self._writer.flush()
+            if closing:
+                break
+
+    def _drain(self) -> None:
         from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
 
         assert self._writer is not None
-        flushed = time.monotonic()
-        while True:
-            try:
-                item = self._pending.get(timeout=FLUSH_SECONDS)
-            except queue.Empty:
-                item = ()
-            if item is None:
-                break
-            if item:
-                step, values, histogram = item
-                summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
-                if histogram is not None:
-                    tag, (low, high, count, total), squares, limits, buckets = histogram
-                    proto = HistogramProto(
-                        min=low,
-                        max=high,
-                        num=count,
-                        sum=total,
-                        sum_squares=squares,
-                        bucket_limit=limits,
-                        bucket=buckets,
-                    )
-                    summary.value.append(Summary.Value(tag=tag, histo=proto))
-                self._writer.write(Event(wall_time=time.time(), step=step, summary=summary).SerializeToString())
-            if time.monotonic() - flushed >= FLUSH_SECONDS:
-                self._writer.flush()
-                flushed = time.monotonic()
+        while self._pending:
+            wall_time, step, values, histogram = self._pending.popleft()
+            summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
+            if histogram is not None:
+                tag, (low, high, count, total), squares, limits, buckets = histogram
+                proto = HistogramProto(
+                    min=low, max=high, num=count, sum=total, sum_squares=squares, bucket_limit=limits, bucket=buckets
+                )
+                summary.value.append(Summary.Value(tag=tag, histo=proto))
+            self._writer.write(Event(wall_time=wall_time, step=step, summary=summary).SerializeToString())
 
     # the whole ----------------------------------------------------------------
     def recording(self) -> Recording:
@@ -246,14 +251,13 @@ class Recorder:
     def close(self) -> None:
         self._monitor.stop()
         if self._writer:
-            self._pending.put(None)
+            self._closing.set()
             self._events_thread.join()
-            self._writer.flush()
             self._writer.close()
         self._timeline_file.close()
 
 
-def _event_file(directory: Path) -> Any:
+def open_event_file(directory: Path) -> Any:
     """A TensorBoard event file written directly (tensorboardX's FileWriter hands every event through a
     multiprocessing queue, which cost more than the step it recorded), named as TensorBoard expects."""
     from tensorboardX.proto.event_pb2 import Event

@@ -375,7 +375,12 @@ def _recorder(config: TrainConfig) -> Recorder | None:
         return None
     return Recorder(
         RecordingConfig(
-            config.recording_dir, config.current_host, config.is_leader, config.profiling_interval_ms, started=STARTED
+            config.recording_dir,
+            config.current_host,
+            config.is_leader,
+            config.profiling_interval_ms,
+            record_interval=config.record_interval,
+            started=STARTED,
         )
     )
 

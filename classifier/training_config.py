@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from classifier.debug_rules import DEBUG_RULES
+from classifier.recording_data import RECORD_INTERVAL
 from classifier.system_monitor import DEFAULT_INTERVAL_MS, PROFILING_INTERVALS_MS
 
 FINE_TUNE_MODES = ("head", "last-blocks")
@@ -51,6 +52,8 @@ class TrainConfig:
     recording_dir: Path = Path("output/tensorboard")
     """The TensorBoardOutputConfig LocalPath SageMaker syncs to S3 while the job runs."""
     profiling_interval_ms: int = 500
+    record_interval: int = RECORD_INTERVAL
+    """Steps between records of per-layer gradients and update ratios (Debugger's ``save_interval``)."""
     stop_on_rules: tuple[str, ...] = ()
     """Debugger rules that end training when they fire (as Debugger's StopTraining action did)."""
 
@@ -82,6 +85,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
     parser.add_argument("--num_workers", "--num-workers", type=int, default=hps.get("num_workers"))
     parser.add_argument("--cache_features", "--cache-features", type=_boolean, default=hps.get("cache_features", True))
     parser.add_argument("--record", type=_boolean, default=hps.get("record", True))
+    parser.add_argument("--record_interval", "--record-interval", type=int, default=hps.get("record_interval"))
     parser.add_argument("--stop_on_rule", "--stop-on-rule", default=hps.get("stop_on_rule", ""))
     parser.add_argument(
         "--recording-dir",
@@ -114,6 +118,9 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
     if args.num_workers is not None and args.num_workers < 0:
         raise ConfigError(f"num_workers must be 0 or more, got {args.num_workers}.")
 
+    record_interval = args.record_interval if args.record_interval is not None else _hook_save_interval(env)
+    if record_interval < 1:
+        raise ConfigError(f"record_interval must be at least 1 step, got {record_interval}.")
     stop_on_rules = tuple(name.strip() for name in str(args.stop_on_rule).split(",") if name.strip())
     unknown_rules = [name for name in stop_on_rules if name not in DEBUG_RULES]
     if unknown_rules:
@@ -140,6 +147,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         record=bool(args.record),
         recording_dir=args.recording_dir,
         profiling_interval_ms=_profiling_interval(env),
+        record_interval=int(record_interval),
         stop_on_rules=stop_on_rules,
     )
     return config, unknown
@@ -156,6 +164,25 @@ def _profiling_interval(env: Mapping[str, str]) -> int:
     if interval not in PROFILING_INTERVALS_MS:
         raise ConfigError(f"ProfilingIntervalInMilliseconds must be one of {PROFILING_INTERVALS_MS}, got {interval}.")
     return int(interval)
+
+
+def _hook_save_interval(env: Mapping[str, str]) -> int:
+    """DebugHookConfig's ``train.save_interval`` (or ``save_interval``) from the file SageMaker writes for the
+    container, as smdebug's hook read it; RECORD_INTERVAL when the job has none."""
+    path = Path(env.get("SM_INPUT_DIR", "/opt/ml/input")) / "config" / "debughookconfig.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return RECORD_INTERVAL
+    hook = config.get("HookParameters") if isinstance(config, dict) else None
+    hook = hook if isinstance(hook, dict) else {}
+    raw = hook.get("train.save_interval", hook.get("save_interval"))
+    if raw is None:
+        return RECORD_INTERVAL
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise ConfigError(f"HookParameters save_interval must be a whole number of steps, got {raw!r}.") from None
 
 
 def _boolean(text: str) -> bool:

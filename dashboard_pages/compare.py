@@ -1,12 +1,15 @@
-"""Compare jobs (`?jobs=a,b,c`): their curves overlaid, hyperparameters and final metrics side by side, as
-MLflow's compare view shows runs. Opened from the Train page's job list with two or more rows selected."""
+"""Compare jobs (`?jobs=a,b,c`): their curves overlaid (per epoch from the logs, per step from the jobs' own
+recordings), hyperparameters and final metrics side by side, as MLflow's compare view shows runs. Opened
+from the Train page's job list with two or more rows selected."""
 
 import pandas as pd
 import streamlit as st
 
 from app.job_charts import compare_charts
 from app.jobs import duration, usd
+from app.recording_compare import step_loss_chart
 from app.settings import current_settings
+from services.debugging import DebuggingService
 from services.errors import ServiceError
 from services.pricing import COST_NOTE
 from services.training import TrainingService
@@ -36,6 +39,15 @@ if charts:
         column.plotly_chart(chart)
 else:
     st.caption("None of these jobs has logged an epoch yet.")
+
+recordings, unrecorded = DebuggingService(settings=current_settings()).recordings_of(
+    [job.name for job in comparison.jobs]
+)
+step_chart = step_loss_chart(recordings)
+if step_chart is not None:
+    st.plotly_chart(step_chart, key="compare_step_loss")
+for note in unrecorded:
+    st.caption(note)
 
 
 def side_by_side(rows: dict[str, dict[str, object]]) -> pd.DataFrame:

@@ -96,6 +96,24 @@ class DebuggingService:
         result.statuses = _statuses(raw)
         return result
 
+    def recordings_of(self, names: list[str]) -> tuple[dict[str, Recording], list[str]]:
+        """The recordings of several jobs, for overlaying their losses: those that recorded a per-step training
+        loss, and a sentence for each job that did not (or could not be read), naming it."""
+        found: dict[str, Recording] = {}
+        missing: list[str] = []
+        for name in names:
+            try:
+                data = self.job_recording(name)
+            except ServiceError as exc:
+                missing.append(f"{name}: {exc.message}")
+                continue
+            if data.recording.series("Loss/train") is None:
+                where = f" at {data.location}" if data.location else ""
+                missing.append(f"{name} has no recording of its per-step loss{where}.")
+            else:
+                found[name] = data.recording
+        return found, missing
+
     def recording_at(self, name: str, location: str | None, *, running: bool = False) -> JobRecording:
         """The recording under an S3 prefix (``s3://bucket/prefix``)."""
         if not location:

@@ -50,6 +50,8 @@ STOP_GRACE_S = 120
 DEFAULT_INSTANCE_PROFILE = "dog-breed-ec2-training"
 JOB_TAG = "dog-breed:job"
 ARTIFACT_TAG = "dog-breed:artifact"
+RECORDING_TAG = "dog-breed:recording"
+"""Where the machine's training uploads its recording (recording_uri), for the Debugger and Profiler tabs."""
 _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+")
 _AMI = re.compile(r"ami-[0-9a-f]{8,17}|resolve:ssm:/[A-Za-z0-9_./-]+")
 _PROFILE = re.compile(r"[\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:instance-profile/[\w+=,.@/-]+")
@@ -99,6 +101,8 @@ class Ec2Job:
     artifact_present: bool | None
     """None in `list_ec2_jobs`, which does not look in S3 for every machine; `describe_ec2_job` checks."""
     console_output: str
+    recording: str | None = None
+    """The S3 prefix of the run's recording (TensorBoard events, system samples, timeline)."""
 
     @property
     def series(self) -> Series:
@@ -311,6 +315,7 @@ class Ec2TrainingService:
                         {"Key": "Name", "Value": spec.job_name},
                         {"Key": JOB_TAG, "Value": spec.job_name},
                         {"Key": ARTIFACT_TAG, "Value": artifact_uri(spec)},
+                        {"Key": RECORDING_TAG, "Value": recording_uri(spec)},
                     ],
                 }
             ],
@@ -431,4 +436,5 @@ def _ec2_job(instance: dict[str, Any], *, console: str, present: bool | None) ->
         artifact=tags.get(ARTIFACT_TAG),
         artifact_present=present,
         console_output=console,
+        recording=tags.get(RECORDING_TAG),
     )

@@ -44,6 +44,22 @@ def test_exploding_tensor_fires_at_the_first_nan_or_infinity() -> None:
     assert evaluate_rule("ExplodingTensor", rec, {"only_nan": "True"}).step == 11
 
 
+def test_strided_data_is_judged_at_its_recorded_steps() -> None:
+    """Gradients every record_interval steps (and each of the first steps) fire at the step recorded; a loss
+    recorded every 10th step is windowed by step number, as the same loss recorded every step would be."""
+    steps = np.array([*range(10), 100, 200, 300])
+    gradients = Series(steps, np.array([1e-3] * 11 + [1e-9, 1e-9]))
+    result = evaluate_rule("VanishingGradient", Recording(scalars={"GradientMeanAbs/head": gradients}))
+    assert (result.status, result.step) == ("IssuesFound", 200)
+    every_step = falling(201) + [50.0] * 100
+    strided = Series(np.arange(0, 301, 10), np.asarray(every_step[::10]))
+    parameters = {"num_steps": "100"}
+    whole = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series(every_step)}), parameters)
+    thinned = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": strided}), parameters)
+    assert (whole.status, whole.step) == ("IssuesFound", 300)
+    assert (thinned.status, thinned.step) == ("IssuesFound", 300)  # the same window (by value count: none)
+
+
 def test_vanishing_gradient_and_missing_data() -> None:
     rec = Recording(scalars={"GradientMeanAbs/head": series([1e-3, 1e-5, 1e-8, 1e-9])})
     result = evaluate_rule("VanishingGradient", rec)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from classifier.debug_rules import evaluate_rule
+from classifier.recording import SPREAD_STEPS
 from classifier.recording_data import load_recording, read_recording_dir
 from tests.classifier.test_train import DATASET, script_env, small_channel, train
 
@@ -25,7 +26,7 @@ def run(tmp: Path, learning_rate: str, *extra: str) -> tuple[str, Path]:
 
 @pytest.fixture(scope="module")
 def sane(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    return run(tmp_path_factory.mktemp("sane"), "0.01")
+    return run(tmp_path_factory.mktemp("sane"), "0.01", "--record_interval", "5")
 
 
 def test_recording_layout_and_contents(sane: tuple[str, Path]) -> None:
@@ -35,8 +36,12 @@ def test_recording_layout_and_contents(sane: tuple[str, Path]) -> None:
     assert rec.problems == []
     steps = rec.scalars["Loss/train"].steps
     assert list(steps) == list(range(len(steps))) and len(steps) >= 12
-    for tag in ("Accuracy/train", "LearningRate/group0", "GradientNorm/head", "GradientMeanAbs/head", "Timing/step_s"):
+    for tag in ("Accuracy/train", "LearningRate/group0", "Timing/step_s"):
         assert len(rec.scalars[tag].values) == len(steps), tag
+    strided = [s for s in steps if s < SPREAD_STEPS or s % 5 == 0]  # every record_interval, and the first steps
+    for tag in ("GradientNorm/head", "GradientMeanAbs/head"):
+        assert list(rec.scalars[tag].steps) == strided, tag
+    assert list(rec.scalars["UpdateRatio/head"].steps) == [s for s in steps if s % 5 == 0]
     assert len(rec.scalars["Loss/valid"].values) == 4  # one per epoch
     assert len(rec.scalars["WeightNorm/head"].values) == 5  # before training and after each epoch
     assert len(rec.histograms["Weights/head"]) == 5

@@ -4,6 +4,7 @@ import pytest
 
 from classifier.image_folder import DatasetError, read_channel
 from classifier.labels import udacity_imagenet_indices
+from classifier.recording_data import RECORD_INTERVAL
 from classifier.training_config import ConfigError, parse_config
 
 DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dogs-wiki-133"
@@ -102,3 +103,21 @@ def test_recording_follows_the_sagemaker_layout(tmp_path: Path) -> None:
     (tmp_path / "config" / "profilerconfig.json").write_text('{"ProfilingIntervalInMilliseconds": 300}')
     with pytest.raises(ConfigError, match="must be one of"):
         parse_config([], {"SM_INPUT_DIR": str(tmp_path)})
+
+
+def test_record_interval_from_the_hyperparameter_or_debuggers_save_interval(tmp_path: Path) -> None:
+    env = {"SM_INPUT_DIR": str(tmp_path)}
+    assert parse_config([], env)[0].record_interval == RECORD_INTERVAL
+    (tmp_path / "config").mkdir()
+    hook = tmp_path / "config" / "debughookconfig.json"
+    hook.write_text('{"S3OutputPath": "s3://b/d", "HookParameters": {"train.save_interval": "5"}}')
+    assert parse_config([], env)[0].record_interval == 5
+    hook.write_text('{"HookParameters": {"save_interval": "7"}}')
+    assert parse_config([], env)[0].record_interval == 7
+    assert parse_config(["--record_interval", "3"], env)[0].record_interval == 3  # the hyperparameter wins
+    assert parse_config([], {**env, "SM_HPS": '{"record_interval": 4}'})[0].record_interval == 4
+    hook.write_text('{"HookParameters": {"train.save_interval": "often"}}')
+    with pytest.raises(ConfigError, match="save_interval must be a whole number"):
+        parse_config([], env)
+    with pytest.raises(ConfigError, match="record_interval must be at least 1 step, got 0"):
+        parse_config(["--record_interval", "0"], {})

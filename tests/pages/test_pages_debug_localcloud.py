@@ -2,14 +2,20 @@
 run wrote: rules with the fired step, re-evaluation with other parameters (bad ones refused), the profiler's
 tables and HTML report, and jobs whose recording is missing or cut short."""
 
+import base64
+import json
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from services.clients import CloudSettings
+from services.ec2_training import Ec2Options, Ec2TrainingService
+from services.training_spec import TrainingSpec, generate_job_name, recording_uri
 from tests.classifier.test_recording import run
 from tests.pages.conftest import dashboard
-from tests.pages.test_pages_jobs_localcloud import create_failing_job
+from tests.pages.test_pages_jobs_localcloud import SLOW_MACHINE, create_failing_job
 
 
 @pytest.fixture(scope="module")
@@ -19,19 +25,26 @@ def wild_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def job_with(aws_env, recording: Path | None, *, cut: bool = False) -> str:
-    """A job (failed at once, so it uses no CPU) whose TensorBoard location holds ``recording``."""
-    name = f"debug-tab-{uuid.uuid4().hex[:12]}"  # several per second: a timestamped name would repeat
-    create_failing_job(aws_env, name, 50.0)
+def upload(aws_env, recording: Path, prefix: str, *, cut: bool = False) -> None:
+    """``recording``'s files under ``s3://x-out/<prefix>/`` (the events cut to two thirds when ``cut``)."""
     s3 = aws_env.client("s3")
     if "x-out" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket="x-out")
-    for path in sorted(recording.rglob("*")) if recording else []:
+    for path in sorted(recording.rglob("*")):
         if path.is_file():
             body = path.read_bytes()
             if cut and "tfevents" in path.name:
                 body = body[: len(body) * 2 // 3]
-            s3.put_object(Bucket="x-out", Key=f"o/{name}/tensorboard/{path.relative_to(recording)}", Body=body)
+            s3.put_object(Bucket="x-out", Key=f"{prefix}/{path.relative_to(recording)}", Body=body)
+
+
+def job_with(aws_env, recording: Path | None, *, cut: bool = False, prefix: str = "debug-tab") -> str:
+    """A job (failed at once, so it uses no CPU) whose TensorBoard location holds ``recording``; names are
+    unique per second, so jobs made together need different prefixes."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"  # several per second: a timestamped name would repeat
+    create_failing_job(aws_env, name, 50.0)
+    if recording:
+        upload(aws_env, recording, f"o/{name}/tensorboard", cut=cut)
     return name
 
 
@@ -94,3 +107,93 @@ def test_missing_and_truncated_recordings_are_explained(aws_env, wild_recording)
     assert not at.exception
     assert any("partial record" in w.value and "cut short" in w.value for w in at.warning)
     assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # what is whole is still judged
+
+
+def points(axis: object) -> np.ndarray:
+    """A trace's coordinates as plotly serialises them (a list, or a typed array in base64)."""
+    if isinstance(axis, dict):
+        return np.frombuffer(base64.b64decode(axis["bdata"]), dtype=axis["dtype"])
+    return np.asarray(axis)
+
+
+def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env, wild_recording) -> None:
+    whole, cut, bare = (
+        job_with(aws_env, wild_recording, prefix="compare-whole"),
+        job_with(aws_env, wild_recording, cut=True, prefix="compare-cut"),
+        job_with(aws_env, None, prefix="compare-bare"),
+    )
+    at = dashboard().run()
+    at.switch_page("dashboard_pages/compare.py")
+    at.query_params["jobs"] = f"{whole},{cut},{bare}"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    step_chart = next(c for c in charts if c["layout"]["title"]["text"] == "Loss per step (recorded)")
+    traces = {t["name"]: t for t in step_chart["data"]}
+    assert set(traces) == {f"{job} · {part}" for job in (whole, cut) for part in ("train", "validation")}
+    assert len(points(traces[f"{whole} · train"]["x"])) > len(points(traces[f"{cut} · train"]["x"])) >= 10  # per step
+    assert any(c.value.startswith(f"{bare} has no recording of its per-step loss") for c in at.caption)
+    hyperparameters = next(d.value for d in at.dataframe if "learning_rate" in d.value.index)
+    assert set(hyperparameters.columns) == {whole, cut, bare}  # still side by side with the curves
+
+
+def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aws_env, wild_recording) -> None:
+    service = Ec2TrainingService(aws_env.session(), settings=CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    spec = TrainingSpec(job_name=generate_job_name("ec2-debug"), data_uri="s3://d-x/d/", output_path="s3://x-out/o/")
+    request = service.build_request(spec, Ec2Options(ami="ami-0123456789abcdef0", instance_profile=None))
+    request["UserData"] = SLOW_MACHINE
+    instance_id = aws_env.client("ec2").run_instances(**request)["Instances"][0]["InstanceId"]
+    upload(aws_env, wild_recording, recording_uri(spec).removeprefix("s3://x-out/"))  # as its runner uploads it
+    try:
+        at = dashboard().run()
+        at.switch_page("dashboard_pages/train.py")
+        at.run()
+        at.selectbox(key="ec2_chosen").set_value(instance_id).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any(c.value.startswith(f"Recording: {recording_uri(spec)}") for c in at.caption)
+        assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # the Debugger tab, as on a job's page
+        report = next(d.value for d in at.dataframe if "times triggered" in d.value.columns)
+        assert "StepOutlier" in set(report["rule"])  # the Profiler tab
+        at.button(key=f"ec2_{instance_id}_report").click().run()
+        assert at.session_state[f"ec2_{instance_id}_report_html"].startswith("<!DOCTYPE html>")
+    finally:
+        service.terminate(instance_id)
+
+
+def large_recording(directory: Path, megabytes: int = 100) -> Path:
+    """A long run's events, written by the training script's own writer: every step's scalars and 40 layers'
+    gradient statistics (about 3 KB a step), until the file holds ``megabytes`` MB. One event is reused, its
+    step and loss changed, so the ~35,000 steps take a second or two."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    from classifier.recording import open_event_file
+
+    tags = ["Loss/train", "Accuracy/train", "LearningRate/group0", "Timing/step_s"]
+    tags += [f"{kind}/stage.{i}" for i in range(40) for kind in ("GradientNorm", "GradientMeanAbs")]
+    event = Event(wall_time=1.7e9, summary=Summary(value=[Summary.Value(tag=t, simple_value=0.5) for t in tags]))
+    loss = event.summary.value[0]
+    writer = open_event_file(directory / "events" / "algo-1")
+    written, step = 0, 0
+    while written < megabytes * 2**20:
+        event.step, loss.simple_value = step, 3.0 / (1 + step / 1000)
+        record = event.SerializeToString()
+        writer.write(record)
+        written, step = written + len(record) + 16, step + 1  # each record is framed by 16 bytes
+    writer.close()
+    return directory
+
+
+def test_a_100_mb_event_file_is_read_in_part_and_the_page_says_so(aws_env, tmp_path: Path) -> None:
+    recording = large_recording(tmp_path / "recording")
+    (events,) = (recording / "events" / "algo-1").iterdir()
+    assert events.stat().st_size >= 100 * 2**20
+    at = open_job(job_with(aws_env, recording))
+    assert not at.exception, at.exception
+    capped = [w.value for w in at.warning if "only its first 16 MB were read" in w.value]
+    assert capped and "is 100 MB" in capped[0]
+    found = rules(at)
+    assert found["LossNotDecreasing"][0] in ("NoIssuesFound", "IssuesFound")  # judged on what was read
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    loss = next(c for c in charts if c["layout"]["title"]["text"] == "Loss")
+    assert len(points(loss["data"][0]["x"])) > 500  # thousands of steps drawn (thinned), not nothing

@@ -112,6 +112,9 @@ def test_a_running_machine_shows_curves_and_cost_and_terminates_after_a_question
     spec = TrainingSpec(job_name=generate_job_name("ec2-live"), data_uri="s3://d-x/d/", output_path="s3://o-x/o/")
     request = service.build_request(spec, Ec2Options(ami="ami-0123456789abcdef0", instance_profile=None))
     request["UserData"] = SLOW_MACHINE  # prints two epoch lines as train.py would, then keeps running
+    s3 = aws_env.client("s3")
+    if "o-x" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="o-x")  # the output bucket, where the machine would upload its recording
     instance_id = aws_env.client("ec2").run_instances(**request)["Instances"][0]["InstanceId"]
     deadline = time.monotonic() + 60
     while "Epoch 2/9" not in service.describe_ec2_job(instance_id).console_output:
@@ -130,8 +133,9 @@ def test_a_running_machine_shows_curves_and_cost_and_terminates_after_a_question
         ("train:loss", [2.1, 2.2]),
         ("validation:loss", [2.1, 2.2]),
     ]
+    assert any(w.value.startswith("Nothing is recorded at s3://o-x/o/") for w in at.warning)  # Debugger tab
     at.button(key="ec2_terminate").click().run()
-    assert at.warning[0].value.startswith(f"Terminate {instance_id}?")
+    assert [w.value for w in at.warning if w.value.startswith(f"Terminate {instance_id}?")]
     at.button(key="ec2_terminate_yes").click().run()
-    assert not at.warning and not at.exception
+    assert not [w for w in at.warning if w.value.startswith("Terminate")] and not at.exception
     assert service.describe_ec2_job(instance_id).state in {"shutting-down", "terminated"}

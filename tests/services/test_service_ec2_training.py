@@ -21,6 +21,7 @@ from services.ec2_training import (
     CPU_AMI,
     GPU_AMI,
     JOB_TAG,
+    RECORDING_TAG,
     Ec2Job,
     Ec2Options,
     Ec2TrainingService,
@@ -28,7 +29,7 @@ from services.ec2_training import (
     check_options,
 )
 from services.errors import ServiceError
-from services.training_spec import TrainingSpec
+from services.training_spec import TrainingSpec, recording_uri
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"
@@ -121,6 +122,7 @@ def test_request_defaults_and_profile() -> None:
     tags = {t["Key"]: t["Value"] for t in request["TagSpecifications"][0]["Tags"]}
     assert tags["Name"] == tags[JOB_TAG] == "dog-breed-ec2-1"
     assert tags[ARTIFACT_TAG].endswith("/dog-breed-ec2-1/output/model.tar.gz")
+    assert tags[RECORDING_TAG] == recording_uri(SPEC)  # where the Debugger and Profiler tabs read
 
 
 @pytest.mark.parametrize(
