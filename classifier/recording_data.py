@@ -31,6 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Imported here, once, not in the function: two threads importing tensorboardX for the first time at once (two
+# jobs' rule evaluations in localcloud) can meet its package half-initialised. Protobuf only: no TensorFlow.
+from tensorboardX.proto import event_pb2
+
 SYSTEM_DIR, EVENTS_DIR, TIMELINE_DIR = "system", "events", "timeline"
 RECORD_INTERVAL = 100
 """Steps between records of per-layer gradient statistics and update ratios. Those cost ~0.25 ms a step
@@ -157,8 +161,6 @@ def decode_events(
     data: bytes, problems: list[str], name: str = "event file"
 ) -> Iterator[tuple[int, list[tuple[str, float]], list[tuple[str, Histogram]]]]:
     """(step, scalars, histograms) for each summary event of a TensorBoard event file's bytes."""
-    from tensorboardX.proto import event_pb2  # protobuf only: no TensorFlow
-
     for raw in read_event_records(data, problems, name):
         event = event_pb2.Event()
         try:

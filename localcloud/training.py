@@ -27,6 +27,7 @@ import sys
 import tarfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -497,7 +498,8 @@ class Training:
         try:
             recording.sync(self.s3, force=finished)
             changes = recording.statuses(finished=finished, force=finished)
-        except OSError:
+        except Exception:  # noqa: BLE001 - nothing in the rules may end the thread that runs the job
+            traceback.print_exc()
             return
         if changes:
             with self._lock:
