@@ -9,31 +9,21 @@ from app.settings import sidebar_settings
 
 OPERATOR_PAGES = {
     "Build": [
-        ("dashboard_pages/data.py", "Data"),
-        ("dashboard_pages/train.py", "Train"),
-        ("dashboard_pages/job.py", "Job"),
-        ("dashboard_pages/tune.py", "Tune"),
-        ("dashboard_pages/tuning_job.py", "Tuning job"),
-        ("dashboard_pages/compare.py", "Compare jobs"),
+        ("pages/data.py", "Data"),
+        ("pages/train.py", "Train"),
+        ("pages/job.py", "Job"),
+        ("pages/tune.py", "Tune"),
+        ("pages/tuning_job.py", "Tuning job"),
+        ("pages/compare.py", "Compare jobs"),
     ],
     "Operate": [
-        ("dashboard_pages/endpoints.py", "Endpoints"),
-        ("dashboard_pages/lambda.py", "Lambda"),
-        ("dashboard_pages/security.py", "Security"),
+        ("pages/endpoints.py", "Endpoints"),
+        ("pages/lambda.py", "Lambda"),
+        ("pages/security.py", "Security"),
     ],
 }
 # Reached by the links of the lists (a job, a tuning job, jobs to compare), not from the navigation.
-DETAIL_PAGES = {"dashboard_pages/job.py", "dashboard_pages/tuning_job.py", "dashboard_pages/compare.py"}
-
-
-def operators_only(title: str, url_path: str) -> st.Page:
-    """What a viewer gets at an operator page's URL: a refusal, not the page (and no link to it)."""
-
-    def refuse() -> None:
-        st.title(title)
-        st.error(f"The {title} page is for operators. Sign in as an operator in the sidebar to open it.")
-
-    return st.Page(refuse, title=title, url_path=url_path, visibility="hidden")
+DETAIL_PAGES = {"pages/job.py", "pages/tuning_job.py", "pages/compare.py"}
 
 
 def sign_in_first() -> None:
@@ -51,8 +41,8 @@ if caller.name is None and not caller.is_operator and sign_in_required():
 sidebar_settings(caller)
 sections: dict[str, list[st.Page]] = {
     "Use": [
-        st.Page("dashboard_pages/overview.py", title="Overview", default=True),
-        st.Page("dashboard_pages/predict.py", title="Predict"),
+        st.Page("pages/overview.py", title="Overview", default=True),
+        st.Page("pages/predict.py", title="Predict"),
     ]
 }
 for section, pages in OPERATOR_PAGES.items():
@@ -61,10 +51,8 @@ for section, pages in OPERATOR_PAGES.items():
             st.Page(path, title=title, visibility="hidden" if path in DETAIL_PAGES else "visible")
             for path, title in pages
         ]
-    else:
-        sections.setdefault("", []).extend(
-            operators_only(title, path.removeprefix("dashboard_pages/").removesuffix(".py")) for path, title in pages
-        )
+    else:  # a viewer gets no link, and the page's own guard refuses its URL (app/auth.py: operators_only)
+        sections.setdefault("", []).extend(st.Page(path, title=title, visibility="hidden") for path, title in pages)
 page = st.navigation(sections)
 record_page(page.url_path)
 page.run()

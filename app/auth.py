@@ -1,7 +1,7 @@
 """Dashboard sign-in and who the visitor is.
 
 The rule, set by DASHBOARD_AUTH:
-- `users` (the default): the local users file (services/users.py; `./dev users init` creates it and
+- `users` (the default): the local users file (services/security/users.py; `./dev users init` creates it and
   `./dev run` does on first use). Anonymous visitors are viewers; operators sign in in the sidebar.
 - `oidc`: OpenID Connect through `st.login` (configure `[auth]` in .streamlit/secrets.toml); the role
   comes from the claim DASHBOARD_ROLE_CLAIM (default `groups`) holding DASHBOARD_OPERATOR_VALUE
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from services.access import Caller, RateLimiter, role_from_claims
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.users import UserStore, users_path
-from services.viewer import configured_viewer_role
+from services.core.access import Caller, RateLimiter, role_from_claims
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.security.users import UserStore, users_path
+from services.security.viewer import configured_viewer_role
 
 _CALLER = "dashboard_caller"
 _LIMITER = "predict_rate_limiter"
@@ -57,6 +57,18 @@ def visitor() -> Caller:
         name = str(claims.get("email") or claims.get("name") or claims.get("sub"))
         return Caller(name, role_from_claims(claims, claim, [operator_value]))
     return st.session_state.get(_CALLER) or Caller(None, "viewer")
+
+
+def operators_only(title: str) -> Caller:
+    """The first statement of every operator page: a viewer or guest gets a refusal and the page stops, before
+    it reads anything; an operator is returned. The page guards itself because Streamlit may run a file of
+    pages/ by its URL on a just-started server, before any session has drawn the navigation that leaves it out."""
+    caller = visitor()
+    if not caller.is_operator:
+        st.title(title)
+        st.error(f"The {title} page is for operators. Sign in as an operator in the sidebar to open it.")
+        st.stop()
+    return caller
 
 
 def settings_for(caller: Caller, base: CloudSettings) -> CloudSettings:

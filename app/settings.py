@@ -4,10 +4,10 @@ a viewer's settings also name the viewer role its calls sign as."""
 import streamlit as st
 
 from app.auth import settings_for
-from services.access import Caller
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.identity import caller_arn, signing_credentials
+from services.core.access import Caller
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.security.identity import caller_arn, signing_credentials
 
 _STATE_KEY = "cloud_settings"
 

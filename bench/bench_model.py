@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from classifier.model import DogBreedModel
+from classifier.serving.model import DogBreedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONNX = ROOT / "build" / "efficientnet_lite0.onnx"

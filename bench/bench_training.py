@@ -1,4 +1,4 @@
-"""Bare-training benchmark: the training loop of ``classifier.train`` run in-process, no job, no cloud.
+"""Bare-training benchmark: the training loop of ``classifier.training.train`` run in-process, no job, no cloud.
 
 It is the reference a localcloud training job's ``Train throughput`` line is compared against (the
 target is at least 0.9× of it). Run from the repository root:
@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from classifier.image_folder import read_channel
-from classifier.train import train_and_evaluate
-from classifier.training_config import parse_config
+from classifier.training.config import parse_config
+from classifier.training.image_folder import read_channel
+from classifier.training.train import train_and_evaluate
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "dogs-wiki-133"
 

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from bench.bench_training import DEFAULT_DATA
-from classifier.image_folder import read_channel
-from classifier.recording import Recorder, RecordingConfig
-from classifier.recording_data import RECORD_INTERVAL, Recording, Series, read_recording_dir
-from classifier.train import train_and_evaluate
-from classifier.training_config import parse_config
+from classifier.recording.reader import RECORD_INTERVAL, Recording, Series, read_recording_dir
+from classifier.recording.recorder import Recorder, RecordingConfig
+from classifier.training.config import parse_config
+from classifier.training.image_folder import read_channel
+from classifier.training.train import train_and_evaluate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIN_TIMED_STEPS = 300
@@ -113,9 +113,9 @@ def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str
     and on (gradients every step), each first in turn."""
     from torch.utils.data import RandomSampler
 
-    from classifier.batches import CachedFeatureBatches
-    from classifier.breed_net import BreedNet
-    from classifier.train import _optimizer, _run_epoch
+    from classifier.training.batches import CachedFeatureBatches
+    from classifier.training.breed_net import BreedNet
+    from classifier.training.train import _optimizer, _run_epoch
 
     samples = read_channel(channel)["train"].samples
     torch.manual_seed(0)
@@ -188,8 +188,8 @@ def synthetic_recording(steps: int = 5000, layers: int = 4, epochs: int = 50) ->
 
 def bench_paint(repeats: int) -> dict[str, Any]:
     """The Debugger tab's work for 5,000 steps: rules, figures, and the figures' JSON (what goes to the browser)."""
-    from app.debugger_view import accuracy_chart, loss_chart, scalar_chart, weight_chart
-    from classifier.debug_rules import DEBUG_RULES, evaluate_rule
+    from app.training.debugger_view import accuracy_chart, loss_chart, scalar_chart, weight_chart
+    from classifier.rules.debugger_rules import DEBUG_RULES, evaluate_rule
 
     recording = synthetic_recording()
     times = []

@@ -29,13 +29,13 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud.lambda_concurrency import Ledger
-from localcloud.lambda_metrics import Call, LambdaMetrics, ProvisionedUse
-from localcloud.lambda_pool import VersionPool
-from localcloud.logs import BackgroundLogWriter, Logs
-from localcloud.metrics import Metrics
-from localcloud.process import LocalCloudProcess
-from localcloud.state import Store
+from localcloud.awslambda.ledger import Ledger
+from localcloud.awslambda.metric_publisher import Call, LambdaMetrics, ProvisionedUse
+from localcloud.awslambda.pool import VersionPool
+from localcloud.cloudwatch.provider import Metrics
+from localcloud.core.process import LocalCloudProcess
+from localcloud.core.state import Store
+from localcloud.logs.provider import BackgroundLogWriter, Logs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROLE_NAME = "bench"

@@ -27,8 +27,8 @@ from PIL import Image
 
 from bench import verification
 from bench.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
-from classifier.model import DogBreedModel
-from localcloud.process import LocalCloudProcess
+from classifier.serving.model import DogBreedModel
+from localcloud.core.process import LocalCloudProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"

@@ -22,7 +22,7 @@ import numpy as np
 from botocore.config import Config
 
 from bench.bench_model import SMALL_SOURCE
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENDPOINT = "dog-breed-classifier"

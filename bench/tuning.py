@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.bench_training import DEFAULT_DATA
 from classifier.packaging import build_sourcedir
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench-tuning"

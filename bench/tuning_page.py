@@ -103,10 +103,10 @@ def summaries(trials: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[st
 APP = """
 import streamlit as st
 
-from app.tuning_view import best_trial, plots, trials_table, warnings
+from app.tuning.tuning_view import best_trial, plots, trials_table, warnings
 from bench.tuning_page import described, summaries
-from services.tuning_analysis import findings
-from services.tuning_jobs import parse_trial, parse_tuning_job
+from services.tuning.analysis import findings
+from services.tuning.tuning_records import parse_trial, parse_tuning_job
 
 
 def tuning_job() -> None:
@@ -121,10 +121,10 @@ def tuning_job() -> None:
     plots(job, read, curves, "bench")
 
 
-job_page = st.Page("dashboard_pages/job.py", title="Job")
+job_page = st.Page("pages/job.py", title="Job")
 st.navigation([st.Page(tuning_job, title="Tuning job", default=True), job_page]).run()
 """
-"""The tuning job page's parts as dashboard_pages/tuning_job.py draws them once the trials are read, in an app whose
+"""The tuning job page's parts as pages/tuning_job.py draws them once the trials are read, in an app whose
 navigation has the Job page the trials link to."""
 
 
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = []
     with tempfile.TemporaryDirectory(prefix="bench-tuning-page-") as scratch:
         root = Path(scratch)
-        (root / "dashboard_pages").mkdir()
-        (root / "dashboard_pages" / "job.py").write_text("")
+        (root / "pages").mkdir()
+        (root / "pages" / "job.py").write_text("")
         (root / "page.py").write_text(APP.format(trials=args.trials))  # not app.py: that would shadow app/
         for _ in range(args.runs + 1):  # the first run imports plotly, optuna and pandas: left out
             app = AppTest.from_file(str(root / "page.py"), default_timeout=60)

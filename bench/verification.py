@@ -23,15 +23,15 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from bench.bench_model import DEFAULT_ONNX
-from localcloud.bootstrap import ENDPOINT_NAME, seed_defaults
+from localcloud.auth import policy
+from localcloud.auth.keys import AccessKey
+from localcloud.auth.refusal import Signed
+from localcloud.auth.sigv4 import Verifier
 from localcloud.cloud import LocalCloud
-from localcloud.iam import policy
+from localcloud.core.bootstrap import ENDPOINT_NAME, seed_defaults
+from localcloud.core.protocol import Request
+from localcloud.core.server import CloudServer
 from localcloud.iam.managed import MANAGED
-from localcloud.keys import AccessKey
-from localcloud.protocol import Request
-from localcloud.refusal import Signed
-from localcloud.server import CloudServer
-from localcloud.sigv4 import Verifier
 
 
 class _PassThrough:

@@ -13,20 +13,28 @@ import time
 import zipfile
 from pathlib import Path
 
-from classifier.labels import DEFAULT_MODEL_NAME  # not classifier.model: that imports onnxruntime
+from classifier.labels import DEFAULT_MODEL_NAME  # not classifier.serving.model: that imports onnxruntime
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What the endpoint imports; training, export and Lambda modules would drag in torch and boto3.
-_SERVING_MODULES = ("__init__.py", "fetch.py", "inference.py", "labels.py", "model.py", "preprocessing.py")
+_SERVING_MODULES = (
+    "__init__.py",
+    "labels.py",
+    "preprocessing.py",
+    "serving/__init__.py",
+    "serving/fetch.py",
+    "serving/inference.py",
+    "serving/model.py",
+)
 _ENTRY_POINT = (
     '"""SageMaker entry point: the handlers live in the bundled classifier package."""\n\n'
-    "from classifier.inference import input_fn, model_fn, output_fn, predict_fn\n\n"
+    "from classifier.serving.inference import input_fn, model_fn, output_fn, predict_fn\n\n"
     '__all__ = ["input_fn", "model_fn", "output_fn", "predict_fn"]\n'
 )
 _REQUIREMENTS = "onnxruntime>=1.17\npillow>=10.0\nnumpy>=1.24\n"
 _TRAIN_ENTRY_POINT = (
     '"""SageMaker training entry point (sagemaker_program): the script lives in the bundled package."""\n\n'
-    "from classifier.train import main\n\n"
+    "from classifier.training.train import main\n\n"
     'if __name__ == "__main__":\n'
     "    main()\n"
 )
@@ -84,7 +92,7 @@ def build_sourcedir(out_path: Path) -> Path:
         with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS_LEVEL) as archive:
             _add_bytes(archive, "train.py", _TRAIN_ENTRY_POINT.encode("utf-8"))
             _add_bytes(archive, "requirements.txt", ("\n".join(TRAIN_REQUIREMENTS) + "\n").encode("utf-8"))
-            for path in sorted(PACKAGE_DIR.glob("*.py")) + _data_files():
+            for path in _package_modules() + _data_files():
                 archive.add(path, arcname=f"classifier/{path.relative_to(PACKAGE_DIR).as_posix()}")
         os.replace(tmp, out_path)
     finally:
@@ -99,7 +107,7 @@ def build_lambda_zip(out_path: Path) -> Path:
     tmp = _temporary_sibling(out_path)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.write(PACKAGE_DIR / "lambda_function.py", arcname="lambda_function.py")
+            archive.write(PACKAGE_DIR / "serving" / "lambda_function.py", arcname="lambda_function.py")
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -114,6 +122,11 @@ def _serving_code() -> list[tuple[str, bytes | Path]]:
         ("requirements.txt", _REQUIREMENTS.encode("utf-8")),
         *((f"classifier/{path.relative_to(PACKAGE_DIR).as_posix()}", path) for path in package),
     ]
+
+
+def _package_modules() -> list[Path]:
+    """Every module of the package, its sub-packages included (not their caches)."""
+    return sorted(p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def _data_files() -> list[Path]:

@@ -7,9 +7,9 @@ import signal
 import threading
 from pathlib import Path
 
-from localcloud.keys import write_profile
-from localcloud.memory import limit_malloc_arenas
-from localcloud.server import CloudServer, LocalCloud, log
+from localcloud.auth.keys import write_profile
+from localcloud.core.memory import limit_malloc_arenas
+from localcloud.core.server import CloudServer, LocalCloud, log
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,12 +66,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _bootstrap(cloud: LocalCloud, args: argparse.Namespace) -> None:
     """Create the defaults beside the server; a failure is reported, never fatal."""
-    from localcloud.bootstrap import seed_defaults  # builds artifacts from classifier/
+    from localcloud.core.bootstrap import seed_defaults  # builds artifacts from classifier/
 
     cloud.defaults = {"state": "creating"}
     try:
         if not args.model_onnx.exists():
-            from classifier.export_onnx import export_onnx  # torch is needed only here
+            from classifier.training.export_onnx import export_onnx  # torch is needed only here
 
             log(f"exporting the default model to {args.model_onnx}")
             export_onnx(args.model_onnx)

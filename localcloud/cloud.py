@@ -19,28 +19,28 @@ from typing import Any
 
 import psutil
 
-from localcloud.alarms import Alarms, Clock
-from localcloud.autoscaling import ApplicationAutoScaling
-from localcloud.codecs import codec_for, guess_codec
-from localcloud.ec2 import EC2
-from localcloud.endpoint_metrics import InstanceCpu
-from localcloud.iam.enforce import Authorizer
-from localcloud.iam.service import IAM
-from localcloud.keys import KeyTable
-from localcloud.lambda_service import Lambda
-from localcloud.logs import Logs
-from localcloud.metrics import Metrics
-from localcloud.protocol import AwsError, Request, Response
-from localcloud.refusal import Refusal
-from localcloud.registry import Call, Registry, Service
-from localcloud.s3 import S3
-from localcloud.sagemaker import SageMaker
-from localcloud.sagemaker_runtime import SageMakerRuntime
-from localcloud.sigv4 import Verifier, scope_of
-from localcloud.state import Store
-from localcloud.sts import STS
-from localcloud.training import Training
-from localcloud.tuning import Tuning
+from localcloud.auth.authorizer import Authorizer
+from localcloud.auth.keys import KeyTable
+from localcloud.auth.refusal import Refusal
+from localcloud.auth.sigv4 import Verifier, scope_of
+from localcloud.autoscaling.provider import ApplicationAutoScaling
+from localcloud.awslambda.provider import Lambda
+from localcloud.cloudwatch.alarms import Alarms, Clock
+from localcloud.cloudwatch.provider import Metrics
+from localcloud.core.codecs import codec_for, guess_codec
+from localcloud.core.protocol import AwsError, Request, Response
+from localcloud.core.registry import Call, Registry, Service
+from localcloud.core.state import Store
+from localcloud.ec2.provider import EC2
+from localcloud.iam.provider import IAM
+from localcloud.iam.sts import STS
+from localcloud.logs.provider import Logs
+from localcloud.s3.provider import S3
+from localcloud.sagemaker.instance_metrics import InstanceCpu
+from localcloud.sagemaker.provider import SageMaker
+from localcloud.sagemaker.runtime import SageMakerRuntime
+from localcloud.sagemaker.training.provider import Training
+from localcloud.sagemaker.tuning.provider import Tuning
 
 
 class LocalCloud:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
 # page and browser tests of operator pages expect; the sign-in tests set their own mode.

@@ -27,7 +27,7 @@ def signed_dashboard(localcloud, tmp_path_factory):
     users = folder / "users.json"
     env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
     printed = subprocess.run(
-        [sys.executable, "-m", "services.users", "init"],
+        [sys.executable, "-m", "services.security.users", "init"],
         cwd=ROOT,
         env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -106,7 +106,7 @@ def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, loc
     has drawn the navigation: still the refusal, never the page."""
     users = tmp_path / "users.json"
     subprocess.run(
-        [sys.executable, "-m", "services.users", "init"],
+        [sys.executable, "-m", "services.security.users", "init"],
         cwd=ROOT,
         env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
         capture_output=True,

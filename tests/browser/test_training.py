@@ -9,9 +9,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from services.clients import CloudSettings
-from services.datasets import DatasetService
-from services.training_spec import TrainingSpec, build_request, generate_job_name
+from services.core.clients import CloudSettings
+from services.data.datasets import DatasetService
+from services.training.job_spec import TrainingSpec, build_request, generate_job_name
 
 pytestmark = pytest.mark.browser
 PREFIX = "datasets/dogs-small/"

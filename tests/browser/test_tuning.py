@@ -9,9 +9,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from services.clients import CloudSettings
-from services.datasets import DatasetService
-from services.tuning_spec import generate_tuning_name
+from services.core.clients import CloudSettings
+from services.data.datasets import DatasetService
+from services.tuning.spec import generate_tuning_name
 
 pytestmark = pytest.mark.browser
 PREFIX = "datasets/dogs-tune-small/"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.export_onnx import export_onnx
-from classifier.model import DogBreedModel
+from classifier.serving.model import DogBreedModel
+from classifier.training.export_onnx import export_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
 ONNX_PATH = ROOT / "build" / "efficientnet_lite0.onnx"

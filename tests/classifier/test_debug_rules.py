@@ -4,8 +4,8 @@ bad parameters are refused with a sentence."""
 import numpy as np
 import pytest
 
-from classifier.debug_rules import DEBUG_RULES, RuleParameterError, evaluate_rule, status_details
-from classifier.recording_data import Recording, Series
+from classifier.recording.reader import Recording, Series
+from classifier.rules.debugger_rules import DEBUG_RULES, RuleParameterError, evaluate_rule, status_details
 
 
 def series(values: list[float], start: int = 0) -> Series:

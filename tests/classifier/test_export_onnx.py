@@ -4,9 +4,9 @@ import numpy as np
 import onnx
 import torch
 
-from classifier.export_onnx import build_torch_model, export_onnx
-from classifier.model import DogBreedModel
 from classifier.preprocessing import load_image, to_model_input
+from classifier.serving.model import DogBreedModel
+from classifier.training.export_onnx import build_torch_model, export_onnx
 
 
 def test_onnx_matches_torch_on_real_photos(model: DogBreedModel, photos: Path) -> None:

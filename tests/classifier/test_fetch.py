@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from classifier import fetch
-from classifier.fetch import FetchError, check_public_address, fetch_image
+from classifier.serving import fetch
+from classifier.serving.fetch import FetchError, check_public_address, fetch_image
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from classifier import inference
-from classifier.fetch import FetchError
-from classifier.inference import DecodedRequest, input_fn, model_fn, output_fn, predict_fn
-from classifier.model import DogBreedModel
 from classifier.preprocessing import ImageError
+from classifier.serving import inference
+from classifier.serving.fetch import FetchError
+from classifier.serving.inference import DecodedRequest, input_fn, model_fn, output_fn, predict_fn
+from classifier.serving.model import DogBreedModel
 
 
 @pytest.fixture(scope="module")

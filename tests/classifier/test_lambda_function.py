@@ -17,7 +17,7 @@ def handler_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType
     """The Lambda module with its module-level sagemaker-runtime client under a botocore Stubber."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("ENDPOINT_NAME", "breeds")
-    module = importlib.import_module("classifier.lambda_function")
+    module = importlib.import_module("classifier.serving.lambda_function")
     with Stubber(module.sagemaker_runtime) as stubber:
         yield module, stubber
         stubber.assert_no_pending_responses()

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from classifier.labels import IMAGENET_DOG_CLASSES, imagenet_labels
-from classifier.model import DOG_THRESHOLD, DogBreedModel
 from classifier.preprocessing import ImageError
+from classifier.serving.model import DOG_THRESHOLD, DogBreedModel
 
 
 def mapped_test_photos(photos: Path) -> list[tuple[Path, set[str]]]:

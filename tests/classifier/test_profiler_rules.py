@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from classifier.profiler_rules import (
+from classifier.recording.reader import Recording, Series
+from classifier.rules.profiler_rules import (
     RuleParameterError,
     evaluate_profiler_report,
     report_status,
     system_usage,
 )
-from classifier.recording_data import Recording, Series
 
 
 def by_rule(recording: Recording, parameters: dict[str, str] | None = None) -> dict:

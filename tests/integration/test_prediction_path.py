@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from classifier.model import DogBreedModel
 from classifier.packaging import build_lambda_zip
+from classifier.serving.model import DogBreedModel
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
 ROOT = Path(__file__).resolve().parent.parent.parent

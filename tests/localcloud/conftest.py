@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from botocore.validate import ParamValidator
 
-from localcloud.keys import root_identity
-from localcloud.process import LocalCloudProcess
-from localcloud.registry import Call
+from localcloud.auth.keys import root_identity
+from localcloud.core.process import LocalCloudProcess
+from localcloud.core.registry import Call
 
 READ_TIMEOUT = 1.0  # the `door` localcloud gives slow clients this long to send a request
 CALL = Call("us-east-1", root_identity("AKIAEXAMPLE000000000"))  # for operations called in-process

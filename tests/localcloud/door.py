@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 
 
 def client(

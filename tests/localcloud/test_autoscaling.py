@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape, deploy_echo
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"

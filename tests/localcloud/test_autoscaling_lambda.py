@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape, function_zip, lambda_role
 from tests.localcloud.test_autoscaling import error_of, fast, until
 

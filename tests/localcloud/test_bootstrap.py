@@ -9,8 +9,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.bootstrap import ENDPOINT_NAME, FUNCTION_NAME, MODEL_NAME, default_bucket
-from localcloud.process import LocalCloudProcess
+from localcloud.core.bootstrap import ENDPOINT_NAME, FUNCTION_NAME, MODEL_NAME, default_bucket
+from localcloud.core.process import LocalCloudProcess
 
 BUCKET = default_bucket("us-east-1")
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.door import signed_request
 
 

@@ -8,7 +8,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
 
 AMI = "ami-0123456789abcdef0"

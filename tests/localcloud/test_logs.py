@@ -8,8 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.logs import Logs
-from localcloud.state import Store
+from localcloud.core.state import Store
+from localcloud.logs.provider import Logs
 from tests.localcloud.conftest import CALL, assert_shape
 
 GROUP = "/aws/sagemaker/TrainingJobs"

@@ -9,8 +9,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.metrics import Metrics
-from localcloud.state import Store
+from localcloud.cloudwatch.provider import Metrics
+from localcloud.core.state import Store
 from tests.localcloud.conftest import CALL, assert_shape
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"

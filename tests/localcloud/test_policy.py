@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.iam.policy import evaluate, parse, resource_matches, trust_allows
-from localcloud.protocol import AwsError
+from localcloud.auth.policy import evaluate, parse, resource_matches, trust_allows
+from localcloud.core.protocol import AwsError
 
 BUCKET = "arn:aws:s3:::dog-photos"
 

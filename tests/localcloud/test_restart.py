@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import deploy_echo, function_zip, lambda_role
 
 

@@ -20,8 +20,8 @@ import botocore.auth
 import pytest
 from botocore.config import Config
 
-from localcloud.keys import profile_paths
-from localcloud.process import LocalCloudProcess
+from localcloud.auth.keys import profile_paths
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.door import client, error_of_call, signed_request
 
 # ---------------------------------------------------------------- keys and profile

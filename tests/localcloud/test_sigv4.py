@@ -10,12 +10,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from localcloud.keys import AccessKey, KeyTable, new_access_key_id, new_secret
-from localcloud.protocol import Request
-from localcloud.refusal import Refusal
-from localcloud.registry import Identity
-from localcloud.sigv4 import Verifier
-from localcloud.state import Store
+from localcloud.auth.keys import AccessKey, KeyTable, new_access_key_id, new_secret
+from localcloud.auth.refusal import Refusal
+from localcloud.auth.sigv4 import Verifier
+from localcloud.core.protocol import Request
+from localcloud.core.registry import Identity
+from localcloud.core.state import Store
 
 HOST = "127.0.0.1:4566"
 

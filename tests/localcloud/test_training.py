@@ -12,9 +12,9 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
-from services.clients import CloudSettings
-from services.training import TrainingService
+from localcloud.core.process import LocalCloudProcess
+from services.core.clients import CloudSettings
+from services.training.sagemaker_training import TrainingService
 from tests.localcloud.conftest import assert_shape
 
 PROGRAM = textwrap.dedent("""

@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from classifier.packaging import build_sourcedir
-from classifier.recording_data import load_recording
-from localcloud.process import LocalCloudProcess
+from classifier.recording.reader import load_recording
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
 from tests.localcloud.test_training import SAGEMAKER_TRUST
 

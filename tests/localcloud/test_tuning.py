@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
 from tests.localcloud.tuning_helpers import final, request, sourcedir, trials, wait_tuning
 

@@ -1,4 +1,4 @@
-"""Each strategy tunes the real classifier/train.py on a slice of dogs-wiki-133 (head mode, features cached,
+"""Each strategy tunes the real classifier/training/train.py on a slice of dogs-wiki-133 (head mode, features cached,
 one or two epochs), through real boto3; and a dataset without train/ fails its tuning job."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from classifier.packaging import build_sourcedir
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.tuning_helpers import request, trials, wait_tuning
 
 CLASSES = 10  # the first ten breeds: about 35 training photos, so a trial takes seconds

@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.tuning_helpers import changed, request, sourcedir, trials, wait_tuning
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"

@@ -10,7 +10,7 @@ import textwrap
 import time
 from typing import Any
 
-from localcloud.process import LocalCloudProcess
+from localcloud.core.process import LocalCloudProcess
 
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
 

@@ -1,11 +1,12 @@
-"""What the charts show (app/charts.py, app/job_charts.py): the figures the pages hand to `st.plotly_chart`."""
+"""What the charts show (app/predict/prediction_charts.py, app/training/job_charts.py): the figures the pages
+hand to `st.plotly_chart`."""
 
 from datetime import UTC, datetime
 
-from app.charts import top_breeds_chart
-from app.job_charts import compare_charts, metric_charts
-from services.prediction import BreedScore
-from services.training_metrics import MetricPoint, Series
+from app.predict.prediction_charts import top_breeds_chart
+from app.training.job_charts import compare_charts, metric_charts
+from services.serving.prediction import BreedScore
+from services.training.curves import MetricPoint, Series
 
 
 def test_long_breed_names_are_not_cut_short_in_the_chart() -> None:

@@ -1,10 +1,10 @@
-"""How names, times and sizes read on the pages (app/formatting.py)."""
+"""How names, times and sizes read on the pages (app/widgets/formatting.py)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.formatting import breed, literal, timestamp
+from app.widgets.formatting import breed, literal, timestamp
 from classifier.labels import imagenet_labels, udacity_labels
 
 

@@ -1,9 +1,9 @@
-"""What the Lambda metric charts show (app/lambda_charts.py): a chart per view that has data, in order."""
+"""What the Lambda metric charts show (app/functions/lambda_charts.py): a chart per view that has data, in order."""
 
 from datetime import UTC, datetime, timedelta
 
-from app.lambda_charts import metric_charts
-from services.lambda_metrics import SPECS, ColdStart, FunctionMetrics, Series
+from app.functions.lambda_charts import metric_charts
+from services.functions.invocation_metrics import SPECS, ColdStart, FunctionMetrics, Series
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 

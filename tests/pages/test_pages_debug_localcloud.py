@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.clients import CloudSettings
-from services.ec2_training import Ec2Options, Ec2TrainingService
-from services.training_spec import TrainingSpec, generate_job_name, recording_uri
+from services.core.clients import CloudSettings
+from services.training.ec2_training import Ec2Options, Ec2TrainingService
+from services.training.job_spec import TrainingSpec, generate_job_name, recording_uri
 from tests.classifier.test_recording import run
 from tests.pages.conftest import dashboard
 from tests.pages.test_pages_jobs_localcloud import SLOW_MACHINE, create_failing_job
@@ -50,7 +50,7 @@ def job_with(aws_env, recording: Path | None, *, cut: bool = False, prefix: str 
 
 def open_job(name: str):
     at = dashboard().run()
-    at.switch_page("dashboard_pages/job.py")
+    at.switch_page("pages/job.py")
     at.query_params["job"] = name
     return at.run()
 
@@ -123,7 +123,7 @@ def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env
         job_with(aws_env, None, prefix="compare-bare"),
     )
     at = dashboard().run()
-    at.switch_page("dashboard_pages/compare.py")
+    at.switch_page("pages/compare.py")
     at.query_params["jobs"] = f"{whole},{cut},{bare}"
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -146,7 +146,7 @@ def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aw
     upload(aws_env, wild_recording, recording_uri(spec).removeprefix("s3://x-out/"))  # as its runner uploads it
     try:
         at = dashboard().run()
-        at.switch_page("dashboard_pages/train.py")
+        at.switch_page("pages/train.py")
         at.run()
         at.selectbox(key="ec2_chosen").set_value(instance_id).run()
         assert not at.exception and not at.error, [e.value for e in at.error]
@@ -167,7 +167,7 @@ def large_recording(directory: Path, megabytes: int = 100) -> Path:
     from tensorboardX.proto.event_pb2 import Event
     from tensorboardX.proto.summary_pb2 import Summary
 
-    from classifier.recording import open_event_file
+    from classifier.recording.recorder import open_event_file
 
     tags = ["Loss/train", "Accuracy/train", "LearningRate/group0", "Timing/step_s"]
     tags += [f"{kind}/stage.{i}" for i in range(40) for kind in ("GradientNorm", "GradientMeanAbs")]

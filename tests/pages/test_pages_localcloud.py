@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
-from app.formatting import per_hour
-from services import activity
-from services.activity import Activity, Charge
-from services.prediction import BreedScore, Prediction, PredictionService
+from app.widgets.formatting import per_hour
+from services.overview import activity
+from services.overview.activity import Activity, Charge
+from services.serving.prediction import BreedScore, Prediction, PredictionService
 from tests.pages.conftest import DOG_PHOTO, NOT_A_DOG, dashboard
 
 
 @pytest.fixture
 def predict_page(aws_env):
     at = dashboard().run()
-    at.switch_page("dashboard_pages/predict.py").run()
+    at.switch_page("pages/predict.py").run()
     assert not at.exception
     return at
 
@@ -223,7 +223,7 @@ def test_sidebar_and_overview_say_which_key_signs_and_never_show_the_secret(aws_
 
 def test_a_wrong_secret_is_explained_without_showing_it(aws_env, monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong" + aws_env.credentials["AWS_SECRET_ACCESS_KEY"][5:])
-    monkeypatch.setattr("services.clients._clients", {})  # clients are cached per settings, not per key
+    monkeypatch.setattr("services.core.clients._clients", {})  # clients are cached per settings, not per key
     at = dashboard().run()
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
@@ -236,7 +236,7 @@ def test_an_endpoints_page_shows_its_model_origin_and_breeds(aws_env) -> None:
     links = [link for link in at.get("page_link") if "model, job and dataset" in link.proto.label]
     assert links and links[0].proto.page.endswith("endpoints")  # the Overview links each endpoint
     at.query_params["endpoint"] = "dog-breed-classifier"
-    at.switch_page("dashboard_pages/endpoints.py").run()
+    at.switch_page("pages/endpoints.py").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dog-breed-efficientnet-lite0"]

@@ -2,14 +2,14 @@
 
 import pytest
 
-from services.users import UserStore
+from services.security.users import UserStore
 from tests.pages.conftest import dashboard
 
 
 @pytest.fixture
 def security_page(aws_env):
     at = dashboard().run()
-    at.switch_page("dashboard_pages/security.py").run()
+    at.switch_page("pages/security.py").run()
     assert not at.exception
     return at
 

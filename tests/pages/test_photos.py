@@ -1,8 +1,8 @@
-"""app.photos.is_web_url: which URLs the Predict page may hand to the visitor's browser."""
+"""app.widgets.photos.is_web_url: which URLs the Predict page may hand to the visitor's browser."""
 
 import pytest
 
-from app.photos import is_web_url
+from app.widgets.photos import is_web_url
 
 
 @pytest.mark.parametrize("url", ["https://example.com/dog.jpg", "http://8.8.8.8/dog.jpg", "http://[2606:4700::1]/d"])

@@ -3,10 +3,10 @@ the trials table."""
 
 from datetime import UTC, datetime
 
-from app.tuning_charts import epochs_chart, optuna_figures, parallelism, study, timeline_chart
-from app.tuning_view import stop_mark, trials_frame
+from app.tuning.tuning_charts import epochs_chart, optuna_figures, parallelism, study, timeline_chart
+from app.tuning.tuning_view import stop_mark, trials_frame
 from bench.tuning_page import described, summaries
-from services.tuning_jobs import parse_trial, parse_tuning_job
+from services.tuning.tuning_records import parse_trial, parse_tuning_job
 
 
 def test_a_study_from_trials_feeds_every_optuna_view() -> None:

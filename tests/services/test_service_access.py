@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.access import (
+from services.core.access import (
     Caller,
     NotAllowed,
     RateLimiter,

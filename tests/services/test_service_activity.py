@@ -7,10 +7,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.activity import Charge, endpoint_charges, hourly_total, running_work
-from services.clients import CloudSettings
-from services.ec2_training import JOB_TAG
-from services.overview import EndpointSummary
+from services.core.clients import CloudSettings
+from services.overview.activity import Charge, endpoint_charges, hourly_total, running_work
+from services.overview.connection import EndpointSummary
+from services.training.ec2_training import JOB_TAG
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 STARTED = datetime(2026, 5, 9, 7, 0, tzinfo=UTC)

@@ -3,8 +3,8 @@
 import boto3
 import pytest
 
-from services.clients import CloudSettings, make_client
-from services.errors import ServiceError
+from services.core.clients import CloudSettings, make_client
+from services.core.errors import ServiceError
 
 
 def test_settings_from_env_reads_what_boto3_reads() -> None:

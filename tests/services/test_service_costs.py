@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from services.clients import CloudSettings
-from services.costs import CostService
-from services.deploy import DeployService
-from services.pricing import HOSTING_HOURLY_USD, LAMBDA_PROVISIONED_USD_PER_GB_S
-from services.scaling import ScalingPlan, ScalingService
+from services.core.clients import CloudSettings
+from services.core.pricing import HOSTING_HOURLY_USD, LAMBDA_PROVISIONED_USD_PER_GB_S
+from services.overview.costs import CostService
+from services.serving.deploy import DeployService
+from services.serving.scaling import ScalingPlan, ScalingService
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
 MODEL = "dog-breed-efficientnet-lite0"

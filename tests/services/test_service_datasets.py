@@ -9,16 +9,16 @@ from moto import mock_aws
 from PIL import Image
 
 from classifier.labels import udacity_folders
-from services.clients import CloudSettings
-from services.dataset_files import dataset_name_for, download
-from services.datasets import (
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.data.dataset_files import dataset_name_for, download
+from services.data.datasets import (
     SAMPLE_DATASET,
     DatasetService,
     dataset_prefix,
     missing_udacity_classes,
     normalize_prefix,
 )
-from services.errors import ServiceError
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"

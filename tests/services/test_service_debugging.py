@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from services import debugging
-from services.clients import CloudSettings
-from services.debugging import DebuggingService, check_rule_parameters, evaluate_rules
-from services.errors import ServiceError
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.training import debugging
+from services.training.debugging import DebuggingService, check_rule_parameters, evaluate_rules
 from tests.classifier.test_recording import run
 
 BUCKET = "debugging-service-test"

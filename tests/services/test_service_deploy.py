@@ -4,9 +4,9 @@ the endpoint; checks before any create and clean-up when a step fails."""
 import pytest
 from botocore.stub import ANY, Stubber
 
-from services.clients import CloudSettings
-from services.deploy import DeployService
-from services.errors import ServiceError
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.serving.deploy import DeployService
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 ARTIFACT = "s3://sagemaker-us-east-1-123456789012/training-output/dog-breed-1/output/model.tar.gz"

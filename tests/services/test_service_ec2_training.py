@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from services.clients import CloudSettings
-from services.ec2_training import (
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.training.ec2_training import (
     ARTIFACT_TAG,
     CPU_AMI,
     GPU_AMI,
@@ -28,8 +29,7 @@ from services.ec2_training import (
     build_user_data,
     check_options,
 )
-from services.errors import ServiceError
-from services.training_spec import TrainingSpec, recording_uri
+from services.training.job_spec import TrainingSpec, recording_uri
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from services.clients import CloudSettings
-from services.deploy import DeployService
-from services.endpoints import EndpointsService
-from services.errors import ServiceError
-from services.load_test import EndpointTarget, LoadPlan, LoadTest, load_photos
-from services.scaling import ScalingPlan, ScalingService, check_plan, suggested_target
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.serving.deploy import DeployService
+from services.serving.endpoints import EndpointsService
+from services.serving.load_test import EndpointTarget, LoadPlan, LoadTest, load_photos
+from services.serving.scaling import ScalingPlan, ScalingService, check_plan, suggested_target
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
 MODEL = "dog-breed-efficientnet-lite0"

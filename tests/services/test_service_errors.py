@@ -10,7 +10,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from services.errors import from_client_error
+from services.core.errors import from_client_error
 
 
 def client_error(code: str, message: str = "", **extra: object) -> ClientError:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.errors import ServiceError
-from services.images import MAX_PAYLOAD_BYTES, format_size, prepare_image
+from services.core.errors import ServiceError
+from services.serving.photo_checks import MAX_PAYLOAD_BYTES, format_size, prepare_image
 
 
 def encode(image: Image.Image, format: str, **options: object) -> bytes:

@@ -3,10 +3,10 @@ tests/conftest.py): the same calls that run against AWS."""
 
 import pytest
 
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.overview import get_overview
-from services.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION, PredictionService
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.overview.connection import get_overview
+from services.serving.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION, PredictionService
 
 
 @pytest.fixture

@@ -19,14 +19,14 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localcloud.process import LocalCloudProcess
-from services.access import Caller
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.lambda_concurrency import ConcurrencyService
-from services.lambda_functions import LambdaFunctionService
-from services.lambda_metrics import LambdaMetricsService
-from services.lambda_test_events import LambdaTestService
+from localcloud.core.process import LocalCloudProcess
+from services.core.access import Caller
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.functions.concurrency_settings import ConcurrencyService
+from services.functions.functions import LambdaFunctionService
+from services.functions.invocation_metrics import LambdaMetricsService
+from services.functions.test_events import LambdaTestService
 from tests.localcloud.conftest import deploy_echo, function_zip, lambda_role
 
 OPERATOR = Caller("ops", "operator")

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from services.errors import ServiceError
-from services.lambda_concurrency import (
+from services.core.errors import ServiceError
+from services.core.pricing import lambda_provisioned_hourly
+from services.functions.concurrency_settings import (
     AccountConcurrency,
     FunctionConcurrency,
     ProvisionedConfig,
@@ -15,9 +16,8 @@ from services.lambda_concurrency import (
     check_reserved,
     minimum_unreserved,
 )
-from services.lambda_functions import check_alias_name, check_weight
-from services.lambda_test_events import check_event, image_event, parse_report, url_event
-from services.pricing import lambda_provisioned_hourly
+from services.functions.functions import check_alias_name, check_weight
+from services.functions.test_events import check_event, image_event, parse_report, url_event
 
 ACCOUNT = AccountConcurrency(limit=1000, unreserved=900)  # another function holds 100
 

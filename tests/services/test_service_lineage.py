@@ -7,7 +7,7 @@ import datetime as dt
 import boto3
 from botocore.stub import Stubber
 
-from services.lineage import LineageService
+from services.serving.lineage import LineageService
 
 NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 ARTIFACT = "s3://sagemaker-us-east-1-000000000000/jobs/dog-breed-7/output/model.tar.gz"

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from services.clients import CloudSettings
-from services.deploy import DeployService
-from services.endpoints import EndpointsService
-from services.errors import ServiceError
-from services.load_test import (
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.serving.deploy import DeployService
+from services.serving.endpoints import EndpointsService
+from services.serving.load_test import (
     EndpointTarget,
     FunctionTarget,
     LoadLimits,
@@ -21,7 +21,7 @@ from services.load_test import (
     load_photos,
     photo_sets,
 )
-from services.scaling import ScalingPlan, ScalingService, suggested_target
+from services.serving.scaling import ScalingPlan, ScalingService, suggested_target
 from tests.conftest import DEFAULT_FUNCTION
 
 MODEL = "dog-breed-efficientnet-lite0"

@@ -4,7 +4,7 @@ import datetime as dt
 
 from botocore.stub import Stubber
 
-from services.model_sources import ModelSource, ModelSources
+from services.serving.model_sources import ModelSource, ModelSources
 
 ARTIFACT = "s3://bucket/output/tune-1-003-abc/output/model.tar.gz"
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

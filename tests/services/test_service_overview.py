@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.clients import CloudSettings
-from services.overview import EndpointSummary, FunctionSummary, get_overview, probe_health
+from services.core.clients import CloudSettings
+from services.overview.connection import EndpointSummary, FunctionSummary, get_overview, probe_health
 
 NOW = datetime(2026, 1, 1)
 

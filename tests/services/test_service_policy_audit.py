@@ -3,8 +3,8 @@
 import pytest
 
 from localcloud.iam.managed import MANAGED
-from services.iam_roles import PolicyDocument, RoleDetail, RoleUse
-from services.policy_audit import audit_role, statement_findings, unbounded
+from services.security.policy_audit import audit_role, statement_findings, unbounded
+from services.security.roles import PolicyDocument, RoleDetail, RoleUse
 
 FUNCTION = RoleUse("function", "dog-breed-predict", "dog-breed-classifier")
 

@@ -12,9 +12,9 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from PIL import Image
 
-from services.errors import ServiceError
-from services.images import MAX_PAYLOAD_BYTES
-from services.prediction import (
+from services.core.errors import ServiceError
+from services.serving.photo_checks import MAX_PAYLOAD_BYTES
+from services.serving.prediction import (
     BreedScore,
     PredictionService,
     parse_answer,

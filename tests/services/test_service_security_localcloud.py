@@ -12,14 +12,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from classifier.packaging import build_lambda_zip
-from services.access import Caller, NotAllowed
-from services.clients import CloudSettings
-from services.datasets import DatasetService
-from services.errors import ServiceError
-from services.iam_roles import RoleService, listed
-from services.least_privilege import POLICY_NAME, LeastPrivilegeService
-from services.policy_audit import audit_role, statement_findings, unbounded
-from services.prediction import PredictionService
+from services.core.access import Caller, NotAllowed
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.data.datasets import DatasetService
+from services.security.least_privilege import POLICY_NAME, LeastPrivilegeService
+from services.security.policy_audit import audit_role, statement_findings, unbounded
+from services.security.roles import RoleService, listed
+from services.serving.prediction import PredictionService
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
 OPERATOR, VIEWER = Caller("ana", "operator"), Caller(None, "viewer")

@@ -10,12 +10,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.pricing import estimate_cost
-from services.training import TrainingService
-from services.training_metrics import LOG_GROUP
-from services.training_spec import (
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.core.pricing import estimate_cost
+from services.training.curves import LOG_GROUP
+from services.training.job_spec import (
     DEFAULT_METRIC_DEFINITIONS,
     TrainingSpec,
     build_request,
@@ -23,6 +22,7 @@ from services.training_spec import (
     image_uri,
     validate_spec,
 )
+from services.training.sagemaker_training import TrainingService
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 ROLE = "arn:aws:iam::123456789012:role/dog-breed-sagemaker-execution"

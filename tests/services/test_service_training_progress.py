@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.stub import Stubber
 
-from services.pricing import estimate_cost
-from services.training import TrainingService
-from services.training_jobs import parse_job
-from services.training_metrics import MetricPoint, progress, series_from_text
-from services.training_spec import DEFAULT_METRIC_DEFINITIONS
+from services.core.pricing import estimate_cost
+from services.training.curves import MetricPoint, progress, series_from_text
+from services.training.job_records import parse_job
+from services.training.job_spec import DEFAULT_METRIC_DEFINITIONS
+from services.training.sagemaker_training import TrainingService
 from tests.services.test_service_training import BUCKET, SETTINGS, described
 
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

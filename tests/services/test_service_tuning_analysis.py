@@ -5,8 +5,8 @@ import math
 from datetime import UTC, datetime
 
 from bench.tuning_page import described
-from services.tuning_analysis import findings, spearman
-from services.tuning_jobs import Trial, parse_tuning_job
+from services.tuning.analysis import findings, spearman
+from services.tuning.tuning_records import Trial, parse_tuning_job
 
 JOB = parse_tuning_job(described(6))  # Minimize validation:loss, tuning learning_rate and batch_size
 

@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import pytest
 
-from localcloud.process import LocalCloudProcess
-from services.clients import CloudSettings
-from services.errors import ServiceError
-from services.training_spec import TrainingSpec
-from services.tuning import TuningService
-from services.tuning_analysis import findings
-from services.tuning_spec import ParameterRange, TuningSpec
+from localcloud.core.process import LocalCloudProcess
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.training.job_spec import TrainingSpec
+from services.tuning.analysis import findings
+from services.tuning.spec import ParameterRange, TuningSpec
+from services.tuning.tuner import TuningService
 
 CLASSES = 4
 BUCKET = "tune-data"

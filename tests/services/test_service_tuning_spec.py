@@ -7,10 +7,10 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from services.errors import ServiceError
-from services.training_spec import TrainingSpec
-from services.tuning_request import build_tuning_request, spec_from_description
-from services.tuning_spec import (
+from services.core.errors import ServiceError
+from services.training.job_spec import TrainingSpec
+from services.tuning.request import build_tuning_request, spec_from_description
+from services.tuning.spec import (
     ORIGINAL_RANGES,
     ParameterRange,
     TuningSpec,

@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from services import users
-from services.errors import ServiceError
-from services.users import MAX_FAILURES, UserStore
+from services.core.errors import ServiceError
+from services.security import users
+from services.security.users import MAX_FAILURES, UserStore
 
 
 class FakeClock:

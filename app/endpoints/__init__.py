@@ -1,0 +1,1 @@
+"""The Endpoints page's parts."""

@@ -1,0 +1,148 @@
+"""The Endpoints page's parts: the fleet table, one endpoint's variants and lineage, and its live charts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.endpoints.endpoint_charts import cpu_chart, errors_chart, latency_chart, traffic_chart
+from app.widgets.formatting import breed
+from app.widgets.jobs import usd
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.core.pricing import HOSTING_PRICE_SOURCE
+from services.serving.endpoint_metrics import CloudTiming, EndpointMetricsService, query_period
+from services.serving.endpoints import EndpointView
+from services.serving.lineage import LineageService
+
+PAGE = "pages/endpoints.py"
+
+
+def timing_note(timing: CloudTiming) -> None:
+    """Say so when localcloud runs with a shortened metric period: alarms and cooldowns run that much faster."""
+    if timing.shortened:
+        st.info(
+            f"localcloud's metric period is {timing.period_s:g} s (started with `--metric-period-seconds`): "
+            f"each of AWS's one-minute periods, alarm datapoints and cooldown minutes lasts {timing.period_s:g} s here."
+        )
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def fleet_table(endpoints: list[EndpointView]) -> None:
+    """One row per variant, and a link per endpoint to its detail view."""
+    rows = [
+        {
+            "endpoint": e.name,
+            "status": e.status,
+            "variant": v.name,
+            "model": v.model_name,
+            "training job": v.training_job or "",
+            "instance type": v.instance_type or "",
+            "current": _count(v.current_instances),
+            "desired": _count(v.desired_instances),
+            "cost per hour": usd(v.hourly_usd),
+        }
+        for e in endpoints
+        for v in e.variants
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(f"Cost per hour at the current instance count: {HOSTING_PRICE_SOURCE}; localcloud bills nothing.")
+    for e in endpoints:
+        st.page_link(PAGE, label=f"{e.name}: scaling, load test, charts", query_params={"endpoint": e.name})
+
+
+def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> None:
+    """The variants with their counts and cost, each model's training job and dataset, and the breeds."""
+    st.caption(
+        f"Status {endpoint.status} · endpoint config `{endpoint.config_name}` · {usd(endpoint.hourly_usd)} per hour"
+    )
+    if endpoint.failure_reason:
+        st.error(endpoint.failure_reason)
+    st.page_link(
+        "pages/predict.py",
+        label="Classify a photo with this endpoint",
+        icon="🐕",
+        query_params={"endpoint": endpoint.name},
+    )
+    try:
+        lineage = LineageService(settings).endpoint(endpoint.name)
+    except ServiceError as exc:
+        st.error(exc.message)
+        return
+    counts = {v.name: v for v in endpoint.variants}
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "variant": v.variant,
+                    "instance type": v.instance_type or "",
+                    "current": _count(counts[v.variant].current_instances if v.variant in counts else None),
+                    "desired": _count(counts[v.variant].desired_instances if v.variant in counts else None),
+                    "model": v.model.model_name,
+                    "training job": v.model.training_job or "not from a training job here",
+                    "tuning job": v.model.tuning_job or "",
+                    "dataset": v.model.dataset_uri or "",
+                }
+                for v in lineage.variants
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    for variant in lineage.variants:
+        origin = variant.model
+        if origin.training_job:
+            st.page_link(
+                "pages/job.py",
+                label=f"Training job {origin.training_job}",
+                query_params={"job": origin.training_job},
+            )
+        if origin.dataset_uri:
+            st.page_link(
+                "pages/train.py",
+                label=f"Train again on {origin.dataset_uri}",
+                query_params={"tab": "launch", "dataset": origin.dataset_uri},
+            )
+        if origin.model_data_url:
+            st.caption(f"Model artifact: `{origin.model_data_url}`")
+    st.markdown("#### Breeds it names")
+    st.write(f"It serves {lineage.breed_source}.")
+    if lineage.breeds:
+        with st.expander(f"All {len(lineage.breeds)}"):
+            st.write(", ".join(breed(label) for label in lineage.breeds))
+
+
+def live_charts(settings: CloudSettings, endpoint: str, variant: str, timing: CloudTiming) -> None:
+    """CloudWatch's view of the variant, refreshed every metric period (at least every 2 s) while shown."""
+    period = query_period(timing.period_s)
+    window = min(300, max(30, 600 // period))  # half an hour of AWS's minutes; five minutes of 1 s periods
+    live = st.toggle("Refresh the charts", value=True, key=f"charts_live_{endpoint}")
+
+    @st.fragment(run_every=max(2.0, float(period)) if live else None)
+    def charts() -> None:
+        try:
+            metrics = EndpointMetricsService(settings).variant_metrics(
+                endpoint, variant, period_s=period, window_periods=window
+            )
+        except ServiceError as exc:
+            st.error(exc.message)
+            return
+        if metrics.empty():
+            st.caption("No metrics yet: CloudWatch has them once the endpoint has answered requests.")
+        left, right = st.columns(2)
+        left.markdown("Invocations")
+        left.plotly_chart(traffic_chart(metrics), key=f"traffic_{endpoint}")
+        right.markdown("Model and overhead latency, p50 and p99")
+        right.plotly_chart(latency_chart(metrics), key=f"latency_{endpoint}")
+        left.markdown("4xx and 5xx errors")
+        left.plotly_chart(errors_chart(metrics), key=f"errors_{endpoint}")
+        right.markdown("CPU per instance")
+        if metrics.series["cpu"].values:
+            right.plotly_chart(cpu_chart(metrics), key=f"cpu_{endpoint}")
+        else:
+            right.caption("No CPUUtilization datapoints in /aws/sagemaker/Endpoints for this variant.")
+
+    charts()

@@ -1,0 +1,1 @@
+"""The Lambda page's parts."""

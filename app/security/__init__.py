@@ -1,0 +1,1 @@
+"""The Security page's parts."""

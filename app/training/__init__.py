@@ -1,0 +1,1 @@
+"""The Train, Job and Compare pages' parts."""

@@ -1,0 +1,203 @@
+"""The Debugger and Profiler tabs of a SageMaker job's page and of an EC2 training machine: the run's own
+recording drawn, its rules judged (and re-judged with the operator's parameters), live while it runs and
+still once it has ended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from app.training.debugger_view import (
+    accuracy_chart,
+    histogram_chart,
+    loss_chart,
+    rules_table,
+    scalar_chart,
+    weight_chart,
+)
+from app.training.profiler_view import (
+    html_report,
+    phase_chart,
+    phase_table,
+    profiler_table,
+    step_histogram,
+    system_charts,
+    usage_table,
+)
+from app.widgets.formatting import timestamp as when
+from app.widgets.jobs import live
+from services.core.errors import ServiceError
+from services.training.debugging import (
+    DebuggingService,
+    JobRecording,
+    check_rule_parameters,
+    evaluate_rules,
+    profiler_report,
+    rule_specs,
+)
+
+
+def _overrides_key(key: str) -> str:
+    return f"{key}_rule_overrides"
+
+
+Loader = Callable[[], JobRecording]
+"""Reads the recording again (each refresh): a SageMaker job's by its name, an EC2 machine's by its S3 prefix."""
+
+
+def _loader(service: DebuggingService, name: str, load: Loader | None) -> Loader:
+    return load or (lambda: service.job_recording(name))
+
+
+def _recording(load: Loader, key: str) -> JobRecording | None:
+    try:
+        data = load()
+    except ServiceError as exc:
+        st.error(exc.message)
+        return None
+    st.session_state[f"{key}_recording"] = data
+    if data.location:
+        st.caption(f"Recording: {data.location} · {data.files} file(s), {data.bytes / 2**20:.1f} MB")
+    for note in data.notes:  # a running job that has recorded nothing yet is not a problem
+        (st.info if data.running and not data.files else st.warning)(note)
+    return data
+
+
+def debugger_tab(service: DebuggingService, name: str, key: str, load: Loader | None = None) -> None:
+    """The form that re-evaluates one rule, then charts and rules (live while the job runs). ``load`` reads
+    a recording that is not a SageMaker job's (an EC2 machine's); by default, job ``name``'s."""
+    load = _loader(service, name, load)
+
+    def part() -> bool:
+        data = _recording(load, f"{key}_dbg")
+        if data is None:
+            return False
+        if data.empty:
+            return data.running
+        results = evaluate_rules(data, st.session_state.get(_overrides_key(key), {}))
+        fired = [r for r in results if r.status == "IssuesFound"]
+        st.markdown(
+            f"**Rules:** {len(fired)} of {len(results)} found issues" + (" (job still running)" if data.running else "")
+        )
+        st.dataframe(rules_table(results), hide_index=True, width="stretch")
+        rec = data.recording
+        st.plotly_chart(loss_chart(rec, results), key=f"{key}_loss")
+        charts = [
+            accuracy_chart(rec),
+            scalar_chart(rec, "LearningRate/", "Learning rate"),
+            scalar_chart(rec, "GradientNorm/", "Gradient norm per layer", log=True),
+            scalar_chart(rec, "UpdateRatio/", "Update-to-weight ratio per layer", log=True),
+            weight_chart(rec),
+            histogram_chart(rec),
+        ]
+        drawn = [chart for chart in charts if chart is not None]
+        for i in range(0, len(drawn), 2):
+            for j, (column, chart) in enumerate(zip(st.columns(2), drawn[i : i + 2], strict=False)):
+                column.plotly_chart(chart, key=f"{key}_chart_{i + j}")
+        if data.statuses:
+            st.markdown("Statuses on the job (DescribeTrainingJob):")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "rule": s.configuration,
+                            "kind": s.kind,
+                            "status": s.status,
+                            "details": s.details,
+                            "updated": when(s.modified),
+                        }
+                        for s in data.statuses
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        return data.running
+
+    _rule_form(key)  # first, so the charts below already use what the operator just submitted
+    live(f"{key}_debugger", part, every="5s")
+
+
+def _rule_form(key: str) -> None:
+    specs = rule_specs()
+    overrides: dict[str, dict[str, object]] = st.session_state.setdefault(_overrides_key(key), {})
+    with st.expander("Re-evaluate a rule with other parameters"):
+        rule = st.selectbox("Rule", list(specs), key=f"{key}_rule_pick")
+        spec = specs[rule]
+        st.caption(f"{spec.about} Defaults are SageMaker's.")
+        with st.form(f"{key}_rule_form_{rule}"):
+            typed = {}
+            current = overrides.get(rule, {})
+            for parameter in spec.parameters:
+                allowed = parameter.range_text() if parameter.kind in (int, float) else parameter.kind.__name__
+                typed[parameter.name] = st.text_input(
+                    f"{parameter.name} ({allowed})",
+                    value=str(current.get(parameter.name, parameter.default)),
+                    key=f"{key}_{rule}_{parameter.name}",
+                )
+            apply, reset = st.columns(2)
+            submitted = apply.form_submit_button("Re-evaluate")
+            restored = reset.form_submit_button("Back to defaults")
+        if submitted:
+            try:
+                check_rule_parameters(rule, typed)
+            except ServiceError as exc:
+                st.error(exc.message)  # the rule keeps the parameters it had; nothing typed is lost
+                return
+            overrides[rule] = typed
+            st.success(f"{rule} re-evaluated with these parameters.")
+        if restored:
+            overrides.pop(rule, None)
+
+
+def profiler_tab(service: DebuggingService, name: str, key: str, load: Loader | None = None) -> None:
+    """System use per host, step durations, where the time went, ProfilerReport; live while the job runs."""
+    load = _loader(service, name, load)
+
+    def part() -> bool:
+        data = _recording(load, f"{key}_prof")
+        if data is None:
+            return False
+        if data.empty:
+            return data.running
+        rec = data.recording
+        results, usage = profiler_report(data)
+        st.markdown("**ProfilerReport** (rules sorted by times triggered)")
+        st.dataframe(profiler_table(results), hide_index=True, width="stretch")
+        table = phase_table(rec)
+        chart = phase_chart(table)
+        left, right = st.columns(2)
+        if chart is not None:
+            left.plotly_chart(chart, key=f"{key}_phases")
+        histogram, outliers = step_histogram(rec)
+        if histogram is not None:
+            right.plotly_chart(histogram, key=f"{key}_steps")
+            right.caption(f"{outliers} step(s) beyond mean + 3 standard deviations.")
+        figures = system_charts(rec)
+        if not figures:
+            st.info("No system samples were recorded.")
+        for i in range(0, len(figures), 2):
+            for j, (column, figure) in enumerate(zip(st.columns(2), figures[i : i + 2], strict=False)):
+                column.plotly_chart(figure, key=f"{key}_system_{i + j}")
+        st.markdown("System usage (OverallSystemUsage)")
+        st.dataframe(usage_table(usage), hide_index=True, width="stretch")
+        st.session_state[f"{key}_prof_results"] = (results, usage)
+        return data.running
+
+    live(f"{key}_profiler", part, every="5s")
+    data: JobRecording | None = st.session_state.get(f"{key}_prof_recording")
+    report = st.session_state.get(f"{key}_prof_results")
+    if data is not None and report is not None and not data.empty:
+        if st.button("Prepare the HTML report", key=f"{key}_report"):
+            st.session_state[f"{key}_report_html"] = html_report(name, data.recording, *report)
+        prepared = st.session_state.get(f"{key}_report_html")
+        if prepared:
+            st.download_button(
+                "Download the profiler report (HTML)",
+                prepared,
+                file_name=f"{name}-profiler-report.html",
+                mime="text/html",
+                key=f"{key}_report_download",
+            )

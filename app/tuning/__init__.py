@@ -1,0 +1,1 @@
+"""The Tune and Tuning job pages' parts."""

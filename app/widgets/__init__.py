@@ -1,0 +1,1 @@
+"""Widgets every page family uses: formatting, keyed forms, per-session caches, photo previews, live refresh."""

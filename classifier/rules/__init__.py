@@ -1,0 +1,1 @@
+"""Debugger's and ProfilerReport's rules, evaluated on a recording with numpy."""

@@ -1,0 +1,1 @@
+"""Training: the script-mode entry point, its config, data, network, distributed set-up and ONNX export."""

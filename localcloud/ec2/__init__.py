@@ -1,0 +1,1 @@
+"""Amazon EC2: instances as local machines that run their user data."""

@@ -1,0 +1,303 @@
+"""S3 (path-style): buckets and objects stored as files, metadata in SQLite.
+
+Enough of S3 for model artifacts, datasets and code bundles: the calls boto3 makes for
+put/get (with ranges, as download_file does)/head/list v2/delete and multipart upload.
+The wire (REST-XML, aws-chunked bodies) is codecs/rest_xml.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from localcloud.core.protocol import STATUS, AwsError
+from localcloud.core.registry import Call, Service
+from localcloud.core.state import Store
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class S3(Service):
+    """The S3 service; `object_path` and `put_file` let other services use its objects."""
+
+    model_name = "s3"
+    # S3's operations as IAM names them (a HEAD reads, a multipart upload puts, a listing lists the bucket)
+    iam_actions = {
+        "ListBuckets": "ListAllMyBuckets",
+        "ListObjectsV2": "ListBucket",
+        "HeadBucket": "ListBucket",
+        "HeadObject": "GetObject",
+        "CreateMultipartUpload": "PutObject",
+        "UploadPart": "PutObject",
+        "CompleteMultipartUpload": "PutObject",
+        "DeleteObjects": "DeleteObject",
+    }
+
+    def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
+        if "Bucket" not in params:
+            return ["*"]
+        bucket_arn = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "DeleteObjects":
+            return [f"{bucket_arn}/{o['Key']}" for o in params["Delete"].get("Objects") or []] or [bucket_arn]
+        return [f"{bucket_arn}/{params['Key']}" if "Key" in params else bucket_arn]
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.blob_dir = store.data_dir / "s3" / "blobs"
+        self.upload_dir = store.data_dir / "s3" / "uploads"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+
+    # internal use ---------------------------------------------------------------
+    def object_path(self, bucket: str, key: str) -> Path:
+        """The file behind s3://bucket/key, for services that consume artifacts."""
+        meta = self.store.get_object(bucket, key)
+        if meta is None:
+            raise AwsError("NoSuchKey", f"s3://{bucket}/{key} does not exist", 404)
+        return self.blob_dir / meta["blob"]
+
+    def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
+        """Store a local file as s3://bucket/key (services that produce artifacts, like training)."""
+        digest = hashlib.md5()
+        with open(source, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        shutil.copyfile(source, tmp)
+        self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{digest.hexdigest()}"', content_type)
+
+    def ensure_bucket(self, name: str, region: str) -> None:
+        if self.store.get("s3-bucket", name) is None:
+            self.store.put("s3-bucket", name, {"Name": name, "CreationDate": time.time(), "Region": region})
+
+    # buckets --------------------------------------------------------------------
+    def _bucket(self, name: str) -> dict:
+        bucket = self.store.get("s3-bucket", name)
+        if bucket is None:
+            raise AwsError("NoSuchBucket", "The specified bucket does not exist", 404, BucketName=name)
+        return bucket
+
+    def op_ListBuckets(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        buckets = [{"Name": b["Name"], "CreationDate": b["CreationDate"]} for b in self.store.all("s3-bucket")]
+        return {"Buckets": buckets, "Owner": {"ID": "localcloud"}}
+
+    def op_CreateBucket(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        name = p["Bucket"]
+        if not _BUCKET_NAME.match(name) or ".." in name:
+            raise AwsError("InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=name)
+        created = self.store.insert(
+            "s3-bucket", name, {"Name": name, "CreationDate": time.time(), "Region": call.region}
+        )
+        if not created:
+            raise AwsError(
+                "BucketAlreadyOwnedByYou",
+                "Your previous request to create the named bucket succeeded and you already own it.",
+                409,
+                BucketName=name,
+            )
+        return {"Location": f"/{name}"}
+
+    def op_HeadBucket(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return {"BucketRegion": self._bucket(p["Bucket"]).get("Region", call.region)}
+
+    def op_GetBucketLocation(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        region = self._bucket(p["Bucket"]).get("Region", "us-east-1")
+        return {"LocationConstraint": "" if region == "us-east-1" else region}  # S3 answers us-east-1 as empty
+
+    def op_DeleteBucket(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        name = p["Bucket"]
+        self._bucket(name)
+        if self.store.count_objects(name):
+            raise AwsError("BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=name)
+        self.store.delete("s3-bucket", name)
+        return {}
+
+    # objects --------------------------------------------------------------------
+    def _store_blob(self, bucket: str, key: str, data_file: Path, size: int, etag: str, content_type: str) -> None:
+        blob = uuid.uuid4().hex
+        data_file.replace(self.blob_dir / blob)
+        replaced = self.store.put_object(
+            bucket, key, size=size, etag=etag, content_type=content_type, last_modified=time.time(), blob=blob
+        )
+        if replaced:
+            (self.blob_dir / replaced).unlink(missing_ok=True)
+
+    def op_PutObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._bucket(p["Bucket"])
+        data: bytes = p.get("Body") or b""
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        etag = f'"{hashlib.md5(data).hexdigest()}"'
+        self._store_blob(p["Bucket"], p["Key"], tmp, len(data), etag, p.get("ContentType") or "binary/octet-stream")
+        return {"ETag": etag}
+
+    def _object(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._bucket(p["Bucket"])
+        meta = self.store.get_object(p["Bucket"], p["Key"])
+        if meta is None:
+            raise AwsError("NoSuchKey", "The specified key does not exist.", 404, Key=p["Key"])
+        return meta
+
+    def op_HeadObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._read(p, body=False)
+
+    def op_GetObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._read(p, body=True)
+
+    def _read(self, p: dict[str, Any], *, body: bool) -> dict[str, Any]:
+        meta = self._object(p)
+        size = meta["size"]
+        output: dict[str, Any] = {
+            "ETag": meta["etag"],
+            "ContentType": meta["content_type"],
+            "LastModified": meta["last_modified"],
+            "AcceptRanges": "bytes",
+        }
+        start, end = 0, size - 1
+        ranged = re.fullmatch(r"bytes=(\d*)-(\d*)", p.get("Range") or "")
+        if ranged and size:
+            first, last = ranged.groups()
+            if first:
+                start, end = int(first), min(int(last), size - 1) if last else size - 1
+            else:
+                start, end = max(size - int(last), 0), size - 1
+            if start > end:
+                raise AwsError("InvalidRange", "The requested range is not satisfiable", 416)
+            output[STATUS] = 206
+            output["ContentRange"] = f"bytes {start}-{end}/{size}"
+        output["ContentLength"] = end - start + 1 if size else 0
+        if body:
+            with open(self.blob_dir / meta["blob"], "rb") as f:
+                f.seek(start)
+                output["Body"] = f.read(end - start + 1) if size else b""
+        return output
+
+    def _remove(self, bucket: str, key: str) -> None:
+        blob = self.store.delete_object(bucket, key)
+        if blob:
+            (self.blob_dir / blob).unlink(missing_ok=True)
+
+    def op_DeleteObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._bucket(p["Bucket"])
+        self._remove(p["Bucket"], p["Key"])
+        return {}
+
+    def op_DeleteObjects(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._bucket(p["Bucket"])
+        keys = [o["Key"] for o in p["Delete"].get("Objects") or []]
+        for key in keys:
+            self._remove(p["Bucket"], key)
+        return {"Deleted": [{"Key": k} for k in keys]}
+
+    def op_ListObjectsV2(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        bucket = p["Bucket"]
+        self._bucket(bucket)
+        prefix = p.get("Prefix", "")
+        delimiter = p.get("Delimiter", "")
+        max_keys = p.get("MaxKeys", 1000)
+        token = p.get("ContinuationToken", "")
+        start_after = token or p.get("StartAfter", "")
+        contents: list[dict[str, Any]] = []
+        prefixes: list[str] = []
+        last = ""
+        truncated = False
+        for obj in self.store.iter_objects(bucket, prefix, start_after):
+            key = obj["key"]
+            if delimiter:
+                cut = key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    common = key[: cut + len(delimiter)]
+                    if prefixes and prefixes[-1] == common:
+                        continue
+                    if len(contents) + len(prefixes) >= max_keys:
+                        truncated = True
+                        break
+                    prefixes.append(common)
+                    last = common + "\uffff"
+                    continue
+            if len(contents) + len(prefixes) >= max_keys:
+                truncated = True
+                break
+            contents.append(obj)
+            last = key
+        output: dict[str, Any] = {
+            "Name": bucket,
+            "Prefix": prefix,
+            "KeyCount": len(contents) + len(prefixes),
+            "MaxKeys": max_keys,
+            "IsTruncated": truncated,
+            "Contents": [
+                {
+                    "Key": o["key"],
+                    "LastModified": o["last_modified"],
+                    "ETag": o["etag"],
+                    "Size": o["size"],
+                    "StorageClass": "STANDARD",
+                }
+                for o in contents
+            ],
+            "CommonPrefixes": [{"Prefix": common} for common in prefixes],
+        }
+        if delimiter:
+            output["Delimiter"] = delimiter
+        if truncated:
+            output["NextContinuationToken"] = last
+        if token:
+            output["ContinuationToken"] = token
+        return output
+
+    # multipart ------------------------------------------------------------------
+    def op_CreateMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        bucket, key = p["Bucket"], p["Key"]
+        self._bucket(bucket)
+        upload_id = uuid.uuid4().hex
+        (self.upload_dir / upload_id).mkdir()
+        content_type = p.get("ContentType") or "binary/octet-stream"
+        self.store.put("s3-upload", upload_id, {"bucket": bucket, "key": key, "content_type": content_type})
+        return {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+
+    def _upload(self, upload_id: str) -> dict:
+        upload = self.store.get("s3-upload", upload_id)
+        if upload is None:
+            raise AwsError("NoSuchUpload", "The specified upload does not exist.", 404, UploadId=upload_id)
+        return upload
+
+    def op_UploadPart(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        upload_id, number = p["UploadId"], p["PartNumber"]
+        self._upload(upload_id)
+        if not 1 <= number <= 10000:
+            raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000", 400)
+        data: bytes = p.get("Body") or b""
+        (self.upload_dir / upload_id / f"{number:05d}").write_bytes(data)
+        return {"ETag": f'"{hashlib.md5(data).hexdigest()}"'}
+
+    def op_CompleteMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        bucket, key, upload_id = p["Bucket"], p["Key"], p["UploadId"]
+        upload = self._upload(upload_id)
+        parts = sorted((self.upload_dir / upload_id).iterdir())
+        if not parts:
+            raise AwsError("InvalidRequest", "You must specify at least one part", 400)
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        digests, size = b"", 0
+        with open(tmp, "wb") as out:
+            for part in parts:
+                data = part.read_bytes()
+                digests += hashlib.md5(data).digest()
+                size += len(data)
+                out.write(data)
+        etag = f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
+        self._store_blob(bucket, key, tmp, size, etag, upload["content_type"])
+        shutil.rmtree(self.upload_dir / upload_id, ignore_errors=True)
+        self.store.delete("s3-upload", upload_id)
+        return {"Location": f"/{bucket}/{quote(key)}", "Bucket": bucket, "Key": key, "ETag": etag}
+
+    def op_AbortMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        shutil.rmtree(self.upload_dir / p["UploadId"], ignore_errors=True)
+        self.store.delete("s3-upload", p["UploadId"])
+        return {}

@@ -1,0 +1,356 @@
+"""SageMaker models, endpoint configs and endpoints (InvokeEndpoint is in sagemaker_runtime.py).
+
+Follows AWS's status transitions: an endpoint is `Creating` until its instances answer
+`/ping`, then `InService`; `Failed` with a FailureReason when they cannot start; an update
+is `Updating` and rolls back to the old config (InService, with the reason) if it fails.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localcloud.cloudwatch.provider import Metrics
+from localcloud.core.paginator import page_listing
+from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
+from localcloud.core.registry import Call, Operation, Service
+from localcloud.core.state import Store
+from localcloud.s3.provider import S3
+from localcloud.sagemaker.capacity import Capacity, ScalingHooks
+from localcloud.sagemaker.fleet import Fleet, extract_model
+from localcloud.sagemaker.instance_metrics import EndpointMetrics
+from localcloud.sagemaker.training.provider import Training
+from localcloud.sagemaker.tuning.provider import Tuning
+
+
+def _arn(region: str, kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
+
+
+SAGEMAKER_ARNS = {
+    "EndpointName": "arn:aws:sagemaker:{region}:{account}:endpoint/{lower}",
+    "EndpointConfigName": "arn:aws:sagemaker:{region}:{account}:endpoint-config/{lower}",
+    "ModelName": "arn:aws:sagemaker:{region}:{account}:model/{lower}",
+    "TrainingJobName": "arn:aws:sagemaker:{region}:{account}:training-job/{lower}",
+    "HyperParameterTuningJobName": "arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{lower}",
+}  # SageMaker lowercases names in ARNs
+
+
+class SageMaker(Service):
+    model_name = "sagemaker"
+    arn_templates = SAGEMAKER_ARNS
+
+    def __init__(
+        self, store: Store, s3: S3, training: Training, tuning: Tuning, metrics: Metrics, *, max_instances: int
+    ) -> None:
+        self.store = store
+        self.s3 = s3
+        self.training = training
+        self.tuning = tuning
+        self.capacity = Capacity(self, max_instances)
+        self.endpoint_metrics = EndpointMetrics(metrics)
+        self.scaling: ScalingHooks | None = None  # Application Auto Scaling, attached by cloud.py
+        # Environment variables with a model's execution role credentials (role ARN, session name); cloud.py wires STS.
+        self.role_env: Callable[[str, str], dict[str, str]] = lambda role_arn, session: {}
+        self.model_cache = store.data_dir / "sagemaker" / "models"
+        self.log_dir = store.data_dir / "logs" / "endpoints"
+        self.fleets: dict[str, list[Fleet]] = {}
+        self._lock = threading.Lock()
+
+    def operation(self, name: str) -> Operation | None:
+        """Training and tuning jobs and capacity changes are SageMaker operations too, in their own modules."""
+        return (
+            super().operation(name)
+            or getattr(self.training, f"op_{name}", None)
+            or getattr(self.tuning, f"op_{name}", None)
+            or getattr(self.capacity, f"op_{name}", None)
+        )
+
+    # models ---------------------------------------------------------------------
+    def op_CreateModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        name = p["ModelName"]
+        arn = _arn(call.region, "model", name)
+        container = p.get("PrimaryContainer") or (p.get("Containers") or [None])[0]
+        if container is None:
+            raise validation("Either PrimaryContainer or Containers must be specified.")
+        record = {
+            "ModelName": name,
+            "ModelArn": arn,
+            "PrimaryContainer": container,
+            "ExecutionRoleArn": p.get("ExecutionRoleArn"),
+            "CreationTime": time.time(),
+        }
+        if not self.store.insert("model", name, record):
+            raise validation(f'Cannot create already existing model "{arn}".')
+        return {"ModelArn": arn}
+
+    def _model(self, name: str, region: str) -> dict[str, Any]:
+        model = self.store.get("model", name)
+        if model is None:
+            raise validation(f'Could not find model "{_arn(region, "model", name)}".')
+        return model
+
+    def op_DescribeModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._model(p["ModelName"], call.region)
+
+    def op_ListModels(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        page, token = page_listing(
+            self.store.all("model"),
+            p,
+            name_key="ModelName",
+            status_key="",
+            default_order="Descending",
+            default_size=100,
+        )
+        return {
+            "Models": [{k: m[k] for k in ("ModelName", "ModelArn", "CreationTime")} for m in page],
+            "NextToken": token,
+        }
+
+    def op_DeleteModel(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._model(p["ModelName"], call.region)
+        self.store.delete("model", p["ModelName"])
+        return {}
+
+    # endpoint configs -------------------------------------------------------------
+    def op_CreateEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        name = p["EndpointConfigName"]
+        arn = _arn(call.region, "endpoint-config", name)
+        for variant in p["ProductionVariants"]:
+            self._model(variant["ModelName"], call.region)
+            if variant.get("InitialInstanceCount", 1) < 1:
+                raise validation("InitialInstanceCount must be at least 1.")
+        record = {
+            "EndpointConfigName": name,
+            "EndpointConfigArn": arn,
+            "ProductionVariants": p["ProductionVariants"],
+            "CreationTime": time.time(),
+        }
+        if not self.store.insert("endpoint-config", name, record):
+            raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
+        return {"EndpointConfigArn": arn}
+
+    def _config(self, name: str, region: str) -> dict[str, Any]:
+        config = self.store.get("endpoint-config", name)
+        if config is None:
+            raise validation(f'Could not find endpoint configuration "{_arn(region, "endpoint-config", name)}".')
+        return config
+
+    def op_DescribeEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return self._config(p["EndpointConfigName"], call.region)
+
+    def op_DeleteEndpointConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._config(p["EndpointConfigName"], call.region)
+        self.store.delete("endpoint-config", p["EndpointConfigName"])
+        return {}
+
+    # endpoints ------------------------------------------------------------------
+    def endpoint(self, name: str, region: str) -> dict[str, Any]:
+        endpoint = self.store.get("endpoint", name)
+        if endpoint is None:
+            raise validation(f'Could not find endpoint "{_arn(region, "endpoint", name)}".')
+        return endpoint
+
+    def fleet(self, name: str, variant: str) -> Fleet:
+        """The instances of a deployed variant; a ValidationException, as AWS's, when there is none."""
+        with self._lock:
+            for fleet in self.fleets.get(name, []):
+                if fleet.variant == variant:
+                    return fleet
+        raise validation(f"The variant name(s) [{variant}] is/are not present in the endpoint {name}.")
+
+    def instance_type(self, endpoint: dict[str, Any], variant: str) -> str:
+        config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
+        kinds = [v.get("InstanceType", "") for v in config["ProductionVariants"] if v["VariantName"] == variant]
+        return kinds[0] if kinds else "ml.m5.large"
+
+    def op_CreateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        name = p["EndpointName"]
+        config = self._config(p["EndpointConfigName"], call.region)
+        arn = _arn(call.region, "endpoint", name)
+        now = time.time()
+        record = {
+            "EndpointName": name,
+            "EndpointArn": arn,
+            "EndpointConfigName": config["EndpointConfigName"],
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+        }
+        if not self.store.insert("endpoint", name, record):
+            raise validation(f'Cannot create already existing endpoint "{arn}".')
+        self._deploy_async(name, config, on_failure="Failed")
+        return {"EndpointArn": arn}
+
+    def op_UpdateEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        endpoint = self.endpoint(p["EndpointName"], call.region)
+        config = self._config(p["EndpointConfigName"], call.region)
+        if endpoint["EndpointStatus"] != "InService":
+            raise validation(
+                f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).'
+            )
+        scaled = self.scaling.variants_with_policies(endpoint["EndpointName"]) if self.scaling else []
+        if scaled:
+            raise validation(
+                f'The variant(s) "[{", ".join(scaled)}]" must be deregistered as scalable targets with AWS '
+                "Application Auto Scaling before they can be removed or have their instance types updated."
+            )
+        self.store.update(
+            "endpoint",
+            endpoint["EndpointName"],
+            EndpointStatus="Updating",
+            LastModifiedTime=time.time(),
+            FailureReason=None,
+            VariantCapacity={},
+        )
+        self._deploy_async(endpoint["EndpointName"], config, on_failure="InService")
+        return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def op_DeleteEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self.endpoint(p["EndpointName"], call.region)
+        self.store.update("endpoint", p["EndpointName"], EndpointStatus="Deleting")
+        with self._lock:
+            fleets = self.fleets.pop(p["EndpointName"], [])
+        for fleet in fleets:
+            fleet.stop()
+        self.store.delete("endpoint", p["EndpointName"])
+        if self.scaling is not None:
+            self.scaling.endpoint_deleted(p["EndpointName"])
+        return {}
+
+    def op_DescribeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        endpoint = dict(self.endpoint(p["EndpointName"], call.region))
+        config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
+        with self._lock:
+            fleets = {f.variant: f for f in self.fleets.get(endpoint["EndpointName"], [])}
+        variants = []
+        for v in config["ProductionVariants"]:
+            model = self.store.get("model", v["ModelName"]) or {}
+            image = (model.get("PrimaryContainer") or {}).get("Image")
+            fleet = fleets.get(v["VariantName"])
+            variants.append(
+                {
+                    "VariantName": v["VariantName"],
+                    "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image}] if image else [],
+                    "CurrentWeight": v.get("InitialVariantWeight", 1.0),
+                    "DesiredWeight": v.get("InitialVariantWeight", 1.0),
+                    "CurrentInstanceCount": fleet.instance_count if fleet else 0,
+                    "DesiredInstanceCount": fleet.desired if fleet else v.get("InitialInstanceCount", 1),
+                }
+            )
+        if endpoint["EndpointStatus"] != "Creating":
+            endpoint["ProductionVariants"] = variants
+        return endpoint
+
+    def op_ListEndpoints(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        page, token = page_listing(
+            self.store.all("endpoint"),
+            p,
+            name_key="EndpointName",
+            status_key="EndpointStatus",
+            default_order="Descending",
+            default_size=100,
+        )
+        keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+        return {"Endpoints": [{k: e[k] for k in keys} for e in page], "NextToken": token}
+
+    # deployment -----------------------------------------------------------------
+    def _deploy_async(self, name: str, config: dict[str, Any], *, on_failure: str) -> None:
+        threading.Thread(target=self._deploy, args=(name, config, on_failure), daemon=True).start()
+
+    def _model_dir(self, model: dict[str, Any]) -> Path:
+        url = model["PrimaryContainer"].get("ModelDataUrl")
+        if not url or not url.startswith("s3://"):
+            raise RuntimeError("The model has no ModelDataUrl in S3 (s3://bucket/key/model.tar.gz).")
+        bucket, _, key = url[len("s3://") :].partition("/")
+        try:
+            archive = self.s3.object_path(bucket, key)
+        except AwsError as exc:
+            raise RuntimeError(f"Failed to download model data from {url}: {exc.message}") from exc
+        return extract_model(archive, self.model_cache)
+
+    def _deploy(self, name: str, config: dict[str, Any], on_failure: str) -> None:
+        fleets: list[Fleet] = []
+        capacity = (self.store.get("endpoint", name) or {}).get("VariantCapacity") or {}
+        try:
+            for variant in config["ProductionVariants"]:
+                model = self.store.get("model", variant["ModelName"])
+                if model is None:
+                    raise RuntimeError(f"Model {variant['ModelName']} no longer exists.")
+                # The execution role's credentials, then the container's own environment.
+                environment = {
+                    **self.role_env(model["ExecutionRoleArn"], name),
+                    **(model["PrimaryContainer"].get("Environment") or {}),
+                }
+                fleet = Fleet(
+                    name,
+                    variant["VariantName"],
+                    self._model_dir(model),
+                    capacity.get(variant["VariantName"], variant.get("InitialInstanceCount", 1)),
+                    self.log_dir / name,
+                    environment,
+                )
+                fleet.start()
+                fleets.append(fleet)
+        except Exception as exc:
+            for fleet in fleets:
+                fleet.stop()
+            if self.store.get("endpoint", name) is not None:
+                self.store.update(
+                    "endpoint", name, EndpointStatus=on_failure, FailureReason=str(exc), LastModifiedTime=time.time()
+                )
+            return
+        with self._lock:
+            old = self.fleets.get(name, [])
+            self.fleets[name] = fleets
+        for fleet in old:  # the new fleet already serves: the old one answers what it holds, then goes
+            fleet.retire()
+        if self.store.get("endpoint", name) is None:  # deleted while deploying
+            for fleet in fleets:
+                fleet.stop()
+            return
+        self.store.update(
+            "endpoint",
+            name,
+            EndpointStatus="InService",
+            FailureReason=None,
+            EndpointConfigName=config["EndpointConfigName"],
+            LastModifiedTime=time.time(),
+        )
+
+    def resume(self) -> None:
+        """After a restart, bring every endpoint that was serving back up."""
+        for endpoint in self.store.all("endpoint"):
+            if endpoint["EndpointStatus"] in ("InService", "Creating", "Updating"):
+                config = self.store.get("endpoint-config", endpoint["EndpointConfigName"])
+                if config is None:
+                    self.store.update(
+                        "endpoint",
+                        endpoint["EndpointName"],
+                        EndpointStatus="Failed",
+                        FailureReason="Its endpoint configuration was deleted.",
+                    )
+                    continue
+                status = "InService" if endpoint["EndpointStatus"] == "Updating" else endpoint["EndpointStatus"]
+                self.store.update("endpoint", endpoint["EndpointName"], EndpointStatus=status)
+                self._deploy_async(endpoint["EndpointName"], config, on_failure="Failed")
+
+    def stop_all(self) -> None:
+        with self._lock:
+            fleets = [f for group in self.fleets.values() for f in group]
+            self.fleets.clear()
+        for fleet in fleets:
+            fleet.stop()
+
+    def variant_pids(self) -> list[tuple[str, str, list[int]]]:
+        """(endpoint, variant, instance process ids) of every fleet serving, for the CPU metric."""
+        with self._lock:
+            fleets = [f for group in self.fleets.values() for f in group]
+        return [(f.endpoint, f.variant, f.pids()) for f in fleets]
+
+    def instance_pids(self) -> dict[str, list[int]]:
+        with self._lock:
+            return {name: [pid for f in group for pid in f.pids()] for name, group in self.fleets.items()}

@@ -1,0 +1,1 @@
+"""Lambda functions: configuration, versions and aliases, concurrency, metrics and test events."""

@@ -1,0 +1,1 @@
+"""Serving: endpoints, deploying models, autoscaling, prediction, load tests, lineage."""

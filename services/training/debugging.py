@@ -1,0 +1,243 @@
+"""Debugging and profiling a training job: its own recording (classifier/recording/reader.py) read from S3,
+judged by the same rules the job ran (classifier/rules/debugger_rules.py, classifier/rules/profiler_rules.py), and any
+statuses real SageMaker Debugger left on the job.
+
+Where the recording is: the job's TensorBoardOutputConfig.S3OutputPath, else ``<output>/<job>/tensorboard``
+(where the dashboard's SageMaker and EC2 jobs put it). Reading is cached by the objects' ETags, so a page that
+refreshes while the job runs downloads only when something changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from classifier.recording.reader import Recording, load_recording
+from classifier.rules.debugger_rules import DEBUG_RULES, RuleResult, evaluate_rule
+from classifier.rules.profiler_rules import ProfilerRuleResult, UsageRow, evaluate_profiler_report, system_usage
+from classifier.rules.rule_params import RuleParameterError, RuleSpec
+from services.core.clients import CloudSettings, LazyClients
+from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.training.job_spec import check_job_name
+
+MAX_FILE_BYTES = 16 * 2**20
+"""A larger file is read up to here: events decode at about 5 MB/s, so the page stays responsive (and says what
+was left out)."""
+_CACHE_ENTRIES = 8
+_cache: OrderedDict[tuple, Recording] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """One rule status as DescribeTrainingJob reports it (from localcloud, or from real Debugger)."""
+
+    configuration: str
+    status: str
+    details: str
+    modified: datetime | None
+    kind: str
+    """"debug" or "profiler"."""
+
+
+@dataclass
+class JobRecording:
+    """What a job recorded, where it came from, and what is wrong with it, if anything."""
+
+    job_name: str
+    location: str | None
+    recording: Recording
+    files: int = 0
+    bytes: int = 0
+    running: bool = False
+    statuses: list[RuleStatus] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Missing or cut-short parts, in words an operator can act on."""
+
+    @property
+    def empty(self) -> bool:
+        rec = self.recording
+        return not (rec.scalars or rec.system or rec.timeline)
+
+
+class DebuggingService:
+    """Reads training recordings and evaluates rules on them (AWS or localcloud alike)."""
+
+    def __init__(
+        self,
+        boto3_session: boto3.Session | None = None,
+        sagemaker_client: Any = None,
+        s3_client: Any = None,
+        settings: CloudSettings | None = None,
+    ) -> None:
+        self._settings = settings or CloudSettings.from_env()
+        self._client = LazyClients(self._settings, boto3_session, {"sagemaker": sagemaker_client, "s3": s3_client})
+
+    def job_recording(self, name: str) -> JobRecording:
+        """The recording of training job ``name`` (a SageMaker job; EC2 jobs use ``recording_at``)."""
+        check_job_name(name)
+        try:
+            raw = self._client("sagemaker").describe_training_job(TrainingJobName=name)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"describe training job '{name}'") from exc
+        location = (raw.get("TensorBoardOutputConfig") or {}).get("S3OutputPath")
+        output = (raw.get("OutputDataConfig") or {}).get("S3OutputPath")
+        if not location and output:
+            location = f"{output.rstrip('/')}/{name}/tensorboard"
+        running = raw["TrainingJobStatus"] in ("InProgress", "Stopping")
+        result = self.recording_at(name, location, running=running)
+        result.statuses = _statuses(raw)
+        return result
+
+    def recordings_of(self, names: list[str]) -> tuple[dict[str, Recording], list[str]]:
+        """The recordings of several jobs, for overlaying their losses: those that recorded a per-step training
+        loss, and a sentence for each job that did not (or could not be read), naming it."""
+        found: dict[str, Recording] = {}
+        missing: list[str] = []
+        for name in names:
+            try:
+                data = self.job_recording(name)
+            except ServiceError as exc:
+                missing.append(f"{name}: {exc.message}")
+                continue
+            if data.recording.series("Loss/train") is None:
+                where = f" at {data.location}" if data.location else ""
+                missing.append(f"{name} has no recording of its per-step loss{where}.")
+            else:
+                found[name] = data.recording
+        return found, missing
+
+    def recording_at(self, name: str, location: str | None, *, running: bool = False) -> JobRecording:
+        """The recording under an S3 prefix (``s3://bucket/prefix``)."""
+        if not location:
+            return JobRecording(name, None, Recording(), running=running, notes=["The job names no output path."])
+        parts = urlsplit(location)
+        if parts.scheme != "s3" or not parts.netloc:
+            raise ServiceError(f"The recording location must be an s3:// URI, got {location!r}.")
+        bucket, prefix = parts.netloc, parts.path.strip("/") + "/"
+        objects = self._list(bucket, prefix, location)
+        result = JobRecording(name, location, Recording(), running=running)
+        result.files, result.bytes = len(objects), sum(o["Size"] for o in objects)
+        if not objects:
+            result.notes.append(
+                f"Nothing is recorded at {location} yet."
+                if running
+                else f"Nothing was recorded at {location}: the job ran without recording (record=false), with a "
+                "training script that does not record, or its files were deleted."
+            )
+            return result
+        result.notes.extend(
+            f"{o['Key']} is {o['Size'] / 2**20:.0f} MB: only its first {MAX_FILE_BYTES / 2**20:g} MB were read, so the "
+            "last steps are missing here (TensorBoard reads the whole file)."
+            for o in objects
+            if o["Size"] > MAX_FILE_BYTES
+        )
+        key = (bucket, MAX_FILE_BYTES, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
+        with _cache_lock:
+            cached = _cache.get(key)
+            if cached is not None:
+                _cache.move_to_end(key)
+        if cached is None:
+            cached = load_recording(self._download(bucket, prefix, objects))
+            with _cache_lock:
+                _cache[key] = cached
+                while len(_cache) > _CACHE_ENTRIES:
+                    _cache.popitem(last=False)
+        result.recording = cached
+        capped = tuple(o["Key"][len(prefix) :] for o in objects if o["Size"] > MAX_FILE_BYTES)
+        result.notes.extend(_notes(cached, running, capped))
+        return result
+
+    def _list(self, bucket: str, prefix: str, location: str) -> list[dict[str, Any]]:
+        try:
+            pages = self._client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return [o for page in pages for o in page.get("Contents", [])]
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"list the recording at {location}") from exc
+
+    def _download(self, bucket: str, prefix: str, objects: list[dict[str, Any]]) -> dict[str, bytes]:
+        s3 = self._client("s3")
+
+        def one(obj: dict[str, Any]) -> tuple[str, bytes]:
+            extra = {"Range": f"bytes=0-{MAX_FILE_BYTES - 1}"} if obj["Size"] > MAX_FILE_BYTES else {}
+            return obj["Key"][len(prefix) :], s3.get_object(Bucket=bucket, Key=obj["Key"], **extra)["Body"].read()
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, len(objects))) as pool:
+                return dict(pool.map(one, objects))
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read the recording in s3://{bucket}/{prefix}") from exc
+
+
+def rule_specs() -> dict[str, RuleSpec]:
+    """Each Debugger rule's parameters and defaults, for forms."""
+    return {name: spec for name, (spec, _) in DEBUG_RULES.items()}
+
+
+def evaluate_rules(recording: JobRecording, overrides: dict[str, dict[str, object]] | None = None) -> list[RuleResult]:
+    """Every Debugger rule on the recording, with ``overrides`` (rule -> parameters) where given.
+    Parameters out of range or of the wrong type raise ServiceError before anything is evaluated."""
+    overrides = overrides or {}
+    for name, parameters in overrides.items():
+        check_rule_parameters(name, parameters)
+    return [
+        evaluate_rule(name, recording.recording, overrides.get(name), finished=not recording.running)
+        for name in DEBUG_RULES
+    ]
+
+
+def check_rule_parameters(name: str, parameters: dict[str, object]) -> dict[str, Any]:
+    """The typed parameters of rule ``name``, or ServiceError saying which one is wrong and what it takes."""
+    if name not in DEBUG_RULES:
+        raise ServiceError(f"There is no Debugger rule named {name!r}; the rules are {', '.join(DEBUG_RULES)}.")
+    try:
+        return DEBUG_RULES[name][0].parse(parameters)
+    except RuleParameterError as exc:
+        raise ServiceError(f"{name}: {exc}") from None
+
+
+def profiler_report(
+    recording: JobRecording, overrides: dict[str, object] | None = None
+) -> tuple[list[ProfilerRuleResult], list[UsageRow]]:
+    """ProfilerReport's rules (``<Rule>_<parameter>`` overrides) and the system usage table."""
+    try:
+        results = evaluate_profiler_report(recording.recording, overrides)
+    except RuleParameterError as exc:
+        raise ServiceError(f"ProfilerReport: {exc}") from None
+    return results, system_usage(recording.recording)
+
+
+def _statuses(raw: dict[str, Any]) -> list[RuleStatus]:
+    found = []
+    for key, kind in (("DebugRuleEvaluationStatuses", "debug"), ("ProfilerRuleEvaluationStatuses", "profiler")):
+        for status in raw.get(key) or []:
+            found.append(
+                RuleStatus(
+                    status.get("RuleConfigurationName", ""),
+                    status.get("RuleEvaluationStatus", ""),
+                    status.get("StatusDetails", ""),
+                    status.get("LastModifiedTime"),
+                    kind,
+                )
+            )
+    return found
+
+
+def _notes(recording: Recording, running: bool, capped: tuple[str, ...]) -> list[str]:
+    """What is wrong with the files, in words (a file read only up to the cap is already explained)."""
+    notes = []
+    cut = "still being written" if running else "cut short (the job may have been killed while writing)"
+    problems = [p for p in recording.problems if not capped or not p.startswith(capped)]
+    notes.extend(f"{problem}; the file is {cut}, so what is whole is shown." for problem in problems)
+    if not recording.scalars:
+        notes.append("No losses or gradients were recorded (only the leader host, algo-1, records them).")
+    if not recording.system:
+        notes.append("No system samples were recorded.")
+    return notes
