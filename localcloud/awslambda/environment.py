@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
 RENEW_BEFORE_S = 300.0
 

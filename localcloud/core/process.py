@@ -17,7 +17,7 @@ import boto3
 
 from localcloud.auth.keys import PROFILE, profile_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
 

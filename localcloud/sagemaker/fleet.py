@@ -26,7 +26,7 @@ from pathlib import Path
 from localcloud.core.memory import SERVING_ENV
 from localcloud.core.protocol import AwsError
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVOCATION_TIMEOUT_S = 60.0  # SageMaker's limit for a real-time invocation
 START_TIMEOUT_S = 120.0
 

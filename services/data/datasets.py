@@ -37,7 +37,7 @@ from services.data.dataset_files import (
 )
 
 DOG_IMAGES_URL = "https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATASETS = Path(os.environ.get("DASHBOARD_DATASETS_DIR") or ROOT.parent / "shared" / "datasets")
 """The project's photo sets (the offline sample, non-dogs): `shared/datasets` beside the checkout unless
 DASHBOARD_DATASETS_DIR names another folder."""
