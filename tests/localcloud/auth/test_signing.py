@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from localcloud.auth.keys import profile_paths
 from localcloud.core.process import LocalCloudProcess
-from tests.localcloud.door import client, error_of_call, signed_request
+from tests.localcloud.core.door import client, error_of_call, signed_request
 
 # ---------------------------------------------------------------- keys and profile
 

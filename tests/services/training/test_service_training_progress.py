@@ -11,7 +11,7 @@ from services.training.curves import MetricPoint, progress, series_from_text
 from services.training.job_records import parse_job
 from services.training.job_spec import DEFAULT_METRIC_DEFINITIONS
 from services.training.sagemaker_training import TrainingService
-from tests.services.test_service_training import BUCKET, SETTINGS, described
+from tests.services.training.test_service_training import BUCKET, SETTINGS, described
 
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

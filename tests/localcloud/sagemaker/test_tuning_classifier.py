@@ -10,7 +10,7 @@ import pytest
 
 from classifier.packaging import build_sourcedir
 from localcloud.core.process import LocalCloudProcess
-from tests.localcloud.tuning_helpers import request, trials, wait_tuning
+from tests.localcloud.sagemaker.tuning_helpers import request, trials, wait_tuning
 
 CLASSES = 10  # the first ten breeds: about 35 training photos, so a trial takes seconds
 OBJECTIVE = [

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
-from tests.localcloud.door import signed_request
+from tests.localcloud.core.door import signed_request
 
 
 def _refusal(request: urllib.request.Request) -> tuple[int, dict]:

@@ -16,7 +16,7 @@ from classifier.packaging import build_sourcedir
 from classifier.recording.reader import load_recording
 from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
-from tests.localcloud.test_training import SAGEMAKER_TRUST
+from tests.localcloud.sagemaker.test_training import SAGEMAKER_TRUST
 
 CLASSES = 8
 RULE_IMAGE = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"

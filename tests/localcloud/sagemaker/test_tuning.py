@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.core.process import LocalCloudProcess
 from tests.localcloud.conftest import assert_shape
-from tests.localcloud.tuning_helpers import final, request, sourcedir, trials, wait_tuning
+from tests.localcloud.sagemaker.tuning_helpers import final, request, sourcedir, trials, wait_tuning
 
 LR = [{"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.9", "ScalingType": "Logarithmic"}]
 BATCH = [{"Name": "batch_size", "Values": ['"32"', '"64"']}]

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.core.process import LocalCloudProcess
-from tests.localcloud.tuning_helpers import changed, request, sourcedir, trials, wait_tuning
+from tests.localcloud.sagemaker.tuning_helpers import changed, request, sourcedir, trials, wait_tuning
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import threading
 
 from localcloud.core.process import LocalCloudProcess
+from tests.localcloud.autoscaling.test_autoscaling import error_of, fast, until
 from tests.localcloud.conftest import assert_shape, function_zip, lambda_role
-from tests.localcloud.test_autoscaling import error_of, fast, until
 
 __all__ = ["fast"]  # the module's localcloud, shared with the endpoint autoscaling tests' definition
 
