@@ -18,11 +18,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.navigation import navigated
 from services.core.access import Caller, RateLimiter, role_from_claims
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
+from services.core.viewer import configured_viewer_role
 from services.security.users import UserStore, users_path
-from services.security.viewer import configured_viewer_role
 
 _CALLER = "dashboard_caller"
 _LIMITER = "predict_rate_limiter"
@@ -65,6 +66,10 @@ def operators_only(title: str) -> Caller:
     pages/ by its URL on a just-started server, before any session has drawn the navigation that leaves it out."""
     caller = visitor()
     if not caller.is_operator:
+        if not navigated():  # run straight from its URL: the entry script has not drawn the sidebar's account part
+            with st.sidebar:
+                st.subheader("Account")
+                sign_in_panel(caller)
         st.title(title)
         st.error(f"The {title} page is for operators. Sign in as an operator in the sidebar to open it.")
         st.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import running_localcloud
 
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
 # page and browser tests of operator pages expect; the sign-in tests set their own mode.
@@ -23,7 +24,10 @@ DEFAULT_FUNCTION = "dog-breed-predict"
 @pytest.fixture(scope="session")
 def datasets() -> Path:
     if not DATASETS.exists():
-        pytest.skip(f"datasets not found at {DATASETS}")
+        message = f"datasets not found at {DATASETS}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return DATASETS
 
 
@@ -36,10 +40,8 @@ def dog_photo(datasets: Path) -> Path:
 @pytest.fixture(scope="session")
 def localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """One localcloud for the session, with the default endpoint and function ready."""
-    cloud = LocalCloudProcess(tmp_path_factory.mktemp("localcloud")).start()
-    cloud.wait_endpoint(DEFAULT_ENDPOINT)
-    yield cloud
-    cloud.stop()
+    with running_localcloud(tmp_path_factory.mktemp("localcloud"), endpoint=DEFAULT_ENDPOINT) as cloud:
+        yield cloud
 
 
 @pytest.fixture
@@ -56,12 +58,9 @@ def aws_env(localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> L
 def fast_localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """A localcloud with the default endpoint and function whose one-minute metric period lasts one second
     (alarms, cooldowns and scaling in seconds) and that allows 3 endpoint instances: for autoscaling tests."""
-    cloud = LocalCloudProcess(
-        tmp_path_factory.mktemp("fast-localcloud"), ["--metric-period-seconds", "1", "--endpoint-instances", "3"]
-    ).start()
-    cloud.wait_endpoint(DEFAULT_ENDPOINT)
-    yield cloud
-    cloud.stop()
+    args = ["--metric-period-seconds", "1", "--endpoint-instances", "3"]
+    with running_localcloud(tmp_path_factory.mktemp("fast-localcloud"), args, endpoint=DEFAULT_ENDPOINT) as cloud:
+        yield cloud
 
 
 @pytest.fixture

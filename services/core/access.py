@@ -3,7 +3,7 @@
 The page list is not an authorization (a URL opens any page), so the role is checked again where a
 change is made: `refuse_changes_for_viewers` is installed on every client built for a viewer's
 settings and refuses any operation that is not a read or an invocation before it is sent, and the
-viewer's credentials themselves can only read and invoke (services/security/viewer.py).
+viewer's credentials themselves can only read and invoke (services/core/viewer.py).
 """
 
 from __future__ import annotations

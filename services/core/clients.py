@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from services.core.access import refuse_changes_for_viewers
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
-from services.security.viewer import viewer_session
+from services.core.viewer import viewer_session
 
 DEFAULT_REGION = "us-east-1"
 
@@ -131,20 +131,3 @@ def _build(service_name: str, settings: CloudSettings, session: boto3.Session, a
     if settings.viewer_role is not None:
         client.meta.events.register("before-call", refuse_changes_for_viewers)
     return client
-
-
-class LazyClients:
-    """The clients a service was given, and the ones it builds with `make_client` on first use: a page
-    that only lists endpoints never pays for a Lambda client. Call it with a service name."""
-
-    def __init__(
-        self, settings: CloudSettings | None, boto3_session: boto3.Session | None, given: dict[str, Any]
-    ) -> None:
-        self._settings = settings
-        self._session = boto3_session
-        self._clients = dict(given)
-
-    def __call__(self, service_name: str) -> Any:
-        if self._clients.get(service_name) is None:
-            self._clients[service_name] = make_client(service_name, self._settings, boto3_session=self._session)
-        return self._clients[service_name]

@@ -5,9 +5,6 @@ Every part is read independently, so one unreachable service adds a line to `Ove
 blanking the page.
 """
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,10 +15,8 @@ import boto3
 
 from services.core.clients import CloudSettings, make_client
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.core.localcloud_probe import localcloud_health
 from services.security.identity import signing_credentials
-
-HEALTH_PATH = "/_localcloud/health"
-_HEALTH_TIMEOUT_S = 2
 
 T = TypeVar("T")
 
@@ -116,22 +111,6 @@ def probe_health(endpoint_url: str | None) -> str | None:
     """Ask the configured endpoint whether it is localcloud; its status ("ok" …) if so, else None."""
     health = localcloud_health(endpoint_url)
     return None if health is None else str(health.get("status") or "unknown")
-
-
-def localcloud_health(endpoint_url: str | None) -> dict[str, Any] | None:
-    """localcloud's health document (its options, such as a shortened metric period, and its limits), or
-    None when the endpoint is AWS or anything that is not localcloud."""
-    if endpoint_url is None:
-        return None
-    url = endpoint_url.rstrip("/") + HEALTH_PATH  # CloudSettings guarantees http(s)
-    try:
-        with urllib.request.urlopen(url, timeout=_HEALTH_TIMEOUT_S) as response:
-            answer = json.loads(response.read(64 * 1024))
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    if isinstance(answer, dict) and answer.get("service") == "localcloud":
-        return answer
-    return None
 
 
 def _attempt(read: Callable[[], T], what: str) -> tuple[T | None, str | None]:

@@ -14,9 +14,10 @@ from typing import Any
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, from_client_error
-from services.overview.connection import localcloud_health
+from services.core.localcloud_probe import localcloud_health
 
 AWS_PERIOD_S = 60
 _PERIODS = (1, 5, 10, 20, 30)  # CloudWatch's high-resolution periods; otherwise a multiple of 60
@@ -80,7 +81,7 @@ def query_period(period_s: float) -> int:
     return max(60, -(-int(period_s) // 60) * 60)
 
 
-class EndpointMetricsService:
+class EndpointMetricsService(AwsService):
     def __init__(
         self,
         settings: CloudSettings | None = None,
@@ -88,7 +89,7 @@ class EndpointMetricsService:
         boto3_session: boto3.Session | None = None,
         cloudwatch: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"cloudwatch": cloudwatch})
+        super().__init__(settings, boto3_session=boto3_session, clients={"cloudwatch": cloudwatch})
 
     def variant_metrics(
         self, endpoint: str, variant: str = "AllTraffic", *, period_s: int = AWS_PERIOD_S, window_periods: int = 30
