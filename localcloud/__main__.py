@@ -7,9 +7,11 @@ import signal
 import threading
 from pathlib import Path
 
-from localcloud.auth.keys import write_profile
+from localcloud.cloud import LocalCloud
+from localcloud.core.log import log
 from localcloud.core.memory import limit_malloc_arenas
-from localcloud.core.server import CloudServer, LocalCloud, log
+from localcloud.core.profile import write_profile
+from localcloud.core.server import CloudServer
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,13 +4,15 @@
 signature, find the service by the name the request was signed for, let the codec of the
 protocol the request speaks decode it, check the signer's IAM policies (role sessions; the
 root key is unrestricted), call the operation, encode the answer.
+
+The constructor is the wiring: it builds every service and hands each one the others it needs, each seen
+through the small interface the receiving side declares (core's object store, metric and log sinks, auth's
+role sessions, a service's own Protocols), so that no service package imports another.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
 import traceback
 from functools import partial
@@ -24,10 +26,12 @@ from localcloud.auth.keys import KeyTable
 from localcloud.auth.refusal import Refusal
 from localcloud.auth.sigv4 import Verifier, scope_of
 from localcloud.autoscaling.provider import ApplicationAutoScaling
+from localcloud.autoscaling.targets import EndpointVariants, ProvisionedConcurrency
 from localcloud.awslambda.provider import Lambda
-from localcloud.cloudwatch.alarms import Alarms, Clock
 from localcloud.cloudwatch.provider import Metrics
+from localcloud.core.clock import Clock
 from localcloud.core.codecs import codec_for, guess_codec
+from localcloud.core.log import log
 from localcloud.core.protocol import AwsError, Request, Response
 from localcloud.core.registry import Call, Registry, Service
 from localcloud.core.state import Store
@@ -61,25 +65,35 @@ class LocalCloud:
         self.keys = KeyTable(self.store)
         root = self.keys.root()
         self.verifier = Verifier(self.keys)
+        self.clock = Clock(metric_period_s)
         self.logs = Logs(self.store)
-        self.metrics = Metrics(self.store)
+        self.metrics = Metrics(self.store, self.clock)
+        self.alarms = self.metrics.alarms
         self.ec2 = EC2(self.store, self.logs, endpoint_url, root, max_instances=ec2_instances)
         self.s3 = S3(self.store)
-        self.training = Training(self.store, self.s3, self.logs, self.metrics, max_instances=training_instances)
-        self.tuning = Tuning(self.store, self.training, self.metrics)
-        self.sagemaker = SageMaker(
-            self.store, self.s3, self.training, self.tuning, self.metrics, max_instances=endpoint_instances
-        )
-        self.metrics.alarms = self.alarms = Alarms(self.store, self.metrics, Clock(metric_period_s))
-        InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
-        self.training.role_env = self.sagemaker.role_env = partial(
-            self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url
+        # What training jobs and endpoint instances sign with: their execution role, assumed as SageMaker.
+        sagemaker_role_env = partial(self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url)
+        self.training = Training(
+            self.store, self.s3, self.logs, self.metrics, sagemaker_role_env, max_instances=training_instances
         )
+        self.tuning = Tuning(self.store, self.training, self.metrics)
+        self.sagemaker = SageMaker(
+            self.store,
+            self.s3,
+            self.training,
+            self.tuning,
+            self.metrics,
+            sagemaker_role_env,
+            max_instances=endpoint_instances,
+        )
+        InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
         self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency, self.logs)
-        self.autoscaling = ApplicationAutoScaling(self.store, self.sagemaker, self.lambda_, self.alarms)
+        scalable = [EndpointVariants(self.sagemaker), ProvisionedConcurrency(self.lambda_)]
+        self.autoscaling = ApplicationAutoScaling(self.store, scalable, self.alarms, self.clock)
+        self.sagemaker.scaled_by(self.autoscaling)
         self.registry = Registry()
         services: list[Service] = [
             self.sts,
@@ -168,7 +182,7 @@ class LocalCloud:
             "uptime_s": round(time.time() - self.started, 1),
             "endpoint_instances": self.sagemaker.instance_pids(),
             "lambda_environments": self.lambda_.environment_pids(),
-            "metric_period_seconds": self.alarms.clock.period_s,
+            "metric_period_seconds": self.clock.period_s,
             "endpoint_instance_limit": self.sagemaker.capacity.max_instances,
             "rss_mb": round(rss / 2**20, 1),
         }
@@ -183,11 +197,3 @@ class LocalCloud:
         self.training.stop_all()
         self.lambda_.stop_all()
         self.ec2.stop_all()
-
-
-_log_lock = threading.Lock()
-
-
-def log(message: str) -> None:
-    with _log_lock:
-        print(f"{time.strftime('%H:%M:%S')} localcloud: {message}", file=sys.stderr, flush=True)

@@ -4,13 +4,12 @@ policies, as AWS decides it. The account's root key is never restricted."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from localcloud.auth import policy
 from localcloud.auth.refusal import Refusal
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Service
-from localcloud.iam.provider import IAM
 
 # Actions AWS answers for every principal without consulting policies.
 UNCONDITIONAL = {"sts:GetCallerIdentity"}
@@ -33,8 +32,17 @@ def request_context(call: Call, role_arn: str) -> dict[str, list[str]]:
     }
 
 
+class RolePolicies(Protocol):
+    """What the authorizer asks of IAM (localcloud/iam/provider.py): a role and its identity policies; both
+    raise AwsError when the role does not exist."""
+
+    def role(self, name: str) -> dict[str, Any]: ...
+
+    def role_policies(self, name: str) -> list[policy.Policy]: ...
+
+
 class Authorizer:
-    def __init__(self, iam: IAM) -> None:
+    def __init__(self, iam: RolePolicies) -> None:
         self.iam = iam
 
     def check(self, service: Service, operation: str, params: dict[str, Any], call: Call) -> None:

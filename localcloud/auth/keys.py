@@ -1,8 +1,7 @@
-"""The access keys localcloud accepts, and the AWS config files that hand them to every tool.
+"""The access keys localcloud accepts.
 
-At first start localcloud mints a root access key (an `AKIA…` id and a 40-character secret),
-keeps it in its state, and writes `<data-dir>/aws/credentials` and `<data-dir>/aws/config`
-(profile `localcloud`, with `endpoint_url` and `region`), readable by the owner only. The
+At first start localcloud mints a root access key (an `AKIA…` id and a 40-character secret) and
+keeps it in its state; the AWS config files that hand it to every tool are core/profile.py's. The
 table also holds temporary keys (`ASIA…`, with a session token and an expiry) for the
 role sessions that IAM and STS hand out.
 """
@@ -10,17 +9,14 @@ role sessions that IAM and STS hand out.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from localcloud.core.protocol import ACCOUNT_ID
 from localcloud.core.registry import Identity
 from localcloud.core.state import Store
 
-PROFILE = "localcloud"
 KIND = "access-key"
 _KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # AWS key ids are base32
 
@@ -104,33 +100,3 @@ def client_env(endpoint_url: str, key: AccessKey) -> dict[str, str]:
     if key.session_token:
         env["AWS_SESSION_TOKEN"] = key.session_token
     return env
-
-
-def profile_paths(data_dir: Path) -> tuple[Path, Path]:
-    """(credentials file, config file) under the data dir."""
-    return data_dir / "aws" / "credentials", data_dir / "aws" / "config"
-
-
-def write_profile(data_dir: Path, key: AccessKey, endpoint_url: str, region: str) -> tuple[Path, Path]:
-    """Write the `localcloud` profile where AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE point.
-
-    Both files are created owner-only before any secret is written into them.
-    """
-    credentials, config = profile_paths(data_dir)
-    credentials.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(credentials.parent, 0o700)
-    _write_private(
-        credentials,
-        f"[{PROFILE}]\naws_access_key_id = {key.access_key_id}\naws_secret_access_key = {key.secret_access_key}\n",
-    )
-    _write_private(config, f"[profile {PROFILE}]\nregion = {region}\nendpoint_url = {endpoint_url}\n")
-    return credentials, config
-
-
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)

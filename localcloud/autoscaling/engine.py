@@ -5,7 +5,7 @@ recorded as scaling activities with AWS's words.
 Target tracking: AlarmHigh in ALARM scales out to ceil(current x metric / target) (the metric is per
 instance), AlarmLow scales in the same way, one step at a time, both bounded by min and max. During a
 scale-out cooldown only a larger scale-out runs; during a scale-in cooldown no scale-in runs, and a
-scale-out cancels it. Cooldowns are AWS's seconds on localcloud's clock (`Clock`). An activity is
+scale-out cancels it. Cooldowns are AWS's seconds on localcloud's clock (core/clock.py). An activity is
 InProgress until the instances serve, then Successful, or Failed with the reason SageMaker gave.
 """
 
@@ -15,15 +15,32 @@ import math
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from localcloud.autoscaling.targets import ResourceKind
-from localcloud.cloudwatch.alarms import Alarms, Clock
+from localcloud.core.clock import Clock
 from localcloud.core.protocol import AwsError
 from localcloud.core.state import Store
 
 DEFAULT_COOLDOWN_S = 300  # SageMaker variants' default scale-out and scale-in cooldowns
 KEEP_ACTIVITIES = 200
+
+AlarmAction = Callable[[str, dict[str, Any], list[float]], None]
+"""Told an alarm's action ARN, the alarm and its recent datapoints."""
+
+
+class TrackingAlarms(Protocol):
+    """What target tracking asks of CloudWatch's alarms (localcloud/cloudwatch/alarms.py): the alarms a policy
+    owns, and their actions."""
+
+    def put(self, p: dict[str, Any], region: str) -> dict[str, Any]:
+        """Create or replace an alarm from PutMetricAlarm's params; the alarm as stored (with its AlarmArn)."""
+
+    def delete(self, names: list[str]) -> None: ...
+
+    def on_action(self, prefix: str, handler: AlarmAction) -> None:
+        """Actions whose ARN starts with `prefix` are handed to `handler`."""
 
 
 def target_key(namespace: str, resource: str, dimension: str) -> str:
@@ -38,7 +55,7 @@ def target_region(target: dict[str, Any]) -> str:
 class Scaler:
     """Changes capacity for policies, schedules and limits; keeps each target's activities."""
 
-    def __init__(self, store: Store, kinds: dict[str, ResourceKind], alarms: Alarms, clock: Clock) -> None:
+    def __init__(self, store: Store, kinds: dict[str, ResourceKind], alarms: TrackingAlarms, clock: Clock) -> None:
         self.store, self.kinds, self.clock = store, kinds, clock  # kinds by service namespace
         self._lock = threading.RLock()
         self._scaled_out: dict[str, tuple[float, int]] = {}  # target -> when, to what capacity

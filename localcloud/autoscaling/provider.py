@@ -12,10 +12,11 @@ import time
 import uuid
 from typing import Any
 
-from localcloud.autoscaling.engine import Scaler, target_key
+from localcloud.autoscaling.engine import Scaler, TrackingAlarms, target_key
 from localcloud.autoscaling.schedules import Schedules, check_schedule
-from localcloud.autoscaling.targets import EndpointVariants, ProvisionedConcurrency, ResourceKind, endpoint_variant
-from localcloud.cloudwatch.alarms import Alarms, alarm_arn
+from localcloud.autoscaling.targets import ResourceKind, endpoint_variant
+from localcloud.core.clock import Clock
+from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
@@ -23,6 +24,7 @@ from localcloud.core.state import Store
 ALARM_HIGH_PERIODS = 3  # one-minute datapoints above target before a scale-out
 ALARM_LOW_PERIODS = 15  # ... and about 10 % below it before a scale-in
 MIN_TARGET = 8.515920e-109  # the smallest TargetValue AWS accepts
+PAGES = Paginator()  # every Describe* call's NextToken and MaxResults
 
 
 def _not_registered(p: dict[str, Any]) -> AwsError:
@@ -33,28 +35,17 @@ def _not_registered(p: dict[str, Any]) -> AwsError:
     )
 
 
-def _page(items: list[dict[str, Any]], p: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(p.get("NextToken") or 0)
-    size = p.get("MaxResults", 50)
-    result: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        result["NextToken"] = str(start + size)
-    return result
-
-
 class ApplicationAutoScaling(Service):
-    """The API; `variants_with_policies` and `endpoint_deleted` are what SageMaker asks of it."""
+    """The API over the resource kinds it is given (autoscaling/targets.py); `variants_with_policies` and
+    `endpoint_deleted` are what SageMaker asks of it."""
 
     model_name = "application-autoscaling"
 
-    def __init__(self, store: Store, sagemaker: Any, lambda_: Any, alarms: Alarms) -> None:
-        self.store, self.sagemaker, self.alarms = store, sagemaker, alarms
-        self.kinds: dict[str, ResourceKind] = {
-            kind.namespace: kind for kind in (EndpointVariants(sagemaker), ProvisionedConcurrency(lambda_))
-        }
-        self.scaler = Scaler(store, self.kinds, alarms, alarms.clock)
+    def __init__(self, store: Store, kinds: list[ResourceKind], alarms: TrackingAlarms, clock: Clock) -> None:
+        self.store, self.alarms = store, alarms
+        self.kinds: dict[str, ResourceKind] = {kind.namespace: kind for kind in kinds}
+        self.scaler = Scaler(store, self.kinds, alarms, clock)
         self.schedules = Schedules(store, self.scaler)
-        sagemaker.scaling = self
 
     # scalable targets ---------------------------------------------------------------
     def _kind(self, p: dict[str, Any]) -> ResourceKind:
@@ -124,7 +115,7 @@ class ApplicationAutoScaling(Service):
             targets = [t for t in targets if t["ResourceId"] in p["ResourceIds"]]
         if "ScalableDimension" in p:
             targets = [t for t in targets if t["ScalableDimension"] == p["ScalableDimension"]]
-        return _page(targets, p, "ScalableTargets")
+        return PAGES.answer(targets, p, "ScalableTargets")
 
     def op_DeregisterScalableTarget(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         """Deletes the target's policies (and their alarms) and scheduled actions too."""
@@ -186,7 +177,7 @@ class ApplicationAutoScaling(Service):
             kinds.append(("AlarmLow", "LessThanThreshold", config["TargetValue"] * 0.9, ALARM_LOW_PERIODS))
         for kind, comparison, threshold, periods in kinds:
             name = f"TargetTracking-{p['ResourceId']}-{kind}-{uuid.uuid4()}"
-            self.alarms.put(
+            alarm = self.alarms.put(
                 {
                     "AlarmName": name,
                     "AlarmDescription": f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {arn}.",
@@ -200,7 +191,7 @@ class ApplicationAutoScaling(Service):
                 },
                 call.region,
             )
-            alarms.append({"AlarmName": name, "AlarmARN": alarm_arn(call.region, name)})
+            alarms.append({"AlarmName": name, "AlarmARN": alarm["AlarmArn"]})
         policy = {
             "PolicyARN": arn,
             "PolicyName": p["PolicyName"],
@@ -244,7 +235,7 @@ class ApplicationAutoScaling(Service):
         if p.get("PolicyNames"):
             policies = [x for x in policies if x["PolicyName"] in p["PolicyNames"]]
         shown = [{k: v for k, v in x.items() if k not in ("Key", "Endpoint")} for x in policies]
-        return _page(shown, p, "ScalingPolicies")
+        return PAGES.answer(shown, p, "ScalingPolicies")
 
     def op_DeleteScalingPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         key = self._resource(p)
@@ -272,7 +263,7 @@ class ApplicationAutoScaling(Service):
             keys = {target_key(p["ServiceNamespace"], p["ResourceId"], dimension)}
         activities = [a for key in keys for a in self.scaler.activities(key)]
         activities.sort(key=lambda a: a["StartTime"], reverse=True)
-        return _page(activities, p, "ScalingActivities")
+        return PAGES.answer(activities, p, "ScalingActivities")
 
     def op_PutScheduledAction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         self._target(p)
@@ -304,7 +295,7 @@ class ApplicationAutoScaling(Service):
                 actions = [a for a in actions if a[name] == p[name]]
         if p.get("ScheduledActionNames"):
             actions = [a for a in actions if a["ScheduledActionName"] in p["ScheduledActionNames"]]
-        return _page([{k: v for k, v in a.items() if k != "Key"} for a in actions], p, "ScheduledActions")
+        return PAGES.answer([{k: v for k, v in a.items() if k != "Key"} for a in actions], p, "ScheduledActions")
 
     def op_DeleteScheduledAction(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         key = self._resource(p)

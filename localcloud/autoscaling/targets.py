@@ -6,7 +6,8 @@
   provisioned concurrency (PutProvisionedConcurrencyConfig underneath; 0 deletes the configuration).
 
 autoscaling/provider.py (the API) and autoscaling/engine.py (the engine) ask a resource kind whether a resource
-exists, its capacity, to change it, and which metric its predefined target-tracking metric is.
+exists, its capacity, to change it, and which metric its predefined target-tracking metric is. cloud.py builds
+the kinds over the services they scale, which each kind reaches only through what its Protocol names.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from localcloud.awslambda.concurrency import PROVISIONED_CONFIG
 from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.core.registry import Call, Identity
 
@@ -56,6 +56,19 @@ def _role(service: str, suffix: str) -> str:
     )
 
 
+class EndpointFleets(Protocol):
+    """What scaling an endpoint variant asks of SageMaker (localcloud/sagemaker/provider.py)."""
+
+    def endpoint(self, name: str, region: str) -> dict[str, Any]:
+        """The endpoint's record; AWS's ValidationException when there is none."""
+
+    def variant_instances(self, endpoint: str, variant: str) -> int:
+        """The variant's desired instance count; AWS's ValidationException when it is not deployed."""
+
+    def scale_variants(self, endpoint: str, counts: dict[str, int], done: Done) -> None:
+        """Start changing the variants' instance counts; raise AwsError when SageMaker refuses at once."""
+
+
 def endpoint_variant(resource_id: str) -> tuple[str, str]:
     """`endpoint/<name>/variant/<variant>` split into its names."""
     parts = resource_id.split("/")
@@ -68,7 +81,7 @@ class EndpointVariants:
     min_capacity, capacity_words, fulfilled_by, service_title = 1, "instance count", "sagemaker", "AmazonSageMaker"
     predefined_metrics = ("SageMakerVariantInvocationsPerInstance",)
 
-    def __init__(self, sagemaker: Any) -> None:
+    def __init__(self, sagemaker: EndpointFleets) -> None:
         self.sagemaker = sagemaker
 
     def check(self, resource_id: str, region: str) -> None:
@@ -77,14 +90,14 @@ class EndpointVariants:
             raise validation(f"Unsupported resource ID {resource_id}: expected endpoint/<name>/variant/<variant>.")
         endpoint, variant = endpoint_variant(resource_id)
         self.sagemaker.endpoint(endpoint, region)
-        self.sagemaker.fleet(endpoint, variant)
+        self.sagemaker.variant_instances(endpoint, variant)
 
     def capacity(self, resource_id: str) -> int:
-        return self.sagemaker.fleet(*endpoint_variant(resource_id)).desired
+        return self.sagemaker.variant_instances(*endpoint_variant(resource_id))
 
     def resize(self, resource_id: str, region: str, desired: int, done: Done) -> None:
         endpoint, variant = endpoint_variant(resource_id)
-        self.sagemaker.capacity.resize(endpoint, {variant: desired}, done)
+        self.sagemaker.scale_variants(endpoint, {variant: desired}, done)
 
     def predefined_metric(self, resource_id: str) -> dict[str, Any]:
         endpoint, variant = endpoint_variant(resource_id)
@@ -94,6 +107,24 @@ class EndpointVariants:
             "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
             "Statistic": "Sum",
         }
+
+
+class ProvisionedFunctions(Protocol):
+    """What scaling provisioned concurrency asks of Lambda (localcloud/awslambda/concurrency.py): its
+    configuration API, called as Auto Scaling's own, and two look-ups."""
+
+    def provisioned_config(self, function: str, qualifier: str, region: str) -> tuple[str, dict[str, Any] | None]:
+        """(function name, its configuration for the version or alias or None); ResourceNotFound when the
+        function, version or alias does not exist."""
+
+    def provisioned_requested(self, name: str, qualifier: str) -> int:
+        """The provisioned concurrency configured for a version or alias (0 when none)."""
+
+    def op_PutProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]: ...
+
+    def op_GetProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]: ...
+
+    def op_DeleteProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]: ...
 
 
 def function_qualifier(resource_id: str) -> tuple[str, str]:
@@ -108,7 +139,7 @@ class ProvisionedConcurrency:
     min_capacity, capacity_words, fulfilled_by, service_title = 0, "concurrency", "lambda", "AWSLambda"
     predefined_metrics = ("LambdaProvisionedConcurrencyUtilization",)
 
-    def __init__(self, lambda_: Any) -> None:
+    def __init__(self, lambda_: ProvisionedFunctions) -> None:
         self.lambda_ = lambda_
 
     def _params(self, resource_id: str) -> dict[str, Any]:
@@ -121,12 +152,10 @@ class ProvisionedConcurrency:
             raise validation(f"Unsupported resource ID {resource_id}: expected function:<name>:<alias|version>.")
         if parts[2] == "$LATEST":
             raise validation("Provisioned concurrency scales a published version or an alias, not $LATEST.")
-        self.lambda_._config(self._params(resource_id), region)  # the function and its qualifier exist
+        self.lambda_.provisioned_config(parts[1], parts[2], region)  # the function and its qualifier exist
 
     def capacity(self, resource_id: str) -> int:
-        name, qualifier = function_qualifier(resource_id)
-        record = self.lambda_.store.get(PROVISIONED_CONFIG, f"{name}:{qualifier}")
-        return int(record["Requested"]) if record else 0
+        return self.lambda_.provisioned_requested(*function_qualifier(resource_id))
 
     def resize(self, resource_id: str, region: str, desired: int, done: Done) -> None:
         call, params = Call(region, _SYSTEM), self._params(resource_id)

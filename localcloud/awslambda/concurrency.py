@@ -17,7 +17,7 @@ from localcloud.awslambda.environment import PROVISIONED, Environment
 from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.names import LATEST, function_arn, function_name, invalid, is_version, timestamp
 from localcloud.awslambda.pool import InitFailed, Pools
-from localcloud.awslambda.versions import ALIAS, VERSION
+from localcloud.awslambda.versions import ALIAS, PAGES, VERSION
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call
 from localcloud.core.state import Store
@@ -183,8 +183,10 @@ class ConcurrencyApi:
             answer["StatusReason"] = reason
         return answer
 
-    def _config(self, p: dict[str, Any], region: str) -> tuple[str, dict[str, Any] | None]:
-        name, qualifier = function_name(p["FunctionName"]), p["Qualifier"]
+    def provisioned_config(self, function: str, qualifier: str, region: str) -> tuple[str, dict[str, Any] | None]:
+        """(the function's name, its configuration for the version or alias, or None); ResourceNotFound when
+        the function, version or alias does not exist."""
+        name = function_name(function)
         if qualifier == LATEST:
             raise invalid("The function resource provided must be an alias or a published version.")
         self._function(name, region)
@@ -194,8 +196,13 @@ class ConcurrencyApi:
             self._alias(name, qualifier, region)
         return name, self.store.get(PROVISIONED_CONFIG, f"{name}:{qualifier}")
 
+    def provisioned_requested(self, name: str, qualifier: str) -> int:
+        """The provisioned concurrency configured for a version or alias (0 when none)."""
+        record = self.store.get(PROVISIONED_CONFIG, f"{name}:{qualifier}")
+        return int(record["Requested"]) if record else 0
+
     def op_GetProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        _, record = self._config(p, call.region)
+        _, record = self.provisioned_config(p["FunctionName"], p["Qualifier"], call.region)
         if record is None:
             raise _not_provisioned()
         return self._status(record)
@@ -204,14 +211,10 @@ class ConcurrencyApi:
         name = function_name(p["FunctionName"])
         self._function(name, call.region)
         configs = [{"FunctionArn": c["FunctionArn"], **self._status(c)} for c in self._configs(name)]
-        start, size = int(p.get("Marker") or 0), p.get("MaxItems", 50)
-        result: dict[str, Any] = {"ProvisionedConcurrencyConfigs": configs[start : start + size]}
-        if start + size < len(configs):
-            result["NextMarker"] = str(start + size)
-        return result
+        return PAGES.answer(configs, p, "ProvisionedConcurrencyConfigs")
 
     def op_DeleteProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        name, record = self._config(p, call.region)
+        name, record = self.provisioned_config(p["FunctionName"], p["Qualifier"], call.region)
         if record is not None:
             self.forget_provisioned(name, record["Qualifier"])
         return {}

@@ -24,8 +24,8 @@ from localcloud.awslambda.metric_publisher import LambdaMetrics, ProvisionedUse
 from localcloud.awslambda.names import timestamp
 from localcloud.awslambda.pool import Lease, Pools
 from localcloud.awslambda.versions import Target
+from localcloud.core.log_sink import BackgroundLogWriter
 from localcloud.core.protocol import AwsError
-from localcloud.logs.provider import BackgroundLogWriter
 
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # 6 MB for synchronous Invoke, request and response
 MAX_EVENT_AGE_S = 6 * 3600  # how long AWS keeps retrying a throttled asynchronous event

@@ -1,5 +1,5 @@
 """Lambda's CloudWatch metrics in `AWS/Lambda`, with the dimensions AWS gives them, written in the
-background (metrics.BackgroundPublisher).
+background (core/metric_sink.py's BackgroundPublisher).
 
 Dimensions, as AWS uses them: none (the account), `FunctionName` (every version and alias of a function),
 `FunctionName, Resource` (`name:qualifier`, when a call names a version or alias) and `FunctionName,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from localcloud.cloudwatch.provider import BackgroundPublisher, Datapoint, Metrics
+from localcloud.core.metric_sink import BackgroundPublisher, Datapoint, MetricSink
 
 NAMESPACE = "AWS/Lambda"
 
@@ -50,7 +50,7 @@ class ProvisionedUse:
 class LambdaMetrics:
     """Turns invocations into datapoints and hands them to the Metrics service in batches."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: MetricSink) -> None:
         self._publisher = BackgroundPublisher(metrics, NAMESPACE)
 
     def invoked(

@@ -1,5 +1,5 @@
-"""The Lambda service: functions ($LATEST) and Invoke here; versions and aliases in `lambda_versions`,
-reserved and provisioned concurrency in `lambda_concurrency_api`, running an invocation in `lambda_invoke`.
+"""The Lambda service: functions ($LATEST) and Invoke here; versions and aliases in versions.py, reserved and
+provisioned concurrency in concurrency.py, running an invocation in invoke.py.
 
 An invocation takes an idle environment of the version it runs (warm) or starts a new one (cold
 start, reported as Init Duration), within the concurrency limits; beyond them the call is
@@ -20,20 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.auth.keys import client_env
+from localcloud.auth.role_sessions import RoleSessions
 from localcloud.awslambda.concurrency import ConcurrencyApi
 from localcloud.awslambda.invoke import MAX_SYNC_PAYLOAD_BYTES, Invoker
 from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import LambdaMetrics
 from localcloud.awslambda.names import LATEST, function_arn, function_name, not_found, qualifier_of, timestamp
 from localcloud.awslambda.pool import Pools
-from localcloud.awslambda.versions import VersionsApi, configuration
-from localcloud.cloudwatch.provider import Metrics
+from localcloud.awslambda.versions import PAGES, VersionsApi, configuration
+from localcloud.core.log_sink import BackgroundLogWriter, LogSink
+from localcloud.core.metric_sink import MetricSink
+from localcloud.core.object_store import ObjectStore
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
-from localcloud.iam.sts import STS
-from localcloud.logs.provider import BackgroundLogWriter, Logs
-from localcloud.s3.provider import S3
 
 LOG_TAIL_BYTES = 4096
 
@@ -73,17 +73,17 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
     def __init__(
         self,
         store: Store,
-        s3: S3,
-        metrics: Metrics,
+        objects: ObjectStore,
+        metrics: MetricSink,
         endpoint_url: str,
-        sts: STS,
+        roles: RoleSessions,
         concurrency_limit: int,
-        logs: Logs | None = None,
+        logs: LogSink | None = None,
     ) -> None:
         self.store = store
-        self.s3 = s3
+        self.objects = objects  # S3: code given as S3Bucket and S3Key
         self.endpoint_url = endpoint_url
-        self.sts = sts
+        self.roles = roles  # STS: the execution role, trusted and assumed
         self.code_root = store.data_dir / "lambda"
         self.log_dir = store.data_dir / "logs" / "lambda"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
     # the execution role -------------------------------------------------------------
     def _check_role(self, role_arn: str) -> None:
         """As CreateFunction does on AWS: the role must exist and trust Lambda."""
-        if not self.sts.trusts(role_arn, LAMBDA_PRINCIPAL):
+        if not self.roles.trusts(role_arn, LAMBDA_PRINCIPAL):
             raise AwsError(
                 "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
             )
@@ -110,7 +110,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         Lambda assumes the role as the service principal; the session is named after the function.
         """
         try:
-            key = self.sts.assume(record["Role"], record["FunctionName"], LAMBDA_PRINCIPAL, "lambda.amazonaws.com")
+            key = self.roles.assume(record["Role"], record["FunctionName"], LAMBDA_PRINCIPAL, "lambda.amazonaws.com")
         except AwsError as error:
             raise AwsError(
                 "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
@@ -130,7 +130,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
             return code["ZipFile"]
         if "S3Bucket" in code and "S3Key" in code:
             try:
-                return self.s3.object_path(code["S3Bucket"], code["S3Key"]).read_bytes()
+                return self.objects.object_path(code["S3Bucket"], code["S3Key"]).read_bytes()
             except AwsError as exc:
                 raise AwsError(
                     "InvalidParameterValueException",
@@ -214,13 +214,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         return {**record, "FunctionArn": alias["AliasArn"]}
 
     def op_ListFunctions(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        functions = [configuration(f) for f in self.store.all("function")]
-        start = int(p.get("Marker") or 0)
-        size = p.get("MaxItems", 50)
-        result: dict[str, Any] = {"Functions": functions[start : start + size]}
-        if start + size < len(functions):
-            result["NextMarker"] = str(start + size)
-        return result
+        return PAGES.answer([configuration(f) for f in self.store.all("function")], p, "Functions")
 
     def op_UpdateFunctionCode(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         record = self._function(p["FunctionName"], call.region)

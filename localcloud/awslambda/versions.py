@@ -27,26 +27,18 @@ from localcloud.awslambda.names import (
     qualifier_of,
     timestamp,
 )
+from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import AwsError, validation
 from localcloud.core.registry import Call
 from localcloud.core.state import Store
 
 VERSION, ALIAS = "lambda-version", "lambda-alias"
+PAGES = Paginator("Marker", "NextMarker", "MaxItems")  # Lambda's List* calls page by Marker and MaxItems
 
 
 def configuration(record: dict[str, Any]) -> dict[str, Any]:
     """A stored function or version record as FunctionConfiguration: without localcloud's own fields."""
     return {k: v for k, v in record.items() if k != "code_dir" and not k.startswith("_")}
-
-
-def page(items: list[dict[str, Any]], p: dict[str, Any], key: str, default_size: int = 50) -> dict[str, Any]:
-    """Lambda's Marker/MaxItems paging."""
-    start = int(p.get("Marker") or 0)
-    size = p.get("MaxItems", default_size)
-    result: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        result["NextMarker"] = str(start + size)
-    return result
 
 
 def _versions_of(alias: dict[str, Any]) -> set[str]:
@@ -150,7 +142,7 @@ class VersionsApi:
         name = function_name(p["FunctionName"])
         latest = configuration(self._function(name, call.region))
         versions = [configuration(v) for v in self._versions(name)]
-        return page([latest, *versions], p, "Versions")
+        return PAGES.answer([latest, *versions], p, "Versions")
 
     def delete_version(self, name: str, version: str, region: str) -> None:
         """DeleteFunction with a qualifier: one version goes, unless an alias still points at it."""
@@ -261,4 +253,4 @@ class VersionsApi:
         aliases = sorted(self._aliases(name), key=lambda a: a["Name"])
         if "FunctionVersion" in p:
             aliases = [a for a in aliases if a["FunctionVersion"] == p["FunctionVersion"]]
-        return page(aliases, p, "Aliases")
+        return PAGES.answer(aliases, p, "Aliases")

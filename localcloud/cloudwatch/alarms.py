@@ -3,8 +3,7 @@
 An alarm looks at its last `EvaluationPeriods` complete periods; `DatapointsToAlarm` of them breaching puts
 it in ALARM, data that does not breach puts it in OK, no data (with TreatMissingData `missing`) in
 INSUFFICIENT_DATA. Actions run on a state change, except Auto Scaling actions, which AWS runs again at
-every evaluation the alarm stays in ALARM. `Clock` is localcloud's sense of AWS time: one "minute" lasts
-`--metric-period-seconds` (60 unless shortened for demos and tests), and every period and cooldown scales.
+every evaluation the alarm stays in ALARM. Periods are AWS's seconds on localcloud's clock (core/clock.py).
 """
 
 from __future__ import annotations
@@ -15,10 +14,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from localcloud.cloudwatch.provider import STATISTICS, Metrics, invalid
+from localcloud.cloudwatch.statistics import STATISTICS, Bucket, invalid
+from localcloud.core.clock import Clock
+from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call
 from localcloud.core.state import Store
@@ -31,16 +31,22 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "LessThanOrEqualToThreshold": ("less than or equal to", lambda v, t: v <= t),
 }
 ActionHandler = Callable[[str, dict[str, Any], list[float]], None]  # action ARN, alarm, recent datapoints
+PAGES = Paginator(size="MaxRecords")  # DescribeAlarms: NextToken and MaxRecords
 
 
-@dataclass(frozen=True)
-class Clock:
-    """How long AWS's one-minute period lasts here; AWS's durations scale with it."""
+class MetricBuckets(Protocol):
+    """What the evaluator reads: the metric API's period-aligned buckets (provider.py's Metrics)."""
 
-    period_s: float = 60.0
-
-    def seconds(self, aws_seconds: float) -> float:
-        return aws_seconds * self.period_s / 60.0
+    def buckets(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: dict[str, str],
+        start: float,
+        end: float,
+        period: int,
+        unit: str | None,
+    ) -> dict[float, Bucket]: ...
 
 
 def alarm_arn(region: str, name: str) -> str:
@@ -54,7 +60,7 @@ def _not_found(name: str) -> AwsError:
 class Alarms:
     """The alarm half of CloudWatch: its operations, its evaluator thread and its action handlers."""
 
-    def __init__(self, store: Store, metrics: Metrics, clock: Clock) -> None:
+    def __init__(self, store: Store, metrics: MetricBuckets, clock: Clock) -> None:
         self.store, self.metrics, self.clock = store, metrics, clock
         self._handlers: list[tuple[str, ActionHandler]] = []
         self._lock = threading.RLock()
@@ -119,11 +125,10 @@ class Alarms:
             alarms = [a for a in alarms if any(x.startswith(p["ActionPrefix"]) for x in a["AlarmActions"])]
         if p.get("AlarmTypes") and "MetricAlarm" not in p["AlarmTypes"]:
             alarms = []
-        start = int(p.get("NextToken") or 0)
-        size = p.get("MaxRecords", 50)
-        result: dict[str, Any] = {"MetricAlarms": alarms[start : start + size], "CompositeAlarms": []}
-        if start + size < len(alarms):
-            result["NextToken"] = str(start + size)
+        page, token = PAGES.page(alarms, p)
+        result: dict[str, Any] = {"MetricAlarms": page, "CompositeAlarms": []}
+        if token is not None:
+            result["NextToken"] = token
         return result
 
     def op_DeleteAlarms(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -235,7 +240,7 @@ def judge(alarm: dict[str, Any], values: list[float | None]) -> tuple[str, str]:
     )
 
 
-def _value(statistic: str, bucket: tuple[float, float, float, float]) -> float:
+def _value(statistic: str, bucket: Bucket) -> float:
     count, total, low, high = bucket
     return {"SampleCount": count, "Sum": total, "Minimum": low, "Maximum": high, "Average": total / count}[statistic]
 

@@ -7,33 +7,25 @@ through `put_many` into `AWS/Lambda`.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import math
-import queue
 import re
-import sys
-import threading
-import time
 from typing import Any
 
+from localcloud.cloudwatch.alarms import Alarms
+from localcloud.cloudwatch.statistics import STATISTICS, Bucket, invalid, statistic
+from localcloud.core.clock import Clock
+from localcloud.core.metric_sink import Datapoint
+from localcloud.core.paginator import Paginator, opaque, unopaque
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
 
-STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 PERCENTILE = re.compile(r"p(100|[0-9]{1,2}(\.[0-9]{1,10})?)")  # GetMetricData's pNN.NN statistics
 MAX_DATAPOINTS = 100_800  # GetMetricData's default MaxDatapoints
 LIST_PAGE = 500  # ListMetrics returns up to 500 metrics a call
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
-
-Bucket = tuple[float, float, float, float]  # sample count, sum, minimum, maximum
-Datapoint = tuple[str, dict[str, str], float, float, str]  # name, dimensions, timestamp, value, unit
-
-
-def invalid(message: str) -> AwsError:
-    return AwsError("InvalidParameterValue", message, 400)
 
 
 def _dimensions_key(dimensions: dict[str, str]) -> str:
@@ -49,29 +41,20 @@ def _utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def _statistic(name: str, bucket: Bucket) -> float:
-    count, total, minimum, maximum = bucket
-    return {
-        "SampleCount": count,
-        "Sum": total,
-        "Minimum": minimum,
-        "Maximum": maximum,
-        "Average": total / count if count else 0.0,
-    }[name]
-
-
 def _check_period(period: int, where: str) -> None:
     if period not in HIGH_RESOLUTION_PERIODS and period % 60:
         raise invalid(f"The parameter {where} must be 1, 5, 10, 20, 30, or a multiple of 60.")
 
 
-def _page_start(token: str | None) -> int:
-    if not token:
-        return 0
+def _page_start(token: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
+        return int(unopaque(token))
     except ValueError as exc:
         raise invalid("The parameter NextToken is invalid.") from exc
+
+
+# ListMetrics pages by NextToken alone, LIST_PAGE metrics a call.
+LIST_PAGES = Paginator(size=None, default_size=LIST_PAGE, read=_page_start, write=lambda offset: opaque(str(offset)))
 
 
 # ---------------------------------------------------------------- the service
@@ -85,9 +68,10 @@ class Metrics(Service):
     # CloudWatch is `awsQueryCompatible`: it answers bad input with its query-era code.
     validation_code = "InvalidParameterValue"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
-        self.alarms: object | None = None  # localcloud.cloudwatch.alarms.Alarms, attached by cloud.py
+        # CloudWatch's alarms, judged on this service's metrics once a period of `clock` (AWS's by default)
+        self.alarms = Alarms(store, self, clock or Clock())
 
     def operation(self, name: str) -> Operation | None:
         """Alarm operations are CloudWatch's too; their evaluator lives in alarms.py."""
@@ -234,11 +218,7 @@ class Metrics(Service):
                         "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
                     }
                 )
-        start = _page_start(p.get("NextToken"))
-        result: dict[str, Any] = {"Metrics": metrics[start : start + LIST_PAGE]}
-        if start + LIST_PAGE < len(metrics):
-            result["NextToken"] = base64.urlsafe_b64encode(str(start + LIST_PAGE).encode()).decode()
-        return result
+        return LIST_PAGES.answer(metrics, p, "Metrics")
 
     def op_GetMetricData(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         start, end = _epoch(p["StartTime"]), _epoch(p["EndTime"])
@@ -279,7 +259,7 @@ class Metrics(Service):
             if percentile:
                 values = self.percentiles(*where, float(percentile.group(1)))
             else:
-                values = {t: _statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
+                values = {t: statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
             times = sorted(values, reverse=descending)
             status = "Complete" if len(times) <= budget else "PartialData"
             times = times[:budget]
@@ -319,41 +299,8 @@ class Metrics(Service):
             {
                 "Timestamp": _utc(t),
                 "Unit": p.get("Unit", "None"),
-                **{name: _statistic(name, bucket) for name in statistics},
+                **{name: statistic(name, bucket) for name in statistics},
             }
             for t, bucket in buckets.items()
         ]
         return {"Label": p["MetricName"], "Datapoints": datapoints}
-
-
-BATCH_LINGER_S = 0.05
-
-
-class BackgroundPublisher:
-    """Datapoints that localcloud's runners publish per request, written by one thread in batches, so that
-    no request waits on the database (endpoint invocations, Lambda invocations)."""
-
-    def __init__(self, metrics: Metrics, namespace: str) -> None:
-        self._metrics, self.namespace = metrics, namespace
-        self._queue: queue.SimpleQueue[list[Datapoint]] = queue.SimpleQueue()
-        threading.Thread(target=self._publish_forever, name=f"metrics {namespace}", daemon=True).start()
-
-    def put(self, points: list[Datapoint]) -> None:
-        self._queue.put(points)
-
-    def _publish_forever(self) -> None:
-        while True:
-            batch = self._queue.get()
-            time.sleep(BATCH_LINGER_S)  # let a burst of requests share one transaction
-            while True:  # whatever else is waiting goes in the same transaction
-                try:
-                    batch += self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                self._metrics.put_many(self.namespace, batch)
-            except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                print(
-                    f"localcloud: could not write {self.namespace} metrics: {type(exc).__name__}: {exc}",
-                    file=sys.stderr,
-                )

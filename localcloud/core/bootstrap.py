@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from classifier.packaging import build_lambda_zip, build_model_archive
-from localcloud.auth.keys import AccessKey
+from localcloud.core.profile import KeyPair
 from localcloud.core.protocol import ACCOUNT_ID
 
 MODEL_NAME = "dog-breed-efficientnet-lite0"
@@ -95,7 +95,7 @@ def _found(call: Callable[[], object]) -> bool:
     return True
 
 
-def seed_defaults(endpoint_url: str, region: str, onnx_path: Path, key: AccessKey) -> None:
+def seed_defaults(endpoint_url: str, region: str, onnx_path: Path, key: KeyPair) -> None:
     session = boto3.Session(
         aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key, region_name=region
     )

@@ -1,37 +1,62 @@
-"""Filtering, sorting and paging shared by SageMaker's List* calls (models, endpoints, training jobs)."""
+"""One way every service pages its List* answers: a token stands for the offset of the next page's first item.
+
+Each API keeps its own words: the request's token and page-size parameters (NextToken/MaxResults,
+Marker/MaxItems, NextToken/MaxRecords, nextToken/limit), the answer's token (NextToken, NextMarker,
+nextToken), its default page size, and how its tokens look (the offset in digits, or opaque base64) with
+the error it answers a token it cannot read with.
+"""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
-def page_listing(
-    items: list[dict[str, Any]],
-    params: dict[str, Any],
-    *,
-    name_key: str,
-    status_key: str,
-    default_order: str,
-    default_size: int,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Apply NameContains, StatusEquals, CreationTimeAfter/Before, SortBy/SortOrder and NextToken/MaxResults;
-    returns the page and the next token (None on the last page)."""
-    if "NameContains" in params:
-        needle = params["NameContains"].lower()
-        items = [i for i in items if needle in i[name_key].lower()]
-    if "StatusEquals" in params:
-        items = [i for i in items if i.get(status_key) == params["StatusEquals"]]
-    if "CreationTimeAfter" in params:
-        items = [i for i in items if i["CreationTime"] > params["CreationTimeAfter"].timestamp()]
-    if "CreationTimeBefore" in params:
-        items = [i for i in items if i["CreationTime"] < params["CreationTimeBefore"].timestamp()]
-    sort_by = {"Name": name_key, "CreationTime": "CreationTime", "Status": status_key}[
-        params.get("SortBy", "CreationTime")
-    ]
-    items = sorted(
-        items, key=lambda i: i.get(sort_by) or "", reverse=params.get("SortOrder", default_order) == "Descending"
-    )
-    start = int(params.get("NextToken") or 0)
-    size = params.get("MaxResults", default_size)
-    next_token = str(start + size) if start + size < len(items) else None
-    return items[start : start + size], next_token
+def opaque(text: str) -> str:
+    """A token that does not show what it holds (urlsafe base64)."""
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def unopaque(token: str) -> str:
+    """What an `opaque` token holds; ValueError when it is not one."""
+    return base64.urlsafe_b64decode(token.encode()).decode()
+
+
+@dataclass(frozen=True)
+class Paginator:
+    """One API's paging. `read` turns a token into its offset and raises whatever the API answers a bad token
+    with (plain `int` lets a token that is not a number fail as any malformed input does); `write` is its
+    inverse. Without a `size` parameter every page holds `default_size` items."""
+
+    token: str = "NextToken"
+    next_token: str = "NextToken"
+    size: str | None = "MaxResults"
+    default_size: int = 50
+    read: Callable[[str], int] = int
+    write: Callable[[int], str] = str
+
+    def window(self, params: dict[str, Any]) -> tuple[int, int]:
+        """(offset, page size) that a request asks for; no token is the first page."""
+        token = params.get(self.token)
+        start = self.read(token) if token else 0
+        size = params.get(self.size, self.default_size) if self.size else self.default_size
+        return start, size
+
+    def next(self, start: int, size: int, more: bool) -> str | None:
+        """The token of the page after [start, start + size), or None when nothing follows it."""
+        return self.write(start + size) if more else None
+
+    def page(self, items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+        """The page of `items` a request asks for, and the next page's token (None on the last page)."""
+        start, size = self.window(params)
+        return items[start : start + size], self.next(start, size, start + size < len(items))
+
+    def answer(self, items: list[Any], params: dict[str, Any], key: str) -> dict[str, Any]:
+        """`{key: page}`, with the next page's token under the API's name unless this is the last page."""
+        page, token = self.page(items, params)
+        result: dict[str, Any] = {key: page}
+        if token is not None:
+            result[self.next_token] = token
+        return result

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import boto3
 
-from localcloud.auth.keys import PROFILE, profile_paths
+from localcloud.core.profile import PROFILE, profile_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

@@ -13,15 +13,25 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
-from localcloud.cloud import LocalCloud, log
+from localcloud.core.log import log
 from localcloud.core.protocol import Request, Response
 
 MAX_BODY_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 32 * 1024  # all header lines together; AWS refuses far less (S3: 8 KB)
 IDLE_TIMEOUT = 60.0  # a kept-alive connection may wait this long for its next request
 MIN_BODY_RATE = 1024 * 1024  # bytes a second a body must at least arrive at, after read_timeout
+
+
+class Cloud(Protocol):
+    """What the server hands a request to: localcloud.cloud.LocalCloud, given to `CloudServer.cloud` once the
+    port it listens on (which the cloud needs for its endpoint URL) is known."""
+
+    def handle(self, request: Request) -> Response: ...
+
+    def refuse(self, request: Request, reason: str, detail: str = "") -> Response:
+        """A refusal at the door, in the protocol of the service the request meant."""
 
 
 class Watchdog:
@@ -152,7 +162,7 @@ class CloudServer(ThreadingHTTPServer):
     """Binds 127.0.0.1 only: localcloud is never reachable from another machine."""
 
     daemon_threads = True
-    cloud: LocalCloud
+    cloud: Cloud
 
     def __init__(self, port: int, *, read_timeout: float = 20.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
@@ -170,6 +180,3 @@ class CloudServer(ThreadingHTTPServer):
         error = sys.exc_info()[1]
         if not isinstance(error, OSError):
             log(f"error serving a request: {type(error).__name__}: {error}")
-
-
-__all__ = ["CloudServer", "LocalCloud", "log"]

@@ -1,9 +1,10 @@
 """EC2 instances as local processes that run their user data (the wire is codecs/ec2.py).
 
 An instance is its user data run in a working dir under the data dir with localcloud's endpoint and
-credentials in its environment (how it runs: localcloud/ec2/machine.py); its output is the console output. It
-follows EC2's states: pending → running → (the script ends: an instance-initiated shutdown)
-shutting-down → terminated, or stopping → stopped with InstanceInitiatedShutdownBehavior=stop.
+credentials in its environment (how it runs: localcloud/ec2/machine.py, and the states running brings:
+localcloud/ec2/runner.py); its output is the console output. It follows EC2's states: pending → running →
+(the script ends: an instance-initiated shutdown) shutting-down → terminated, or stopping → stopped with
+InstanceInitiatedShutdownBehavior=stop.
 """
 
 from __future__ import annotations
@@ -13,47 +14,34 @@ import binascii
 import fnmatch
 import re
 import secrets
-import subprocess
-import threading
 import time
 from typing import Any
 
 from localcloud.auth.keys import AccessKey, client_env
+from localcloud.core.log_sink import LogSink
+from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
-from localcloud.ec2 import machine
-from localcloud.logs.provider import Logs
+from localcloud.ec2.runner import KIND, InstanceRunner, not_found, state
 
-CONSOLE_LOG_GROUP = "/localcloud/ec2/console"
 CONSOLE_OUTPUT_BYTES = 64 * 1024  # GetConsoleOutput returns the last 64 KB
 USER_DATA_BYTES = 16 * 1024
-STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
-ALIVE = ("pending", "running", "shutting-down", "stopping")
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
-KIND = "ec2-instance"
-
-
-def _gmt(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S GMT", time.gmtime(seconds))
 
 
 def invalid(message: str) -> AwsError:
     return AwsError("InvalidParameterValue", message, 400)
 
 
-# ---------------------------------------------------------------- instances
+def _offset(token: str) -> int:
+    if not token.isdigit():
+        raise invalid(f"Invalid value for NextToken: {token}")
+    return int(token)
 
 
-def _state(name: str) -> dict[str, Any]:
-    return {"Code": STATE_CODES[name], "Name": name}
-
-
-def _not_found(ids: list[str]) -> AwsError:
-    if len(ids) == 1:
-        return AwsError("InvalidInstanceID.NotFound", f"The instance ID '{ids[0]}' does not exist", 400)
-    return AwsError("InvalidInstanceID.NotFound", f"The instance IDs '{', '.join(ids)}' do not exist", 400)
+PAGES = Paginator(default_size=1000, read=_offset)  # DescribeInstances' NextToken and MaxResults
 
 
 def _matches(record: dict[str, Any], name: str, values: list[str]) -> bool:
@@ -85,17 +73,11 @@ class EC2(Service):
     validation_code = "InvalidParameterValue"
 
     def __init__(
-        self, store: Store, logs: Logs, endpoint_url: str, root_key: AccessKey, *, max_instances: int = 4
+        self, store: Store, logs: LogSink, endpoint_url: str, root_key: AccessKey, *, max_instances: int = 4
     ) -> None:
-        self.store, self.logs = store, logs
-        self.cloud_env = client_env(endpoint_url, root_key)
+        self.store = store
         self.max_instances = max_instances
-        self.root = store.data_dir / "ec2"
-        self.processes: dict[str, subprocess.Popen] = {}
-        self._requested: dict[str, str] = {}  # instance id -> "terminate" | "stop", asked through the API
-        self._closing = False
-        self._lock = threading.RLock()
-        self._fail_interrupted()
+        self.runner = InstanceRunner(store, logs, client_env(endpoint_url, root_key), store.data_dir / "ec2")
 
     def operation(self, name: str) -> Operation | None:
         handler = super().operation(name)
@@ -109,26 +91,6 @@ class EC2(Service):
 
         return dry_run_first
 
-    def _fail_interrupted(self) -> None:
-        """A restart loses the processes: their instances end terminated, with the reason."""
-        for record in self.store.all(KIND):
-            instance = record["instance"]
-            if instance["State"]["Name"] not in ALIVE:
-                continue
-            machine.kill_leftover(record.get("pid"), record.get("started"))
-            instance.update(
-                State=_state("terminated"),
-                StateTransitionReason="Server.InternalError",
-                StateReason={"Code": "Server.InternalError", "Message": "Server.InternalError: localcloud restarted"},
-            )
-            self.store.put(KIND, instance["InstanceId"], record)
-
-    def _record(self, instance_id: str) -> dict[str, Any]:
-        record = self.store.get(KIND, instance_id)
-        if record is None:
-            raise _not_found([instance_id])
-        return record
-
     def _records(self, ids: list[str]) -> list[dict[str, Any]]:
         for instance_id in ids:
             if not _INSTANCE_ID.match(instance_id):
@@ -136,15 +98,8 @@ class EC2(Service):
         records = {i: self.store.get(KIND, i) for i in ids}
         missing = [i for i, r in records.items() if r is None]
         if missing:
-            raise _not_found(missing)
+            raise not_found(missing)
         return [r for r in records.values() if r is not None]
-
-    def _set_state(self, instance_id: str, state: str, **changes: Any) -> dict[str, Any]:
-        with self._lock:
-            record = self._record(instance_id)
-            record["instance"].update(State=_state(state), **changes)
-            self.store.put(KIND, instance_id, record)
-            return record
 
     # operations -----------------------------------------------------------------
     def op_RunInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -185,7 +140,7 @@ class EC2(Service):
         ]
         now = time.time()
         reservation = f"r-{secrets.token_hex(9)[:17]}"
-        with self._lock:
+        with self.runner.lock:
             alive = sum(1 for r in self.store.all(KIND) if r["instance"]["State"]["Name"] in ("pending", "running"))
             count = min(high, self.max_instances - alive)
             if count < low:
@@ -208,7 +163,7 @@ class EC2(Service):
                 self.store.put(KIND, instance["InstanceId"], record)
                 instances.append(instance)
         for instance in instances:
-            threading.Thread(target=self._run, args=(instance["InstanceId"], user_data), daemon=True).start()
+            self.runner.boot(instance["InstanceId"], user_data)
         return {"ReservationId": reservation, "OwnerId": ACCOUNT_ID, "Groups": [], "Instances": instances}
 
     @staticmethod
@@ -225,7 +180,7 @@ class EC2(Service):
             "InstanceId": f"i-{secrets.token_hex(9)[:17]}",
             "ImageId": image,
             "InstanceType": instance_type,
-            "State": _state("pending"),
+            "State": state("pending"),
             "PrivateDnsName": "ip-127-0-0-1.ec2.internal",
             "PublicDnsName": "",
             "StateTransitionReason": "",
@@ -267,7 +222,7 @@ class EC2(Service):
                 "The parameter instancesSet cannot be used with the parameter maxResults",
                 400,
             )
-        size = p.get("MaxResults", 1000)
+        size = p.get("MaxResults", PAGES.default_size)
         if not 5 <= size <= 1000:
             raise invalid(
                 f"Value ( {size} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
@@ -278,11 +233,7 @@ class EC2(Service):
         records.sort(
             key=lambda r: (r["instance"]["LaunchTime"], r["instance"]["AmiLaunchIndex"], r["instance"]["InstanceId"])
         )
-        token = p.get("NextToken")
-        start = int(token) if token and token.isdigit() else 0
-        if token and not token.isdigit():
-            raise invalid(f"Invalid value for NextToken: {token}")
-        page = records[start : start + size]
+        page, token = PAGES.page(records, p)
         reservations: dict[str, dict[str, Any]] = {}
         for record in page:
             reservation = reservations.setdefault(
@@ -291,12 +242,13 @@ class EC2(Service):
             )
             reservation["Instances"].append(record["instance"])
         result: dict[str, Any] = {"Reservations": list(reservations.values())}
-        if start + size < len(records):
-            result["NextToken"] = str(start + size)
+        if token is not None:
+            result["NextToken"] = token
         return result
 
     def op_TerminateInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        return {"TerminatingInstances": [self._shut_down(r, "terminate") for r in self._records(p["InstanceIds"])]}
+        records = self._records(p["InstanceIds"])
+        return {"TerminatingInstances": [self.runner.shut_down(r, "terminate") for r in records]}
 
     def op_StopInstances(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         records = self._records(p["InstanceIds"])
@@ -308,11 +260,11 @@ class EC2(Service):
                     "in a state from which it can be stopped.",
                     400,
                 )
-        return {"StoppingInstances": [self._shut_down(r, "stop") for r in records]}
+        return {"StoppingInstances": [self.runner.shut_down(r, "stop") for r in records]}
 
     def op_GetConsoleOutput(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         instance_id = self._records([p["InstanceId"]])[0]["instance"]["InstanceId"]
-        console = self.root / instance_id / "console.log"
+        console = self.runner.root / instance_id / "console.log"
         result: dict[str, Any] = {"InstanceId": instance_id, "Timestamp": time.time()}
         if console.exists() and console.stat().st_size:
             with console.open("rb") as f:
@@ -321,110 +273,5 @@ class EC2(Service):
             result["Timestamp"] = console.stat().st_mtime
         return result
 
-    def _shut_down(self, record: dict[str, Any], action: str) -> dict[str, Any]:
-        """Signal the instance's process group; its runner thread records the final state."""
-        instance_id = record["instance"]["InstanceId"]
-        with self._lock:
-            previous = self._record(instance_id)["instance"]["State"]["Name"]
-            process = self.processes.get(instance_id)
-            # A terminate overtakes a stop in progress; a second stop or terminate changes nothing.
-            if process is not None and (previous == "running" or previous == "stopping" and action == "terminate"):
-                self._requested[instance_id] = action
-                current = "shutting-down" if action == "terminate" else "stopping"
-                self._set_state(instance_id, current)
-                threading.Thread(target=machine.shut_down, args=(process,), daemon=True).start()
-            elif previous == "pending" or (previous == "stopped" and action == "terminate"):
-                current = "terminated" if action == "terminate" else "stopped"
-                self._set_state(instance_id, current, **self._user_reason())
-            else:
-                current = previous
-        return {"InstanceId": instance_id, "PreviousState": _state(previous), "CurrentState": _state(current)}
-
-    @staticmethod
-    def _user_reason() -> dict[str, Any]:
-        return {
-            "StateTransitionReason": f"User initiated ({_gmt(time.time())})",
-            "StateReason": {
-                "Code": "Client.UserInitiatedShutdown",
-                "Message": "Client.UserInitiatedShutdown: User initiated shutdown",
-            },
-        }
-
-    # the instance itself --------------------------------------------------------
-    def _run(self, instance_id: str, user_data: bytes) -> None:
-        record = self._record(instance_id)
-        home = self.root / instance_id
-        command, shims = machine.prepare(home, user_data)
-        env = machine.environment(
-            home,
-            shims,
-            {
-                **self.cloud_env,  # the instance profile's credentials, as its SDK would find them
-                "AWS_DEFAULT_REGION": record["region"],
-                "AWS_REGION": record["region"],
-                "LOCALCLOUD_INSTANCE_ID": instance_id,
-            },
-        )
-        instance = record["instance"]
-        with (home / "console.log").open("ab", buffering=0) as console:
-            console.write(
-                f"localcloud: booting {instance_id} ({instance['InstanceType']}, {instance['ImageId']}) "
-                f"at {_gmt(time.time())}\n".encode()
-            )
-            with self._lock:
-                if self._record(instance_id)["instance"]["State"]["Name"] != "pending":
-                    return  # terminated or stopped before it booted
-                try:
-                    process, started = machine.start(command, home, env)
-                except OSError as exc:
-                    console.write(f"localcloud: cannot run the user data: {exc}\n".encode())
-                    process = None
-                else:
-                    self.processes[instance_id] = process
-                    record = self._record(instance_id)
-                    record["instance"]["State"] = _state("running")
-                    record.update(pid=process.pid, started=started)
-                    self.store.put(KIND, instance_id, record)
-            if process is None:
-                self._finish(instance_id, None)
-                return
-            machine.pump_console(
-                process, console, lambda lines: self.logs.put_events(CONSOLE_LOG_GROUP, instance_id, lines)
-            )
-            code = process.wait()
-            console.write(f"localcloud: user data exited with status {code}; shutting down\n".encode())
-        self._finish(instance_id, code)
-
-    def _finish(self, instance_id: str, code: int | None) -> None:
-        with self._lock:
-            self.processes.pop(instance_id, None)
-            if self._closing:
-                return  # localcloud is stopping: the next start records the interruption
-            requested = self._requested.pop(instance_id, None)
-            record = self._record(instance_id)
-        if requested is not None:
-            final = "terminated" if requested == "terminate" else "stopped"
-            self._set_state(instance_id, final, **self._user_reason())
-            return
-        terminate = record["shutdown_behavior"] == "terminate"
-        self._set_state(instance_id, "shutting-down" if terminate else "stopping")
-        reason = {
-            "StateTransitionReason": f"Instance initiated shutdown ({_gmt(time.time())})",
-            "StateReason": {
-                "Code": "Client.InstanceInitiatedShutdown",
-                "Message": "Client.InstanceInitiatedShutdown: Instance initiated shutdown",
-            },
-        }
-        if code is None:
-            reason["StateReason"] = {
-                "Code": "Server.InternalError",
-                "Message": "Server.InternalError: the user data could not be run",
-            }
-        self._set_state(instance_id, "terminated" if terminate else "stopped", **reason)
-
     def stop_all(self) -> None:
-        with self._lock:
-            self._closing = True
-            processes = list(self.processes.values())
-        for process in processes:
-            machine.kill_now(process)
+        self.runner.stop_all()

@@ -9,14 +9,11 @@ millisecond in the order they were written.
 
 from __future__ import annotations
 
-import base64
-import queue
 import re
-import sys
-import threading
 import time
 from typing import Any
 
+from localcloud.core.paginator import Paginator, opaque, unopaque
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
@@ -52,22 +49,22 @@ def _parse_token(token: str) -> tuple[str, Key]:
     return direction, (int(digits[:20]), int(digits[20:]))
 
 
-def _opaque(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
 def _unopaque(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        return unopaque(token)
     except ValueError as exc:
         raise invalid("The specified nextToken is invalid.") from exc
 
 
-def _offset(params: dict[str, Any]) -> int:
-    text = _unopaque(params["nextToken"]) if params.get("nextToken") else "0"
+def _offset(token: str) -> int:
+    text = _unopaque(token)
     if not text.isdigit():
         raise invalid("The specified nextToken is invalid.")
     return int(text)
+
+
+# DescribeLogGroups' and DescribeLogStreams' nextToken and limit; the tokens are opaque offsets.
+PAGES = Paginator("nextToken", "nextToken", "limit", PAGE, read=_offset, write=lambda offset: opaque(str(offset)))
 
 
 def _pattern_sql(pattern: str) -> tuple[str, list[str]]:
@@ -168,7 +165,7 @@ class Logs(Service):
     def op_DescribeLogGroups(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         if "logGroupNamePrefix" in p and "logGroupNamePattern" in p:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive.")
-        limit, start = p.get("limit", PAGE), _offset(p)
+        start, limit = PAGES.window(p)
         rows = self.store.query(
             "SELECT g.name, g.created, coalesce(sum(s.stored_bytes), 0) FROM log_groups g "
             "LEFT JOIN log_streams s ON s.grp = g.name "
@@ -194,7 +191,8 @@ class Logs(Service):
             }
             for name, created, stored in rows[:limit]
         ]
-        return {"logGroups": groups, **({"nextToken": _opaque(str(start + limit))} if len(rows) > limit else {})}
+        token = PAGES.next(start, limit, len(rows) > limit)
+        return {"logGroups": groups, **({"nextToken": token} if token is not None else {})}
 
     def op_DescribeLogStreams(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name(p)
@@ -204,7 +202,7 @@ class Logs(Service):
             raise invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
         direction = "DESC" if p.get("descending") else "ASC"
         column = "name" if order == "LogStreamName" else f"coalesce(last_event, 0) {direction}, name"
-        limit, start = p.get("limit", PAGE), _offset(p)
+        start, limit = PAGES.window(p)
         rows = self.store.query(
             "SELECT name, created, first_event, last_event, last_ingestion, stored_bytes FROM log_streams "
             f"WHERE grp = ? AND substr(name, 1, ?) = ? ORDER BY {column} {direction} LIMIT ? OFFSET ?",
@@ -221,7 +219,8 @@ class Logs(Service):
             if first is not None:
                 stream.update(firstEventTimestamp=first, lastEventTimestamp=last, lastIngestionTime=ingestion)
             streams.append(stream)
-        return {"logStreams": streams, **({"nextToken": _opaque(str(start + limit))} if len(rows) > limit else {})}
+        token = PAGES.next(start, limit, len(rows) > limit)
+        return {"logStreams": streams, **({"nextToken": token} if token is not None else {})}
 
     # events ---------------------------------------------------------------------
     def op_PutLogEvents(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -326,38 +325,5 @@ class Logs(Service):
         result: dict[str, Any] = {"events": events}
         if len(rows) > limit:
             last = rows[limit - 1]
-            result["nextToken"] = _opaque(f"{last[1]}:{last[2]}")
+            result["nextToken"] = opaque(f"{last[1]}:{last[2]}")
         return result
-
-
-class BackgroundLogWriter:
-    """Log text that a runner produces per request (a Lambda invocation's START, output, END and REPORT
-    lines), split into events and appended by one thread in batches, so that no request waits on the database
-    or even on the splitting."""
-
-    def __init__(self, logs: Logs) -> None:
-        self._logs = logs
-        self._queue: queue.SimpleQueue[tuple[str, str, int, str]] = queue.SimpleQueue()
-        threading.Thread(target=self._write_forever, name="log writer", daemon=True).start()
-
-    def put(self, group: str, stream: str, timestamp_ms: int, text: str) -> None:
-        """Every non-blank line of `text` becomes one event at `timestamp_ms`."""
-        self._queue.put((group, stream, timestamp_ms, text))
-
-    def _write_forever(self) -> None:
-        while True:
-            batches: dict[tuple[str, str], list[tuple[int, str]]] = {}
-            group, stream, when, text = self._queue.get()
-            while True:  # whatever else is waiting goes along, one append per stream
-                events = batches.setdefault((group, stream), [])
-                events += [(when, line) for line in text.splitlines() if line.strip()]
-                try:
-                    group, stream, when, text = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            for (group, stream), events in batches.items():
-                try:
-                    self._logs.put_events(group, stream, events)
-                except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                    message = f"localcloud: could not write to log group {group}: {type(exc).__name__}: {exc}"
-                    print(message, file=sys.stderr)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from localcloud.core.protocol import AwsError, validation
 from localcloud.core.registry import Call
-
-if TYPE_CHECKING:
-    from localcloud.sagemaker.provider import SageMaker
+from localcloud.core.state import Store
+from localcloud.sagemaker.fleet import Fleet
 
 Done = Callable[[str | None], None]  # called with None when the change is fulfilled, else why it failed
 
@@ -31,44 +30,53 @@ class ScalingHooks(Protocol):
     def endpoint_deleted(self, endpoint: str) -> None: ...
 
 
+class Endpoints(Protocol):
+    """What capacity asks of SageMaker's endpoints (localcloud/sagemaker/provider.py)."""
+
+    def endpoint(self, name: str, region: str) -> dict[str, Any]: ...
+
+    def fleet(self, name: str, variant: str) -> Fleet: ...
+
+    def instance_type(self, endpoint: dict[str, Any], variant: str) -> str: ...
+
+    def desired_instances(self) -> int:
+        """Instances every endpoint's variants are to run, together."""
+
+
 class Capacity:
     """Instance counts of every endpoint's variants, under one machine-wide limit."""
 
-    def __init__(self, sagemaker: SageMaker, max_instances: int) -> None:
-        self.sagemaker = sagemaker
+    def __init__(self, store: Store, endpoints: Endpoints, max_instances: int) -> None:
+        self.store, self.endpoints = store, endpoints
         self.max_instances = max_instances
         self._lock = threading.Lock()
 
     def op_UpdateEndpointWeightsAndCapacities(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        endpoint = self.sagemaker.endpoint(p["EndpointName"], call.region)
+        endpoint = self.endpoints.endpoint(p["EndpointName"], call.region)
         counts = {}
         for wanted in p["DesiredWeightsAndCapacities"]:
             if "DesiredInstanceCount" in wanted:
                 counts[wanted["VariantName"]] = wanted["DesiredInstanceCount"]
             else:
-                self.sagemaker.fleet(endpoint["EndpointName"], wanted["VariantName"])  # it must exist
+                self.endpoints.fleet(endpoint["EndpointName"], wanted["VariantName"])  # it must exist
         self.resize(endpoint["EndpointName"], counts)
         return {"EndpointArn": endpoint["EndpointArn"]}
-
-    def in_use(self) -> int:
-        with self.sagemaker._lock:
-            return sum(f.desired for group in self.sagemaker.fleets.values() for f in group)
 
     def resize(self, name: str, counts: dict[str, int], done: Done | None = None) -> None:
         """Start changing the variants' instance counts; refuse at once what AWS refuses at once."""
         with self._lock:
-            endpoint = self.sagemaker.store.get("endpoint", name)
+            endpoint = self.store.get("endpoint", name)
             if endpoint is None or endpoint["EndpointStatus"] != "InService":
                 status = endpoint["EndpointStatus"] if endpoint else "deleted"
                 raise validation(f'Cannot update in-progress endpoint "{name}" (status {status}).')
-            fleets = {v: self.sagemaker.fleet(name, v) for v in counts}
+            fleets = {v: self.endpoints.fleet(name, v) for v in counts}
             for variant, count in counts.items():
                 if count < 1:
                     raise validation(f"DesiredInstanceCount for variant {variant} must be at least 1.")
             delta = sum(max(0, count - fleets[v].desired) for v, count in counts.items())
-            used = self.in_use()
+            used = self.endpoints.desired_instances()
             if used + delta > self.max_instances:
-                kind = self.sagemaker.instance_type(endpoint, next(iter(counts)))
+                kind = self.endpoints.instance_type(endpoint, next(iter(counts)))
                 raise AwsError(
                     "ResourceLimitExceeded",
                     f"The account-level service limit '{kind} for endpoint usage' is {self.max_instances} "
@@ -77,7 +85,7 @@ class Capacity:
                     "Service Quotas is not available, contact AWS support to request an increase for this quota.",
                 )
             capacity = {**endpoint.get("VariantCapacity", {}), **counts}
-            self.sagemaker.store.update(
+            self.store.update(
                 "endpoint", name, EndpointStatus="Updating", VariantCapacity=capacity, LastModifiedTime=time.time()
             )
             for variant, count in counts.items():
@@ -92,8 +100,8 @@ class Capacity:
             except Exception as exc:  # noqa: BLE001 - reported in the endpoint and the activity
                 failure = f"{type(exc).__name__}: {exc}"
                 fleets[variant].desired = fleets[variant].instance_count
-        if self.sagemaker.store.get("endpoint", name) is not None:
-            self.sagemaker.store.update(
+        if self.store.get("endpoint", name) is not None:
+            self.store.update(
                 "endpoint", name, EndpointStatus="InService", FailureReason=failure, LastModifiedTime=time.time()
             )
         if done is not None:

@@ -1,5 +1,5 @@
 """An endpoint's CloudWatch metrics in `AWS/SageMaker`, one set per request, written by a background thread
-(metrics.BackgroundPublisher).
+(core/metric_sink.py's BackgroundPublisher).
 
 As AWS publishes them, with dimensions EndpointName and VariantName: Invocations (1 a request),
 InvocationsPerInstance (1 / the instances serving, so its Sum is the load on each: what target tracking
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import psutil
 
-from localcloud.cloudwatch.provider import BackgroundPublisher, Metrics
+from localcloud.core.metric_sink import BackgroundPublisher, MetricSink
 
 NAMESPACE = "AWS/SageMaker"
 
@@ -24,7 +24,7 @@ NAMESPACE = "AWS/SageMaker"
 class EndpointMetrics:
     """Turns finished requests into datapoints and hands them to the Metrics service in batches."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: MetricSink) -> None:
         self._publisher = BackgroundPublisher(metrics, NAMESPACE)
 
     def invoked(
@@ -54,7 +54,9 @@ class InstanceCpu:
     in `/aws/sagemaker/Endpoints` (dimensions EndpointName, VariantName), in percent summed over the
     instance's cores, one datapoint per instance (so Average is the CPU per instance)."""
 
-    def __init__(self, metrics: Metrics, fleets: Callable[[], list[tuple[str, str, list[int]]]], period_s: float):
+    def __init__(
+        self, metrics: MetricSink, fleets: Callable[[], list[tuple[str, str, list[int]]]], period_s: float
+    ) -> None:
         self._publisher = BackgroundPublisher(metrics, CPU_NAMESPACE)
         self._fleets, self._period_s = fleets, period_s
         self._processes: dict[int, psutil.Process] = {}

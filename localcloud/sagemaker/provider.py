@@ -1,4 +1,4 @@
-"""SageMaker models, endpoint configs and endpoints (InvokeEndpoint is in sagemaker_runtime.py).
+"""SageMaker models, endpoint configs and endpoints (InvokeEndpoint is in runtime.py).
 
 Follows AWS's status transitions: an endpoint is `Creating` until its instances answer
 `/ping`, then `InService`; `Failed` with a FailureReason when they cannot start; an update
@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloudwatch.provider import Metrics
-from localcloud.core.paginator import page_listing
+from localcloud.auth.role_sessions import RoleEnv
+from localcloud.core.metric_sink import MetricSink
+from localcloud.core.object_store import ObjectStore
 from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
-from localcloud.s3.provider import S3
-from localcloud.sagemaker.capacity import Capacity, ScalingHooks
+from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
 from localcloud.sagemaker.fleet import Fleet, extract_model
 from localcloud.sagemaker.instance_metrics import EndpointMetrics
+from localcloud.sagemaker.listing import page_listing
 from localcloud.sagemaker.training.provider import Training
 from localcloud.sagemaker.tuning.provider import Tuning
 
@@ -44,21 +44,33 @@ class SageMaker(Service):
     arn_templates = SAGEMAKER_ARNS
 
     def __init__(
-        self, store: Store, s3: S3, training: Training, tuning: Tuning, metrics: Metrics, *, max_instances: int
+        self,
+        store: Store,
+        objects: ObjectStore,
+        training: Training,
+        tuning: Tuning,
+        metrics: MetricSink,
+        role_env: RoleEnv,
+        *,
+        max_instances: int,
     ) -> None:
         self.store = store
-        self.s3 = s3
+        self.objects = objects  # S3: the models' ModelDataUrl
         self.training = training
         self.tuning = tuning
-        self.capacity = Capacity(self, max_instances)
+        self.capacity = Capacity(store, self, max_instances)
         self.endpoint_metrics = EndpointMetrics(metrics)
-        self.scaling: ScalingHooks | None = None  # Application Auto Scaling, attached by cloud.py
-        # Environment variables with a model's execution role credentials (role ARN, session name); cloud.py wires STS.
-        self.role_env: Callable[[str, str], dict[str, str]] = lambda role_arn, session: {}
+        self.scaling: ScalingHooks | None = None  # Application Auto Scaling, once `scaled_by` is told
+        self.role_env = role_env  # a model's execution role credentials (role ARN, session name), from STS
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
+
+    def scaled_by(self, scaling: ScalingHooks) -> None:
+        """The wiring's one late step (cloud.py): Application Auto Scaling is built over this service's
+        endpoints, so it is handed over once both exist; UpdateEndpoint and DeleteEndpoint consult it."""
+        self.scaling = scaling
 
     def operation(self, name: str) -> Operation | None:
         """Training and tuning jobs and capacity changes are SageMaker operations too, in their own modules."""
@@ -161,6 +173,24 @@ class SageMaker(Service):
                 if fleet.variant == variant:
                     return fleet
         raise validation(f"The variant name(s) [{variant}] is/are not present in the endpoint {name}.")
+
+    def fleets_of(self, name: str) -> list[Fleet]:
+        """The fleets that serve an endpoint now (none while it deploys or after it is deleted)."""
+        with self._lock:
+            return self.fleets.get(name, [])
+
+    def desired_instances(self) -> int:
+        """Instances every endpoint's variants are to run, together: what the machine-wide limit counts."""
+        with self._lock:
+            return sum(f.desired for group in self.fleets.values() for f in group)
+
+    def variant_instances(self, endpoint: str, variant: str) -> int:
+        """A deployed variant's desired instance count (Application Auto Scaling's capacity)."""
+        return self.fleet(endpoint, variant).desired
+
+    def scale_variants(self, endpoint: str, counts: dict[str, int], done: Done) -> None:
+        """Application Auto Scaling's resize: as UpdateEndpointWeightsAndCapacities, reporting to `done`."""
+        self.capacity.resize(endpoint, counts, done)
 
     def instance_type(self, endpoint: dict[str, Any], variant: str) -> str:
         config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
@@ -267,7 +297,7 @@ class SageMaker(Service):
             raise RuntimeError("The model has no ModelDataUrl in S3 (s3://bucket/key/model.tar.gz).")
         bucket, _, key = url[len("s3://") :].partition("/")
         try:
-            archive = self.s3.object_path(bucket, key)
+            archive = self.objects.object_path(bucket, key)
         except AwsError as exc:
             raise RuntimeError(f"Failed to download model data from {url}: {exc.message}") from exc
         return extract_model(archive, self.model_cache)

@@ -40,8 +40,7 @@ class SageMakerRuntime(Service):
                 "for InvokeEndpoint.",
                 413,
             )
-        with self.sagemaker._lock:
-            fleets = self.sagemaker.fleets.get(name, [])
+        fleets = self.sagemaker.fleets_of(name)
         if endpoint["EndpointStatus"] not in ("InService", "Updating") or not fleets:
             status = endpoint["EndpointStatus"]
             if status == "InService":  # resuming after a restart: instances are on their way
@@ -89,8 +88,7 @@ class SageMakerRuntime(Service):
     def _wait_for_fleet(self, name: str, timeout: float = 120.0) -> Fleet:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.sagemaker._lock:
-                fleets = self.sagemaker.fleets.get(name)
+            fleets = self.sagemaker.fleets_of(name)
             if fleets:
                 return fleets[0]
             endpoint = self.sagemaker.store.get("endpoint", name)

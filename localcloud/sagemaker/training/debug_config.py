@@ -33,6 +33,7 @@ from classifier.rules.profiler_rules import (
     report_status,
 )
 from classifier.rules.rule_params import RuleParameterError
+from localcloud.core.object_store import ObjectStore
 from localcloud.core.protocol import ACCOUNT_ID, validation
 
 DEFAULT_LOCAL_PATH = "/opt/ml/output/tensorboard"
@@ -168,21 +169,21 @@ class RecordingSync:
                         found[path.relative_to(root).as_posix()] = path
         return found
 
-    def sync(self, s3: Any, *, force: bool = False) -> None:
+    def sync(self, objects: ObjectStore, *, force: bool = False) -> None:
         """Upload what changed since the last sync (every SYNC_SECONDS, or now when ``force``)."""
         config = self.job.get("TensorBoardOutputConfig")
         if not config or (not force and time.monotonic() - self.last_sync < SYNC_SECONDS):
             return
         self.last_sync = time.monotonic()
         bucket, _, prefix = config["S3OutputPath"].split("://", 1)[1].partition("/")
-        s3.ensure_bucket(bucket, "us-east-1")
+        objects.ensure_bucket(bucket, "us-east-1")
         for relative, path in self.files().items():
             stat = path.stat()
             signature = (stat.st_size, stat.st_mtime_ns)
             if self.uploaded.get(path) == signature:
                 continue
             key = f"{prefix.rstrip('/')}/{relative}" if prefix.strip("/") else relative
-            s3.put_file(bucket, key, path, content_type="application/octet-stream")
+            objects.put_file(bucket, key, path, content_type="application/octet-stream")
             self.uploaded[path] = signature
 
     def statuses(self, *, finished: bool, force: bool = False) -> dict[str, Any] | None:

@@ -18,9 +18,10 @@ import uuid
 from typing import Any
 
 from localcloud.core.protocol import AwsError
+from localcloud.sagemaker.training.provider import Training
 from localcloud.sagemaker.tuning.definition import Plan, plan
-from localcloud.sagemaker.tuning.provider import INTERNAL, RUNNING, Tuning
 from localcloud.sagemaker.tuning.search import hyperband_stops, median_rule_stops, suggest, worse
+from localcloud.sagemaker.tuning.trials import INTERNAL, RUNNING, Trials
 
 TICK_SECONDS = 0.2
 IMPROVEMENT = 0.01  # AWS: a best objective that improves by less than 1 % has not improved
@@ -47,9 +48,12 @@ def not_improving(scored: list[dict[str, Any]], maximize: bool) -> int:
 
 
 class Scheduler(threading.Thread):
-    def __init__(self, tuning: Tuning, name: str) -> None:
+    """Schedules one tuning job's trials (`trials`' records) as training jobs on `training`, sharing the
+    machine's `cores` between the job's parallel trials."""
+
+    def __init__(self, trials: Trials, training: Training, name: str, cores: int) -> None:
         super().__init__(daemon=True, name=f"tuning-{name}")
-        self.tuning, self.job_name = tuning, name
+        self.trials, self.training, self.job_name, self.cores = trials, training, name, cores
         self.judged: dict[str, int] = {}  # trial -> the last epoch the stopping rule looked at
 
     def run(self) -> None:
@@ -63,19 +67,19 @@ class Scheduler(threading.Thread):
 
     def step(self) -> bool:
         """One tick; False once the job has ended (or was deleted)."""
-        tuning = self.tuning
-        record = tuning.store.get("tuning-job", self.job_name)
+        trials = self.trials
+        record = trials.store.get("tuning-job", self.job_name)
         if record is None or record["HyperParameterTuningJobStatus"] not in RUNNING:
             return False
         rules = plan(record)
-        summaries = tuning.summaries(record)
+        summaries = trials.summaries(record)
         running = [s for s in summaries if s["TrainingJobStatus"] in RUNNING]
         ending = record[INTERNAL].get("ending")
         if record["HyperParameterTuningJobStatus"] == "InProgress" and not ending:
             self._judge(rules, running, summaries)
             ending = self._completion(record, rules, summaries)
             if ending:
-                tuning.set(self.job_name, **{INTERNAL: {**record[INTERNAL], "ending": ending}})
+                trials.set(self.job_name, **{INTERNAL: {**record[INTERNAL], "ending": ending}})
         if record["HyperParameterTuningJobStatus"] == "Stopping" or ending:
             for summary in running:
                 self._stop_trial(summary["TrainingJobName"])
@@ -99,7 +103,7 @@ class Scheduler(threading.Thread):
         if rules.strategy != "Hyperband" and not rules.early_stopping:
             return
         names = [s["TrainingJobName"] for s in summaries]
-        series = {name: self.tuning.objective_values(name, rules.metric) for name in names}
+        series = {name: self.trials.objective_values(name, rules.metric) for name in names}
         for summary in running:
             name = summary["TrainingJobName"]
             values = series[name]
@@ -114,12 +118,12 @@ class Scheduler(threading.Thread):
                 last = rules.trial_epochs and epoch >= rules.trial_epochs
                 condemned = not last and median_rule_stops(values, others, rules.maximize)
             if condemned:
-                self.tuning.store.update("tuning-trial", name, EarlyStopped=True, StoppedAfterEpoch=epoch)
+                self.trials.store.update("tuning-trial", name, EarlyStopped=True, StoppedAfterEpoch=epoch)
                 self._stop_trial(name)
 
     def _stop_trial(self, name: str) -> None:
         with contextlib.suppress(AwsError):  # it ended, or is already stopping
-            self.tuning.training.stop(name)
+            self.training.stop(name)
 
     def _completion(self, record: dict[str, Any], rules: Plan, summaries: list[dict[str, Any]]) -> dict | None:
         """Why the job should stop launching trials now, if it should."""
@@ -147,9 +151,9 @@ class Scheduler(threading.Thread):
         """Trials the Bayesian model learns from: warm-start parents' first, then this job's."""
         everyone: list[dict[str, Any]] = []
         for parent in (record.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs", []):
-            found = self.tuning.store.get("tuning-job", parent["HyperParameterTuningJobName"])
+            found = self.trials.store.get("tuning-job", parent["HyperParameterTuningJobName"])
             if found:
-                everyone += [s for s in self.tuning.summaries(found) if s["ObjectiveStatus"] == "Succeeded"]
+                everyone += [s for s in self.trials.summaries(found) if s["ObjectiveStatus"] == "Succeeded"]
         everyone += summaries
         state = {"Succeeded": "COMPLETE", "Pending": "RUNNING", "Failed": "FAIL"}
         return [
@@ -163,16 +167,16 @@ class Scheduler(threading.Thread):
 
     def _launch(self, record: dict[str, Any], rules: Plan, summaries: list[dict[str, Any]]) -> bool:
         """Start the next trial (a retry of an interrupted one first); False when no instance is free."""
-        tuning, private = self.tuning, record[INTERNAL]
-        trials = tuning.trial_records(self.job_name)
-        retried = {t["RetryOf"] for t in trials if t.get("RetryOf")}
+        private = record[INTERNAL]
+        earlier = self.trials.trial_records(self.job_name)
+        retried = {t["RetryOf"] for t in earlier if t.get("RetryOf")}
         retry = next((s for s in summaries if s["_retryable"] and s["TrainingJobName"] not in retried), None)
         if retry:
             params = retry["TunedHyperParameters"]
         else:  # the n-th configuration drawn, however many retries came between: a seed gives the same ones
-            draw = sum(not t.get("RetryOf") for t in trials) + 1
+            draw = sum(not t.get("RetryOf") for t in earlier) + 1
             params = suggest(rules, private["seed"], draw, self._history(record, summaries))
-        index = len(trials) + 1
+        index = len(earlier) + 1
         definition = record["TrainingJobDefinition"]
         name = f"{self.job_name}-{index:03d}-{uuid.uuid4().hex[:8]}"
         trial = {
@@ -184,7 +188,7 @@ class Scheduler(threading.Thread):
         }
         if retry:
             trial["RetryOf"] = retry["TrainingJobName"]
-        tuning.store.insert("tuning-trial", name, trial)
+        self.trials.store.insert("tuning-trial", name, trial)
         algorithm = definition["AlgorithmSpecification"]
         request = {
             "TrainingJobName": name,
@@ -201,14 +205,14 @@ class Scheduler(threading.Thread):
             "StoppingCondition": definition["StoppingCondition"],
         }
         try:
-            tuning.training.create(
+            self.training.create(
                 request,
                 private["region"],
                 tuning_job_arn=record["HyperParameterTuningJobArn"],
-                num_cpus=max(1, tuning.cores // rules.max_parallel),
+                num_cpus=max(1, self.cores // rules.max_parallel),
             )
         except AwsError as error:
-            tuning.store.delete("tuning-trial", name)
+            self.trials.store.delete("tuning-trial", name)
             if error.code == "ResourceLimitExceeded":  # the account's instances are busy: try again next tick
                 return False
             raise
@@ -217,12 +221,12 @@ class Scheduler(threading.Thread):
     # ending ----------------------------------------------------------------------
     def _finish(self) -> bool:
         """Completed, Stopped or Failed, once no trial runs; always False (the thread ends)."""
-        tuning = self.tuning
-        with tuning.lock:
-            record = tuning.store.get("tuning-job", self.job_name)
+        trials = self.trials
+        with trials.lock:
+            record = trials.store.get("tuning-job", self.job_name)
             if record is None or record["HyperParameterTuningJobStatus"] not in RUNNING:
                 return False
-            summaries = tuning.summaries(record)
+            summaries = trials.summaries(record)
             ending = record[INTERNAL].get("ending") or {}
             changes: dict[str, Any] = {"HyperParameterTuningEndTime": time.time()}
             scored = [s for s in summaries if s["ObjectiveStatus"] == "Succeeded"]
@@ -240,5 +244,5 @@ class Scheduler(threading.Thread):
             changes["TuningJobCompletionDetails"] = {
                 "NumberOfTrainingJobsObjectiveNotImproving": not_improving(scored, plan(record).maximize)
             }
-            tuning.set(self.job_name, **changes)
+            trials.set(self.job_name, **changes)
         return False

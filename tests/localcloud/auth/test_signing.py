@@ -20,8 +20,8 @@ import botocore.auth
 import pytest
 from botocore.config import Config
 
-from localcloud.auth.keys import profile_paths
 from localcloud.core.process import LocalCloudProcess
+from localcloud.core.profile import profile_paths
 from tests.localcloud.core.door import client, error_of_call, signed_request
 
 # ---------------------------------------------------------------- keys and profile

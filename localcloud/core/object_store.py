@@ -1,0 +1,19 @@
+"""How a service reads and writes S3 objects without knowing S3: the interface cloud.py hands the S3 service
+(localcloud/s3/provider.py) through to the services that consume artifacts (SageMaker models, Lambda code,
+training data) or produce them (training outputs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class ObjectStore(Protocol):
+    def object_path(self, bucket: str, key: str) -> Path:
+        """The file behind s3://bucket/key; AwsError NoSuchKey when there is none."""
+
+    def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
+        """Store a local file as s3://bucket/key."""
+
+    def ensure_bucket(self, name: str, region: str) -> None:
+        """Create the bucket unless it exists."""
