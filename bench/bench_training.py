@@ -15,7 +15,7 @@ import torch
 
 from classifier.training.config import parse_config
 from classifier.training.image_folder import read_channel
-from classifier.training.train import train_and_evaluate
+from classifier.training.loop import train_and_evaluate
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "dogs-wiki-133"
 

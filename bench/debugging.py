@@ -29,7 +29,8 @@ from classifier.recording.reader import RECORD_INTERVAL, Recording, Series, read
 from classifier.recording.recorder import Recorder, RecordingConfig
 from classifier.training.config import parse_config
 from classifier.training.image_folder import read_channel
-from classifier.training.train import train_and_evaluate
+from classifier.training.loop import train_and_evaluate
+from tests.channels import small_channel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIN_TIMED_STEPS = 300
@@ -55,20 +56,6 @@ def _phases(record_dir: Path) -> dict[str, float]:
     for record in read_recording_dir(record_dir).records("phase"):
         totals[record["Phase"]] = totals.get(record["Phase"], 0.0) + float(record["Seconds"])
     return {k: round(v, 2) for k, v in totals.items()}
-
-
-def subset_channel(source: Path, root: Path, classes: int) -> Path:
-    """The first ``classes`` breeds with photos in every split, linked into a fresh channel."""
-    names = [
-        d.name
-        for d in sorted((source / "train").iterdir())
-        if all((source / split / d.name).is_dir() for split in ("valid", "test"))
-    ][:classes]
-    for split in ("train", "valid", "test"):
-        (root / split).mkdir(parents=True)
-        for name in names:
-            (root / split / name).symlink_to(source / split / name)
-    return root
 
 
 def bench_overhead(data_dir: Path, repeats: int, epochs: int, batch_size: int, cache: bool) -> dict[str, Any]:
@@ -115,7 +102,7 @@ def bench_steady_state(channel: Path, repeats: int, batch_size: int) -> dict[str
 
     from classifier.training.batches import CachedFeatureBatches
     from classifier.training.breed_net import BreedNet
-    from classifier.training.train import _optimizer, _run_epoch
+    from classifier.training.loop import _optimizer, _run_epoch
 
     samples = read_channel(channel)["train"].samples
     torch.manual_seed(0)
@@ -224,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"threads": torch.get_num_threads(), "paint": bench_paint(args.repeats)}
     if not args.skip_training:
         with tempfile.TemporaryDirectory() as scratch:
-            channel = subset_channel(args.data_dir, Path(scratch) / "channel", args.classes)
+            channel = small_channel(Path(scratch) / "channel", args.classes, args.data_dir)
             report["steady_state_cached_head"] = bench_steady_state(channel, args.repeats, args.batch_size)
             if not args.skip_overhead:
                 report["overhead"] = [

@@ -14,14 +14,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import io
 import json
 import statistics
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,16 +30,15 @@ from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import Call, LambdaMetrics, ProvisionedUse
 from localcloud.awslambda.pool import VersionPool
 from localcloud.cloudwatch.provider import Metrics
-from localcloud.core.process import LocalCloudProcess
+from localcloud.core.log_sink import BackgroundLogWriter
 from localcloud.core.state import Store
-from localcloud.logs.provider import BackgroundLogWriter, Logs
+from localcloud.logs.provider import Logs
+from tests.clouds import running_localcloud
+from tests.localcloud.awslambda.lambda_helpers import create_function, metric
+from tests.localcloud.conftest import lambda_role
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROLE_NAME = "bench"
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 HANDLER = """
 import time
 
@@ -53,32 +49,14 @@ def lambda_handler(event, context):
 """
 
 
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", source)
-    return buffer.getvalue()
-
-
 def _ms(call: Any) -> float:
     start = time.perf_counter()
     call()
     return (time.perf_counter() - start) * 1000
 
 
-def _create(client: Any, name: str, role_arn: str) -> None:
-    client.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role_arn,
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": _zip(HANDLER)},
-        Timeout=30,
-    )
-
-
 def first_provisioned_call(client: Any, role_arn: str, rounds: int) -> dict[str, Any]:
-    _create(client, "first", role_arn)
+    create_function(client, "first", HANDLER, role_arn)
     version = client.publish_version(FunctionName="first")["Version"]
     client.create_alias(FunctionName="first", Name="live", FunctionVersion=version)
     invoke = client.invoke
@@ -105,7 +83,7 @@ def first_provisioned_call(client: Any, role_arn: str, rounds: int) -> dict[str,
 
 
 def peak_concurrency(client: Any, cloudwatch: Any, role_arn: str, reserved: int, sleep_s: float) -> dict[str, Any]:
-    _create(client, "cap", role_arn)
+    create_function(client, "cap", HANDLER, role_arn)
     client.put_function_concurrency(FunctionName="cap", ReservedConcurrentExecutions=reserved)
     intervals: list[tuple[float, float]] = []
     throttled: list[str] = []
@@ -131,21 +109,8 @@ def peak_concurrency(client: Any, cloudwatch: Any, role_arn: str, reserved: int,
     for _, step in edges:
         running += step
         peak = max(peak, running)
-    now = dt.datetime.now(dt.UTC)
-    metric_peak = 0.0
-    deadline = time.monotonic() + 10
-    while metric_peak < len(intervals) and metric_peak < reserved and time.monotonic() < deadline:
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName="ConcurrentExecutions",
-            Dimensions=[{"Name": "FunctionName", "Value": "cap"}],
-            StartTime=now - dt.timedelta(minutes=5),
-            EndTime=now + dt.timedelta(minutes=1),
-            Period=60,
-            Statistics=["Maximum"],
-        )["Datapoints"]
-        metric_peak = max((p["Maximum"] for p in points), default=0.0)
-        time.sleep(0.05)
+    most = min(len(intervals), reserved)
+    metric_peak = metric(cloudwatch, "ConcurrentExecutions", {"FunctionName": "cap"}, most, "Maximum")
     return {
         "reserved": reserved,
         "callers": 4 * reserved,
@@ -207,20 +172,14 @@ def bookkeeping_cost(calls: int) -> dict[str, float]:
 
 def run(rounds: int, reserved: int, sleep_s: float, calls: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        limit = max(10, 2 * reserved)
-        cloud = LocalCloudProcess(Path(tmp), ["--no-defaults", "--lambda-concurrency", str(limit)]).start()
-        try:
-            config = Config(retries={"max_attempts": 0}, read_timeout=60, max_pool_connections=4 * reserved + 4)
-            client = cloud.client("lambda", config=config)
-            # CreateFunction insists, as on AWS, on an existing role that trusts Lambda.
-            role_arn = cloud.client("iam").create_role(
-                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
-            )["Role"]["Arn"]
-            results["first_call"] = first_provisioned_call(client, role_arn, rounds)
-            results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), role_arn, reserved, sleep_s)
-        finally:
-            cloud.stop()
+    limit = max(10, 2 * reserved)
+    args = ["--no-defaults", "--lambda-concurrency", str(limit)]
+    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), args) as cloud:
+        config = Config(retries={"max_attempts": 0}, read_timeout=60, max_pool_connections=4 * reserved + 4)
+        client = cloud.client("lambda", config=config)
+        role_arn = lambda_role(cloud, ROLE_NAME)  # CreateFunction insists, as on AWS, on a role that trusts Lambda
+        results["first_call"] = first_provisioned_call(client, role_arn, rounds)
+        results["peak"] = peak_concurrency(client, cloud.client("cloudwatch"), role_arn, reserved, sleep_s)
     results["bookkeeping"] = bookkeeping_cost(calls)
     return results
 

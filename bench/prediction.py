@@ -28,7 +28,7 @@ from PIL import Image
 from bench import verification
 from bench.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from classifier.serving.model import DogBreedModel
-from localcloud.core.process import LocalCloudProcess
+from tests.clouds import running_localcloud
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
@@ -52,77 +52,72 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
     small = sorted(SMALL_SOURCE.iterdir())[0]
     images = {"phone": make_phone_jpeg(small, PHONE_JPEG), "small": small}
     model = DogBreedModel.load(DEFAULT_ONNX)
-    with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloudProcess(Path(tmp)).start()
-        try:
-            cloud.wait_endpoint(ENDPOINT)
-            config = Config(max_pool_connections=8, retries={"mode": "standard", "max_attempts": 1})
-            runtime = cloud.client("sagemaker-runtime", config=config)
-            lambda_ = cloud.client("lambda", config=config)
-            results: dict[str, Any] = {"images": {}}
-            for label, path in images.items():
-                data = path.read_bytes()
-                payload = json.dumps({"image": base64.b64encode(data).decode()}).encode()
-                paths: dict[str, Callable[[], Any]] = {
-                    "reference": lambda data=data: model.predict_bytes(data),
-                    "endpoint": lambda data=data: runtime.invoke_endpoint(
-                        EndpointName=ENDPOINT, ContentType="image/jpeg", Body=data
-                    )["Body"].read(),
-                    "lambda_warm": lambda payload=payload: lambda_.invoke(FunctionName=FUNCTION, Payload=payload)[
-                        "Payload"
-                    ].read(),
-                }
-                for call in paths.values():  # warm every path before timing
-                    call()
-                samples: dict[str, list[float]] = {name: [] for name in paths}
-                for _ in range(rounds):
-                    for name, call in paths.items():
-                        samples[name] += [_ms(call) for _ in range(per_round)]
-                summary = {name: _summary(values) for name, values in samples.items()}
-                reference = summary["reference"]["p50_ms"]
-                for name in ("endpoint", "lambda_warm"):
-                    summary[name]["ratio_p50"] = round(summary[name]["p50_ms"] / reference, 2)
-                with Image.open(path) as im:
-                    summary["size"] = f"{im.width}x{im.height}, {len(data) / 1024:.0f} KB"
-                results["images"][label] = summary
+    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), endpoint=ENDPOINT) as cloud:
+        config = Config(max_pool_connections=8, retries={"mode": "standard", "max_attempts": 1})
+        runtime = cloud.client("sagemaker-runtime", config=config)
+        lambda_ = cloud.client("lambda", config=config)
+        results: dict[str, Any] = {"images": {}}
+        for label, path in images.items():
+            data = path.read_bytes()
+            payload = json.dumps({"image": base64.b64encode(data).decode()}).encode()
+            paths: dict[str, Callable[[], Any]] = {
+                "reference": lambda data=data: model.predict_bytes(data),
+                "endpoint": lambda data=data: runtime.invoke_endpoint(
+                    EndpointName=ENDPOINT, ContentType="image/jpeg", Body=data
+                )["Body"].read(),
+                "lambda_warm": lambda payload=payload: lambda_.invoke(FunctionName=FUNCTION, Payload=payload)[
+                    "Payload"
+                ].read(),
+            }
+            for call in paths.values():  # warm every path before timing
+                call()
+            samples: dict[str, list[float]] = {name: [] for name in paths}
+            for _ in range(rounds):
+                for name, call in paths.items():
+                    samples[name] += [_ms(call) for _ in range(per_round)]
+            summary = {name: _summary(values) for name, values in samples.items()}
+            reference = summary["reference"]["p50_ms"]
+            for name in ("endpoint", "lambda_warm"):
+                summary[name]["ratio_p50"] = round(summary[name]["p50_ms"] / reference, 2)
+            with Image.open(path) as im:
+                summary["size"] = f"{im.width}x{im.height}, {len(data) / 1024:.0f} KB"
+            results["images"][label] = summary
 
-            small_data = images["small"].read_bytes()
-            small_payload = json.dumps({"image": base64.b64encode(small_data).decode()}).encode()
-            cold = []
-            for i in range(cold_starts):
-                lambda_.update_function_configuration(
-                    FunctionName=FUNCTION, Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT, "BENCH_ROUND": str(i)}}
-                )
-                cold.append(_ms(lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)))
-            results["lambda_cold_start"] = _summary(cold)
+        small_data = images["small"].read_bytes()
+        small_payload = json.dumps({"image": base64.b64encode(small_data).decode()}).encode()
+        cold = []
+        for i in range(cold_starts):
+            lambda_.update_function_configuration(
+                FunctionName=FUNCTION, Environment={"Variables": {"ENDPOINT_NAME": ENDPOINT, "BENCH_ROUND": str(i)}}
+            )
+            cold.append(_ms(lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)))
+        results["lambda_cold_start"] = _summary(cold)
 
-            phone_data = images["phone"].read_bytes()
+        phone_data = images["phone"].read_bytes()
+        start = time.perf_counter()
+        for _ in range(throughput_requests):
+            model.predict_bytes(phone_data)
+        sequential = throughput_requests / (time.perf_counter() - start)
+
+        def invoke_phone(_: int) -> None:
+            runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=phone_data)
+
+        with ThreadPoolExecutor(4) as pool:
             start = time.perf_counter()
-            for _ in range(throughput_requests):
-                model.predict_bytes(phone_data)
-            sequential = throughput_requests / (time.perf_counter() - start)
-
-            def invoke_phone(_: int) -> None:
-                runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=phone_data)
-
-            with ThreadPoolExecutor(4) as pool:
-                start = time.perf_counter()
-                list(pool.map(invoke_phone, range(throughput_requests)))
-                concurrent = throughput_requests / (time.perf_counter() - start)
-            results["throughput_phone"] = {
-                "reference_sequential_rps": round(sequential, 1),
-                "endpoint_concurrency4_rps": round(concurrent, 1),
-                "ratio": round(concurrent / sequential, 2),
-            }
-            lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)  # keep one warm environment
-            health = cloud.health()
-            results["localcloud_rss_mb"] = health["rss_mb"]
-            results["processes"] = {
-                "endpoint_instances": health["endpoint_instances"],
-                "lambda_environments": health["lambda_environments"],
-            }
-        finally:
-            cloud.stop()
+            list(pool.map(invoke_phone, range(throughput_requests)))
+            concurrent = throughput_requests / (time.perf_counter() - start)
+        results["throughput_phone"] = {
+            "reference_sequential_rps": round(sequential, 1),
+            "endpoint_concurrency4_rps": round(concurrent, 1),
+            "ratio": round(concurrent / sequential, 2),
+        }
+        lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)  # keep one warm environment
+        health = cloud.health()
+        results["localcloud_rss_mb"] = health["rss_mb"]
+        results["processes"] = {
+            "endpoint_instances": health["endpoint_instances"],
+            "lambda_environments": health["lambda_environments"],
+        }
     results["verification"] = verification.run(images["phone"].read_bytes(), rounds=rounds, per_round=per_round)
     return results
 

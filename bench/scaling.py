@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,50 +22,18 @@ from botocore.config import Config
 
 from bench.bench_model import SMALL_SOURCE
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import running_localcloud
+from tests.localcloud.autoscaling.scaling_helpers import Load, resource, target
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ENDPOINT = "dog-breed-classifier"
-RESOURCE = f"endpoint/{ENDPOINT}/variant/AllTraffic"
-TARGET = {
-    "ServiceNamespace": "sagemaker",
-    "ResourceId": RESOURCE,
-    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-}
+RESOURCE = resource(ENDPOINT)
 
 
-class Load:
-    """Callers invoking the endpoint until stopped; each request's end time, latency and outcome kept."""
-
-    def __init__(self, cloud: LocalCloudProcess, photo: bytes, callers: int, pause_s: float) -> None:
-        config = Config(max_pool_connections=callers + 2, retries={"mode": "standard", "max_attempts": 1})
-        self.runtime = cloud.client("sagemaker-runtime", config=config)
-        self.photo, self.pause_s = photo, pause_s
-        self.samples: list[tuple[float, float]] = []  # (end time, latency ms)
-        self.failures = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._call) for _ in range(callers)]
-        for thread in self._threads:
-            thread.start()
-
-    def _call(self) -> None:
-        while not self._stop.is_set():
-            start = time.perf_counter()
-            try:
-                self.runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=self.photo)[
-                    "Body"
-                ].read()
-                self.samples.append((time.time(), (time.perf_counter() - start) * 1000))
-            except Exception:  # noqa: BLE001 - every failure counts, whatever it is
-                self.failures += 1
-            self._stop.wait(self.pause_s)
-
-    def between(self, start: float, end: float) -> list[float]:
-        return [ms for t, ms in self.samples if start <= t < end]
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+def _load(cloud: LocalCloudProcess, photo: bytes, callers: int, pause_s: float) -> Load:
+    """`callers` sending the photo to the endpoint, each `pause_s` apart, through one client without retries."""
+    config = Config(max_pool_connections=callers + 2, retries={"mode": "standard", "max_attempts": 1})
+    return Load(cloud, ENDPOINT, callers, pause_s, body=photo, content_type="image/jpeg", config=config)
 
 
 def _p(samples: list[float]) -> dict[str, float]:
@@ -109,7 +76,7 @@ def throughput(cloud: LocalCloudProcess, photo: bytes, callers: int, rounds: int
             took = _resize(cloud, count)
             if count == 2:
                 starts.append(took)
-            load = Load(cloud, photo, callers, 0.0)
+            load = _load(cloud, photo, callers, 0.0)
             time.sleep(1.0)  # warm: connections open, queues full
             begin = time.time()
             time.sleep(seconds)
@@ -130,7 +97,7 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
     _resize(cloud, 1)
     time.sleep(20 * period)  # the throughput rounds' datapoints leave the alarms' windows (AlarmLow looks at 15)
     scaling = cloud.client("application-autoscaling")
-    scaling.register_scalable_target(**TARGET, MinCapacity=1, MaxCapacity=2)
+    scaling.register_scalable_target(**target(ENDPOINT, MinCapacity=1, MaxCapacity=2))
     target_value = peak_rps * 0.5 * period  # AWS's guidance: peak RPS x 0.5 x the period
     scaling.put_scaling_policy(
         PolicyName="bench",
@@ -139,10 +106,10 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
             "TargetValue": target_value,
             "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
         },
-        **TARGET,
+        **target(ENDPOINT),
     )
     sagemaker = cloud.client("sagemaker")
-    busy = Load(cloud, photo, callers, 0.0)
+    busy = _load(cloud, photo, callers, 0.0)
     began = time.time()
     _wait(cloud, 2)
     served = time.time()
@@ -152,7 +119,7 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
     out = activities["ScalingActivities"][0]
     out_start, out_end = out["StartTime"].timestamp(), out["EndTime"].timestamp()
 
-    light = Load(cloud, photo, 1, 0.5)
+    light = _load(cloud, photo, 1, 0.5)
     quiet_began = time.time()
     _wait(cloud, 1)
     time.sleep(3 * period)
@@ -161,7 +128,7 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
         "ScalingActivities"
     ][0]
     in_start, in_end = scale_in["StartTime"].timestamp(), scale_in["EndTime"].timestamp()
-    scaling.deregister_scalable_target(**TARGET)
+    scaling.deregister_scalable_target(**target(ENDPOINT))
     assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService"
     return {
         "target_value": target_value,
@@ -176,23 +143,19 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
         "light_after_scale_in": _p(light.between(in_end + period, time.time())),
         "scale_in_after_quiet_s": round(in_start - quiet_began, 2),
         "activities": [(a["Description"], a["StatusCode"]) for a in (out, scale_in)],
-        "failed_requests": busy.failures + light.failures,
+        "failed_requests": len(busy.failures) + len(light.failures),
     }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     photo = sorted(SMALL_SOURCE.iterdir())[0].read_bytes()
-    with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloudProcess(Path(tmp), ["--metric-period-seconds", str(args.period)]).start()
-        try:
-            cloud.wait_endpoint(ENDPOINT)
-            results = {"period_s": args.period, "callers": args.callers}
-            results["throughput"] = throughput(cloud, photo, args.callers, args.rounds, args.seconds)
-            peak = results["throughput"]["rps_1_instance"]
-            results["autoscaling"] = autoscaling(cloud, photo, args.callers, peak, args.period)
-            return results
-        finally:
-            cloud.stop()
+    period = ["--metric-period-seconds", str(args.period)]
+    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), period, endpoint=ENDPOINT) as cloud:
+        results = {"period_s": args.period, "callers": args.callers}
+        results["throughput"] = throughput(cloud, photo, args.callers, args.rounds, args.seconds)
+        peak = results["throughput"]["rps_1_instance"]
+        results["autoscaling"] = autoscaling(cloud, photo, args.callers, peak, args.period)
+        return results
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import statistics
@@ -24,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_training import DEFAULT_DATA
-from classifier.packaging import build_sourcedir
 from localcloud.core.process import LocalCloudProcess
+from tests.channels import upload_sourcedir
+from tests.clouds import running_localcloud
+from tests.localcloud.sagemaker.training_helpers import training_request, wait_training
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-training"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 HEAD_MODE_EPOCHS = 5
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+THROUGHPUT = [{"Name": "train:throughput", "Regex": r"Train throughput: ([0-9\.]+)"}]
 
 
 def _upload_dataset(s3: Any, source: Path, prefix: str) -> None:
@@ -42,35 +45,10 @@ def _upload_dataset(s3: Any, source: Path, prefix: str) -> None:
 
 
 def _create_job(sagemaker: Any, name: str, channel: str, **hyper: str) -> None:
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={
-            "TrainingImage": IMAGE,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "train:throughput", "Regex": r"Train throughput: ([0-9\.]+)"}],
-        },
-        RoleArn="arn:aws:iam::000000000000:role/bench",
-        HyperParameters={
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
-            **{k: json.dumps(v) for k, v in hyper.items()},
-        },
-        InputDataConfig=[
-            {
-                "ChannelName": "training",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": channel,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    request = training_request(
+        name, bucket=BUCKET, channel=channel, metrics=THROUGHPUT, role="bench", max_runtime=3600, **hyper
     )
+    sagemaker.create_training_job(**request)
 
 
 def _first_log_line_seconds(cloud: LocalCloudProcess, name: str, channel: str) -> float:
@@ -94,12 +72,8 @@ def _first_log_line_seconds(cloud: LocalCloudProcess, name: str, channel: str) -
 
 
 def _wait(cloud: LocalCloudProcess, name: str) -> dict[str, Any]:
-    sagemaker = cloud.client("sagemaker")
-    while True:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return job
-        time.sleep(0.5)
+    """The job once it has ended, however long that takes."""
+    return wait_training(cloud, name, timeout=math.inf, interval=0.5)
 
 
 def _bare(epochs: int, keep_features: bool) -> dict[str, Any]:
@@ -122,12 +96,13 @@ def _job_throughput(cloud: LocalCloudProcess, name: str) -> float:
 
 def _render_seconds(env: dict[str, str], page: str, query: dict[str, str] | None = None, runs: int = 3) -> float:
     """Median seconds for Streamlit to run the page script, as a browser visit would."""
-    from streamlit.testing.v1 import AppTest
+    from tests.pages.conftest import dashboard
 
     os.environ.update(env)
+    os.environ["DASHBOARD_AUTH"] = "none"  # as the page tests run it: sign-in is not what is timed
     samples = []
     for _ in range(runs):
-        app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
+        app = dashboard().run()
         if query:
             app.query_params.update(query)
         start = time.perf_counter()
@@ -142,14 +117,12 @@ def _render_seconds(env: dict[str, str], page: str, query: dict[str, str] | None
 def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cloud = LocalCloudProcess(
-            Path(tmp) / "cloud", ["--no-defaults", "--training-instances", str(jobs_for_list + 10)]
-        ).start()
-        try:
+        args = ["--no-defaults", "--training-instances", str(jobs_for_list + 10)]
+        with running_localcloud(Path(tmp) / "cloud", args) as cloud:
             s3, sagemaker, logs = cloud.client("s3"), cloud.client("sagemaker"), cloud.client("logs")
             s3.create_bucket(Bucket=BUCKET)
             _upload_dataset(s3, DEFAULT_DATA, "datasets/dogs-wiki-133")
-            s3.upload_file(str(build_sourcedir(Path(tmp) / "sourcedir.tar.gz")), BUCKET, "code/sourcedir.tar.gz")
+            upload_sourcedir(s3, BUCKET)
             channel = f"s3://{BUCKET}/datasets/dogs-wiki-133"
 
             first_lines = []
@@ -213,8 +186,6 @@ def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
                 "lines": log_lines + 100,
                 "median": round(_render_seconds(env, "pages/job.py", {"job": "throughput-kept"}), 2),
             }
-        finally:
-            cloud.stop()
     return results
 
 

@@ -19,66 +19,41 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_training import DEFAULT_DATA
-from classifier.packaging import build_sourcedir
 from localcloud.core.process import LocalCloudProcess
+from tests.channels import upload_breeds, upload_sourcedir
+from tests.clouds import running_localcloud
+from tests.localcloud.sagemaker.tuning_helpers import request, trials, wait_tuning
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench-tuning"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
 METRIC = "validation:accuracy"
+LEARNING_RATE = [{"Name": "learning_rate", "MinValue": "0.0005", "MaxValue": "0.05", "ScalingType": "Logarithmic"}]
+BATCH_SIZE = [{"Name": "batch_size", "Values": ['"16"', '"32"']}]
 
 
 def _upload(cloud: LocalCloudProcess, source: Path, classes: int) -> None:
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    breeds = sorted(p.name for p in (source / "train").iterdir())[:classes]
-    for split in ("train", "valid", "test"):
-        for breed in breeds:
-            for photo in sorted((source / split / breed).glob("*")):
-                s3.upload_file(str(photo), BUCKET, f"data/{split}/{breed}/{photo.name}")
-    with tempfile.TemporaryDirectory() as scratch:
-        s3.upload_file(str(build_sourcedir(Path(scratch) / "sourcedir.tar.gz")), BUCKET, "code/sourcedir.tar.gz")
+    upload_breeds(s3, BUCKET, "data", sorted(p.name for p in (source / "train").iterdir())[:classes], source)
+    upload_sourcedir(s3, BUCKET)
 
 
-def _request(name: str, strategy: str, trials: int, parallel: int, static: dict[str, str], **config: Any) -> dict:
-    return {
-        "HyperParameterTuningJobName": name,
-        "HyperParameterTuningJobConfig": {
-            "Strategy": strategy,
-            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": METRIC},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": trials, "MaxParallelTrainingJobs": parallel},
-            "ParameterRanges": {
-                "ContinuousParameterRanges": [
-                    {"Name": "learning_rate", "MinValue": "0.0005", "MaxValue": "0.05", "ScalingType": "Logarithmic"}
-                ],
-                "CategoricalParameterRanges": [{"Name": "batch_size", "Values": ['"16"', '"32"']}],
-            },
-            "RandomSeed": 42,
-            **config,
-        },
-        "TrainingJobDefinition": {
-            "StaticHyperParameters": {
-                "sagemaker_program": '"train.py"',
-                "sagemaker_submit_directory": f'"s3://{BUCKET}/code/sourcedir.tar.gz"',
-                **{k: json.dumps(v) for k, v in {"fine_tune": "head", **static}.items()},
-            },
-            "AlgorithmSpecification": {
-                "TrainingImage": IMAGE,
-                "TrainingInputMode": "File",
-                "MetricDefinitions": [{"Name": METRIC, "Regex": r"valid_acc=([0-9\.]+)"}],
-            },
-            "RoleArn": "arn:aws:iam::000000000000:role/bench",
-            "InputDataConfig": [
-                {
-                    "ChannelName": "training",
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data"}},
-                }
-            ],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        },
-    }
+def _request(name: str, strategy: str, max_jobs: int, parallel: int, static: dict[str, str], **config: Any) -> dict:
+    return request(
+        name,
+        bucket=BUCKET,
+        strategy=strategy,
+        max_jobs=max_jobs,
+        parallel=parallel,
+        continuous=LEARNING_RATE,
+        categorical=BATCH_SIZE,
+        static={"fine_tune": "head", **static},
+        metric=METRIC,
+        metrics=[{"Name": METRIC, "Regex": r"valid_acc=([0-9\.]+)"}],
+        max_runtime=3600,
+        RandomSeed=42,
+        **config,
+    )
 
 
 def _run(cloud: LocalCloudProcess, body: dict) -> dict[str, Any]:
@@ -87,17 +62,10 @@ def _run(cloud: LocalCloudProcess, body: dict) -> dict[str, Any]:
     name = body["HyperParameterTuningJobName"]
     start = time.perf_counter()
     sagemaker.create_hyper_parameter_tuning_job(**body)
-    while True:
-        job = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        if job["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
-            break
-        time.sleep(0.2)
+    job = wait_tuning(cloud, name, timeout=math.inf, interval=0.2)
     wall = time.perf_counter() - start
-    summaries = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-        HyperParameterTuningJobName=name, MaxResults=100
-    )["TrainingJobSummaries"]
     seconds = []
-    for trial in summaries:
+    for trial in trials(cloud, name):
         described = sagemaker.describe_training_job(TrainingJobName=trial["TrainingJobName"])
         seconds.append((described["TrainingEndTime"] - described["CreationTime"]).total_seconds())
     return {
@@ -119,33 +87,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per trial in the Hyperband comparison")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"classes": args.classes, "trials": args.trials, "parallel": args.parallel}
-    with tempfile.TemporaryDirectory(prefix="bench-tuning-") as scratch:
-        cloud = LocalCloudProcess(Path(scratch), ["--no-defaults"]).start()
-        try:
-            _upload(cloud, args.data_dir, args.classes)
-            quick = {"epochs": "1", "cache_features": "true"}
-            overhead = _run(cloud, _request("overhead", "Random", args.trials, args.parallel, quick))
-            bound = math.ceil(args.trials / args.parallel) * overhead["median_trial_s"]
-            overhead["ratio_to_waves_x_median"] = round(overhead["wall_s"] / bound, 3)
-            results["overhead"] = overhead
-            static = {"epochs": str(args.epochs), "cache_features": "false"}
-            plain = _run(cloud, _request("plain", "Random", args.trials, args.parallel, static))
-            hyperband = _run(
-                cloud,
-                _request(
-                    "hyperband",
-                    "Hyperband",
-                    args.trials,
-                    args.parallel,
-                    static,
-                    StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": args.epochs}},
-                ),
-            )
-            results["random"], results["hyperband"] = plain, hyperband
-            results["hyperband_time_ratio"] = round(hyperband["wall_s"] / plain["wall_s"], 3)
-            results["hyperband_best_ratio"] = round(hyperband["best_objective"] / plain["best_objective"], 3)
-        finally:
-            cloud.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-tuning-") as scratch,
+        running_localcloud(Path(scratch), ["--no-defaults"]) as cloud,
+    ):
+        _upload(cloud, args.data_dir, args.classes)
+        quick = {"epochs": "1", "cache_features": "true"}
+        overhead = _run(cloud, _request("overhead", "Random", args.trials, args.parallel, quick))
+        bound = math.ceil(args.trials / args.parallel) * overhead["median_trial_s"]
+        overhead["ratio_to_waves_x_median"] = round(overhead["wall_s"] / bound, 3)
+        results["overhead"] = overhead
+        static = {"epochs": str(args.epochs), "cache_features": "false"}
+        plain = _run(cloud, _request("plain", "Random", args.trials, args.parallel, static))
+        hyperband = _run(
+            cloud,
+            _request(
+                "hyperband",
+                "Hyperband",
+                args.trials,
+                args.parallel,
+                static,
+                StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": args.epochs}},
+            ),
+        )
+        results["random"], results["hyperband"] = plain, hyperband
+        results["hyperband_time_ratio"] = round(hyperband["wall_s"] / plain["wall_s"], 3)
+        results["hyperband_best_ratio"] = round(hyperband["best_objective"] / plain["best_objective"], 3)
     print(json.dumps(results, indent=2))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))

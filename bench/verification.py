@@ -17,10 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 
 from bench.bench_model import DEFAULT_ONNX
 from localcloud.auth import policy
@@ -32,6 +29,7 @@ from localcloud.core.bootstrap import ENDPOINT_NAME, seed_defaults
 from localcloud.core.protocol import Request
 from localcloud.core.server import CloudServer
 from localcloud.iam.managed import MANAGED
+from tests.localcloud.auth.sigv4_helpers import signed
 
 
 class _PassThrough:
@@ -44,26 +42,13 @@ class _PassThrough:
         return Signed(self.key, "us-east-1", "sagemaker")
 
 
-def _signed(key: AccessKey, host: str, path: str, body: bytes, headers: dict[str, str]) -> Request:
-    aws = AWSRequest(method="POST", url=f"http://{host}{path}", data=body, headers=headers)
-    credentials = Credentials(key.access_key_id, key.secret_access_key)
-    SigV4Auth(credentials, "sagemaker", "us-east-1").add_auth(aws)
-    sent = {k.lower(): v for k, v in aws.headers.items()} | {"host": host}
-    return Request("POST", path, "", sent, body)
-
-
 def verifier_alone(verifier: Verifier, key: AccessKey, photo: bytes, repeats: int) -> dict[str, float]:
-    host = "127.0.0.1:4566"
     requests = {
-        "invoke_endpoint_phone_us": _signed(
-            key, host, f"/endpoints/{ENDPOINT_NAME}/invocations", photo, {"Content-Type": "image/jpeg"}
+        "invoke_endpoint_phone_us": signed(
+            key, path=f"/endpoints/{ENDPOINT_NAME}/invocations", body=photo, headers={"Content-Type": "image/jpeg"}
         ),
-        "list_endpoints_us": _signed(
-            key,
-            host,
-            "/",
-            b"{}",
-            {"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"},
+        "list_endpoints_us": signed(
+            key, headers={"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"}
         ),
     }
     result = {}

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 from classifier.training.batches import CachedFeatureBatches, DecodedBatches, ImageDataset, image_tensor
 from classifier.training.breed_net import BreedNet
 from classifier.training.image_folder import read_channel
-from tests.classifier.test_train import DATASET, small_channel
+from tests.channels import DATASET, small_channel
 
 pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"dataset not found at {DATASET}")
 

@@ -9,7 +9,8 @@ import pytest
 from classifier.recording.reader import load_recording, read_recording_dir
 from classifier.recording.recorder import SPREAD_STEPS
 from classifier.rules.debugger_rules import evaluate_rule
-from tests.classifier.test_train import DATASET, script_env, small_channel, train
+from tests.channels import DATASET, small_channel
+from tests.classifier.test_train import script_env, train
 
 LOSS_RULES = ("LossNotDecreasing", "ExplodingTensor", "VanishingGradient")
 

@@ -18,9 +18,9 @@ from classifier.labels import udacity_labels
 from classifier.packaging import build_sourcedir
 from classifier.serving import inference
 from classifier.training.train import main
+from tests.channels import DATASET, small_channel
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASET = ROOT.parent / "shared" / "datasets" / "dogs-wiki-133"
 EPOCH_LINE = re.compile(
     r"^Epoch (\d+)/(\d+): train_loss=([0-9\.]+) train_acc=([0-9\.]+) valid_loss=([0-9\.]+) valid_acc=([0-9\.]+)$"
 )
@@ -52,20 +52,6 @@ def train(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[s
         text=True,
         timeout=280,
     )
-
-
-def small_channel(root: Path, classes: int = 12) -> Path:
-    """The first classes that have photos in all three splits, linked into a fresh channel: seconds to train."""
-    names = [
-        d.name
-        for d in sorted((DATASET / "train").iterdir())
-        if all((DATASET / split / d.name).is_dir() for split in ("valid", "test"))
-    ][:classes]
-    for split in ("train", "valid", "test"):
-        for name in names:
-            (root / split).mkdir(parents=True, exist_ok=True)
-            (root / split / name).symlink_to(DATASET / split / name)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from botocore.validate import ParamValidator
 from localcloud.auth.keys import root_identity
 from localcloud.core.process import LocalCloudProcess
 from localcloud.core.registry import Call
+from tests.clouds import running_localcloud
 
 READ_TIMEOUT = 1.0  # the `door` localcloud gives slow clients this long to send a request
 CALL = Call("us-east-1", root_identity("AKIAEXAMPLE000000000"))  # for operations called in-process
@@ -98,10 +99,9 @@ def lambda_role(cloud: LocalCloudProcess, name: str = "test") -> str:
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """A bare localcloud, with the role `test` that the tests' functions run as."""
-    process = LocalCloudProcess(tmp_path_factory.mktemp("bare-localcloud"), ["--no-defaults"]).start()
-    lambda_role(process)
-    yield process
-    process.stop()
+    with running_localcloud(tmp_path_factory.mktemp("bare-localcloud"), ["--no-defaults"]) as process:
+        lambda_role(process)
+        yield process
 
 
 def deploy_echo(
@@ -134,8 +134,6 @@ def deploy_echo(
 @pytest.fixture(scope="module")
 def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """A localcloud that gives slow clients one second to send their request."""
-    process = LocalCloudProcess(
-        tmp_path_factory.mktemp("front-door"), ["--no-defaults", "--read-timeout", str(READ_TIMEOUT)]
-    ).start()
-    yield process
-    process.stop()
+    args = ["--no-defaults", "--read-timeout", str(READ_TIMEOUT)]
+    with running_localcloud(tmp_path_factory.mktemp("front-door"), args) as process:
+        yield process

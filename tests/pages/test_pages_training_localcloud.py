@@ -7,8 +7,8 @@ import pytest
 
 from services.core.clients import CloudSettings
 from services.data.datasets import DatasetService
-from services.training.ec2_training import Ec2Options, Ec2TrainingService, artifact_uri
-from services.training.job_spec import TrainingSpec, generate_job_name
+from services.training.ec2_training import Ec2Options, Ec2TrainingService
+from services.training.job_spec import TrainingSpec, artifact_uri, generate_job_name
 from tests.pages.conftest import dashboard
 
 SAMPLE_PREFIX = "datasets/dogs-wiki-133/"

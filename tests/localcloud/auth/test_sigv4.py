@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from localcloud.auth.keys import AccessKey, KeyTable, new_access_key_id, new_secret
 from localcloud.auth.refusal import Refusal
@@ -16,16 +13,7 @@ from localcloud.auth.sigv4 import Verifier
 from localcloud.core.protocol import Request
 from localcloud.core.registry import Identity
 from localcloud.core.state import Store
-
-HOST = "127.0.0.1:4566"
-
-
-def signed(key: AccessKey, *, token: str | None = None) -> Request:
-    aws = AWSRequest(
-        method="POST", url=f"http://{HOST}/", data=b"{}", headers={"X-Amz-Target": "SageMaker.ListEndpoints"}
-    )
-    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key, token), "sagemaker", "us-east-1").add_auth(aws)
-    return Request("POST", "/", "", {k.lower(): v for k, v in aws.headers.items()} | {"host": HOST}, b"{}")
+from tests.localcloud.auth.sigv4_helpers import signed
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ one-minute period lasts one second (`--metric-period-seconds 1`) and that allows
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.core.process import LocalCloudProcess
+from tests.localcloud.autoscaling.scaling_helpers import DIMENSION, Load, resource, target
 from tests.localcloud.conftest import assert_shape, deploy_echo
 
-DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 WAIT_S = 120.0
 
 
@@ -26,14 +25,6 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess
     ).start()
     yield process
     process.stop()
-
-
-def resource(name: str, variant: str = "AllTraffic") -> str:
-    return f"endpoint/{name}/variant/{variant}"
-
-
-def target(name: str, **kwargs) -> dict:
-    return {"ServiceNamespace": "sagemaker", "ResourceId": resource(name), "ScalableDimension": DIMENSION, **kwargs}
 
 
 def until(condition: Callable[[], object], what: str) -> object:
@@ -56,33 +47,6 @@ def error_of(call: Callable[[], object]) -> tuple[str, str]:
 def variant(cloud: LocalCloudProcess, name: str) -> dict:
     description = cloud.client("sagemaker").describe_endpoint(EndpointName=name)
     return {"Status": description["EndpointStatus"], **description["ProductionVariants"][0]}
-
-
-class Load:
-    """Callers invoking an endpoint through boto3 until stopped; every failure is kept."""
-
-    def __init__(self, cloud: LocalCloudProcess, name: str, callers: int, pause_s: float) -> None:
-        self.runtime = cloud.client("sagemaker-runtime")
-        self.name, self.pause_s = name, pause_s
-        self.ok, self.failures = 0, []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._call) for _ in range(callers)]
-        for thread in self._threads:
-            thread.start()
-
-    def _call(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.runtime.invoke_endpoint(EndpointName=self.name, Body=b"hi", ContentType="text/plain")
-                self.ok += 1
-            except Exception as exc:  # noqa: BLE001 - a failure of any kind is what the test counts
-                self.failures.append(exc)
-            self._stop.wait(self.pause_s)
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
 
 
 def test_load_scales_out_and_quiet_scales_in(fast):

@@ -8,7 +8,6 @@ depend on timing. The bare localcloud has an account limit of 10, of which 1 sta
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import threading
 import time
@@ -18,7 +17,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.localcloud.conftest import assert_shape, function_zip
+from tests.localcloud.awslambda.lambda_helpers import create_function, metric
+from tests.localcloud.conftest import assert_shape
 
 ROLE = "arn:aws:iam::000000000000:role/test"
 GATED = """
@@ -48,15 +48,7 @@ def cloudwatch(cloud):
 
 
 def create(client, name: str, greeting: str = "v1") -> None:
-    client.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=ROLE,
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": function_zip(GATED)},
-        Timeout=30,
-        Environment={"Variables": {"GREETING": greeting}},
-    )
+    create_function(client, name, GATED, ROLE, Environment={"Variables": {"GREETING": greeting}})
 
 
 def error_of(call) -> dict:
@@ -101,28 +93,6 @@ def burst(client, name: str, callers: int, running: int, tmp: Path, qualifier: s
     for t in threads:
         t.join()
     return results
-
-
-def metric(cloudwatch, name: str, dimensions: dict, expect: float, statistic: str = "Sum") -> float:
-    """The metric's statistic over the last minutes, polled until it shows `expect` (metrics land a moment
-    after the call, as on AWS); returns what it shows last."""
-    deadline = time.monotonic() + 10
-    while True:
-        now = dt.datetime.now(dt.UTC)
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName=name,
-            Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-            StartTime=now - dt.timedelta(minutes=10),
-            EndTime=now + dt.timedelta(minutes=1),
-            Period=60,
-            Statistics=[statistic],
-        )["Datapoints"]
-        values = [p[statistic] for p in points]
-        value = (sum(values) if statistic == "Sum" else max(values)) if values else 0.0
-        if value == expect or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_reserved_concurrency_and_account_settings(client):

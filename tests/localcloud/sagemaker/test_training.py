@@ -16,6 +16,7 @@ from localcloud.core.process import LocalCloudProcess
 from services.core.clients import CloudSettings
 from services.training.sagemaker_training import TrainingService
 from tests.localcloud.conftest import assert_shape
+from tests.localcloud.sagemaker.training_helpers import training_request, wait_training
 
 PROGRAM = textwrap.dedent("""
     import argparse, json, os, sys, time
@@ -94,50 +95,15 @@ def training_cloud(tmp_path_factory):
 def launch(
     cloud, name: str, *, count: int = 1, channel: str = "s3://ml-bucket/data", max_runtime: int = 600, **hyper: str
 ) -> None:
-    cloud.client("sagemaker").create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={
-            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312",
-            "TrainingInputMode": "File",
-            "MetricDefinitions": METRICS,
-        },
-        RoleArn="arn:aws:iam::000000000000:role/test",
-        HyperParameters={
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": '"s3://ml-bucket/code/sourcedir.tar.gz"',
-            **{k: json.dumps(v) for k, v in hyper.items()},
-        },
-        InputDataConfig=[
-            {
-                "ChannelName": "training",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": channel,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": "s3://ml-bucket/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
+    request = training_request(
+        name, bucket="ml-bucket", channel=channel, metrics=METRICS, count=count, max_runtime=max_runtime, **hyper
     )
-
-
-def wait(cloud, name: str, timeout: float = 60) -> dict:
-    sagemaker = cloud.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while True:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
+    cloud.client("sagemaker").create_training_job(**request)
 
 
 def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     launch(training_cloud, "ok-job", epochs="3", learning_rate="0.1")
-    job = wait(training_cloud, "ok-job")
+    job = wait_training(training_cloud, "ok-job")
     assert_shape(training_cloud.client("sagemaker"), "DescribeTrainingJob", job)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
@@ -200,7 +166,7 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
 
 def test_failed_job_has_reason_and_last_lines(training_cloud):
     launch(training_cloud, "bad-job", fail="yes")
-    job = wait(training_cloud, "bad-job")
+    job = wait_training(training_cloud, "bad-job")
     assert job["TrainingJobStatus"] == "Failed"
     assert "ExitCode 3" in job["FailureReason"]
     assert "the data is wrong" in job["FailureReason"]
@@ -224,7 +190,7 @@ def test_stop_a_running_job_that_saves_nothing_leaves_no_model(training_cloud):
     wait_for_line(training_cloud, "long-job", "Epoch 1/100")
     sagemaker = training_cloud.client("sagemaker")
     sagemaker.stop_training_job(TrainingJobName="long-job")
-    job = wait(training_cloud, "long-job")
+    job = wait_training(training_cloud, "long-job")
     assert job["TrainingJobStatus"] == "Stopped"
     assert "Uploading" not in [t["Status"] for t in job["SecondaryStatusTransitions"]]
     listing = training_cloud.client("s3").list_objects_v2(Bucket="ml-bucket", Prefix="output/long-job/")
@@ -238,7 +204,7 @@ def test_a_stopped_job_uploads_the_model_its_program_saved_on_sigterm(training_c
     launch(training_cloud, "saving-job", epochs="100", sleep="0.5", save_on_sigterm="yes")
     wait_for_line(training_cloud, "saving-job", "Epoch 1/100")
     training_cloud.client("sagemaker").stop_training_job(TrainingJobName="saving-job")
-    job = wait(training_cloud, "saving-job")
+    job = wait_training(training_cloud, "saving-job")
     assert job["TrainingJobStatus"] == "Stopped"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-3:] == ["Stopping", "Uploading", "Stopped"]
     archive = training_cloud.client("s3").get_object(Bucket="ml-bucket", Key="output/saving-job/output/model.tar.gz")
@@ -248,14 +214,14 @@ def test_a_stopped_job_uploads_the_model_its_program_saved_on_sigterm(training_c
 
 def test_max_runtime_stops_the_job(training_cloud):
     launch(training_cloud, "slow-job", epochs="100", sleep="0.5", max_runtime=2)
-    job = wait(training_cloud, "slow-job")
+    job = wait_training(training_cloud, "slow-job")
     assert job["TrainingJobStatus"] == "Stopped"
     assert job["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
 def test_two_instances_each_run_the_program(training_cloud):
     launch(training_cloud, "pair-job", count=2, epochs="1")
-    job = wait(training_cloud, "pair-job")
+    job = wait_training(training_cloud, "pair-job")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["BillableTimeInSeconds"] >= 2
 
@@ -278,7 +244,7 @@ def test_bad_requests(training_cloud):
         launch(training_cloud, "bad_name!")
     assert error.value.response["Error"]["Code"] == "ValidationException"
     launch(training_cloud, "empty-channel", channel="s3://ml-bucket/nothing-here")
-    job = wait(training_cloud, "empty-channel")
+    job = wait_training(training_cloud, "empty-channel")
     assert job["TrainingJobStatus"] == "Failed" and "No S3 objects found" in job["FailureReason"]
     with pytest.raises(ClientError) as error:
         launch(training_cloud, "ok-job")

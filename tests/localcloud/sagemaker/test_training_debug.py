@@ -5,18 +5,16 @@ statuses as AWS words them; bad rule parameters get AWS's ValidationException.""
 from __future__ import annotations
 
 import json
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from classifier.packaging import build_sourcedir
 from classifier.recording.reader import load_recording
 from localcloud.core.process import LocalCloudProcess
+from tests.channels import complete_breeds, upload_breeds, upload_sourcedir
 from tests.localcloud.conftest import assert_shape
 from tests.localcloud.sagemaker.test_training import SAGEMAKER_TRUST
+from tests.localcloud.sagemaker.training_helpers import wait_training
 
 CLASSES = 8
 RULE_IMAGE = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
@@ -29,17 +27,8 @@ def cloud(tmp_path_factory, datasets):
     s3 = process.client("s3")
     s3.create_bucket(Bucket="dbg")
     source = datasets / "dogs-wiki-133"
-    breeds = [
-        d.name
-        for d in sorted((source / "train").iterdir())
-        if all((source / split / d.name).is_dir() for split in ("valid", "test"))
-    ][:CLASSES]
-    for split in ("train", "valid", "test"):
-        for breed in breeds:
-            for photo in sorted((source / split / breed).glob("*")):
-                s3.upload_file(str(photo), "dbg", f"dogs/{split}/{breed}/{photo.name}")
-    with tempfile.TemporaryDirectory() as scratch:
-        s3.upload_file(str(build_sourcedir(Path(scratch) / "sourcedir.tar.gz")), "dbg", "code/sourcedir.tar.gz")
+    upload_breeds(s3, "dbg", "dogs", complete_breeds(CLASSES, source), source)
+    upload_sourcedir(s3, "dbg")
     yield process
     process.stop()
 
@@ -90,16 +79,6 @@ def request(name: str, learning_rate: str, **extra) -> dict:
     return body
 
 
-def wait(cloud, name: str, timeout: float = 240) -> dict:
-    sagemaker = cloud.client("sagemaker")
-    deadline = time.monotonic() + timeout
-    while True:
-        job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.5)
-
-
 def statuses(job: dict, key: str = "DebugRuleEvaluationStatuses") -> dict[str, dict]:
     return {s["RuleConfigurationName"]: s for s in job[key]}
 
@@ -121,7 +100,7 @@ def test_sane_and_wild_learning_rates_get_their_rule_statuses(cloud):
         "NoIssuesFound",
     }
 
-    sane = wait(cloud, "sane")
+    sane = wait_training(cloud, "sane", timeout=240, interval=0.5)
     assert sane["TrainingJobStatus"] == "Completed", sane.get("FailureReason")
     assert_shape(sagemaker, "DescribeTrainingJob", sane)
     assert sane["ProfilingStatus"] == "Enabled"
@@ -142,7 +121,7 @@ def test_sane_and_wild_learning_rates_get_their_rule_statuses(cloud):
     times = rec.system[("algo-1", "cpu", "cpu0", "CPUUtilization")].steps
     assert len(times) > 3 and 0.05 < float(times[1] - times[0]) < 0.5  # ProfilingIntervalInMilliseconds 100
 
-    wild = wait(cloud, "wild")
+    wild = wait_training(cloud, "wild", timeout=240, interval=0.5)
     assert wild["TrainingJobStatus"] == "Completed", wild.get("FailureReason")
     fired = statuses(wild)["LossNotDecreasing"]
     assert fired["RuleEvaluationStatus"] == "IssuesFound"
@@ -179,7 +158,7 @@ def test_a_data_parallel_job_records_both_hosts(cloud):
     body["ResourceConfig"] = {**body["ResourceConfig"], "InstanceCount": 2}
     body["HyperParameters"] = {**body["HyperParameters"], "epochs": '"2"'}
     sagemaker.create_training_job(**body)
-    job = wait(cloud, "two-hosts")
+    job = wait_training(cloud, "two-hosts", timeout=240, interval=0.5)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     rec = recording(cloud, "two-hosts")
     assert rec.hosts == ["algo-1", "algo-2"]
@@ -194,7 +173,7 @@ def test_a_job_that_fails_before_training_ends_its_rules_in_error(cloud):
     body = request("no-data", "0.01")
     body["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "s3://dbg/no-such-prefix"
     sagemaker.create_training_job(**body)
-    job = wait(cloud, "no-data")
+    job = wait_training(cloud, "no-data", timeout=240, interval=0.5)
     assert job["TrainingJobStatus"] == "Failed"
     loss = statuses(job)["LossNotDecreasing"]
     assert loss["RuleEvaluationStatus"] == "Error"

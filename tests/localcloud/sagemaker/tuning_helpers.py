@@ -64,6 +64,7 @@ def request(
     metric: str = "validation:accuracy",
     metrics: list[dict[str, str]] | None = None,
     warm_start: dict[str, Any] | None = None,
+    max_runtime: int = 600,
     **config: Any,
 ) -> dict[str, Any]:
     """CreateHyperParameterTuningJob as the SDK's HyperparameterTuner sends it: static values JSON-quoted,
@@ -119,7 +120,7 @@ def request(
             ],
             "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
             "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+            "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
         },
     }
     if warm_start:
@@ -138,14 +139,16 @@ def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def wait_tuning(cloud: LocalCloudProcess, name: str, timeout: float = 240) -> dict[str, Any]:
+def wait_tuning(cloud: LocalCloudProcess, name: str, timeout: float = 240, interval: float = 0.3) -> dict[str, Any]:
+    """DescribeHyperParameterTuningJob once the job has ended, polled every `interval` s (as it stands after
+    `timeout` s)."""
     sagemaker = cloud.client("sagemaker")
     deadline = time.monotonic() + timeout
     while True:
         job = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         if job["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped") or time.monotonic() > deadline:
             return job
-        time.sleep(0.3)
+        time.sleep(interval)
 
 
 def trials(cloud: LocalCloudProcess, name: str) -> list[dict[str, Any]]:
