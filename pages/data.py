@@ -12,14 +12,8 @@ from app.widgets.formatting import size
 from app.widgets.jobs import dataset_frame
 from services.core.errors import ServiceError
 from services.data.dataset_files import dataset_name_for, local_classes
-from services.data.datasets import (
-    DOG_IMAGES_URL,
-    SAMPLE_DATASET,
-    DatasetService,
-    DatasetSummary,
-    dataset_prefix,
-    missing_udacity_classes,
-)
+from services.data.dataset_summary import DatasetSummary, missing_udacity_classes
+from services.data.datasets import DOG_IMAGES_URL, SAMPLE_DATASET, DatasetService, dataset_prefix
 from services.serving.lineage import LineageService
 
 operators_only("Data")

@@ -13,12 +13,12 @@ from services.core.errors import ServiceError
 from services.core.pricing import COST_NOTE, DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES, estimate_cost, estimate_ec2_cost
 from services.training.ec2_training import (
     DEFAULT_EC2_INSTANCE_TYPE,
-    DEFAULT_EC2_MAX_RUNTIME_S,
     DEFAULT_INSTANCE_PROFILE,
     Ec2Options,
     Ec2TrainingService,
     ami_for,
 )
+from services.training.ec2_user_data import DEFAULT_EC2_MAX_RUNTIME_S
 from services.training.job_spec import (
     DEFAULT_MAX_RUNTIME_S,
     DEFAULT_METRIC_DEFINITIONS,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from services.data.datasets import DatasetSummary
+from services.data.dataset_summary import DatasetSummary
 
 
 def live(key: str, body: Callable[[], bool], *, every: str = "2s") -> None:

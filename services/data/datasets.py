@@ -3,7 +3,8 @@
 A training job's `training` channel is an S3 prefix in the ImageFolder layout the original project used
 (`dogImages/train/001.Affenpinscher/…jpg`). This module uploads such a tree from a folder or a zip, and
 reads back what is under a prefix, so an operator sees classes, counts per split and problems (empty
-classes, classes missing from a split, unreadable images) before paying for a job.
+classes, classes missing from a split, unreadable images) before paying for a job; the summary itself is
+built in `dataset_summary`.
 
 (Named `datasets` rather than `data`: `services/data/` already holds the class list.)
 """
@@ -14,16 +15,15 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from classifier.labels import udacity_folders
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.data.dataset_files import (
     SPLITS,
@@ -35,6 +35,7 @@ from services.data.dataset_files import (
     scan_local,
     verify_images,
 )
+from services.data.dataset_summary import DatasetSummary, summarize
 
 DOG_IMAGES_URL = "https://s3-us-west-1.amazonaws.com/udacity-aind/dog-project/dogImages.zip"
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,45 +51,7 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-@dataclass(frozen=True)
-class ClassCount:
-    """Images of one class in each split."""
-
-    name: str
-    train: int
-    valid: int
-    test: int
-
-
-@dataclass(frozen=True)
-class DatasetSummary:
-    """What is in a dataset: classes, images per split, total size, and what looks wrong.
-
-    `uri` is the `s3://bucket/prefix/` a training channel points at; `uploaded` is how many files this
-    call sent (0 when only reading). `missing_classes` are the Udacity classes a dataset in Udacity's folder
-    names lacks (a model trained on it never predicts them); `single_photo_classes` have one training photo.
-    """
-
-    bucket: str
-    prefix: str
-    classes: list[ClassCount]
-    split_totals: dict[str, int]
-    total_bytes: int
-    warnings: list[str] = field(default_factory=list)
-    uploaded: int = 0
-    missing_classes: list[str] = field(default_factory=list)
-    single_photo_classes: list[str] = field(default_factory=list)
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    @property
-    def train_size(self) -> int:
-        return self.split_totals.get("train", 0)
-
-
-class DatasetService:
+class DatasetService(AwsService):
     """Uploads ImageFolder datasets to S3 and summarises what is under a prefix."""
 
     def __init__(
@@ -98,9 +61,7 @@ class DatasetService:
         sts_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._session = boto3_session
-        self._settings = settings or CloudSettings.from_env()
-        self._client = LazyClients(self._settings, self._session, {"s3": s3_client, "sts": sts_client})
+        super().__init__(settings, boto3_session=boto3_session, clients={"s3": s3_client, "sts": sts_client})
 
     # -- where datasets live ------------------------------------------------------------------
     def default_bucket(self) -> str:
@@ -186,7 +147,7 @@ class DatasetService:
             if replace:
                 self._delete_prefix(bucket, prefix)
             self._upload_files(files, bucket, prefix, progress)
-        summary = _summarize(bucket, prefix, files, empty_classes=empty, unreadable=unreadable)
+        summary = summarize(bucket, prefix, files, empty_classes=empty, unreadable=unreadable)
         return DatasetSummary(**{**summary.__dict__, "uploaded": len(files)})
 
     def dataset_exists(self, bucket: str, prefix: str) -> bool:
@@ -310,7 +271,7 @@ class DatasetService:
             raise ServiceError(f"s3://{bucket}/{prefix} has no train/ split; a training job needs one.")
         have = {(f.split, f.label) for f in files}
         empty = sorted(marked - have)
-        return _summarize(bucket, prefix, files, empty_classes=empty, unreadable=[])
+        return summarize(bucket, prefix, files, empty_classes=empty, unreadable=[])
 
 
 # -- checks and helpers (no cloud) -----------------------------------------------------------------
@@ -341,72 +302,3 @@ def dataset_prefix(name: str) -> str:
             f"'{name}' is not a usable dataset name: letters, digits, '.', '_' and '-', at most 100 characters."
         )
     return f"datasets/{name}/"
-
-
-def _summarize(
-    bucket: str,
-    prefix: str,
-    files: Iterable[DatasetFile],
-    *,
-    empty_classes: list[tuple[str, str]],
-    unreadable: list[str],
-) -> DatasetSummary:
-    files = list(files)
-    counts: dict[str, dict[str, int]] = {}
-    for item in files:
-        counts.setdefault(item.label, dict.fromkeys(SPLITS, 0))[item.split] += 1
-    for _split, label in empty_classes:
-        counts.setdefault(label, dict.fromkeys(SPLITS, 0))
-    classes = [ClassCount(label, c["train"], c["valid"], c["test"]) for label, c in sorted(counts.items())]
-    totals = {split: sum(getattr(c, split) for c in classes) for split in SPLITS}
-    warnings: list[str] = []
-    if empty_classes:
-        warnings.append(f"{len(empty_classes)} empty class folder(s): " + _some(f"{s}/{c}" for s, c in empty_classes))
-    present = [split for split in SPLITS if totals[split]]
-    for split in SPLITS:
-        if not totals[split]:
-            what = "validation" if split == "valid" else split
-            warnings.append(f"No {split}/ split: {what} metrics will be missing.")
-    for split in present:
-        missing = [c.name for c in classes if getattr(c, split) == 0]
-        if missing:
-            warnings.append(f"{len(missing)} class(es) have no {split} images: " + _some(missing))
-    missing = missing_udacity_classes([c.name for c in classes])
-    if missing:
-        warnings.append(
-            f"{len(classes)} of Udacity's {len(udacity_folders())} classes are here; {len(missing)} are missing, so a "
-            "model trained on this never predicts them: " + _some(missing)
-        )
-    single = [c.name for c in classes if c.train == 1]
-    if single:
-        warnings.append(
-            f"{len(single)} class(es) have a single training photo, too few to learn a breed from: " + _some(single)
-        )
-    if unreadable:
-        warnings.append(f"{len(unreadable)} image(s) could not be read: " + _some(unreadable))
-    return DatasetSummary(
-        bucket=bucket,
-        prefix=prefix,
-        classes=classes,
-        split_totals=totals,
-        total_bytes=sum(f.size for f in files),
-        warnings=warnings,
-        missing_classes=missing,
-        single_photo_classes=single,
-    )
-
-
-def missing_udacity_classes(names: Iterable[str]) -> list[str]:
-    """The Udacity class folders absent from `names`, when `names` are Udacity's folder names (all of them
-    are, `001.Affenpinscher`…); [] for a dataset with classes of its own, which has no list to miss."""
-    names = set(names)
-    expected = udacity_folders()
-    if not names or not names <= set(expected):
-        return []
-    return [folder for folder in expected if folder not in names]
-
-
-def _some(names: Iterable[str], limit: int = 5) -> str:
-    names = list(names)
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 
 from services.core.access import Caller, require_operator
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import lambda_provisioned_hourly
 from services.functions.functions import LATEST, LambdaFunctionService
@@ -149,7 +150,7 @@ def check_provisioned(account: AccountConcurrency, current: FunctionConcurrency,
     return value
 
 
-class ConcurrencyService:
+class ConcurrencyService(AwsService):
     """Reads and changes reserved and provisioned concurrency; changes are operators' only."""
 
     def __init__(
@@ -159,8 +160,10 @@ class ConcurrencyService:
         boto3_session: boto3.Session | None = None,
         lambda_client: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"lambda": lambda_client})
-        self._functions = LambdaFunctionService(settings, boto3_session=boto3_session, lambda_client=lambda_client)
+        super().__init__(settings, boto3_session=boto3_session, clients={"lambda": lambda_client})
+        self._functions = LambdaFunctionService(
+            self._settings, boto3_session=boto3_session, lambda_client=lambda_client
+        )
 
     def account(self) -> AccountConcurrency:
         try:

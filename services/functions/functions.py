@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 
 from services.core.access import Caller, require_operator
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 LATEST = "$LATEST"
@@ -158,7 +159,7 @@ def check_endpoint_name(name: str) -> str:
     return name
 
 
-class LambdaFunctionService:
+class LambdaFunctionService(AwsService):
     """Functions, versions and aliases; changes take the caller, and only operators may make them."""
 
     def __init__(
@@ -169,7 +170,9 @@ class LambdaFunctionService:
         lambda_client: Any = None,
         sagemaker_client: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"lambda": lambda_client, "sagemaker": sagemaker_client})
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"lambda": lambda_client, "sagemaker": sagemaker_client}
+        )
 
     # reading ------------------------------------------------------------------------------
     def functions(self) -> list[FunctionInfo]:

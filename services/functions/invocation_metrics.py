@@ -12,7 +12,8 @@ from typing import Any
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 NAMESPACE = "AWS/Lambda"
@@ -99,7 +100,7 @@ def check_window(minutes: int, period_s: int) -> None:
         raise ServiceError(f"A period is 1, 5, 10, 20 or 30 seconds or a multiple of 60; {period_s} is not.")
 
 
-class LambdaMetricsService:
+class LambdaMetricsService(AwsService):
     """Reads `AWS/Lambda` metrics and the function's REPORT lines."""
 
     def __init__(
@@ -110,7 +111,9 @@ class LambdaMetricsService:
         cloudwatch_client: Any = None,
         logs_client: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"cloudwatch": cloudwatch_client, "logs": logs_client})
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"cloudwatch": cloudwatch_client, "logs": logs_client}
+        )
 
     def metrics(
         self,

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier.serving.fetch import check_public_address
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.data.datasets import SAMPLE_DATASET
 from services.serving.prediction import check_url
@@ -153,7 +154,7 @@ def check_event(text: str) -> bytes:
     return body
 
 
-class LambdaTestService:
+class LambdaTestService(AwsService):
     """Invokes a function with a test event."""
 
     def __init__(
@@ -163,7 +164,7 @@ class LambdaTestService:
         boto3_session: boto3.Session | None = None,
         lambda_client: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"lambda": lambda_client})
+        super().__init__(settings, boto3_session=boto3_session, clients={"lambda": lambda_client})
 
     def invoke(self, function: str, event_text: str, qualifier: str | None = None) -> InvocationResult:
         """One synchronous invocation of `function` (or its version or alias `qualifier`) with the event."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import HOSTING_HOURLY_USD, lambda_provisioned_hourly
 from services.serving.endpoints import EndpointsService, EndpointView
@@ -51,11 +52,10 @@ class TeardownItem:
     scaled_variants: list[str]
 
 
-class CostService:
+class CostService(AwsService):
     def __init__(self, settings: CloudSettings | None = None, *, boto3_session: boto3.Session | None = None) -> None:
-        self._settings = settings
-        self._client = LazyClients(settings, boto3_session, {})
-        self._endpoints = EndpointsService(settings, boto3_session=boto3_session)
+        super().__init__(settings, boto3_session=boto3_session)
+        self._endpoints = EndpointsService(self._settings, boto3_session=boto3_session)
 
     def costs(self) -> Costs:
         errors: list[str] = []

@@ -18,7 +18,8 @@ from typing import Any
 import boto3
 
 from services.core.access import Caller, require_operator
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError
 from services.security.roles import RoleDetail, RoleService, iam_error
 from services.serving.prediction import Prediction, PredictionService, Via
@@ -100,7 +101,7 @@ def _ecr_repository(image: str) -> str | None:
     return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{path.split(':')[0].split('@')[0]}"
 
 
-class LeastPrivilegeService:
+class LeastPrivilegeService(AwsService):
     """Plans, applies and verifies least-privilege policies."""
 
     def __init__(
@@ -114,13 +115,13 @@ class LeastPrivilegeService:
         runtime_client: Any = None,
     ) -> None:
         given = {"iam": iam_client, "lambda": lambda_client, "sagemaker": sagemaker_client}
-        self._client = LazyClients(settings, boto3_session, given)
+        super().__init__(settings, boto3_session=boto3_session, clients=given)
         self.roles = RoleService(
-            settings, boto3_session=boto3_session, iam_client=iam_client, lambda_client=lambda_client,
+            self._settings, boto3_session=boto3_session, iam_client=iam_client, lambda_client=lambda_client,
             sagemaker_client=sagemaker_client,
         )  # fmt: skip
         self.prediction = PredictionService(
-            boto3_session, runtime_client=runtime_client, lambda_client=lambda_client, settings=settings
+            boto3_session, runtime_client=runtime_client, lambda_client=lambda_client, settings=self._settings
         )
 
     # planning ---------------------------------------------------------------------------

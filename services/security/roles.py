@@ -15,7 +15,8 @@ from typing import Any, Literal
 import boto3
 
 from services.core.access import Caller, require_operator
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 PolicyKind = Literal["inline", "aws-managed", "customer-managed"]
@@ -111,7 +112,7 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [raw] if isinstance(raw, dict) else list(raw)
 
 
-class RoleService:
+class RoleService(AwsService):
     """Reads and changes roles through IAM; pass clients in tests, or let it build them."""
 
     def __init__(
@@ -124,7 +125,7 @@ class RoleService:
         sagemaker_client: Any = None,
     ) -> None:
         given = {"iam": iam_client, "lambda": lambda_client, "sagemaker": sagemaker_client}
-        self._client = LazyClients(settings, boto3_session, given)
+        super().__init__(settings, boto3_session=boto3_session, clients=given)
 
     # reading ------------------------------------------------------------------------
     def roles(self) -> list[RoleDetail]:

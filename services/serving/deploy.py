@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.job_spec import check_job_name, image_uri
 
@@ -61,7 +62,7 @@ def deploy_name(base: str, suffix: str = "") -> str:
     return check_job_name(cut + suffix)
 
 
-class DeployService:
+class DeployService(AwsService):
     """Turns a model artifact into (or onto) a real-time endpoint."""
 
     def __init__(
@@ -71,9 +72,9 @@ class DeployService:
         sts_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._session = boto3_session
-        self._settings = settings or CloudSettings.from_env()
-        self._client = LazyClients(self._settings, self._session, {"sagemaker": sagemaker_client, "sts": sts_client})
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"sagemaker": sagemaker_client, "sts": sts_client}
+        )
 
     def default_role_arn(self) -> str:
         try:

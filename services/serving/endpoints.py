@@ -18,7 +18,8 @@ from typing import Any
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import HOSTING_HOURLY_USD
 from services.serving.deploy import INSTANCE_PATTERN, NAME_PATTERN, deploy_name
@@ -75,7 +76,7 @@ class Deletion:
     models: list[str]
 
 
-class EndpointsService:
+class EndpointsService(AwsService):
     def __init__(
         self,
         settings: CloudSettings | None = None,
@@ -84,9 +85,10 @@ class EndpointsService:
         sagemaker_client: Any = None,
         lambda_client: Any = None,
     ) -> None:
-        self._settings = settings
-        self._client = LazyClients(settings, boto3_session, {"sagemaker": sagemaker_client, "lambda": lambda_client})
-        self._lineage = LineageService(settings, boto3_session=boto3_session, sagemaker_client=sagemaker_client)
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"sagemaker": sagemaker_client, "lambda": lambda_client}
+        )
+        self._lineage = LineageService(self._settings, boto3_session=boto3_session, sagemaker_client=sagemaker_client)
 
     def names(self) -> list[str]:
         try:

@@ -19,7 +19,8 @@ from typing import Any
 import boto3
 
 from classifier.labels import IMAGENET_DOG_CLASSES, imagenet_labels, udacity_labels
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 # `<output path>/<job>/output/model.tar.gz`: where SageMaker puts a training job's model.
@@ -65,7 +66,7 @@ def _s3_parts(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class LineageService:
+class LineageService(AwsService):
     def __init__(
         self,
         settings: CloudSettings | None = None,
@@ -74,7 +75,9 @@ class LineageService:
         sagemaker_client: Any = None,
         s3_client: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"sagemaker": sagemaker_client, "s3": s3_client})
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"sagemaker": sagemaker_client, "s3": s3_client}
+        )
 
     def endpoint(self, name: str) -> EndpointLineage:
         sagemaker = self._client("sagemaker")

@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 _LISTED = 50  # one page of each list: the newest are the ones an operator deploys
@@ -23,7 +24,7 @@ class ModelSource:
     base_name: str
 
 
-class ModelSources:
+class ModelSources(AwsService):
     def __init__(
         self,
         settings: CloudSettings | None = None,
@@ -31,7 +32,7 @@ class ModelSources:
         boto3_session: boto3.Session | None = None,
         sagemaker: Any = None,
     ) -> None:
-        self._client = LazyClients(settings, boto3_session, {"sagemaker": sagemaker})
+        super().__init__(settings, boto3_session=boto3_session, clients={"sagemaker": sagemaker})
 
     def finished_jobs(self) -> list[ModelSource]:
         """Completed training jobs, newest first, with their model artifacts."""

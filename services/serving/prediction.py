@@ -20,7 +20,8 @@ import boto3
 import numpy as np
 
 from classifier.labels import udacity_labels
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error, redact
 from services.serving.photo_checks import MAX_PAYLOAD_BYTES, prepare_image
 
@@ -97,7 +98,7 @@ class Targets:
     errors: list[str]
 
 
-class PredictionService:
+class PredictionService(AwsService):
     """Sends images (or image URLs) to the classifier and returns typed predictions."""
 
     def __init__(
@@ -108,12 +109,10 @@ class PredictionService:
         sagemaker_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._session = boto3_session
-        self._settings = settings
-        self._client = LazyClients(
-            self._settings,
-            self._session,
-            {"sagemaker-runtime": runtime_client, "lambda": lambda_client, "sagemaker": sagemaker_client},
+        super().__init__(
+            settings,
+            boto3_session=boto3_session,
+            clients={"sagemaker-runtime": runtime_client, "lambda": lambda_client, "sagemaker": sagemaker_client},
         )
 
     def predict_image(self, data: bytes, *, via: Via, target: str) -> Prediction:

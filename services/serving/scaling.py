@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import boto3
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 NAMESPACE = "sagemaker"
@@ -140,7 +141,7 @@ def policy_configuration(plan: ScalingPlan, endpoint: str, variant: str) -> dict
     return config
 
 
-class ScalingService:
+class ScalingService(AwsService):
     def __init__(
         self,
         settings: CloudSettings | None = None,
@@ -150,10 +151,10 @@ class ScalingService:
         cloudwatch: Any = None,
         sagemaker: Any = None,
     ) -> None:
-        self._client = LazyClients(
+        super().__init__(
             settings,
-            boto3_session,
-            {"application-autoscaling": autoscaling, "cloudwatch": cloudwatch, "sagemaker": sagemaker},
+            boto3_session=boto3_session,
+            clients={"application-autoscaling": autoscaling, "cloudwatch": cloudwatch, "sagemaker": sagemaker},
         )
 
     def _target(self, endpoint: str, variant: str) -> dict[str, str]:

@@ -23,7 +23,8 @@ from classifier.recording.reader import Recording, load_recording
 from classifier.rules.debugger_rules import DEBUG_RULES, RuleResult, evaluate_rule
 from classifier.rules.profiler_rules import ProfilerRuleResult, UsageRow, evaluate_profiler_report, system_usage
 from classifier.rules.rule_params import RuleParameterError, RuleSpec
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.job_spec import check_job_name
 
@@ -67,7 +68,7 @@ class JobRecording:
         return not (rec.scalars or rec.system or rec.timeline)
 
 
-class DebuggingService:
+class DebuggingService(AwsService):
     """Reads training recordings and evaluates rules on them (AWS or localcloud alike)."""
 
     def __init__(
@@ -77,8 +78,9 @@ class DebuggingService:
         s3_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._settings = settings or CloudSettings.from_env()
-        self._client = LazyClients(self._settings, boto3_session, {"sagemaker": sagemaker_client, "s3": s3_client})
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"sagemaker": sagemaker_client, "s3": s3_client}
+        )
 
     def job_recording(self, name: str) -> JobRecording:
         """The recording of training job ``name`` (a SageMaker job; EC2 jobs use ``recording_at``)."""

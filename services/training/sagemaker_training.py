@@ -20,9 +20,11 @@ from urllib.parse import urlsplit
 import boto3
 
 from classifier import packaging
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
-from services.data.datasets import DatasetService, DatasetSummary
+from services.data.dataset_summary import DatasetSummary
+from services.data.datasets import DatasetService
 from services.training.curves import (
     LOG_GROUP,
     MetricPoint,
@@ -61,7 +63,7 @@ class Comparison:
     errors: list[str]
 
 
-class TrainingService:
+class TrainingService(AwsService):
     """Launches and watches SageMaker training jobs through boto3 (AWS or localcloud alike)."""
 
     def __init__(
@@ -74,12 +76,10 @@ class TrainingService:
         sts_client: Any = None,
         settings: CloudSettings | None = None,
     ) -> None:
-        self._session = boto3_session
-        self._settings = settings or CloudSettings.from_env()
-        self._client = LazyClients(
-            self._settings,
-            self._session,
-            {
+        super().__init__(
+            settings,
+            boto3_session=boto3_session,
+            clients={
                 "sagemaker": sagemaker_client,
                 "s3": s3_client,
                 "logs": logs_client,

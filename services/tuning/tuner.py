@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from services.core.clients import CloudSettings, LazyClients
+from services.core.aws_service import AwsService
+from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.curves import series_from_logs
 from services.training.sagemaker_training import TrainingService
@@ -47,13 +48,12 @@ class TuningPage:
         return any(job.status in {"InProgress", "Stopping"} for job in self.jobs)
 
 
-class TuningService:
+class TuningService(AwsService):
     """Launches and reads hyperparameter tuning jobs through boto3 (AWS or localcloud alike)."""
 
     def __init__(self, settings: CloudSettings | None = None, training: TrainingService | None = None) -> None:
-        self._settings = settings or CloudSettings.from_env()
+        super().__init__(settings)
         self.training = training or TrainingService(settings=self._settings)
-        self._client = LazyClients(self._settings, None, {})
 
     def _sagemaker(self) -> Any:
         return self._client("sagemaker")

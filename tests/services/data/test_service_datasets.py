@@ -12,13 +12,8 @@ from classifier.labels import udacity_folders
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.dataset_files import dataset_name_for, download
-from services.data.datasets import (
-    SAMPLE_DATASET,
-    DatasetService,
-    dataset_prefix,
-    missing_udacity_classes,
-    normalize_prefix,
-)
+from services.data.dataset_summary import missing_udacity_classes
+from services.data.datasets import SAMPLE_DATASET, DatasetService, dataset_prefix, normalize_prefix
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"

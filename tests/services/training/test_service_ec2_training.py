@@ -26,9 +26,9 @@ from services.training.ec2_training import (
     Ec2Job,
     Ec2Options,
     Ec2TrainingService,
-    build_user_data,
     check_options,
 )
+from services.training.ec2_user_data import build_user_data
 from services.training.job_spec import TrainingSpec, recording_uri
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
