@@ -11,8 +11,8 @@ from app.endpoints.scaling_panel import scaling_panel, suggestion_keeper
 from app.overview.cost_panel import cost_panel
 from app.settings import current_settings
 from services.core.errors import ServiceError
+from services.serving.endpoint_management import EndpointsService
 from services.serving.endpoint_metrics import cloud_timing
-from services.serving.endpoints import EndpointsService
 from services.serving.load_test import EndpointTarget
 
 operators_only("Endpoints")

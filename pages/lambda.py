@@ -16,8 +16,8 @@ from app.settings import current_settings
 from app.widgets.forms import index_of
 from services.core.errors import ServiceError
 from services.functions.concurrency_settings import ConcurrencyService
-from services.functions.functions import LATEST, LambdaFunctionService
 from services.functions.invocation_metrics import LambdaMetricsService
+from services.functions.lambda_functions import LATEST, LambdaFunctionService
 from services.functions.test_events import LambdaTestService
 from services.serving.load_test import FunctionTarget
 

@@ -92,12 +92,18 @@ def test_no_folder_holds_more_modules_than_a_reader_can_scan() -> None:
 
 
 def test_no_two_modules_share_a_name_across_the_layers() -> None:
-    """A reader opening services/x.py beside localcloud/…/x.py should never wonder which is which; packages'
-    conventional names (provider, runtime of different services, __init__, conftest) are exempt."""
+    """A reader opening services/x.py beside localcloud/…/x.py, or a page beside the app and service modules it
+    uses, should never wonder which is which. Packages' conventional names (provider, __init__, …) are exempt; a
+    page is compared with app/ and services/ only, since its name is its URL and it uses nothing else."""
     exempt = {"__init__.py", "__main__.py", "provider.py", "conftest.py"}
     seen: dict[str, set[str]] = {}
-    for path in _modules(["app", "services", "classifier", "localcloud", "pages"]):
+    for path in _modules(["app", "services", "classifier", "localcloud"]):
         if path.name not in exempt:
             seen.setdefault(path.name, set()).add(path.relative_to(ROOT).parts[0])
     shared = {name: sorted(layers) for name, layers in seen.items() if len(layers) > 1}
+    shared |= {
+        f"pages/{page.name}": sorted(seen[page.name] & {"app", "services"})
+        for page in (ROOT / "pages").glob("*.py")
+        if seen.get(page.name, set()) & {"app", "services"}
+    }
     assert not shared, f"the same module name in several layers: {shared}"

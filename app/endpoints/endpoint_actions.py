@@ -9,7 +9,7 @@ from app.endpoints.deploy_panel import deploy_panel
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.serving.deploy import INFERENCE_INSTANCE_TYPES
-from services.serving.endpoints import ENDPOINT_VARIABLE, EndpointsService, EndpointView
+from services.serving.endpoint_management import ENDPOINT_VARIABLE, EndpointsService, EndpointView
 from services.serving.model_sources import ModelSource, ModelSources, pick
 
 _SOURCES = {

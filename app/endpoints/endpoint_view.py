@@ -11,8 +11,8 @@ from app.widgets.jobs import usd
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.core.pricing import HOSTING_PRICE_SOURCE
+from services.serving.endpoint_management import EndpointView
 from services.serving.endpoint_metrics import CloudTiming, EndpointMetricsService, query_period
-from services.serving.endpoints import EndpointView
 from services.serving.lineage import LineageService
 
 PAGE = "pages/endpoints.py"

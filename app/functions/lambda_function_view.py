@@ -11,7 +11,7 @@ import streamlit as st
 from app.widgets.formatting import size, timestamp
 from services.core.access import Caller
 from services.core.errors import ServiceError
-from services.functions.functions import LATEST, Alias, FunctionInfo, LambdaFunctionService
+from services.functions.lambda_functions import LATEST, Alias, FunctionInfo, LambdaFunctionService
 
 Changed = Callable[[str], None]
 """Called with a sentence after a change succeeded: the page re-reads the cloud and shows it."""

@@ -20,7 +20,7 @@ from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import lambda_provisioned_hourly
-from services.functions.functions import LATEST, LambdaFunctionService
+from services.functions.lambda_functions import LATEST, LambdaFunctionService
 
 ENDED_STATUSES = frozenset({"READY", "FAILED"})
 UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."

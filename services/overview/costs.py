@@ -15,7 +15,7 @@ from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import HOSTING_HOURLY_USD, lambda_provisioned_hourly
-from services.serving.endpoints import EndpointsService, EndpointView
+from services.serving.endpoint_management import EndpointsService, EndpointView
 from services.serving.scaling import DIMENSION, NAMESPACE, resource_id
 from services.training.job_records import ENDED, parse_job
 

@@ -24,8 +24,8 @@ from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.functions.concurrency_settings import ConcurrencyService
-from services.functions.functions import LambdaFunctionService
 from services.functions.invocation_metrics import LambdaMetricsService
+from services.functions.lambda_functions import LambdaFunctionService
 from services.functions.test_events import LambdaTestService
 from tests.localcloud.conftest import deploy_echo, function_zip, lambda_role
 

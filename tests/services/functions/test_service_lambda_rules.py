@@ -16,7 +16,7 @@ from services.functions.concurrency_settings import (
     check_reserved,
     minimum_unreserved,
 )
-from services.functions.functions import check_alias_name, check_weight
+from services.functions.lambda_functions import check_alias_name, check_weight
 from services.functions.test_events import check_event, image_event, parse_report, url_event
 
 ACCOUNT = AccountConcurrency(limit=1000, unreserved=900)  # another function holds 100

@@ -10,7 +10,7 @@ import pytest
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.serving.deploy import DeployService
-from services.serving.endpoints import EndpointsService
+from services.serving.endpoint_management import EndpointsService
 from services.serving.load_test import EndpointTarget, LoadPlan, LoadTest, load_photos
 from services.serving.scaling import ScalingPlan, ScalingService, check_plan, suggested_target
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
