@@ -24,7 +24,7 @@ from localcloud.core.state import Store
 ALARM_HIGH_PERIODS = 3  # one-minute datapoints above target before a scale-out
 ALARM_LOW_PERIODS = 15  # ... and about 10 % below it before a scale-in
 MIN_TARGET = 8.515920e-109  # the smallest TargetValue AWS accepts
-PAGES = Paginator()  # every Describe* call's NextToken and MaxResults
+PAGES = Paginator(invalid_code="InvalidNextTokenException")  # every Describe* call's NextToken and MaxResults
 
 
 def _not_registered(p: dict[str, Any]) -> AwsError:

@@ -33,7 +33,8 @@ from localcloud.core.registry import Call
 from localcloud.core.state import Store
 
 VERSION, ALIAS = "lambda-version", "lambda-alias"
-PAGES = Paginator("Marker", "NextMarker", "MaxItems")  # Lambda's List* calls page by Marker and MaxItems
+# Lambda's List* calls page by Marker and MaxItems.
+PAGES = Paginator("Marker", "NextMarker", "MaxItems", invalid_code="InvalidParameterValueException")
 
 
 def configuration(record: dict[str, Any]) -> dict[str, Any]:

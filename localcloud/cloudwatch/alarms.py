@@ -31,7 +31,7 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "LessThanOrEqualToThreshold": ("less than or equal to", lambda v, t: v <= t),
 }
 ActionHandler = Callable[[str, dict[str, Any], list[float]], None]  # action ARN, alarm, recent datapoints
-PAGES = Paginator(size="MaxRecords")  # DescribeAlarms: NextToken and MaxRecords
+PAGES = Paginator(size="MaxRecords", invalid_code="InvalidNextToken")  # DescribeAlarms: NextToken and MaxRecords
 
 
 class MetricBuckets(Protocol):

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from localcloud.core.protocol import AwsError
+
 
 def opaque(text: str) -> str:
     """A token that does not show what it holds (urlsafe base64)."""
@@ -36,13 +38,24 @@ class Paginator:
     default_size: int = 50
     read: Callable[[str], int] = int
     write: Callable[[int], str] = str
+    # What the API answers a token it never issued with (its model's error; ValidationException becomes the
+    # service's own word for bad input at the front door).
+    invalid_code: str = "ValidationException"
 
     def window(self, params: dict[str, Any]) -> tuple[int, int]:
         """(offset, page size) that a request asks for; no token is the first page."""
         token = params.get(self.token)
-        start = self.read(token) if token else 0
+        try:
+            start = self.read(token) if token else 0
+        except (ValueError, TypeError, UnicodeError):  # plain `read`s: a token that is not an offset
+            raise self._invalid(token) from None
+        if start < 0:
+            raise self._invalid(token)
         size = params.get(self.size, self.default_size) if self.size else self.default_size
         return start, size
+
+    def _invalid(self, token: str) -> AwsError:
+        return AwsError(self.invalid_code, f"Invalid {self.token}: {token[:100]!r} was not issued by this API.")
 
     def next(self, start: int, size: int, more: bool) -> str | None:
         """The token of the page after [start, start + size), or None when nothing follows it."""

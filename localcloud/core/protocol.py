@@ -66,38 +66,59 @@ _validator = ParamValidator()
 
 
 def validate(operation: OperationModel, params: dict[str, Any]) -> None:
-    """Check params against the operation's input shape: types, required, ranges, patterns."""
+    """Check params against the operation's input shape: types, required members, enums, lengths, ranges and
+    patterns (botocore's own validator checks types, required members and minimums only)."""
     shape = operation.input_shape
     if shape is None:
         return
     report = _validator.validate(params, shape)
     if report.has_errors():
         raise validation(report.generate_report())
-    _check_patterns(shape, params, shape.name)
+    _check_constraints(shape, params, shape.name)
 
 
-def _check_patterns(shape: Shape, value: Any, path: str) -> None:
-    """botocore's validator skips `pattern` and string length; AWS enforces both."""
+def _violation(value: Any, path: str, constraint: str) -> AwsError:
+    shown = value if isinstance(value, int | float) else str(value)[:200]
+    return validation(
+        f"1 validation error detected: Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}"
+    )
+
+
+def _check_constraints(shape: Shape, value: Any, path: str) -> None:
+    """What AWS enforces beyond botocore's validator: enums, maximum lengths and values, patterns."""
+    meta = shape.metadata
     if shape.type_name == "structure" and isinstance(value, dict):
         for name, member in shape.members.items():
             if name in value:
-                _check_patterns(member, value[name], f"{path}.{name}")
+                _check_constraints(member, value[name], f"{path}.{name}")
     elif shape.type_name == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_patterns(shape.member, item, f"{path}[{i}]")
-    elif shape.type_name == "string" and isinstance(value, str):
-        meta = shape.metadata
         if "max" in meta and len(value) > meta["max"]:
+            raise _violation(value, path, f"Member must have length less than or equal to {meta['max']}")
+        for i, item in enumerate(value):
+            _check_constraints(shape.member, item, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        if "max" in meta and len(value) > meta["max"]:
+            raise _violation(value, path, f"Member must have length less than or equal to {meta['max']}")
+        for key, item in value.items():
+            _check_constraints(shape.key, key, f"{path}.key")
+            _check_constraints(shape.value, item, f"{path}.{key}")
+    elif shape.type_name == "string" and isinstance(value, str):
+        enum = getattr(shape, "enum", None)
+        if enum and value not in enum:
+            raise _violation(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        if "max" in meta and len(value) > meta["max"]:  # the value is not repeated: it may be a long secret
             raise validation(
                 f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {meta['max']}"
             )
         pattern = _compiled(meta.get("pattern"))
         if pattern is not None and not pattern.fullmatch(value):
-            raise validation(
-                f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
-                f"constraint: Member must satisfy regular expression pattern: {meta['pattern']}"
-            )
+            raise _violation(value, path, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    elif shape.type_name in ("integer", "long", "float", "double") and isinstance(value, int | float):
+        if "max" in meta and value > meta["max"]:
+            raise _violation(value, path, f"Member must have value less than or equal to {meta['max']}")
+        if shape.type_name in ("float", "double") and value != value:  # NaN compares unequal to itself
+            raise _violation(value, path, "Member must be a number")
 
 
 @cache

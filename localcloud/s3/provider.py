@@ -30,6 +30,7 @@ class S3(Service):
     # S3's operations as IAM names them (a HEAD reads, a multipart upload puts, a listing lists the bucket)
     iam_actions = {
         "ListBuckets": "ListAllMyBuckets",
+        "ListObjects": "ListBucket",
         "ListObjectsV2": "ListBucket",
         "HeadBucket": "ListBucket",
         "HeadObject": "GetObject",
@@ -196,13 +197,31 @@ class S3(Service):
         return {"Deleted": [{"Key": k} for k in keys]}
 
     def op_ListObjectsV2(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        token = p.get("ContinuationToken", "")
+        output, last = self._listing(p, start_after=token or p.get("StartAfter", ""))
+        output["KeyCount"] = len(output["Contents"]) + len(output["CommonPrefixes"])
+        if output["IsTruncated"]:
+            output["NextContinuationToken"] = last
+        if token:
+            output["ContinuationToken"] = token
+        return output
+
+    def op_ListObjects(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        """The first version of the listing: pages by Marker; NextMarker only when grouping by a delimiter."""
+        marker = p.get("Marker", "")
+        output, last = self._listing(p, start_after=marker)
+        output["Marker"] = marker
+        if output["IsTruncated"] and "Delimiter" in output:
+            output["NextMarker"] = last
+        return output
+
+    def _listing(self, p: dict[str, Any], *, start_after: str) -> tuple[dict[str, Any], str]:
+        """One page of a bucket's keys after `start_after`, grouped by the delimiter, and where it ended."""
         bucket = p["Bucket"]
         self._bucket(bucket)
         prefix = p.get("Prefix", "")
         delimiter = p.get("Delimiter", "")
         max_keys = p.get("MaxKeys", 1000)
-        token = p.get("ContinuationToken", "")
-        start_after = token or p.get("StartAfter", "")
         contents: list[dict[str, Any]] = []
         prefixes: list[str] = []
         last = ""
@@ -229,7 +248,6 @@ class S3(Service):
         output: dict[str, Any] = {
             "Name": bucket,
             "Prefix": prefix,
-            "KeyCount": len(contents) + len(prefixes),
             "MaxKeys": max_keys,
             "IsTruncated": truncated,
             "Contents": [
@@ -246,11 +264,7 @@ class S3(Service):
         }
         if delimiter:
             output["Delimiter"] = delimiter
-        if truncated:
-            output["NextContinuationToken"] = last
-        if token:
-            output["ContinuationToken"] = token
-        return output
+        return output, last
 
     # multipart ------------------------------------------------------------------
     def op_CreateMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:

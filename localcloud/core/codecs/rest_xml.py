@@ -58,6 +58,9 @@ ROOT_ELEMENTS = {
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
+_NOT_ALLOWED = "The specified method is not allowed against this resource."
+
+
 class RestXmlCodec(Codec):
     protocol = "rest-xml"
     refusals = S3_REFUSALS
@@ -66,9 +69,9 @@ class RestXmlCodec(Codec):
     def decode(self, model: ServiceModel, request: Request) -> tuple[OperationModel, dict[str, Any]]:
         try:
             operation, labels, query = rest.route(model, request)
-        except AwsError as exc:
-            raise self.unknown_operation_error(
-                f"localcloud S3 does not implement {request.method} {request.path}"
+        except AwsError as exc:  # no operation of the model at this method and path: S3's answer
+            raise AwsError(
+                "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
             ) from exc
         shape = operation.input_shape
         if shape is None:

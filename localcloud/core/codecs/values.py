@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import re
 from typing import Any
 
 from botocore.model import Shape
@@ -72,5 +73,11 @@ def to_text(shape: Shape, value: Any) -> str:
     return str(value)
 
 
+# Characters XML 1.0 cannot carry even escaped (C0 controls but tab, newline and return; surrogates; U+FFFE/F).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def xml_escape(text: str) -> str:
+    """Text safe inside an XML element or attribute: markup escaped, characters XML cannot hold replaced."""
+    text = _NOT_XML.sub("\ufffd", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -46,6 +46,23 @@ def test_list_v2_prefix_delimiter_and_paging(s3):
     assert keys == ["p/1", "p/2", "p/sub/3"]
 
 
+def test_list_v1_pages_by_marker(s3):
+    """ListObjects, the first version some clients still send: Marker pages, NextMarker only with a delimiter."""
+    s3.create_bucket(Bucket="listing-v1")
+    for key in ("a/1", "a/2", "b", "c"):
+        s3.put_object(Bucket="listing-v1", Key=key, Body=b"x")
+    first = s3.list_objects(Bucket="listing-v1", MaxKeys=2)
+    assert_shape(s3, "ListObjects", first)
+    assert [o["Key"] for o in first["Contents"]] == ["a/1", "a/2"]
+    assert first["IsTruncated"] and "NextMarker" not in first
+    rest = s3.list_objects(Bucket="listing-v1", Marker=first["Contents"][-1]["Key"])
+    assert [o["Key"] for o in rest["Contents"]] == ["b", "c"] and not rest["IsTruncated"]
+    grouped = s3.list_objects(Bucket="listing-v1", Delimiter="/", MaxKeys=1)
+    assert grouped["CommonPrefixes"] == [{"Prefix": "a/"}] and grouped["NextMarker"]
+    after = s3.list_objects(Bucket="listing-v1", Delimiter="/", Marker=grouped["NextMarker"])
+    assert [o["Key"] for o in after["Contents"]] == ["b", "c"]
+
+
 def test_multipart_upload_and_ranged_download(s3, tmp_path):
     data = os.urandom(17 * 1024 * 1024)  # over boto3's 8 MB threshold: multipart up, ranged GETs down
     source, target = tmp_path / "in.bin", tmp_path / "out.bin"
