@@ -74,7 +74,7 @@ def validate(operation: OperationModel, params: dict[str, Any]) -> None:
     report = _validator.validate(params, shape)
     if report.has_errors():
         raise validation(report.generate_report())
-    _check_constraints(shape, params, shape.name)
+    _check_constraints(shape, params, "")
 
 
 def _violation(value: Any, path: str, constraint: str) -> AwsError:
@@ -84,24 +84,35 @@ def _violation(value: Any, path: str, constraint: str) -> AwsError:
     )
 
 
+def _member_path(path: str, name: str) -> str:
+    """AWS names a member by its lowerCamelCase path from the request (`routingConfig.additionalVersionWeights`)."""
+    camel = name[:1].lower() + name[1:]
+    return f"{path}.{camel}" if path else camel
+
+
 def _check_constraints(shape: Shape, value: Any, path: str) -> None:
     """What AWS enforces beyond botocore's validator: enums, maximum lengths and values, patterns."""
     meta = shape.metadata
     if shape.type_name == "structure" and isinstance(value, dict):
         for name, member in shape.members.items():
             if name in value:
-                _check_constraints(member, value[name], f"{path}.{name}")
+                _check_constraints(member, value[name], _member_path(path, name))
     elif shape.type_name == "list" and isinstance(value, list):
         if "max" in meta and len(value) > meta["max"]:
             raise _violation(value, path, f"Member must have length less than or equal to {meta['max']}")
-        for i, item in enumerate(value):
-            _check_constraints(shape.member, item, f"{path}[{i}]")
+        for i, item in enumerate(value, start=1):
+            _check_constraints(shape.member, item, f"{path}.{i}.member")
     elif shape.type_name == "map" and isinstance(value, dict):
         if "max" in meta and len(value) > meta["max"]:
             raise _violation(value, path, f"Member must have length less than or equal to {meta['max']}")
-        for key, item in value.items():
-            _check_constraints(shape.key, key, f"{path}.key")
-            _check_constraints(shape.value, item, f"{path}.{key}")
+        for part, kind, check in (("key", shape.key, value.keys()), ("value", shape.value, value.values())):
+            for item in check:
+                try:
+                    _check_constraints(kind, item, path)
+                except AwsError as error:  # AWS reports the map whole, as Java prints it, and the member's rule
+                    shown = "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+                    rule = error.message.partition("failed to satisfy constraint: ")[2]
+                    raise _violation(shown, path, f"Map {part} must satisfy constraint: [{rule}]") from None
     elif shape.type_name == "string" and isinstance(value, str):
         enum = getattr(shape, "enum", None)
         if enum and value not in enum:
