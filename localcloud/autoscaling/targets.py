@@ -160,7 +160,8 @@ class ProvisionedConcurrency:
     def resize(self, resource_id: str, region: str, desired: int, done: Done) -> None:
         call, params = Call(region, _SYSTEM), self._params(resource_id)
         if desired == 0:
-            self.lambda_.op_DeleteProvisionedConcurrencyConfig(params, call)
+            if self.capacity(resource_id) > 0:  # nothing configured is already zero (Delete would be refused)
+                self.lambda_.op_DeleteProvisionedConcurrencyConfig(params, call)
             done(None)
             return
         self.lambda_.op_PutProvisionedConcurrencyConfig({**params, "ProvisionedConcurrentExecutions": desired}, call)

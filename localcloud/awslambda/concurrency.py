@@ -27,9 +27,11 @@ RESERVED, PROVISIONED_CONFIG = "lambda-concurrency", "lambda-provisioned"
 TOTAL_CODE_SIZE, CODE_SIZE_UNZIPPED, CODE_SIZE_ZIPPED = 80_530_636_800, 262_144_000, 52_428_800
 
 
+_NO_CONFIG = "No Provisioned Concurrency Config found for this function"
+
+
 def _not_provisioned() -> AwsError:
-    message = "No Provisioned Concurrency Config found for this function"
-    return AwsError("ProvisionedConcurrencyConfigNotFoundException", message, 404)
+    return AwsError("ProvisionedConcurrencyConfigNotFoundException", _NO_CONFIG, 404)
 
 
 class ConcurrencyApi:
@@ -215,8 +217,11 @@ class ConcurrencyApi:
 
     def op_DeleteProvisionedConcurrencyConfig(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         name, record = self.provisioned_config(p["FunctionName"], p["Qualifier"], call.region)
-        if record is not None:
-            self.forget_provisioned(name, record["Qualifier"])
+        if record is None:  # AWS's code for this call (Get's is ProvisionedConcurrencyConfigNotFoundException)
+            raise AwsError(
+                "ResourceNotFoundException", "No Provisioned Concurrency Config found for this function", 404
+            )
+        self.forget_provisioned(name, record["Qualifier"])
         return {}
 
     def forget_provisioned(self, name: str, qualifier: str) -> None:

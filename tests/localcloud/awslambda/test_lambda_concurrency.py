@@ -217,6 +217,11 @@ def test_provisioned_concurrency_rules(client):
     assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listing["ProvisionedConcurrencyConfigs"]] == ["live"]
     client.delete_provisioned_concurrency_config(FunctionName="rules", Qualifier="live")
     assert client.list_provisioned_concurrency_configs(FunctionName="rules")["ProvisionedConcurrencyConfigs"] == []
+    gone = error_of(lambda: client.delete_provisioned_concurrency_config(FunctionName="rules", Qualifier="live"))
+    assert gone["Error"] == {
+        "Code": "ResourceNotFoundException",
+        "Message": "No Provisioned Concurrency Config found for this function",
+    }
     client.delete_function(FunctionName="rules")
 
 
