@@ -14,6 +14,7 @@ from typing import Any
 
 from services.training.job_spec import TrainingSpec, build_request, decode_hyperparameters
 from services.tuning.spec import ParameterRange, TuningSpec
+from services.tuning.tuning_records import trial_resources
 
 
 def _bound(value: float | None, kind: str) -> str:
@@ -97,7 +98,7 @@ def spec_from_description(raw: dict[str, Any], *, new_name: str) -> TuningSpec:
     """A spec like a described tuning job's (Clone): definition, objective, ranges, strategy and limits."""
     config, definition = raw["HyperParameterTuningJobConfig"], raw["TrainingJobDefinition"]
     static = decode_hyperparameters(definition.get("StaticHyperParameters", {}))
-    resources, channel = definition["ResourceConfig"], (definition.get("InputDataConfig") or [{}])[0]
+    resources, channel = trial_resources(definition), (definition.get("InputDataConfig") or [{}])[0]
     defaults = TrainingSpec(job_name="x", data_uri="s3://x", output_path="s3://x")
     training = TrainingSpec(
         job_name=new_name,
@@ -107,8 +108,8 @@ def spec_from_description(raw: dict[str, Any], *, new_name: str) -> TuningSpec:
         batch_size=int(static.get("batch_size", defaults.batch_size)),
         epochs=int(static.get("epochs", defaults.epochs)),
         fine_tune=str(static.get("fine_tune", defaults.fine_tune)),
-        instance_type=resources["InstanceType"],
-        instance_count=int(resources.get("InstanceCount", 1)),
+        instance_type=resources.get("InstanceType") or defaults.instance_type,
+        instance_count=int(resources.get("InstanceCount") or 1),
         max_runtime_s=int(definition.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", defaults.max_runtime_s)),
         role_arn=definition.get("RoleArn"),
         metric_definitions=tuple(

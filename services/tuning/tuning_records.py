@@ -134,11 +134,22 @@ def parse_trial(raw: dict[str, Any]) -> Trial:
     )
 
 
+def trial_resources(definition: dict[str, Any]) -> dict[str, Any]:
+    """What each trial runs on: the definition's ResourceConfig, or the instance type, count and volume of its
+    HyperParameterTuningResourceConfig (recent SageMaker Python SDKs send that one), the first InstanceConfigs
+    entry where it names no type."""
+    if "ResourceConfig" in definition:
+        return definition["ResourceConfig"]
+    tuning = definition.get("HyperParameterTuningResourceConfig") or {}
+    first = (tuning.get("InstanceConfigs") or [{}])[0]
+    return {key: tuning.get(key) or first.get(key) for key in ("InstanceType", "InstanceCount", "VolumeSizeInGB")}
+
+
 def parse_tuning_job(raw: dict[str, Any]) -> TuningJob:
     config, definition = raw["HyperParameterTuningJobConfig"], raw.get("TrainingJobDefinition", {})
     goal = config.get("HyperParameterTuningJobObjective") or definition.get("TuningObjective") or {}
     ranges = config.get("ParameterRanges") or definition.get("HyperParameterRanges") or {}
-    resources = definition.get("ResourceConfig", {})
+    resources = trial_resources(definition)
     channel = (definition.get("InputDataConfig") or [{}])[0]
     details = raw.get("TuningJobCompletionDetails") or {}
     best = raw.get("BestTrainingJob")

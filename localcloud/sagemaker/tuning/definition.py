@@ -249,12 +249,36 @@ def check_definition(training: dict[str, Any]) -> None:
             "StaticHyperParameters must name sagemaker_program and sagemaker_submit_directory "
             "(script mode of the AWS framework containers)."
         )
-    if "ResourceConfig" not in training:
-        raise validation("TrainingJobDefinition.ResourceConfig is required (instance type and count).")
+    given = [key for key in ("ResourceConfig", "HyperParameterTuningResourceConfig") if key in training]
+    if not given:
+        raise validation(
+            "TrainingJobDefinition needs ResourceConfig or HyperParameterTuningResourceConfig "
+            "(instance type and count)."
+        )
+    if len(given) > 1:
+        raise validation("Specify either ResourceConfig or HyperParameterTuningResourceConfig, not both.")
     for channel in training.get("InputDataConfig") or []:
         uri = channel["DataSource"].get("S3DataSource", {}).get("S3Uri", "")
         if not uri.startswith("s3://"):
             raise validation(f"Channel {channel['ChannelName']} needs an S3 data source (s3://bucket/prefix).")
+
+
+def trial_resources(training: dict[str, Any]) -> dict[str, Any]:
+    """The ResourceConfig every trial runs with: the definition's own, or the one its
+    HyperParameterTuningResourceConfig describes (what recent SageMaker Python SDKs send), taking the first of
+    its InstanceConfigs where it names no instance type, as a Prioritized allocation starts."""
+    if "ResourceConfig" in training:
+        return training["ResourceConfig"]
+    tuning = training["HyperParameterTuningResourceConfig"]
+    first = (tuning.get("InstanceConfigs") or [{}])[0]
+    resources = {
+        "InstanceType": tuning.get("InstanceType") or first.get("InstanceType", "ml.m5.large"),
+        "InstanceCount": tuning.get("InstanceCount") or first.get("InstanceCount", 1),
+        "VolumeSizeInGB": tuning.get("VolumeSizeInGB") or first.get("VolumeSizeInGB", 30),
+    }
+    if "VolumeKmsKeyId" in tuning:
+        resources["VolumeKmsKeyId"] = tuning["VolumeKmsKeyId"]
+    return resources
 
 
 def check_warm_start(record: dict[str, Any], parents: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from localcloud.core.protocol import AwsError
 from localcloud.sagemaker.training.provider import Training
-from localcloud.sagemaker.tuning.definition import Plan, plan
+from localcloud.sagemaker.tuning.definition import Plan, plan, trial_resources
 from localcloud.sagemaker.tuning.search import hyperband_stops, median_rule_stops, suggest, worse
 from localcloud.sagemaker.tuning.trials import INTERNAL, RUNNING, Trials
 
@@ -201,7 +201,7 @@ class Scheduler(threading.Thread):
             },
             "InputDataConfig": definition.get("InputDataConfig", []),
             "OutputDataConfig": definition["OutputDataConfig"],
-            "ResourceConfig": definition["ResourceConfig"],
+            "ResourceConfig": trial_resources(definition),
             "StoppingCondition": definition["StoppingCondition"],
         }
         try:

@@ -159,6 +159,29 @@ def test_warm_start_learns_from_its_parent(cloud):
     assert parent["BestTrainingJob"]["TrainingJobName"] in values
 
 
+def test_the_sdks_tuning_resource_config_runs_its_trials(cloud):
+    """HyperParameterTuningResourceConfig (what recent SageMaker Python SDKs send) in place of ResourceConfig:
+    trials run on its first instance config; both at once are refused."""
+    sagemaker = cloud.client("sagemaker")
+    sdk = request("sdk-resources", max_jobs=2, parallel=2)
+    definition = sdk["TrainingJobDefinition"]
+    resources = definition.pop("ResourceConfig")
+    definition["HyperParameterTuningResourceConfig"] = {
+        "AllocationStrategy": "Prioritized",
+        "InstanceConfigs": [{"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}],
+    }
+    with pytest.raises(ClientError) as error:
+        both = request("both-resources", max_jobs=2)
+        both["TrainingJobDefinition"]["HyperParameterTuningResourceConfig"] = {"InstanceType": "ml.c5.xlarge"}
+        sagemaker.create_hyper_parameter_tuning_job(**both)
+    assert "not both" in error.value.response["Error"]["Message"]
+    sagemaker.create_hyper_parameter_tuning_job(**sdk)
+    assert wait_tuning(cloud, "sdk-resources")["HyperParameterTuningJobStatus"] == "Completed"
+    for trial in trials(cloud, "sdk-resources"):
+        described = sagemaker.describe_training_job(TrainingJobName=trial["TrainingJobName"])
+        assert described["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge" != resources["InstanceType"]
+
+
 def test_dataset_without_train_fails_the_job_after_its_first_trials(cloud):
     sagemaker = cloud.client("sagemaker")
     sagemaker.create_hyper_parameter_tuning_job(**request("no-train", data="code", max_jobs=6, parallel=2))

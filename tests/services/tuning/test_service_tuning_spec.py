@@ -146,3 +146,21 @@ def test_clone_gives_the_spec_back() -> None:
     assert cloned == replace(
         original, training=replace(TRAINING, job_name="tune-test", role_arn="arn:aws:iam::000000000000:role/r")
     )
+
+
+def test_clone_reads_the_sdks_tuning_resource_config() -> None:
+    """Recent SageMaker Python SDKs send HyperParameterTuningResourceConfig instead of ResourceConfig."""
+    original = spec()
+    request = build_tuning_request(original, region="us-east-1", role_arn="arn:aws:iam::000000000000:role/r")
+    definition = dict(request["TrainingJobDefinition"])
+    resources = definition.pop("ResourceConfig")
+    definition["HyperParameterTuningResourceConfig"] = {
+        "AllocationStrategy": "Prioritized",
+        "InstanceConfigs": [{k: resources[k] for k in ("InstanceType", "InstanceCount", "VolumeSizeInGB")}],
+    }
+    described = {**request, "TrainingJobDefinition": definition, "HyperParameterTuningJobStatus": "Completed"}
+    cloned = spec_from_description(described, new_name="tune-test")
+    assert (cloned.training.instance_type, cloned.training.instance_count) == (
+        resources["InstanceType"],
+        resources["InstanceCount"],
+    )
