@@ -166,7 +166,8 @@ class ApplicationAutoScaling(Service):
         old = self.store.get("scaling-policy", f"{key}|{p['PolicyName']}")
         if old is not None:
             self.alarms.delete([a["AlarmName"] for a in old["Alarms"]])
-        policy_id = old["PolicyARN"].split(":")[5] if old else str(uuid.uuid4())
+        # arn:aws:autoscaling:<region>:<account>:scalingPolicy:<id>:resource/…: a policy put again keeps its id
+        policy_id = old["PolicyARN"].split(":")[6] if old else str(uuid.uuid4())
         arn = (
             f"arn:aws:autoscaling:{call.region}:{ACCOUNT_ID}:scalingPolicy:{policy_id}:resource/"
             f"{p['ServiceNamespace']}/{p['ResourceId']}:policyName/{p['PolicyName']}"
@@ -280,8 +281,8 @@ class ApplicationAutoScaling(Service):
         action.setdefault("CreationTime", time.time())
         action["Key"] = key
         action["ScheduledActionARN"] = (
-            f"arn:aws:autoscaling:{call.region}:{ACCOUNT_ID}:scheduledAction:{uuid.uuid4()}:resource/sagemaker/"
-            f"{p['ResourceId']}:scheduledActionName/{p['ScheduledActionName']}"
+            f"arn:aws:autoscaling:{call.region}:{ACCOUNT_ID}:scheduledAction:{uuid.uuid4()}:resource/"
+            f"{p['ServiceNamespace']}/{p['ResourceId']}:scheduledActionName/{p['ScheduledActionName']}"
             if old is None
             else old["ScheduledActionARN"]
         )

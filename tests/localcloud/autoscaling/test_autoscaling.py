@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -187,10 +188,10 @@ def test_bad_input_is_refused_as_aws_refuses_it(fast):
             )
         )
         assert code == "ValidationException" and "targetValue" in message
-    scaling.put_scaling_policy(
-        PolicyName="custom",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
+    custom = {
+        "PolicyName": "custom",
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
             "TargetValue": 50.0,
             "CustomizedMetricSpecification": {
                 "Namespace": "AWS/SageMaker",
@@ -201,7 +202,10 @@ def test_bad_input_is_refused_as_aws_refuses_it(fast):
             "DisableScaleIn": True,
         },
         **target("strict"),
-    )
+    }
+    first = scaling.put_scaling_policy(**custom)["PolicyARN"]
+    again = scaling.put_scaling_policy(**custom)["PolicyARN"]  # put again: the same policy, the same ARN
+    assert again == first and first.split(":")[5] == "scalingPolicy" and str(uuid.UUID(first.split(":")[6]))
     policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource("strict"))
     assert_shape(scaling, "DescribeScalingPolicies", policies)
     assert [len(p["Alarms"]) for p in policies["ScalingPolicies"]] == [1]  # DisableScaleIn: no AlarmLow

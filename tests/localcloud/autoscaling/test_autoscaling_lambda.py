@@ -85,6 +85,13 @@ def test_provisioned_concurrency_scales_with_its_utilization(fast: LocalCloudPro
         **lambda_target(),
     )
     assert f":resource/lambda/function:{FUNCTION}:{ALIAS}:policyName/utilization" in policy["PolicyARN"]
+    nightly = {"ScheduledActionName": "nightly", **lambda_target()}
+    scaling.put_scheduled_action(
+        Schedule="cron(0 3 * * ? *)", ScalableTargetAction={"MinCapacity": 1, "MaxCapacity": 2}, **nightly
+    )
+    (action,) = scaling.describe_scheduled_actions(ServiceNamespace="lambda")["ScheduledActions"]
+    assert f":resource/lambda/function:{FUNCTION}:{ALIAS}:scheduledActionName/nightly" in action["ScheduledActionARN"]
+    scaling.delete_scheduled_action(**nightly)
     alarms = fast.client("cloudwatch").describe_alarms(AlarmNames=[a["AlarmName"] for a in policy["Alarms"]])
     metric = {(a["Namespace"], a["MetricName"], a["Statistic"]) for a in alarms["MetricAlarms"]}
     assert metric == {("AWS/Lambda", "ProvisionedConcurrencyUtilization", "Average")}
