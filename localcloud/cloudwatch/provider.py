@@ -54,6 +54,19 @@ def _page_start(token: str) -> int:
 
 
 # ListMetrics pages by NextToken alone, LIST_PAGE metrics a call.
+def _data_offsets(token: str | None) -> dict[str, int]:
+    """How far each query of a GetMetricData call has been answered, from the NextToken the last page gave."""
+    if not token:
+        return {}
+    try:
+        offsets = json.loads(unopaque(token))
+        if isinstance(offsets, dict) and all(isinstance(v, int) and v >= 0 for v in offsets.values()):
+            return offsets
+    except (ValueError, UnicodeError):
+        pass
+    raise AwsError("InvalidNextToken", "The NextToken was not returned by GetMetricData.")
+
+
 LIST_PAGES = Paginator(size=None, default_size=LIST_PAGE, read=_page_start, write=lambda offset: opaque(str(offset)))
 
 
@@ -226,7 +239,8 @@ class Metrics(Service):
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
         descending = p.get("ScanBy", "TimestampDescending") == "TimestampDescending"
         budget = p.get("MaxDatapoints", MAX_DATAPOINTS)
-        results = []
+        skip = _data_offsets(p.get("NextToken"))
+        results, left = [], {}
         for i, query in enumerate(p["MetricDataQueries"], 1):
             if "MetricStat" not in query:
                 raise invalid(
@@ -260,8 +274,10 @@ class Metrics(Service):
                 values = self.percentiles(*where, float(percentile.group(1)))
             else:
                 values = {t: statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
-            times = sorted(values, reverse=descending)
+            times = sorted(values, reverse=descending)[skip.get(query["Id"], 0) :]
             status = "Complete" if len(times) <= budget else "PartialData"
+            if status == "PartialData":  # the next call, with NextToken, goes on from here
+                left[query["Id"]] = skip.get(query["Id"], 0) + budget
             times = times[:budget]
             budget -= len(times)
             if query.get("ReturnData", True):
@@ -274,7 +290,10 @@ class Metrics(Service):
                         "StatusCode": status,
                     }
                 )
-        return {"MetricDataResults": results, "Messages": []}
+        answer: dict[str, Any] = {"MetricDataResults": results, "Messages": []}
+        if left:
+            answer["NextToken"] = opaque(json.dumps(left))
+        return answer
 
     def op_GetMetricStatistics(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         statistics = p.get("Statistics") or []

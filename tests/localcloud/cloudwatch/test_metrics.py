@@ -88,6 +88,25 @@ def test_get_metric_data_buckets_by_period(cloudwatch):
     assert whole["Values"] == [8.0]
 
 
+def test_get_metric_data_pages_what_max_datapoints_cuts(cloudwatch):
+    """Past MaxDatapoints a result is PartialData with a NextToken; following the tokens gives the whole series,
+    and botocore's paginator walks them; a token GetMetricData never returned is InvalidNextToken."""
+    ask = {"MetricDataQueries": [query("Average")], "StartTime": T0, "EndTime": T0 + dt.timedelta(hours=1)}
+    first = cloudwatch.get_metric_data(**ask, ScanBy="TimestampAscending", MaxDatapoints=3)
+    assert first["MetricDataResults"][0]["StatusCode"] == "PartialData" and first["NextToken"]
+    rest = cloudwatch.get_metric_data(**ask, ScanBy="TimestampAscending", MaxDatapoints=3, NextToken=first["NextToken"])
+    assert rest["MetricDataResults"][0]["StatusCode"] == "Complete" and "NextToken" not in rest
+    pages = [first, rest]
+    assert [t for page in pages for t in page["MetricDataResults"][0]["Timestamps"]] == [
+        T0 + dt.timedelta(minutes=m) for m in range(4)
+    ]
+    walked = cloudwatch.get_paginator("get_metric_data").paginate(**ask, PaginationConfig={"PageSize": 1})
+    assert len([t for page in walked for t in page["MetricDataResults"][0]["Values"]]) == 4
+    with pytest.raises(ClientError) as error:
+        cloudwatch.get_metric_data(**ask, NextToken="not-a-token")
+    assert error.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
 def test_values_with_counts_and_statistic_sets(cloudwatch):
     accuracy = {
         "Id": "acc",
