@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 import threading
 import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from localcloud.autoscaling.engine import Scaler
+from localcloud.core.log import log
 from localcloud.core.protocol import validation
 from localcloud.core.state import Store
 
@@ -111,7 +111,7 @@ class Schedules:
                     if self.due(action, self._checked, now):
                         self.run(action)
                 except Exception as exc:  # noqa: BLE001 - one broken action must not stop the others
-                    print(f"localcloud: scheduled action {action['ScheduledActionName']}: {exc}", file=sys.stderr)
+                    log(f"scheduled action {action['ScheduledActionName']}: {exc}")
             self._checked = now
 
     @staticmethod

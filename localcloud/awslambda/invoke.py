@@ -24,7 +24,7 @@ from localcloud.awslambda.metric_publisher import LambdaMetrics, ProvisionedUse
 from localcloud.awslambda.names import timestamp
 from localcloud.awslambda.pool import Lease, Pools
 from localcloud.awslambda.versions import Target
-from localcloud.core.log_sink import BackgroundLogWriter
+from localcloud.core.interfaces.log_sink import BackgroundLogWriter
 from localcloud.core.protocol import AwsError
 
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # 6 MB for synchronous Invoke, request and response

@@ -1,5 +1,5 @@
 """Lambda's CloudWatch metrics in `AWS/Lambda`, with the dimensions AWS gives them, written in the
-background (core/metric_sink.py's BackgroundPublisher).
+background (core/interfaces/metric_sink.py's BackgroundPublisher).
 
 Dimensions, as AWS uses them: none (the account), `FunctionName` (every version and alias of a function),
 `FunctionName, Resource` (`name:qualifier`, when a call names a version or alias) and `FunctionName,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from localcloud.core.metric_sink import BackgroundPublisher, Datapoint, MetricSink
+from localcloud.core.interfaces.metric_sink import BackgroundPublisher, Datapoint, MetricSink
 
 NAMESPACE = "AWS/Lambda"
 

@@ -28,9 +28,9 @@ from localcloud.awslambda.metric_publisher import LambdaMetrics
 from localcloud.awslambda.names import LATEST, function_arn, function_name, not_found, qualifier_of, timestamp
 from localcloud.awslambda.pool import Pools
 from localcloud.awslambda.versions import PAGES, VersionsApi, configuration
-from localcloud.core.log_sink import BackgroundLogWriter, LogSink
-from localcloud.core.metric_sink import MetricSink
-from localcloud.core.object_store import ObjectStore
+from localcloud.core.interfaces.log_sink import BackgroundLogWriter, LogSink
+from localcloud.core.interfaces.metric_sink import MetricSink
+from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 from localcloud.cloudwatch.statistics import STATISTICS, Bucket, invalid
 from localcloud.core.clock import Clock
+from localcloud.core.log import log
 from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call
@@ -159,7 +159,7 @@ class Alarms:
                 try:
                     self.evaluate(alarm, time.time())
                 except Exception as exc:  # noqa: BLE001 - one broken alarm must not stop the others
-                    print(f"localcloud: alarm {alarm['AlarmName']}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    log(f"alarm {alarm['AlarmName']}: {type(exc).__name__}: {exc}")
 
     def evaluate(self, alarm: dict[str, Any], now: float) -> None:
         """Judge the alarm's last complete periods, once per period; a period is complete a moment after

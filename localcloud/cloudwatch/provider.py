@@ -16,7 +16,7 @@ from typing import Any
 from localcloud.cloudwatch.alarms import Alarms
 from localcloud.cloudwatch.statistics import STATISTICS, Bucket, invalid, statistic
 from localcloud.core.clock import Clock
-from localcloud.core.metric_sink import Datapoint
+from localcloud.core.interfaces.metric_sink import Datapoint
 from localcloud.core.paginator import Paginator, opaque, unopaque
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Operation, Service

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from localcloud.auth.keys import AccessKey, client_env
-from localcloud.core.log_sink import LogSink
+from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Operation, Service

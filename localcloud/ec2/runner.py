@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localcloud.core.log_sink import LogSink
+from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.protocol import AwsError
 from localcloud.core.state import Store
 from localcloud.ec2 import machine

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcloud.core.log import log
 from localcloud.core.memory import SERVING_ENV
 from localcloud.core.protocol import AwsError
 
@@ -254,7 +255,7 @@ class Fleet:
             try:
                 instance = self._spawn()
             except Exception as exc:  # keep serving with the instances left
-                print(f"localcloud: could not restart an instance of {self.endpoint}: {exc}", file=sys.stderr)
+                log(f"could not restart an instance of {self.endpoint}: {exc}")
                 return
             with self._ready:
                 self._instances.append(instance)

@@ -1,5 +1,5 @@
 """An endpoint's CloudWatch metrics in `AWS/SageMaker`, one set per request, written by a background thread
-(core/metric_sink.py's BackgroundPublisher).
+(core/interfaces/metric_sink.py's BackgroundPublisher).
 
 As AWS publishes them, with dimensions EndpointName and VariantName: Invocations (1 a request),
 InvocationsPerInstance (1 / the instances serving, so its Sum is the load on each: what target tracking
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import psutil
 
-from localcloud.core.metric_sink import BackgroundPublisher, MetricSink
+from localcloud.core.interfaces.metric_sink import BackgroundPublisher, MetricSink
 
 NAMESPACE = "AWS/SageMaker"
 

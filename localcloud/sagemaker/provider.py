@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.auth.role_sessions import RoleEnv
-from localcloud.core.metric_sink import MetricSink
-from localcloud.core.object_store import ObjectStore
+from localcloud.core.interfaces.metric_sink import MetricSink
+from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store

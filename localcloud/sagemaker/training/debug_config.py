@@ -33,7 +33,7 @@ from classifier.rules.profiler_rules import (
     report_status,
 )
 from classifier.rules.rule_params import RuleParameterError
-from localcloud.core.object_store import ObjectStore
+from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.protocol import ACCOUNT_ID, validation
 
 DEFAULT_LOCAL_PATH = "/opt/ml/output/tensorboard"

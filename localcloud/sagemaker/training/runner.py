@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.auth.role_sessions import RoleEnv
-from localcloud.core.log_sink import LogSink
-from localcloud.core.metric_sink import MetricSink
-from localcloud.core.object_store import ObjectStore
+from localcloud.core.interfaces.log_sink import LogSink
+from localcloud.core.interfaces.metric_sink import MetricSink
+from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.protocol import AwsError, validation
 from localcloud.core.state import Store
 from localcloud.sagemaker.training.debug_config import RecordingSync, write_container_config

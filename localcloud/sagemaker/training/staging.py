@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.core.object_store import ObjectStore
+from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.state import Store
 
 

@@ -12,7 +12,7 @@ import random
 import time
 from typing import Any
 
-from localcloud.core.metric_sink import MetricSeries
+from localcloud.core.interfaces.metric_sink import MetricSeries
 from localcloud.core.paginator import Paginator
 from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
 from localcloud.core.registry import Call

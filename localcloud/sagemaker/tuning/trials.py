@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from localcloud.core.metric_sink import MetricSeries
+from localcloud.core.interfaces.metric_sink import MetricSeries
 from localcloud.core.state import Store
 from localcloud.sagemaker.training.runner import METRIC_NAMESPACE
 from localcloud.sagemaker.tuning.definition import objective

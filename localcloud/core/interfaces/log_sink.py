@@ -5,9 +5,10 @@ so that no request waits on the database."""
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from typing import Protocol
+
+from localcloud.core.log import log
 
 
 class LogSink(Protocol):
@@ -46,5 +47,4 @@ class BackgroundLogWriter:
                 try:
                     self._logs.put_events(group, stream, events)
                 except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                    message = f"localcloud: could not write to log group {group}: {type(exc).__name__}: {exc}"
-                    print(message, file=sys.stderr)
+                    log(f"could not write to log group {group}: {type(exc).__name__}: {exc}")

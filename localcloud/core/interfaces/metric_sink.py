@@ -5,10 +5,11 @@ that batches per-request datapoints so that no request waits on the database."""
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from typing import Protocol
+
+from localcloud.core.log import log
 
 Datapoint = tuple[str, dict[str, str], float, float, str]  # name, dimensions, timestamp, value, unit
 BATCH_LINGER_S = 0.05
@@ -54,7 +55,4 @@ class BackgroundPublisher:
             try:
                 self._metrics.put_many(self.namespace, batch)
             except Exception as exc:  # noqa: BLE001 - a lost batch must not stop the next ones
-                print(
-                    f"localcloud: could not write {self.namespace} metrics: {type(exc).__name__}: {exc}",
-                    file=sys.stderr,
-                )
+                log(f"could not write {self.namespace} metrics: {type(exc).__name__}: {exc}")
