@@ -15,11 +15,12 @@ import numpy as np
 from PIL import Image
 
 from classifier.serving.model import DogBreedModel
+from tests.channels import DATASET
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONNX = ROOT / "build" / "efficientnet_lite0.onnx"
 PHONE_JPEG = ROOT / "build" / "bench" / "phone.jpg"
-SMALL_SOURCE = ROOT.parent / "shared" / "datasets" / "dogs-wiki-133" / "test" / "056.Dachshund"
+SMALL_SOURCE = DATASET / "test" / "056.Dachshund"
 PHONE_SIZE = (1500, 1000)
 
 

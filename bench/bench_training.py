@@ -16,8 +16,9 @@ import torch
 from classifier.training.config import parse_config
 from classifier.training.image_folder import read_channel
 from classifier.training.loop import train_and_evaluate
+from tests.channels import DATASET
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "dogs-wiki-133"
+DEFAULT_DATA = DATASET
 
 
 def bench_bare_training(

@@ -30,7 +30,7 @@ from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import Call, LambdaMetrics, ProvisionedUse
 from localcloud.awslambda.pool import VersionPool
 from localcloud.cloudwatch.provider import Metrics
-from localcloud.core.log_sink import BackgroundLogWriter
+from localcloud.core.interfaces.log_sink import BackgroundLogWriter
 from localcloud.core.state import Store
 from localcloud.logs.provider import Logs
 from tests.clouds import running_localcloud

@@ -3,14 +3,29 @@ channel (linked into a folder or uploaded to S3), and the classifier's sourcedir
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from classifier.packaging import build_sourcedir
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "dogs-wiki-133"
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASET = DATASETS / "dogs-wiki-133"
 SPLITS = ("train", "valid", "test")
+
+
+def required(path: Path) -> Path:
+    """`path` of the shared photo sets; a test that needs it missing fails under CI and is skipped, saying so,
+    elsewhere (a checkout without ../shared)."""
+    if not path.exists():
+        message = f"datasets not found at {path}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def complete_breeds(classes: int, source: Path = DATASET) -> list[str]:

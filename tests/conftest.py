@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
+from tests.channels import DATASETS, required
 from tests.clouds import running_localcloud
 
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
@@ -16,19 +17,13 @@ from tests.clouds import running_localcloud
 os.environ["DASHBOARD_AUTH"] = "none"
 os.environ.pop("DASHBOARD_REQUIRE_SIGNIN", None)
 
-DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 DEFAULT_ENDPOINT = "dog-breed-classifier"
 DEFAULT_FUNCTION = "dog-breed-predict"
 
 
 @pytest.fixture(scope="session")
 def datasets() -> Path:
-    if not DATASETS.exists():
-        message = f"datasets not found at {DATASETS}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return DATASETS
+    return required(DATASETS)
 
 
 @pytest.fixture(scope="session")

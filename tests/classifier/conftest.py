@@ -6,10 +6,10 @@ import pytest
 
 from classifier.serving.model import DogBreedModel
 from classifier.training.export_onnx import export_onnx
+from tests.channels import DATASETS, required
 
 ROOT = Path(__file__).resolve().parents[2]
 ONNX_PATH = ROOT / "build" / "efficientnet_lite0.onnx"
-DATASETS = ROOT.parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +27,7 @@ def model(onnx_path: Path) -> DogBreedModel:
 
 @pytest.fixture(scope="session")
 def photos() -> Path:
-    if not DATASETS.exists():
-        pytest.skip(f"datasets not found at {DATASETS}")
-    return DATASETS
+    return required(DATASETS)
 
 
 @pytest.fixture(scope="session")

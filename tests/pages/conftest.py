@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.channels import DATASETS
+
 ROOT = Path(__file__).resolve().parents[2]
-DATASETS = ROOT.parent / "shared" / "datasets"
 DOG_PHOTO = DATASETS / "dogs-wiki-133" / "test" / "002.Afghan_hound" / "afghan_hound_6.jpg"
 NOT_A_DOG = DATASETS / "negatives" / "skimage_rocket.jpg"
 

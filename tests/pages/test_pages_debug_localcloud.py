@@ -13,7 +13,7 @@ import pytest
 from services.core.clients import CloudSettings
 from services.training.ec2_training import Ec2Options, Ec2TrainingService
 from services.training.job_spec import TrainingSpec, generate_job_name, recording_uri
-from tests.classifier.test_recording import run
+from tests.classifier.recording.test_recording import run
 from tests.pages.conftest import dashboard
 from tests.pages.test_pages_jobs_localcloud import SLOW_MACHINE, create_failing_job
 

@@ -2,13 +2,13 @@
 
 import io
 import socket
-from pathlib import Path
 
 import boto3
 import pytest
 from PIL import Image
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+from tests.channels import DATASETS
+
 DOG_PHOTO = DATASETS / "dogs-wiki-133" / "test" / "002.Afghan_hound" / "afghan_hound_6.jpg"
 NOT_A_DOG = DATASETS / "negatives" / "skimage_coffee_cup.png"
 

@@ -14,6 +14,7 @@ from services.core.errors import ServiceError
 from services.data.dataset_files import dataset_name_for, download
 from services.data.dataset_summary import missing_udacity_classes
 from services.data.datasets import SAMPLE_DATASET, DatasetService, dataset_prefix, normalize_prefix
+from tests.channels import required
 
 SETTINGS = CloudSettings(endpoint_url=None, region="us-east-1", profile=None)
 BUCKET = "sagemaker-us-east-1-123456789012"
@@ -182,8 +183,7 @@ def test_download_says_clearly_when_the_network_is_unreachable(tmp_path, unused_
 
 
 def test_the_offline_sample_summary(service) -> None:
-    if not SAMPLE_DATASET.is_dir():
-        pytest.skip("offline sample missing")
+    required(SAMPLE_DATASET)
     summary = service.upload_sample(BUCKET)
     assert summary.prefix == "datasets/dogs-wiki-133/"
     assert len(summary.classes) == 111  # the union of the splits: 22 Udacity breeds have no photo

@@ -9,7 +9,7 @@ from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.training import debugging
 from services.training.debugging import DebuggingService, check_rule_parameters, evaluate_rules
-from tests.classifier.test_recording import run
+from tests.classifier.recording.test_recording import run
 
 BUCKET = "debugging-service-test"
 

@@ -6,8 +6,7 @@ from classifier.labels import udacity_imagenet_indices
 from classifier.recording.reader import RECORD_INTERVAL
 from classifier.training.config import ConfigError, parse_config
 from classifier.training.image_folder import DatasetError, read_channel
-
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dogs-wiki-133"
+from tests.channels import DATASET, required
 
 
 def test_plain_machine_defaults() -> None:
@@ -63,8 +62,7 @@ def test_bad_values(args: list[str], env: dict[str, str], message: str) -> None:
 
 
 def test_channel_maps_folders_to_udacity_indices() -> None:
-    if not DATASET.is_dir():
-        pytest.skip(f"dataset not found at {DATASET}")
+    required(DATASET)
     splits = read_channel(DATASET)
     assert [len(splits[s].samples) for s in ("train", "valid", "test")] == [391, 103, 91]
     path, label = splits["train"].samples[0]

@@ -9,15 +9,14 @@ import pytest
 from classifier.recording.reader import load_recording, read_recording_dir
 from classifier.recording.recorder import SPREAD_STEPS
 from classifier.rules.debugger_rules import evaluate_rule
-from tests.channels import DATASET, small_channel
-from tests.classifier.test_train import script_env, train
+from tests.channels import DATASET, required, small_channel
+from tests.classifier.training.test_train import script_env, train
 
 LOSS_RULES = ("LossNotDecreasing", "ExplodingTensor", "VanishingGradient")
 
 
 def run(tmp: Path, learning_rate: str, *extra: str) -> tuple[str, Path]:
-    if not DATASET.is_dir():
-        pytest.skip(f"dataset not found at {DATASET}")
+    required(DATASET)
     channel = small_channel(tmp / "channel", classes=8)
     args = ["--learning_rate", learning_rate, "--batch_size", "8", "--epochs", "4", *extra]
     done = train(args, script_env(tmp, channel))

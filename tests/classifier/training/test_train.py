@@ -18,9 +18,9 @@ from classifier.labels import udacity_labels
 from classifier.packaging import build_sourcedir
 from classifier.serving import inference
 from classifier.training.train import main
-from tests.channels import DATASET, small_channel
+from tests.channels import DATASET, required, small_channel
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EPOCH_LINE = re.compile(
     r"^Epoch (\d+)/(\d+): train_loss=([0-9\.]+) train_acc=([0-9\.]+) valid_loss=([0-9\.]+) valid_acc=([0-9\.]+)$"
 )
@@ -56,8 +56,7 @@ def train(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    if not DATASET.is_dir():
-        pytest.skip(f"dataset not found at {DATASET}")
+    required(DATASET)
     tmp = tmp_path_factory.mktemp("job")
     (tmp / "input").mkdir()
     channel = tmp / "input" / "training"
