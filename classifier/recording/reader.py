@@ -2,9 +2,12 @@
 and the readers for the files ``classifier.recording.recorder`` writes.
 
 Layout of a recording directory (the TensorBoardOutputConfig LocalPath, default /opt/ml/output/tensorboard;
-SageMaker and localcloud sync it to its S3OutputPath while the job runs)::
+SageMaker and localcloud sync it to its S3OutputPath while the job runs). Each stream is a directory of parts
+that sort in writing order, a new one every few MB or seconds (classifier/recording/parts.py); readers take
+them in order, up to MAX_STREAM_BYTES a stream::
 
-    events/<host>/events.out.tfevents.*   TensorBoard scalars and histograms (the leader host only):
+    events/<host>/events.out.tfevents.<second>.<part>.<machine>   TensorBoard scalars and histograms (the
+        leader host only; TensorBoard reads a directory's event files in this order):
         Loss/train, Accuracy/train, LearningRate/<group>, Timing/data_loading_s, Timing/forward_backward_s,
         Timing/step_s every train step; GradientNorm/<layer>, GradientMeanAbs/<layer> and
         UpdateRatio/<layer> every record_interval steps (RECORD_INTERVAL unless the job sets it) and
@@ -12,20 +15,21 @@ SageMaker and localcloud sync it to its S3OutputPath while the job runs)::
         on each of the first steps; Loss/eval at the eval step (its own counter); Loss/valid, Accuracy/valid,
         WeightNorm/<layer>, WeightMean/<layer>, WeightStd/<layer> and histograms Weights/<layer> at the
         train step where each epoch ends (and at step 0, before training).
-    system/<host>.json      SageMaker system-monitor records, one JSON object a line (recording/system_monitor.py)
-    timeline/<host>.json    one JSON object a line, each with "Record", "NodeId" and the train "Step" it was
-        written at: {"Record": "phase", "Phase": initialisation | data_loading | forward_backward | evaluation |
+    system/<host>/<second>.<part>.json     SageMaker system-monitor records, one JSON object a line
+        (recording/system_monitor.py)
+    timeline/<host>/<second>.<part>.json   one JSON object a line, each with "Record", "NodeId" and the train "Step" it
+        was written at: {"Record": "phase", "Phase": initialisation | data_loading | forward_backward | evaluation |
         saving, "Seconds", "Epoch", "Start" (where it was one stretch)}; per epoch {"Record": "classes", "Epoch",
-        "TrainSamples", "Samples", "Correct"} (per class index: training samples, validation samples and how
-        many of those were right) and, where the head reads ReLU outputs, {"Record": "relu_activity", "Epoch",
-        "Layer", "Active"} (per unit, the share of training samples it was positive for); {"Record": "rule",
-        "Rule", "Status", "Details"} when a rule the job evaluates changes status; {"Record": "config",
-        "DataloaderWorkers", "Cores"} once.
+        "TrainSamples", "Samples", "Correct"} (per class index: training samples, validation samples and how many of
+        those were right) and, where the head reads ReLU outputs, {"Record": "relu_activity", "Epoch", "Layer",
+        "Active"} (per unit, the share of training samples it was positive for); {"Record": "rule", "Rule", "Status",
+        "Details"} when a rule the job evaluates changes status; {"Record": "config", "DataloaderWorkers", "Cores"}
+        once.
 """
 
 import json
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,8 @@ import numpy as np
 # Imported here, once, not in the function: two threads importing tensorboardX for the first time at once (two
 # jobs' rule evaluations in localcloud) can meet its package half-initialised. Protobuf only: no TensorFlow.
 from tensorboardX.proto import event_pb2
+
+from classifier.recording.parts import MAX_STREAM_BYTES, plan_reading
 
 SYSTEM_DIR, EVENTS_DIR, TIMELINE_DIR = "system", "events", "timeline"
 RECORD_INTERVAL = 100
@@ -186,30 +192,93 @@ def decode_events(
         yield int(event.step), scalars, histograms
 
 
-def load_recording(files: Mapping[str, bytes]) -> Recording:
-    """A Recording from a recording directory's files (path relative to the directory -> bytes), as read
-    from disk or from S3; files of other names are ignored."""
-    problems: list[str] = []
-    events: list[tuple[int, list[tuple[str, float]], list[tuple[str, Histogram]]]] = []
-    system_lines: list[str] = []
-    timeline_lines: list[str] = []
-    for path in sorted(files):
-        parts = path.split("/")
-        data = files[path]
-        if parts[0] == EVENTS_DIR and "tfevents" in parts[-1]:
-            events.extend(decode_events(data, problems, path))
-        elif parts[0] == SYSTEM_DIR and path.endswith(".json"):
-            system_lines.extend(data.decode("utf-8", errors="replace").splitlines())
-        elif parts[0] == TIMELINE_DIR and path.endswith(".json"):
-            timeline_lines.extend(data.decode("utf-8", errors="replace").splitlines())
-    recording = build_recording(events, system_lines, timeline_lines)
-    recording.problems[:0] = problems
+Event = tuple[int, list[tuple[str, float]], list[tuple[str, Histogram]]]
+
+
+@dataclass
+class Decoded:
+    """One file of a recording directory, decoded by its kind."""
+
+    events: list[Event] = field(default_factory=list)
+    system_lines: list[str] = field(default_factory=list)
+    timeline_lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def decode_file(path: str, data: bytes, cut: bool = False) -> Decoded:
+    """A file (path relative to the recording directory) decoded; other names give nothing. A file read only in
+    part (``cut``: the reading cap) ends inside a record, which is expected there, not a problem."""
+    parts, decoded = path.split("/"), Decoded()
+    if parts[0] == EVENTS_DIR and "tfevents" in parts[-1]:
+        decoded.events = list(decode_events(data, [] if cut else decoded.problems, path))
+    elif parts[0] in (SYSTEM_DIR, TIMELINE_DIR) and path.endswith(".json"):
+        text = data.decode("utf-8", errors="replace")
+        lines = (text[: text.rfind("\n") + 1] if cut else text).splitlines()
+        decoded.system_lines, decoded.timeline_lines = (lines, []) if parts[0] == SYSTEM_DIR else ([], lines)
+    return decoded
+
+
+def assemble(files: Iterable[Decoded]) -> Recording:
+    """A Recording from its files decoded, in path order (so each stream's parts come in writing order)."""
+    files = list(files)
+    recording = build_recording(
+        (event for f in files for event in f.events),
+        (line for f in files for line in f.system_lines),
+        (line for f in files for line in f.timeline_lines),
+    )
+    recording.problems[:0] = [problem for f in files for problem in f.problems]
     return recording
 
 
-def read_recording_dir(directory: Path) -> Recording:
-    """The Recording a job wrote under ``directory`` (its TensorBoardOutputConfig LocalPath)."""
-    files = {
-        path.relative_to(directory).as_posix(): path.read_bytes() for path in directory.rglob("*") if path.is_file()
+def load_recording(files: Mapping[str, bytes], cut: Collection[str] = ()) -> Recording:
+    """A Recording from a recording directory's files (path relative to the directory -> bytes), as read
+    from disk or from S3; files of other names are ignored; those named in ``cut`` were read only in part."""
+    return assemble(decode_file(path, files[path], path in cut) for path in sorted(files))
+
+
+def recording_files(*roots: Path) -> dict[str, Path]:
+    """The files under recording directories (several: one per host), by path relative to their directory."""
+    return {
+        path.relative_to(root).as_posix(): path
+        for root in roots
+        if root.is_dir()
+        for path in root.rglob("*")
+        if path.is_file()
     }
-    return load_recording(files)
+
+
+class RecordingReader:
+    """Reads recording files again and again as they grow (a running job's, where it runs): each stream's parts
+    in order up to ``max_bytes``, the rest reported in ``problems``; a part decoded before at the length read
+    now is not decoded again, so each reading decodes only what is new."""
+
+    def __init__(self, max_bytes: int = MAX_STREAM_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._decoded: dict[Path, tuple[int, Decoded]] = {}
+
+    def read(self, files: Mapping[str, Path]) -> Recording:
+        sizes = {}
+        for relative, path in files.items():
+            try:
+                sizes[relative] = path.stat().st_size
+            except FileNotFoundError:  # an empty last part, removed as its writer closed
+                continue
+        plan = plan_reading(sizes, self.max_bytes)
+        self._decoded = {path: self._decoded[path] for path in files.values() if path in self._decoded}
+        decoded = []
+        for relative, length in sorted(plan.lengths.items()):
+            path = files[relative]
+            known = self._decoded.get(path)
+            if known is None or known[0] != length:
+                with path.open("rb") as file:
+                    known = (length, decode_file(relative, file.read(length), relative in plan.cut))
+                self._decoded[path] = known
+            decoded.append(known[1])
+        recording = assemble(decoded)
+        recording.problems.extend(plan.notes)
+        return recording
+
+
+def read_recording_dir(directory: Path, max_bytes: int = MAX_STREAM_BYTES) -> Recording:
+    """The Recording a job wrote under ``directory`` (its TensorBoardOutputConfig LocalPath), up to the cap."""
+    return RecordingReader(max_bytes).read(recording_files(directory))

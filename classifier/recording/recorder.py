@@ -9,7 +9,9 @@ few floats); per-layer gradient statistics and the update-to-weight ratio every 
 (and gradients on each of the first SPREAD_STEPS, with their spread), as Debugger's ``save_interval`` did.
 The same values are kept in memory as a Recording, so the job evaluates its rules on them without reading
 files back. Events are serialised by a writer thread in batches (every FLUSH_SECONDS), so the training
-thread hands over a tuple a step and is never woken or made to wait for the writer.
+thread hands over a tuple a step and is never woken or made to wait for the writer. Every stream is written
+as parts (classifier/recording/parts.py): the writer thread moves the events and the timeline on to a new
+file when one is due, so a copy to S3 uploads each closed file once.
 """
 
 import json
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from classifier.recording.parts import ROLL_BYTES, ROLL_SECONDS, RollingParts, text_file
 from classifier.recording.reader import (
     EVENTS_DIR,
     RECORD_INTERVAL,
@@ -52,6 +55,9 @@ class RecordingConfig:
     record_interval: int = RECORD_INTERVAL
     started: float | None = None
     """When the job's process started (the initialisation phase runs from here); None: when recording began."""
+    roll_bytes: int = ROLL_BYTES
+    roll_seconds: float = ROLL_SECONDS
+    """When each stream moves on to a new file (classifier/recording/parts.py)."""
 
 
 class Recorder:
@@ -66,18 +72,26 @@ class Recorder:
         self.eval_step = 0
         self._points: dict[str, tuple[list[int], list[float]]] = {}
         self._histograms: dict[str, list[Histogram]] = {}
-        self._timeline: list[dict] = []
-        directory = config.directory
-        for sub in (SYSTEM_DIR, TIMELINE_DIR):
-            (directory / sub).mkdir(parents=True, exist_ok=True)
-        self._writer = open_event_file(directory / EVENTS_DIR / config.host) if config.is_leader else None
+        self._records: list[dict] = []
+        directory, roll = config.directory, {"roll_bytes": config.roll_bytes, "roll_seconds": config.roll_seconds}
+        self._events = (
+            RollingParts(
+                directory / EVENTS_DIR / config.host,
+                _event_file,
+                prefix="events.out.tfevents.",
+                suffix=f".{socket.gethostname()}",
+                header_bytes=len(_version_event()) + RECORD_FRAMING_BYTES,
+                **roll,
+            )
+            if config.is_leader
+            else None
+        )
+        self._timeline = RollingParts(directory / TIMELINE_DIR / config.host, text_file, suffix=".json", **roll)
         self._pending: deque = deque()
         self._closing = threading.Event()
-        self._events_thread = threading.Thread(target=self._write_events, name="recording-writer", daemon=True)
-        if self._writer:
-            self._events_thread.start()
-        self._timeline_file = (directory / TIMELINE_DIR / f"{config.host}.json").open("a", encoding="utf-8")
-        self._monitor = SystemMonitor(directory / SYSTEM_DIR / f"{config.host}.json", config.host, config.interval_ms)
+        self._writer_thread = threading.Thread(target=self._write_parts, name="recording-writer", daemon=True)
+        self._writer_thread.start()
+        self._monitor = SystemMonitor(directory / SYSTEM_DIR / config.host, config.host, config.interval_ms, **roll)
         self._monitor.start()
         self._before_update: dict[str, list[torch.Tensor]] | None = None
 
@@ -98,14 +112,15 @@ class Recorder:
 
     def add_record(self, record: dict) -> None:
         record = {**record, "NodeId": self.config.host}
-        self._timeline.append(record)
-        self._timeline_file.write(json.dumps(record) + "\n")
-        self._timeline_file.flush()
+        self._records.append(record)
+        line = json.dumps(record) + "\n"
+        self._timeline.write(line, len(line.encode()))
+        self._timeline.flush()  # whole lines on disk for readers of the running job
 
     # model data --------------------------------------------------------------
     def before_update(self) -> None:
         """Called between backward and optimizer.step: gradients are in place, weights not yet changed."""
-        if not self._writer:
+        if not self._events:
             return
         if self.step % self.config.record_interval == 0:
             self._before_update = {
@@ -116,7 +131,7 @@ class Recorder:
         self, loss: float, accuracy: float, learning_rates: Sequence[float], data_s: float, compute_s: float
     ) -> None:
         """After optimizer.step: the step's scalars as one event; the step counter moves on."""
-        if self._writer:
+        if self._events:
             values = [
                 ("Loss/train", loss),
                 ("Accuracy/train", accuracy),
@@ -132,18 +147,18 @@ class Recorder:
         self.step += 1
 
     def eval_batch(self, loss: float) -> None:
-        if self._writer:
+        if self._events:
             self._write(self.eval_step, [("Loss/eval", loss)])
         self.eval_step += 1
 
     def epoch_end(self, epoch: int, valid_loss: float, valid_accuracy: float) -> None:
-        if self._writer:
+        if self._events:
             self._write(self.step, [("Loss/valid", valid_loss), ("Accuracy/valid", valid_accuracy)])
             self.weights()
 
     def weights(self) -> None:
         """Per-layer weight statistics and histograms at the current step (also before training: step 0)."""
-        if not self._writer:
+        if not self._events:
             return
         values = []
         for layer, params in self.layers.items():
@@ -212,14 +227,16 @@ class Recorder:
         histogram = (tag, stats, squares, edges[1:].tolist(), counts.astype(float).tolist())
         self._pending.append((time.time(), self.step, [], histogram))
 
-    def _write_events(self) -> None:
+    def _write_parts(self) -> None:
         """The writer thread: every FLUSH_SECONDS (and at close) it writes one TensorBoard event per pending
-        step and flushes, so a sync of the directory while the job runs finds whole records."""
-        assert self._writer is not None
+        step and flushes, so a reader of the running job finds whole records, and moves the events and the
+        timeline on to their next file when due."""
         while True:
             closing = self._closing.wait(FLUSH_SECONDS)
-            self._drain()
-            self._writer.flush()
+            if self._events:
+                self._drain()
+                self._events.flush()
+            self._timeline.flush()
             if closing:
                 break
 
@@ -227,7 +244,7 @@ class Recorder:
         from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
 
-        assert self._writer is not None
+        assert self._events is not None
         while self._pending:
             wall_time, step, values, histogram = self._pending.popleft()
             summary = Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values])
@@ -237,7 +254,8 @@ class Recorder:
                     min=low, max=high, num=count, sum=total, sum_squares=squares, bucket_limit=limits, bucket=buckets
                 )
                 summary.value.append(Summary.Value(tag=tag, histo=proto))
-            self._writer.write(Event(wall_time=wall_time, step=step, summary=summary).SerializeToString())
+            record = Event(wall_time=wall_time, step=step, summary=summary).SerializeToString()
+            self._events.write(record, len(record) + RECORD_FRAMING_BYTES)
 
     # the whole ----------------------------------------------------------------
     def recording(self) -> Recording:
@@ -246,27 +264,43 @@ class Recorder:
             tag: Series(np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
             for tag, (steps, values) in self._points.items()
         }
-        return Recording(scalars=scalars, histograms=dict(self._histograms), timeline=list(self._timeline))
+        return Recording(scalars=scalars, histograms=dict(self._histograms), timeline=list(self._records))
 
     def close(self) -> None:
         self._monitor.stop()
-        if self._writer:
-            self._closing.set()
-            self._events_thread.join()
-            self._writer.close()
-        self._timeline_file.close()
+        self._closing.set()
+        self._writer_thread.join()
+        if self._events:
+            self._events.close()
+        self._timeline.close()
+
+
+RECORD_FRAMING_BYTES = 16
+"""A TFRecord's length (8 bytes) and the CRCs of the length and of the data (4 each)."""
+
+
+def _version_event() -> bytes:
+    from tensorboardX.proto.event_pb2 import Event
+
+    return Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+
+
+def _event_file(path: Path) -> Any:
+    """A TensorBoard event file at ``path``, written directly (tensorboardX's FileWriter hands every event
+    through a multiprocessing queue, which cost more than the step it recorded), opened with the version
+    record every event file starts with."""
+    from tensorboardX.record_writer import RecordWriter
+
+    writer = RecordWriter(str(path))
+    writer.write(_version_event())
+    return writer
 
 
 def open_event_file(directory: Path) -> Any:
-    """A TensorBoard event file written directly (tensorboardX's FileWriter hands every event through a
-    multiprocessing queue, which cost more than the step it recorded), named as TensorBoard expects."""
-    from tensorboardX.proto.event_pb2 import Event
-    from tensorboardX.record_writer import RecordWriter
-
+    """One TensorBoard event file in ``directory``, named as TensorBoard expects (for writing a whole run's
+    events into one file, as other tools do)."""
     directory.mkdir(parents=True, exist_ok=True)
-    writer = RecordWriter(str(directory / f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"))
-    writer.write(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
-    return writer
+    return _event_file(directory / f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}")
 
 
 def trainable_layers(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:

@@ -1,12 +1,14 @@
 """System use of one training host, sampled in a background thread and written as JSON lines in the record
-format of SageMaker's system monitor, so tools written for Debugger's profiler output read it unchanged.
+format of SageMaker's system monitor, so tools written for Debugger's profiler output read it unchanged. The
+lines go to a directory of parts (classifier/recording/parts.py), a new file every ROLL_BYTES or ROLL_SECONDS.
 
 One record per line::
 
     {"Type": "cpu", "Name": "cpu0", "Dimension": "CPUUtilization", "Value": 4.76, "NodeId": "algo-1",
      "Timestamp": 1700000000.5}
 
-Types, names and dimensions written: ``cpu``/``cpu<i>``/``CPUUtilization`` (percent, per core);
+Types, names and dimensions written: ``cpu``/``cpu<i>``/``CPUUtilization`` and, where the kernel reports it
+(Linux), ``I/OWaitPercentage`` (percent of the core's time, per core, as SageMaker records it);
 ``memory``/``memory``/``MemoryUsedPercent`` and ``ProcessRSSBytes``; ``disk``/``disk``/``ReadBytesPerSecond``
 and ``WriteBytesPerSecond``; ``network``/``network``/``BytesSentPerSecond`` and ``BytesReceivedPerSecond``;
 ``gpu``/``gpu<i>``/``GPUUtilization`` and ``GPUMemoryUtilization`` (percent) where NVML is importable.
@@ -22,27 +24,38 @@ from typing import Any
 
 import psutil
 
+from classifier.recording.parts import ROLL_BYTES, ROLL_SECONDS, RollingParts, text_file
+
 PROFILING_INTERVALS_MS = (100, 200, 500, 1000, 5000, 60000)
 """The intervals SageMaker's ProfilerConfig allows; 500 ms is its default."""
 DEFAULT_INTERVAL_MS = 500
 
 
 class SystemMonitor:
-    """Samples this host every ``interval_ms`` into ``path`` until ``stop``; each line is flushed so a sync
-    of the directory while the job runs uploads whole records."""
+    """Samples this host every ``interval_ms`` into parts under ``directory`` until ``stop``; each sample is
+    flushed whole, so a file holds whole records when it is closed."""
 
-    def __init__(self, path: Path, node_id: str, interval_ms: int = DEFAULT_INTERVAL_MS) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        node_id: str,
+        interval_ms: int = DEFAULT_INTERVAL_MS,
+        *,
+        roll_bytes: int = ROLL_BYTES,
+        roll_seconds: float = ROLL_SECONDS,
+    ) -> None:
         if interval_ms not in PROFILING_INTERVALS_MS:
             raise ValueError(f"interval_ms must be one of {PROFILING_INTERVALS_MS}, got {interval_ms}.")
-        self.path, self.node_id, self.interval = path, node_id, interval_ms / 1000
+        self.directory, self.node_id, self.interval = directory, node_id, interval_ms / 1000
+        self.roll = {"roll_bytes": roll_bytes, "roll_seconds": roll_seconds}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="system-monitor", daemon=True)
         self._process = psutil.Process(os.getpid())
         self._gpus = _nvml_handles()
 
     def start(self) -> "SystemMonitor":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        psutil.cpu_percent(percpu=True)  # the first call only sets the baseline
+        self._parts = RollingParts(self.directory, text_file, suffix=".json", **self.roll)
+        psutil.cpu_times_percent(percpu=True)  # the first call only sets the baseline
         self._thread.start()
         return self
 
@@ -53,19 +66,28 @@ class SystemMonitor:
 
     def _loop(self) -> None:
         disk, net, last = psutil.disk_io_counters(), psutil.net_io_counters(), time.monotonic()
-        with self.path.open("a", encoding="utf-8") as out:
+        try:
             while not self._stopped.wait(self.interval):
                 now_disk, now_net, now = psutil.disk_io_counters(), psutil.net_io_counters(), time.monotonic()
                 elapsed = max(now - last, 1e-6)
                 records = self._sample(time.time(), elapsed, disk, now_disk, net, now_net)
                 disk, net, last = now_disk, now_net, now
-                out.write("".join(system_record_line(*r[:4], self.node_id, r[4]) for r in records))
-                out.flush()
+                text = "".join(system_record_line(*r[:4], self.node_id, r[4]) for r in records)
+                self._parts.write(text, len(text.encode()))
+                self._parts.flush()
+        finally:
+            self._parts.close()
 
     def _sample(
         self, timestamp: float, elapsed: float, disk: Any, now_disk: Any, net: Any, now_net: Any
     ) -> list[tuple[str, str, str, float, float]]:
-        records = [("cpu", f"cpu{i}", "CPUUtilization", v) for i, v in enumerate(psutil.cpu_percent(percpu=True))]
+        records = []
+        for i, times in enumerate(psutil.cpu_times_percent(percpu=True)):
+            io_wait = getattr(times, "iowait", None)  # psutil has it on Linux only
+            # busy = neither idle nor waiting on I/O: what psutil.cpu_percent reports, from the same sample
+            records.append(("cpu", f"cpu{i}", "CPUUtilization", max(0.0, 100.0 - times.idle - (io_wait or 0.0))))
+            if io_wait is not None:
+                records.append(("cpu", f"cpu{i}", "I/OWaitPercentage", io_wait))
         records.append(("memory", "memory", "MemoryUsedPercent", psutil.virtual_memory().percent))
         with contextlib.suppress(psutil.Error):
             records.append(("memory", "memory", "ProcessRSSBytes", float(self._process.memory_info().rss)))

@@ -9,10 +9,14 @@ so Overfit and Overtraining count epochs, and LossNotDecreasing's EVAL mode comp
 per-step values. Losses are recorded every step, gradient statistics every ``record_interval`` steps (and on
 each of the first steps): a rule fires at the first recorded step where its condition holds, and
 LossNotDecreasing windows by step number, so strided data is judged over the same spans of training.
+
+Every parameter a rule takes changes what it reads or judges (classifier/rules/tensors.py maps Debugger's
+``collection_names`` and ``tensor_regex`` onto the recording's tags). A rule whose data has not arrived yet is
+InProgress while the job runs and Error once it has ended; a rule that raises ends Error with the reason, as a
+rule evaluation job that fails does on SageMaker.
 """
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +25,17 @@ import numpy as np
 
 from classifier.recording.reader import Recording
 from classifier.rules.rule_params import Parameter, RuleParameterError, RuleSpec
+from classifier.rules.tensors import (
+    Finding,
+    MissingData,
+    collections_parameter,
+    earliest,
+    first,
+    matches,
+    needs,
+    regex_parameter,
+    tags_named,
+)
 
 __all__ = ["DEBUG_RULES", "RuleParameterError", "RuleResult", "evaluate_rule", "status_details"]
 
@@ -37,19 +52,11 @@ class RuleResult:
     parameters: dict[str, Any]
 
 
-class MissingData(Exception):
-    """The recording lacks what the rule reads (the rule's status is Error, saying what is missing)."""
-
-
-Finding = tuple[int, str] | None
-"""(step, what happened) where the rule fired, or None."""
-
-
 def _vanishing_gradient(rec: Recording, p: dict[str, Any]) -> Finding:
-    tags = _filtered(rec.tags("GradientMeanAbs/"), "")
+    tags = rec.tags("GradientMeanAbs/")
     if not tags:
         raise MissingData("no gradients were recorded")
-    return _first(
+    return first(
         (
             rec.scalars[tag],
             lambda v: v < p["threshold"],
@@ -60,15 +67,21 @@ def _vanishing_gradient(rec: Recording, p: dict[str, Any]) -> Finding:
 
 
 def _exploding_tensor(rec: Recording, p: dict[str, Any]) -> Finding:
-    tags = _filtered(list(rec.scalars), p["tensor_regex"])
+    chosen = p["tensor_regex"] or p["collection_names"]
+    tags = tags_named(rec, p["tensor_regex"], p["collection_names"]) if chosen else sorted(rec.scalars)
     if not tags:
-        raise MissingData("no tensors were recorded")
+        raise MissingData(
+            "no recorded tag matches tensor_regex or collection_names" if chosen else "nothing was recorded"
+        )
     bad = np.isnan if p["only_nan"] else (lambda v: ~np.isfinite(v))
-    return _first((rec.scalars[tag], bad, f"{tag} is not finite") for tag in tags)
+    return first((rec.scalars[tag], bad, f"{tag} is not finite") for tag in tags)
 
 
 def _overfit(rec: Recording, p: dict[str, Any]) -> Finding:
-    train, valid = _needs(rec, "Loss/train"), _needs(rec, "Loss/valid")
+    pair = ("Loss/train", "Loss/valid")  # the losses Overfit compares; tensor_regex may only leave them out
+    if p["tensor_regex"] and not any(matches(tag, p["tensor_regex"]) for tag in pair):
+        raise MissingData(f"tensor_regex {p['tensor_regex']!r} matches neither {' nor '.join(pair)}")
+    train, valid = needs(rec, pair[0]), needs(rec, pair[1])
     streak, previous = 0, -1
     for step, value in zip(valid.steps, valid.values, strict=True):
         window = train.values[(train.steps > previous) & (train.steps < step) & (train.steps >= p["start_step"])]
@@ -87,7 +100,7 @@ def _overfit(rec: Recording, p: dict[str, Any]) -> Finding:
 
 
 def _overtraining(rec: Recording, p: dict[str, Any]) -> Finding:
-    train, valid = _needs(rec, "Loss/train"), _needs(rec, "Loss/valid")
+    train, valid = needs(rec, "Loss/train"), needs(rec, "Loss/valid")
     best, stalled = math.inf, 0
     for step, value in zip(valid.steps, valid.values, strict=True):
         if value < best - p["delta"]:
@@ -106,9 +119,10 @@ def _overtraining(rec: Recording, p: dict[str, Any]) -> Finding:
 
 
 def _poor_weight_initialization(rec: Recording, p: dict[str, Any]) -> Finding:
+    regex = p["activation_inputs_regex"]
     stds = {tag.split("/", 1)[1]: rec.scalars[tag] for tag in rec.tags("WeightStd/")}
-    stds = {layer: s for layer, s in stds.items() if re.search(p["activation_inputs_regex"] or ".*", layer)}
-    spreads = rec.tags("GradientSpread/")
+    stds = {layer: s for layer, s in stds.items() if not regex or matches(layer, regex)}
+    spreads = [tag for tag in rec.tags("GradientSpread/") if not regex or matches(tag.split("/", 1)[1], regex)]
     if not stds and not spreads:
         raise MissingData("no weight statistics or gradient percentiles were recorded")
     initial = [float(s.values[0]) ** 2 for s in stds.values() if s.values.size and s.values[0] > 0]
@@ -131,11 +145,17 @@ def _poor_weight_initialization(rec: Recording, p: dict[str, Any]) -> Finding:
 
 
 def _loss_not_decreasing(rec: Recording, p: dict[str, Any]) -> Finding:
-    tag = "Loss/valid" if p["mode"] == "EVAL" else "Loss/train"
-    if p["tensor_regex"]:
-        tags = _filtered(list(rec.scalars), p["tensor_regex"])
-        tag = tags[0] if tags else tag
-    losses = _needs(rec, tag)
+    """Each tag judged (the losses collection's, by mode, and those tensor_regex and collection_names name); the
+    earliest finding."""
+    tags = [("Loss/valid" if p["mode"] == "EVAL" else "Loss/train")] if p["use_losses_collection"] else []
+    tags += [tag for tag in tags_named(rec, p["tensor_regex"], p["collection_names"]) if tag not in tags]
+    recorded = [tag for tag in tags if rec.series(tag) is not None and rec.series(tag).values.size]
+    if not recorded:
+        raise MissingData(f"{tags[0]} was not recorded" if tags else "no recorded tag matches tensor_regex")
+    return earliest([_loss_windows(tag, needs(rec, tag), p) for tag in recorded])
+
+
+def _loss_windows(tag: str, losses: Any, p: dict[str, Any]) -> Finding:
     n = p["num_steps"]
     values, steps = losses.values, losses.steps
     previous = float(values[0])  # the loss before any update is the first baseline
@@ -159,13 +179,20 @@ def _loss_not_decreasing(rec: Recording, p: dict[str, Any]) -> Finding:
     return None
 
 
+def _something_to_judge(p: dict[str, Any]) -> None:
+    if not (p["use_losses_collection"] or p["tensor_regex"] or p["collection_names"]):
+        raise RuleParameterError(
+            "LossNotDecreasing needs tensor_regex or collection_names when use_losses_collection is False."
+        )
+
+
 def _dead_relu(rec: Recording, p: dict[str, Any]) -> Finding:
     records = rec.records("relu_activity")
     if not records:
         raise MissingData("no ReLU outputs were recorded (only head fine-tuning records the features' ReLU)")
     for record in records:
         active = np.asarray(record.get("Active", []), dtype=float)
-        if not active.size or (p["tensor_regex"] and not re.search(p["tensor_regex"], str(record.get("Layer")))):
+        if not active.size or (p["tensor_regex"] and not matches(str(record.get("Layer")), p["tensor_regex"])):
             continue
         dead = float((active * 100 < p["threshold_inactivity"]).mean() * 100)
         if dead > p["threshold_layer"]:
@@ -198,9 +225,10 @@ def _class_imbalance(rec: Recording, p: dict[str, Any]) -> Finding:
     return None
 
 
-def _regex() -> Parameter:
-    return Parameter("tensor_regex", str, "", help="Only tags matching this regular expression.")
-
+CLASS_COUNTS = (
+    "the job records per-class counts of training samples and of right argmax predictions, not label and "
+    "prediction tensors"
+)
 
 DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Finding]]] = {
     "VanishingGradient": (
@@ -210,18 +238,17 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
             "Gradients this small stop learning: raise the learning rate, check the initialisation, use "
             "batch normalisation or residual connections, or fine-tune fewer layers.",
             "The mean absolute gradient of a layer falls below threshold.",
-            extra=("collection_names",),
         ),
         _vanishing_gradient,
     ),
     "ExplodingTensor": (
         RuleSpec(
             "ExplodingTensor",
-            (_regex(), Parameter("only_nan", bool, False)),
+            (regex_parameter(), collections_parameter(), Parameter("only_nan", bool, False)),
             "A loss or gradient became NaN or infinite: lower the learning rate, clip gradients, or check the "
             "input data for invalid values.",
-            "A recorded value is NaN (or infinite, unless only_nan).",
-            extra=("collection_names",),
+            "A recorded value (of the tags tensor_regex and collection_names name, else any) is NaN (or "
+            "infinite, unless only_nan).",
         ),
         _exploding_tensor,
     ),
@@ -229,14 +256,15 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
         RuleSpec(
             "Overfit",
             (
-                _regex(),
+                regex_parameter(),
                 Parameter("start_step", int, 0, low=0),
                 Parameter("patience", int, 1, low=1),
                 Parameter("ratio_threshold", float, 0.1, low=0, low_open=True),
             ),
             "Validation loss runs well above training loss: add data or augmentation, regularise (dropout, "
             "weight decay), or stop earlier.",
-            "(mean validation loss - mean training loss) / mean training loss stays above ratio_threshold.",
+            "(mean validation loss - mean training loss) / mean training loss stays above ratio_threshold "
+            "(Loss/valid against Loss/train; a tensor_regex matching neither leaves nothing to compare).",
         ),
         _overfit,
     ),
@@ -258,7 +286,7 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
         RuleSpec(
             "PoorWeightInitialization",
             (
-                Parameter("activation_inputs_regex", str, ""),
+                Parameter("activation_inputs_regex", str, "", pattern=True),
                 Parameter("threshold", float, 10.0, low=0, low_open=True),
                 Parameter("distribution_range", float, 0.001, low=0, low_open=True),
                 Parameter("patience", int, 5, low=1),
@@ -274,7 +302,8 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
         RuleSpec(
             "LossNotDecreasing",
             (
-                _regex(),
+                regex_parameter(),
+                collections_parameter(),
                 Parameter("use_losses_collection", bool, True),
                 Parameter("num_steps", int, 10, low=1),
                 Parameter("diff_percent", float, 0.1, low=0, high=100),
@@ -284,8 +313,9 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
             "The loss does not fall: lower the learning rate if it jumps or rises, raise it if it crawls; "
             "check the labels and the data pipeline.",
             "The mean loss over num_steps falls by less than diff_percent, or rises more than "
-            "increase_threshold_percent.",
-            extra=("collection_names",),
+            "increase_threshold_percent (the losses collection's Loss/train, or Loss/valid in EVAL mode, and any "
+            "tags tensor_regex and collection_names name).",
+            check=_something_to_judge,
         ),
         _loss_not_decreasing,
     ),
@@ -293,7 +323,7 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
         RuleSpec(
             "DeadRelu",
             (
-                _regex(),
+                regex_parameter(),
                 Parameter("threshold_inactivity", float, 1.0, low=0, high=100),
                 Parameter("threshold_layer", float, 50.0, low=0, high=100),
             ),
@@ -309,14 +339,12 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
                 Parameter("threshold_imbalance", float, 10.0, low=0, low_open=True),
                 Parameter("threshold_misprediction", float, 0.7, low=0, high=1),
                 Parameter("samples", int, 500, low=1),
-                Parameter("argmax", bool, True),
-                Parameter("labels_regex", str, ""),
-                Parameter("predictions_regex", str, ""),
             ),
             "Classes are unevenly represented or one is mostly wrong: collect more photos of the small "
             "classes, oversample them, or weight the loss by class.",
             "Class sizes differ by more than threshold_imbalance, or a class is mispredicted more than "
             "threshold_misprediction of the time.",
+            refused=dict.fromkeys(("argmax", "labels_regex", "predictions_regex"), CLASS_COUNTS),
         ),
         _class_imbalance,
     ),
@@ -326,8 +354,9 @@ DEBUG_RULES: dict[str, tuple[RuleSpec, Callable[[Recording, dict[str, Any]], Fin
 def evaluate_rule(
     name: str, recording: Recording, raw_parameters: Mapping[str, object] | None = None, *, finished: bool = True
 ) -> RuleResult:
-    """Evaluate one rule. Bad parameters raise RuleParameterError (before anything is read); missing data
-    gives Error; a rule that has not fired is InProgress while the job runs, NoIssuesFound once it ended."""
+    """Evaluate one rule. Bad parameters raise RuleParameterError (before anything is read). Missing data
+    leaves the rule InProgress while the job runs and gives Error once it has ended; a rule that raises gives
+    Error with the reason; a rule that has not fired is InProgress while the job runs, NoIssuesFound after."""
     if name not in DEBUG_RULES:
         raise RuleParameterError(f"Unknown rule {name!r}; the rules are {', '.join(DEBUG_RULES)}.")
     spec, check = DEBUG_RULES[name]
@@ -335,11 +364,12 @@ def evaluate_rule(
     try:
         finding = check(recording, parameters)
     except MissingData as exc:
+        if not finished:
+            return RuleResult(name, "InProgress", None, f"Waiting for data: {exc}.", spec.advice, parameters)
         return RuleResult(name, "Error", None, f"Cannot evaluate {name}: {exc}.", spec.advice, parameters)
-    except re.error as exc:
-        return RuleResult(
-            name, "Error", None, f"Cannot evaluate {name}: bad regular expression ({exc}).", spec.advice, parameters
-        )
+    except Exception as exc:  # noqa: BLE001 - whatever breaks in a rule is its Error, never the caller's crash
+        details = f"Cannot evaluate {name}: it raised {type(exc).__name__}: {exc}."
+        return RuleResult(name, "Error", None, details, spec.advice, parameters)
     if finding is None:
         status = "NoIssuesFound" if finished else "InProgress"
         return RuleResult(name, status, None, "", spec.advice, parameters)
@@ -357,26 +387,3 @@ def status_details(result: RuleResult) -> str:
     if result.status == "Error":
         return f"InternalServerError: {result.details}"[:1024]
     return ""
-
-
-def _needs(rec: Recording, tag: str) -> Any:
-    series = rec.series(tag)
-    if series is None or series.values.size == 0:
-        raise MissingData(f"{tag} was not recorded")
-    return series
-
-
-def _filtered(tags: list[str], pattern: str) -> list[str]:
-    return sorted(tag for tag in tags if not pattern or re.search(pattern, tag))
-
-
-def _first(checks: Any) -> Finding:
-    """The earliest step, over (series, condition, what) triples, where a condition holds."""
-    best: Finding = None
-    for series, condition, what in checks:
-        hits = np.flatnonzero(condition(series.values))
-        if hits.size:
-            step = int(series.steps[hits[0]])
-            if best is None or step < best[0]:
-                best = (step, f"{what} at step {step}")
-    return best

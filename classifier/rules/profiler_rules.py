@@ -14,6 +14,7 @@ import numpy as np
 
 from classifier.recording.reader import Recording
 from classifier.rules.rule_params import Parameter, RuleParameterError, RuleSpec
+from classifier.rules.system_data import UsageRow, cpu_total, device_values, sample_times, system_usage
 
 
 @dataclass(frozen=True)
@@ -26,44 +27,19 @@ class ProfilerRuleResult:
     details: str
     recommendation: str
     parameters: dict[str, Any]
+    failed: bool = False
+    """The rule raised: ``details`` says how (the report's status is then Error)."""
 
     @property
     def fired(self) -> bool:
         return self.triggered > 0
 
 
-@dataclass(frozen=True)
-class UsageRow:
-    """OverallSystemUsage: one metric of one host."""
-
-    node: str
-    metric: str
-    unit: str
-    p50: float
-    p95: float
-    p99: float
-    max: float
-
-
 Check = Callable[[Recording, dict[str, Any]], tuple[int, int, str]]
 
 
 def _gpu(rec: Recording, dimension: str) -> dict[tuple[str, str], np.ndarray]:
-    return {(k[0], k[2]): s.values for k, s in rec.system.items() if k[1] == "gpu" and k[3] == dimension}
-
-
-def _cpu_total(rec: Recording) -> dict[str, np.ndarray]:
-    """Mean CPU utilisation over the cores of each host, per sample."""
-    per_node: dict[str, list[np.ndarray]] = {}
-    for key, series in rec.system.items():
-        if key[1] == "cpu":
-            per_node.setdefault(key[0], []).append(series.values)
-    return {node: np.mean(_aligned(cores), axis=0) for node, cores in per_node.items()}
-
-
-def _aligned(arrays: list[np.ndarray]) -> np.ndarray:
-    n = min(len(a) for a in arrays)
-    return np.stack([a[:n] for a in arrays])
+    return device_values(rec, "gpu", dimension)
 
 
 NO_GPU = "no GPU was recorded on these hosts"
@@ -73,7 +49,7 @@ def _cpu_bottleneck(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
     gpus = _gpu(rec, "GPUUtilization")
     if not gpus:
         return 0, 0, NO_GPU
-    cpu = _cpu_total(rec)
+    cpu = cpu_total(rec)
     triggered = checked = 0
     for (node, _), util in gpus.items():
         load = cpu.get(node, np.zeros(0))
@@ -89,10 +65,28 @@ def _cpu_bottleneck(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def _io_bottleneck(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
-    gpus = _gpu(rec, "GPUUtilization")
+    """smdebug's IOBottleneck: the samples where a GPU ran below gpu_threshold while a core waited on I/O more
+    than io_threshold, as a share of the samples; it fires above threshold, after patience samples."""
+    high_io = sample_times(rec, "cpu", "I/OWaitPercentage", lambda v: v > p["io_threshold"])
+    if not high_io:
+        return 0, 0, "I/O wait was not recorded (the system monitor reads it on Linux hosts)"
+    gpus = sample_times(rec, "gpu", "GPUUtilization", lambda v: np.ones(v.shape, bool))
     if not gpus:
-        return 0, 0, NO_GPU
-    return 0, sum(len(v) for v in gpus.values()), "I/O wait is not recorded; GPU use was checked only"
+        waits = sample_times(rec, "cpu", "I/OWaitPercentage", lambda v: np.ones(v.shape, bool))
+        samples = sum(len(times) for times in waits.values())
+        waiting = sum(len(times) for times in high_io.values())
+        return 0, 0, f"{NO_GPU}; I/O wait was above {p['io_threshold']:g}% in {waiting} of {samples} samples"
+    low_gpu = sample_times(rec, "gpu", "GPUUtilization", lambda v: v < p["gpu_threshold"])
+    datapoints = sum(len(times) for times in gpus.values())
+    bottlenecks = sum(len(times & high_io.get(node, set())) for node, times in low_gpu.items())
+    share = 100 * bottlenecks / max(datapoints, 1)
+    fired = bottlenecks if datapoints > p["patience"] and share > p["threshold"] else 0
+    return (
+        fired,
+        datapoints,
+        f"{share:.0f}% of samples had a GPU below {p['gpu_threshold']:g}% while I/O wait was above "
+        f"{p['io_threshold']:g}%",
+    )
 
 
 def _low_gpu(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
@@ -115,13 +109,14 @@ def _batch_size(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
     gpus, memory = _gpu(rec, "GPUUtilization"), _gpu(rec, "GPUMemoryUtilization")
     if not gpus:
         return 0, 0, NO_GPU
-    cpu = _cpu_total(rec)
+    cpu = cpu_total(rec)
     triggered = 0
+    window = p["window"]
     for key, util in gpus.items():
-        mem = memory.get(key, np.zeros(1))
-        load = cpu.get(key[0], np.zeros(1))
+        mem = memory.get(key, np.zeros(1))[-window:]
+        load = cpu.get(key[0], np.zeros(1))[-window:]
         low = (
-            np.percentile(util, 95) < p["gpu_threshold_p95"]
+            np.percentile(util[-window:], 95) < p["gpu_threshold_p95"]
             and np.percentile(mem, 95) < p["gpu_memory_threshold_p95"]
             and np.percentile(load, 95) < p["cpu_threshold_p95"]
         )
@@ -145,6 +140,9 @@ def _load_balancing(rec: Recording, p: dict[str, Any]) -> tuple[int, int, str]:
     gpus = _gpu(rec, "GPUUtilization")
     if len(gpus) < 2:
         return 0, len(gpus), NO_GPU if not gpus else "one GPU: nothing to balance"
+    samples = min(len(u) for u in gpus.values())
+    if samples < p["patience"]:
+        return 0, len(gpus), f"{samples} sample(s) per GPU, fewer than patience ({p['patience']})"
     means = np.array([u.mean() for u in gpus.values()])
     spread = (means.max() - means.min()) / max(means.max(), 1e-9)
     return int(spread > p["threshold"]), len(gpus), f"GPU workloads differ by {spread:.0%}"
@@ -292,7 +290,8 @@ PROFILER_RULES: dict[str, tuple[RuleSpec, Check]] = {
             "StepOutlier",
             (
                 Parameter("stddev", float, 3, low=0, low_open=True),
-                Parameter("mode", str, "", choices=("TRAIN", "EVAL", "GLOBAL")),
+                # Only training steps are timed (Timing/step_s): EVAL would judge nothing, so it is refused.
+                Parameter("mode", str, "", choices=("TRAIN", "GLOBAL")),
                 Parameter("n_outliers", int, 10, low=0),
             ),
             "Some steps take far longer than the rest: look for checkpoints, evaluation or data stalls at those steps.",
@@ -325,35 +324,27 @@ def evaluate_profiler_report(
     parameters = parse_report_parameters(raw_parameters or {})
     results = []
     for name, (spec, check) in PROFILER_RULES.items():
-        triggered, checked, details = check(recording, parameters[name])
+        try:
+            triggered, checked, details = check(recording, parameters[name])
+        except Exception as exc:  # noqa: BLE001 - a rule that breaks is reported, the others still run
+            details = f"Cannot evaluate {name}: it raised {type(exc).__name__}: {exc}."
+            results.append(ProfilerRuleResult(name, 0, 0, details, spec.advice, parameters[name], failed=True))
+            continue
         results.append(ProfilerRuleResult(name, triggered, checked, details, spec.advice, parameters[name]))
     return sorted(results, key=lambda r: (-r.triggered, r.rule))
 
 
 def report_status(results: list[ProfilerRuleResult], finished: bool) -> tuple[str, str]:
-    """(RuleEvaluationStatus, StatusDetails) of the ProfilerReport rule."""
+    """(RuleEvaluationStatus, StatusDetails) of the ProfilerReport rule: Error when one of its rules raised (as
+    the report's processing job fails), else IssuesFound when one triggered."""
+    failed = [r for r in results if r.failed]
+    if failed:
+        return "Error", f"InternalServerError: {' '.join(r.details for r in failed)}"[:1024]
     fired = [r for r in results if r.fired]
     if fired:
         names = ", ".join(f"{r.rule} ({r.triggered})" for r in fired)
         return "IssuesFound", f"RuleEvaluationConditionMet: rules triggered: {names}."[:1024]
     return ("NoIssuesFound" if finished else "InProgress"), ""
-
-
-def system_usage(recording: Recording) -> list[UsageRow]:
-    """OverallSystemUsage's table: p50/p95/p99/max of each recorded metric per host."""
-    rows = []
-    for (node, kind, name, dimension), series in sorted(recording.system.items()):
-        if series.values.size:
-            v = series.values
-            unit = "%" if "Utilization" in dimension or "Percent" in dimension else "bytes/s"
-            unit = "bytes" if dimension.endswith("Bytes") else unit
-            p50, p95, p99 = (float(x) for x in np.percentile(v, [50, 95, 99]))
-            rows.append(
-                UsageRow(
-                    node, f"{name} {dimension}" if kind != name else dimension, unit, p50, p95, p99, float(v.max())
-                )
-            )
-    return rows
 
 
 __all__ = [

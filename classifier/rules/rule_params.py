@@ -1,12 +1,17 @@
 """Rule parameters as Debugger took them (strings in RuleParameters, beside ``rule_to_invoke``), checked
-against each parameter's type and range, so a bad value is refused with a sentence before anything runs."""
+against each parameter's type and range, so a bad value is refused with a sentence before anything runs.
+
+Every parameter a rule accepts changes what it judges; a parameter Debugger documented that this recording
+cannot honour is refused with the reason (``RuleSpec.refused``) rather than accepted and ignored."""
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 RULE_STATUSES = ("InProgress", "NoIssuesFound", "IssuesFound", "Error", "Stopping", "Stopped")
+"""botocore's RuleEvaluationStatus enum."""
 
 
 class RuleParameterError(ValueError):
@@ -23,6 +28,11 @@ class Parameter:
     low_open: bool = False
     """True when ``low`` itself is not allowed (a threshold that must be above 0)."""
     choices: tuple[str, ...] = ()
+    """For a string: the values allowed (any case; the value comes back spelt as here), or empty for any."""
+    many: bool = False
+    """For a string with choices: a comma-separated list of them (Debugger's ``collection_names``)."""
+    pattern: bool = False
+    """For a string: regular expressions, comma-separated as Debugger's ``tensor_regex`` takes them."""
     help: str = ""
 
     def parse(self, raw: object) -> Any:
@@ -35,9 +45,15 @@ class Parameter:
                 return text.lower() == "true"
             raise RuleParameterError(f"{self.name} must be True or False, got {raw!r}.")
         if self.kind is str:
-            if self.choices and text and text.upper() not in self.choices:
-                raise RuleParameterError(f"{self.name} must be one of {', '.join(self.choices)} or empty, got {raw!r}.")
-            return text.upper() if self.choices else text
+            if self.pattern:
+                for expression in patterns(text):
+                    try:
+                        re.compile(expression)
+                    except re.error as exc:
+                        raise RuleParameterError(
+                            f"{self.name} holds {expression!r}, which is not a regular expression: {exc}."
+                        ) from None
+            return self._choice(text, raw) if self.choices else text
         try:
             value = self.kind(text) if not isinstance(raw, bool) else None
         except ValueError:
@@ -49,6 +65,17 @@ class Parameter:
         if too_low or (self.high is not None and value > self.high):
             raise RuleParameterError(f"{self.name} must be {self.range_text()}, got {raw!r}.")
         return value
+
+    def _choice(self, text: str, raw: object) -> str:
+        spelt = {choice.lower(): choice for choice in self.choices}
+        names = [name.strip() for name in text.split(",")] if self.many else [text]
+        names = [name for name in names if name]
+        wrong = [name for name in names if name.lower() not in spelt]
+        if wrong or (len(names) > 1 and not self.many):
+            allowed = ", ".join(self.choices)
+            what = "a comma-separated list of" if self.many else "one of"
+            raise RuleParameterError(f"{self.name} must be {what} {allowed} or empty, got {raw!r}.")
+        return ",".join(spelt[name.lower()] for name in names)
 
     def range_text(self) -> str:
         low = "" if self.low is None else f"{'above' if self.low_open else 'at least'} {self.low:g}"
@@ -64,22 +91,32 @@ class RuleSpec:
     parameters: tuple[Parameter, ...]
     advice: str
     about: str = ""
-    extra: tuple[str, ...] = field(default=())
-    """Parameters Debugger accepted that change nothing here (collections of smdebug's own hook)."""
+    refused: Mapping[str, str] = field(default_factory=dict)
+    """Parameters Debugger documented for this rule that this recording cannot honour -> why."""
+    check: Callable[[dict[str, Any]], None] | None = None
+    """Refuses (RuleParameterError) parameters that are each valid but make no sense together."""
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.parameters}
 
     def parse(self, raw: Mapping[str, object]) -> dict[str, Any]:
-        """Typed parameters: the defaults overridden by ``raw`` (``rule_to_invoke`` and the accepted extras
-        ignored); an unknown name or a bad value raises RuleParameterError."""
+        """Typed parameters: the defaults overridden by ``raw`` (``rule_to_invoke`` ignored); an unknown name, a
+        refused one or a bad value raises RuleParameterError naming the parameters the rule takes."""
         known = {p.name: p for p in self.parameters}
         values = self.defaults()
         for key, value in raw.items():
-            if key == "rule_to_invoke" or key in self.extra:
+            if key == "rule_to_invoke":
                 continue
             if key not in known:
                 names = ", ".join(sorted(known)) or "none"
-                raise RuleParameterError(f"{self.name} has no parameter {key!r}; its parameters are {names}.")
+                why = f" ({self.refused[key]})" if key in self.refused else ""
+                raise RuleParameterError(f"{self.name} has no parameter {key!r}{why}; its parameters are {names}.")
             values[key] = known[key].parse(value)
+        if self.check:
+            self.check(values)
         return values
+
+
+def patterns(text: str) -> list[str]:
+    """The regular expressions of a ``tensor_regex`` value: split at commas, except those inside ``{m,n}``."""
+    return [part.strip() for part in re.split(r",(?![^{]*\})", text) if part.strip()]

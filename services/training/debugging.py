@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from classifier.recording.parts import MAX_STREAM_BYTES, plan_reading
 from classifier.recording.reader import Recording, load_recording
 from classifier.rules.debugger_rules import DEBUG_RULES, RuleResult, evaluate_rule
 from classifier.rules.profiler_rules import ProfilerRuleResult, UsageRow, evaluate_profiler_report, system_usage
@@ -28,9 +29,6 @@ from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.job_spec import check_job_name
 
-MAX_FILE_BYTES = 16 * 2**20
-"""A larger file is read up to here: events decode at about 5 MB/s, so the page stays responsive (and says what
-was left out)."""
 _CACHE_ENTRIES = 8
 _cache: OrderedDict[tuple, Recording] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -135,26 +133,22 @@ class DebuggingService(AwsService):
                 "training script that does not record, or its files were deleted."
             )
             return result
-        result.notes.extend(
-            f"{o['Key']} is {o['Size'] / 2**20:.0f} MB: only its first {MAX_FILE_BYTES / 2**20:g} MB were read, so the "
-            "last steps are missing here (TensorBoard reads the whole file)."
-            for o in objects
-            if o["Size"] > MAX_FILE_BYTES
-        )
-        key = (bucket, MAX_FILE_BYTES, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
+        # Each stream's parts in order up to the reader's cap, so the page stays responsive on a long run
+        plan = plan_reading({o["Key"][len(prefix) :]: o["Size"] for o in objects}, MAX_STREAM_BYTES)
+        result.notes.extend(plan.notes)
+        key = (bucket, MAX_STREAM_BYTES, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
         with _cache_lock:
             cached = _cache.get(key)
             if cached is not None:
                 _cache.move_to_end(key)
         if cached is None:
-            cached = load_recording(self._download(bucket, prefix, objects))
+            cached = load_recording(self._download(bucket, prefix, objects, plan.lengths), cut=plan.cut)
             with _cache_lock:
                 _cache[key] = cached
                 while len(_cache) > _CACHE_ENTRIES:
                     _cache.popitem(last=False)
         result.recording = cached
-        capped = tuple(o["Key"][len(prefix) :] for o in objects if o["Size"] > MAX_FILE_BYTES)
-        result.notes.extend(_notes(cached, running, capped))
+        result.notes.extend(_notes(cached, running))
         return result
 
     def _list(self, bucket: str, prefix: str, location: str) -> list[dict[str, Any]]:
@@ -164,15 +158,20 @@ class DebuggingService(AwsService):
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"list the recording at {location}") from exc
 
-    def _download(self, bucket: str, prefix: str, objects: list[dict[str, Any]]) -> dict[str, bytes]:
+    def _download(
+        self, bucket: str, prefix: str, objects: list[dict[str, Any]], lengths: dict[str, int]
+    ) -> dict[str, bytes]:
+        """The first ``lengths[path]`` bytes of each object the reading plan takes (the others are left)."""
         s3 = self._client("s3")
+        objects = [o for o in objects if o["Key"][len(prefix) :] in lengths]
 
         def one(obj: dict[str, Any]) -> tuple[str, bytes]:
-            extra = {"Range": f"bytes=0-{MAX_FILE_BYTES - 1}"} if obj["Size"] > MAX_FILE_BYTES else {}
-            return obj["Key"][len(prefix) :], s3.get_object(Bucket=bucket, Key=obj["Key"], **extra)["Body"].read()
+            path = obj["Key"][len(prefix) :]
+            extra = {"Range": f"bytes=0-{lengths[path] - 1}"} if lengths[path] < obj["Size"] else {}
+            return path, s3.get_object(Bucket=bucket, Key=obj["Key"], **extra)["Body"].read()
 
         try:
-            with ThreadPoolExecutor(max_workers=min(8, len(objects))) as pool:
+            with ThreadPoolExecutor(max_workers=min(8, len(objects)) or 1) as pool:
                 return dict(pool.map(one, objects))
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"read the recording in s3://{bucket}/{prefix}") from exc
@@ -232,12 +231,11 @@ def _statuses(raw: dict[str, Any]) -> list[RuleStatus]:
     return found
 
 
-def _notes(recording: Recording, running: bool, capped: tuple[str, ...]) -> list[str]:
-    """What is wrong with the files, in words (a file read only up to the cap is already explained)."""
+def _notes(recording: Recording, running: bool) -> list[str]:
+    """What is wrong with the files, in words (what the reading cap left out is explained by the plan)."""
     notes = []
     cut = "still being written" if running else "cut short (the job may have been killed while writing)"
-    problems = [p for p in recording.problems if not capped or not p.startswith(capped)]
-    notes.extend(f"{problem}; the file is {cut}, so what is whole is shown." for problem in problems)
+    notes.extend(f"{problem}; the file is {cut}, so what is whole is shown." for problem in recording.problems)
     if not recording.scalars:
         notes.append("No losses or gradients were recorded (only the leader host, algo-1, records them).")
     if not recording.system:

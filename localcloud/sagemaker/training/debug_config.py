@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier.recording.reader import load_recording
+from classifier.recording.parts import growing
+from classifier.recording.reader import Recording, RecordingReader, recording_files
 from classifier.recording.system_monitor import PROFILING_INTERVALS_MS
 from classifier.rules.debugger_rules import DEBUG_RULES, evaluate_rule, status_details
 from classifier.rules.profiler_rules import (
@@ -41,7 +42,7 @@ CONTAINER_ROOT = "/opt/ml/"
 SYNC_SECONDS = 2.0
 """How often a running job's recording is copied to S3."""
 RULES_SECONDS = 10.0
-"""How often a running job's rules are re-evaluated (each reads the whole recording)."""
+"""How often a running job's rules are re-evaluated (each time decoding what was recorded since)."""
 
 
 def check_request(p: dict[str, Any]) -> None:
@@ -151,33 +152,37 @@ def _rule_job_arn(job_arn: str, rule_name: str) -> str:
 
 @dataclass
 class RecordingSync:
-    """Copies a job's recording to S3 as it grows and keeps its rule statuses current."""
+    """Copies a job's recording to S3 as it grows and keeps its rule statuses current.
+
+    S3 has no append, so a file is uploaded once it is complete: the recorder writes each stream as parts in a
+    directory of its own (classifier/recording/parts.py) and only the last part of a directory may still grow;
+    that one is uploaded when the job ends. The rules read the parts where the job runs, up to the reader's cap,
+    decoding only what is new since their last look (classifier/recording/reader.py's RecordingReader).
+    """
 
     job: dict[str, Any]
     host_dirs: list[Path]
     last_sync: float = 0.0
     last_rules: float = 0.0
     uploaded: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    reader: RecordingReader = field(default_factory=RecordingReader)
 
     def files(self) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        for host_dir in self.host_dirs:
-            root = host_local_path(self.job, host_dir)
-            if root.is_dir():
-                for path in root.rglob("*"):
-                    if path.is_file():
-                        found[path.relative_to(root).as_posix()] = path
-        return found
+        return recording_files(*(host_local_path(self.job, host_dir) for host_dir in self.host_dirs))
 
     def sync(self, objects: ObjectStore, *, force: bool = False) -> None:
-        """Upload what changed since the last sync (every SYNC_SECONDS, or now when ``force``)."""
+        """Every SYNC_SECONDS, upload the files that are complete and not yet uploaded as they are; when ``force``
+        (the job has ended), every file not yet uploaded as it is."""
         config = self.job.get("TensorBoardOutputConfig")
         if not config or (not force and time.monotonic() - self.last_sync < SYNC_SECONDS):
             return
         self.last_sync = time.monotonic()
         bucket, _, prefix = config["S3OutputPath"].split("://", 1)[1].partition("/")
-        objects.ensure_bucket(bucket, "us-east-1")
-        for relative, path in self.files().items():
+        files = self.files()
+        still_growing = set() if force else growing(files)
+        for relative, path in files.items():
+            if relative in still_growing:
+                continue
             stat = path.stat()
             signature = (stat.st_size, stat.st_mtime_ns)
             if self.uploaded.get(path) == signature:
@@ -186,35 +191,79 @@ class RecordingSync:
             objects.put_file(bucket, key, path, content_type="application/octet-stream")
             self.uploaded[path] = signature
 
-    def statuses(self, *, finished: bool, force: bool = False) -> dict[str, Any] | None:
-        """Fresh DebugRuleEvaluationStatuses / ProfilerRuleEvaluationStatuses, or None when not due."""
-        has_rules = self.job.get("DebugRuleConfigurations") or self.job.get("ProfilerRuleConfigurations")
-        if not has_rules or (not force and time.monotonic() - self.last_rules < RULES_SECONDS):
+    def statuses(self, *, finished: bool, stopped: bool = False, force: bool = False) -> dict[str, Any] | None:
+        """Fresh DebugRuleEvaluationStatuses / ProfilerRuleEvaluationStatuses, or None when not due (or nothing
+        changed). A rule that ended Error keeps it (its evaluation job failed). ``stopped``: the job is being
+        stopped (StopTrainingJob, or MaxRuntimeInSeconds): its rules still InProgress are Stopping at once, and
+        once it has ended they are Stopped after a last look at what was recorded (an issue found there, or an
+        Error, stays)."""
+        debug = self.job.get("DebugRuleEvaluationStatuses") or []
+        profiler = self.job.get("ProfilerRuleEvaluationStatuses") or []
+        if not debug and not profiler:
+            return None
+        now = time.time()
+        if stopped and not finished:
+            changed = [s for s in debug + profiler if s["RuleEvaluationStatus"] == "InProgress"]
+            for status in changed:
+                _update(status, "Stopping", "", now)
+            return self._changes(debug, profiler) if changed else None
+        if not force and time.monotonic() - self.last_rules < RULES_SECONDS:
             return None
         self.last_rules = time.monotonic()
-        recording = load_recording({relative: path.read_bytes() for relative, path in self.files().items()})
-        now = time.time()
+        recording, unreadable = None, ""
+        try:
+            recording = self.reader.read(self.files())
+        except OSError as exc:  # a file that cannot be read: tried again next time, the rules' Error at the end
+            if not finished:
+                return None
+            unreadable = f"InternalServerError: Cannot read the recording: {exc}."
+        verdict_final = finished and not stopped
+        for kept, configurations, evaluate in (
+            (debug, "DebugRuleConfigurations", _debug_status),
+            (profiler, "ProfilerRuleConfigurations", _profiler_status),
+        ):
+            for status, config in zip(kept, self.job.get(configurations) or [], strict=True):
+                if status["RuleEvaluationStatus"] == "Error":
+                    continue
+                parameters = dict(config.get("RuleParameters") or {})
+                value, details = (
+                    evaluate(recording, parameters, verdict_final) if recording is not None else ("Error", unreadable)
+                )
+                if stopped and value == "InProgress":
+                    value, details = "Stopped", ""
+                _update(status, value, details, now)
+        return self._changes(debug, profiler)
+
+    @staticmethod
+    def _changes(debug: list[dict[str, Any]], profiler: list[dict[str, Any]]) -> dict[str, Any]:
         changes: dict[str, Any] = {}
-        debug = self.job.get("DebugRuleEvaluationStatuses") or []
-        for status, config in zip(debug, self.job.get("DebugRuleConfigurations") or [], strict=True):
-            parameters = config.get("RuleParameters") or {}
-            result = evaluate_rule(parameters["rule_to_invoke"], recording, parameters, finished=finished)
-            _update(status, result.status, status_details(result), now)
         if debug:
             changes["DebugRuleEvaluationStatuses"] = debug
-        profiler = self.job.get("ProfilerRuleEvaluationStatuses") or []
-        for status, config in zip(profiler, self.job.get("ProfilerRuleConfigurations") or [], strict=True):
-            parameters = dict(config.get("RuleParameters") or {})
-            rule = parameters.pop("rule_to_invoke")
-            if rule != "ProfilerReport":  # a single report rule: its parameters carry the rule's prefix
-                parameters = {f"{rule}_{k}": v for k, v in parameters.items()}
-            results = evaluate_profiler_report(recording, parameters)
-            if rule != "ProfilerReport":
-                results = [r for r in results if r.rule == rule]
-            _update(status, *report_status(results, finished), now)
         if profiler:
             changes["ProfilerRuleEvaluationStatuses"] = profiler
         return changes
+
+
+def _debug_status(recording: Recording, parameters: dict[str, Any], finished: bool) -> tuple[str, str]:
+    rule = parameters["rule_to_invoke"]
+    try:
+        result = evaluate_rule(rule, recording, parameters, finished=finished)
+    except RuleParameterError as exc:  # checked at CreateTrainingJob; a record from an older localcloud
+        return "Error", f"ClientError: {rule}: {exc}"[:1024]
+    return result.status, status_details(result)
+
+
+def _profiler_status(recording: Recording, parameters: dict[str, Any], finished: bool) -> tuple[str, str]:
+    rule = parameters.pop("rule_to_invoke")
+    if rule != "ProfilerReport":  # a single report rule: its parameters carry the rule's prefix
+        parameters = {f"{rule}_{k}": v for k, v in parameters.items()}
+    try:
+        results = evaluate_profiler_report(recording, parameters)
+    except RuleParameterError as exc:
+        return "Error", f"ClientError: {rule}: {exc}"[:1024]
+    if rule != "ProfilerReport":
+        results = [r for r in results if r.rule == rule]
+    return report_status(results, finished)
 
 
 def _update(status: dict[str, Any], value: str, details: str, now: float) -> None:

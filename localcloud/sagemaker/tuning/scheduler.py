@@ -5,7 +5,8 @@ localcloud carries on where it was): it stops trials the stopping rule condemns,
 criteria, keeps MaxParallelTrainingJobs trials running until MaxNumberOfTrainingJobs have run (a trial
 interrupted by a restart is run again with the same hyperparameters and does not count), and ends the job:
 Completed, Stopped (StopHyperParameterTuningJob, or MaxRuntimeInSeconds), or Failed when its first trials
-all failed.
+all failed. A tick that raises is tried again; FAILED_TICKS in a row fail the job with the reason (its running
+trials are stopped), rather than retrying a fault that does not go away every tick for ever.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import traceback
 import uuid
 from typing import Any
 
+from localcloud.core.log import log
 from localcloud.core.protocol import AwsError
 from localcloud.sagemaker.training.provider import Training
 from localcloud.sagemaker.tuning.definition import Plan, plan, trial_resources
@@ -24,6 +26,9 @@ from localcloud.sagemaker.tuning.search import hyperband_stops, median_rule_stop
 from localcloud.sagemaker.tuning.trials import INTERNAL, RUNNING, Trials
 
 TICK_SECONDS = 0.2
+FAILED_TICKS = 10
+"""Ticks in a row that may raise before the job fails: 2 s, long enough for a passing fault (a busy disk) to
+clear, short enough that a lasting one (a damaged record, a bug) is reported at once."""
 IMPROVEMENT = 0.01  # AWS: a best objective that improves by less than 1 % has not improved
 ALGORITHM_KEYS = ("TrainingImage", "AlgorithmName", "TrainingInputMode", "MetricDefinitions")
 
@@ -57,13 +62,42 @@ class Scheduler(threading.Thread):
         self.judged: dict[str, int] = {}  # trial -> the last epoch the stopping rule looked at
 
     def run(self) -> None:
+        failed = 0
         while True:
             try:
                 if not self.step():
                     return
-            except Exception:  # a tick that breaks must not end the job's scheduling
-                traceback.print_exc()
+                failed = 0
+            except Exception as exc:  # noqa: BLE001 - a tick that breaks is tried again, then fails the job
+                failed += 1
+                if failed == 1:
+                    traceback.print_exc()
+                if failed >= FAILED_TICKS:
+                    self._fail(exc, failed)
+                    return
             time.sleep(TICK_SECONDS)
+
+    def _fail(self, exc: Exception, ticks: int) -> None:
+        """Failed with the reason, worded as localcloud's internal failures are (``InternalServerError: ...``, as
+        on a training job); its trials still running are stopped, as when a tuning job ends. Reads only what it
+        must, since the record may be what is damaged."""
+        reason = f"{exc.code}: {exc.message}" if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
+        log(f"tuning job {self.job_name} failed: {ticks} scheduling ticks in a row raised {reason}")
+        with contextlib.suppress(Exception):  # the job fails even if its trials cannot be read
+            for trial in self.trials.trial_records(self.job_name):
+                self._stop_trial(trial["TrainingJobName"])
+        with self.trials.lock:
+            record = self.trials.store.get("tuning-job", self.job_name)
+            if record is None or record.get("HyperParameterTuningJobStatus") not in RUNNING:
+                return
+            self.trials.set(
+                self.job_name,
+                HyperParameterTuningJobStatus="Failed",
+                HyperParameterTuningEndTime=time.time(),
+                FailureReason=(
+                    f"InternalServerError: scheduling the training jobs failed {ticks} times in a row: {reason}"
+                )[:1024],
+            )
 
     def step(self) -> bool:
         """One tick; False once the job has ended (or was deleted)."""
@@ -203,6 +237,7 @@ class Scheduler(threading.Thread):
             "OutputDataConfig": definition["OutputDataConfig"],
             "ResourceConfig": trial_resources(definition),
             "StoppingCondition": definition["StoppingCondition"],
+            **{k: definition[k] for k in ("EnableNetworkIsolation", "VpcConfig") if k in definition},
         }
         try:
             self.training.create(

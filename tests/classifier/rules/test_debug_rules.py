@@ -113,6 +113,29 @@ def test_dead_relu_and_class_imbalance_read_the_timeline() -> None:
         ("ExplodingTensor", {"only_nan": "maybe"}, "only_nan must be True or False, got 'maybe'."),
         ("Overfit", {"ratio": "0.2"}, "Overfit has no parameter 'ratio'; its parameters are"),
         ("Nonsense", {}, "Unknown rule 'Nonsense'"),
+        (
+            "VanishingGradient",
+            {"collection_names": "gradients"},
+            "VanishingGradient has no parameter 'collection_names'",
+        ),
+        (
+            "ClassImbalance",
+            {"argmax": "True"},
+            "ClassImbalance has no parameter 'argmax' (the job records per-class counts of training samples and of "
+            "right argmax predictions, not label and prediction tensors); its parameters are samples, "
+            "threshold_imbalance, threshold_misprediction.",
+        ),
+        (
+            "ExplodingTensor",
+            {"collection_names": "losses,inputs"},
+            "collection_names must be a comma-separated list of all, gradients, losses, metrics, weights or empty",
+        ),
+        ("ExplodingTensor", {"tensor_regex": "Loss/(train"}, "tensor_regex holds 'Loss/(train', which is not a"),
+        (
+            "LossNotDecreasing",
+            {"use_losses_collection": "False"},
+            "LossNotDecreasing needs tensor_regex or collection_names when use_losses_collection is False.",
+        ),
     ],
 )
 def test_bad_parameters_are_refused(rule: str, parameters: dict[str, str], message: str) -> None:
@@ -121,11 +144,55 @@ def test_bad_parameters_are_refused(rule: str, parameters: dict[str, str], messa
     assert str(refused.value).startswith(message)
 
 
-def test_rule_to_invoke_and_smdebug_collections_are_accepted() -> None:
+def test_rule_to_invoke_is_left_and_names_come_back_spelt_as_debugger_spells_them() -> None:
     spec, _ = DEBUG_RULES["LossNotDecreasing"]
-    parsed = spec.parse({"rule_to_invoke": "LossNotDecreasing", "collection_names": "losses", "num_steps": "20"})
-    assert parsed["num_steps"] == 20 and parsed["diff_percent"] == 0.1
+    parsed = spec.parse(
+        {"rule_to_invoke": "LossNotDecreasing", "collection_names": "Losses, metrics", "num_steps": "20"}
+    )
+    assert (
+        parsed["num_steps"] == 20 and parsed["diff_percent"] == 0.1 and parsed["collection_names"] == "losses,metrics"
+    )
     assert spec.parse({"mode": ""})["mode"] == "" and spec.parse({"mode": "eval"})["mode"] == "EVAL"
+
+
+def test_collections_and_regexes_choose_what_a_rule_reads() -> None:
+    """tensor_regex (comma-separated expressions) and collection_names name tags together; where a rule has a
+    losses collection, use_losses_collection and mode pick its tag."""
+    nan_at_39 = series([1.0] * 39 + [float("nan")])
+    rec = Recording(scalars={"Loss/train": series(falling(40)), "GradientNorm/head": nan_at_39})
+    rec.scalars["Accuracy/train"] = series([0.1] * 40)
+    assert evaluate_rule("ExplodingTensor", rec).step == 39  # every tag when none is named
+    assert evaluate_rule("ExplodingTensor", rec, {"collection_names": "losses"}).status == "NoIssuesFound"
+    assert evaluate_rule("ExplodingTensor", rec, {"collection_names": "losses,gradients"}).step == 39
+    assert evaluate_rule("ExplodingTensor", rec, {"tensor_regex": "^Loss/,^Accuracy/"}).status == "NoIssuesFound"
+    assert evaluate_rule("LossNotDecreasing", rec).status == "NoIssuesFound"  # Loss/train falls
+    flat = evaluate_rule("LossNotDecreasing", rec, {"collection_names": "metrics"})
+    assert (flat.status, flat.step) == ("IssuesFound", 10) and flat.details.startswith("Accuracy/train fell only")
+    alone = evaluate_rule("LossNotDecreasing", rec, {"use_losses_collection": "False", "tensor_regex": "^Loss/"})
+    assert alone.status == "NoIssuesFound"
+    epochs = Recording(scalars={"Loss/train": series(falling(40)), "Loss/valid": series([2.0, 2.0, 2.0])})
+    assert evaluate_rule("LossNotDecreasing", epochs, {"mode": "EVAL", "num_steps": "1"}).details.startswith(
+        "Loss/valid fell only"
+    )
+    overfit = evaluate_rule("Overfit", epochs, {"tensor_regex": "Accuracy"})
+    assert overfit.status == "Error" and "matches neither Loss/train nor Loss/valid" in overfit.details
+    assert evaluate_rule("Overfit", epochs, {"tensor_regex": "valid"}).status != "Error"
+
+
+def test_a_rule_that_raises_ends_in_error_with_the_reason() -> None:
+    damaged = {"Record": "classes", "Step": 5, "TrainSamples": ["many", 3], "Samples": [], "Correct": []}
+    result = evaluate_rule("ClassImbalance", Recording(timeline=[damaged]), finished=False)
+    assert result.status == "Error"
+    assert result.details.startswith("Cannot evaluate ClassImbalance: it raised ValueError: could not convert")
+    assert status_details(result).startswith("InternalServerError: Cannot evaluate ClassImbalance: it raised")
+
+
+def test_a_rule_waits_for_its_data_while_the_job_runs() -> None:
+    rec = Recording(scalars={"Loss/train": series(falling(5))})
+    running = evaluate_rule("Overfit", rec, finished=False)
+    assert (running.status, running.details) == ("InProgress", "Waiting for data: Loss/valid was not recorded.")
+    assert status_details(running) == ""
+    assert evaluate_rule("Overfit", rec).status == "Error"  # once the job has ended it never came
 
 
 def test_status_details_use_sagemakers_wording() -> None:

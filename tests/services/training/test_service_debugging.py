@@ -37,7 +37,7 @@ def upload(aws_env, directory: Path, prefix: str) -> str:
 
 def test_a_whole_recording_reads_back(aws_env, service, recorded) -> None:
     data = service.recording_at("job-a", upload(aws_env, recorded, "a"))
-    assert data.notes == [] and data.files == 3 and not data.empty
+    assert data.notes == [] and data.files >= 3 and not data.empty  # each stream's parts: events, system, timeline
     results = {r.rule: r for r in evaluate_rules(data)}
     assert results["LossNotDecreasing"].status == "NoIssuesFound"
     tighter = {r.rule: r for r in evaluate_rules(data, {"LossNotDecreasing": {"diff_percent": "99"}})}
@@ -47,7 +47,7 @@ def test_a_whole_recording_reads_back(aws_env, service, recorded) -> None:
 def test_an_oversized_file_is_read_up_to_the_cap(aws_env, service, recorded, monkeypatch) -> None:
     location = upload(aws_env, recorded, "b")
     whole = service.recording_at("job-b", location)
-    monkeypatch.setattr(debugging, "MAX_FILE_BYTES", 3000)
+    monkeypatch.setattr(debugging, "MAX_STREAM_BYTES", 3000)
     capped = service.recording_at("job-b", location)
     assert any("only its first" in note for note in capped.notes)
     assert 0 < len(capped.recording.scalars["Loss/train"].values) < len(whole.recording.scalars["Loss/train"].values)
