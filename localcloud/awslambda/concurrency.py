@@ -4,6 +4,8 @@ Put/Get/List/DeleteProvisionedConcurrencyConfig, GetAccountSettings.
 Settings are kept in the store (they survive a restart) and mirrored in the Ledger, which every
 invocation consults. A provisioned configuration names a published version or an alias; its
 environments belong to the version it resolves to, and each version has at most one configuration.
+Putting a configuration again with another count keeps the environments already warm (pool.py), whether
+by hand or by Application Auto Scaling.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ ones a provisioned-concurrency configuration keeps initialised ahead of traffic.
 Provisioned environments run their init (the handler's import, with `AWS_LAMBDA_INITIALIZATION_TYPE=
 provisioned-concurrency`) before the configuration is READY, and an invocation takes one of them before
 any on-demand environment. One that dies is replaced, as AWS does.
+
+Changing a configuration's count keeps the environments already warm, as AWS does: a larger count starts
+only the difference, a smaller one stops the surplus, idle environments first and busy ones only once
+their invocation has ended. Only a new configuration (or none) starts from scratch.
 """
 
 from __future__ import annotations
@@ -44,10 +48,10 @@ class VersionPool:
         self.generation = 0  # bumped when code or configuration changes: older environments retire
         self.provisioned_idle: list[Environment] = []
         self.provisioned_busy = 0
-        self.epoch = 0  # bumped when the provisioned configuration changes
+        self.epoch = 0  # bumped when a configuration starts or ends: a change of its count keeps the epoch
         self.qualifier: str | None = None  # the version or alias that holds the configuration
         self.requested = 0
-        self.allocated = 0
+        self.allocated = 0  # provisioned environments that have run their init, idle or busy
         self.status = READY
         self.status_reason: str | None = None
         self._starting = 0
@@ -66,6 +70,7 @@ class VersionPool:
                     lease = Lease(env, True, self.provisioned_busy, self.epoch)
                     break
                 self.allocated -= 1
+                self._settle()  # a dead one may have been a smaller count's surplus
                 dead.append(env)
             while lease.env is None and self.idle:
                 env = self.idle.pop()
@@ -87,10 +92,13 @@ class VersionPool:
             if lease.provisioned:
                 self.provisioned_busy -= 1
                 current = env is not None and env.generation == self.epoch
-                if current and env.alive:
+                if current and self.allocated > self.requested:  # a smaller count's surplus, free to stop now
+                    self.allocated -= 1
+                    self._settle()
+                elif current and env.alive:
                     self.provisioned_idle.append(env)
                     return
-                if current:
+                elif current:
                     self.allocated -= 1
                     replace = True
             elif env is not None and env.alive and env.generation == self.generation:
@@ -104,14 +112,24 @@ class VersionPool:
 
     # provisioned concurrency --------------------------------------------------------
     def provision(self, qualifier: str, count: int, factory: Factory) -> None:
-        """Start `count` environments ahead of traffic, several at once as AWS does: IN_PROGRESS until all have
-        run their init, then READY; FAILED if an init fails."""
+        """Keep `count` environments initialised ahead of traffic: IN_PROGRESS until that many have run their
+        init (several start at once, as on AWS), then READY; FAILED if an init fails.
+
+        For the configuration already held, the environments already warm stay: a larger count starts only
+        the difference, a smaller one stops the surplus, idle ones at once and busy ones when their
+        invocation ends. Another qualifier's configuration starts from none."""
         with self.lock:
-            self.epoch += 1
-            stale, self.provisioned_idle = self.provisioned_idle, []
-            self.qualifier, self.requested, self.allocated, self._starting = qualifier, count, 0, 0
-            self.status, self.status_reason = IN_PROGRESS, None
-            self._factory = factory
+            if qualifier != self.qualifier:
+                self.epoch += 1
+                stale, self.provisioned_idle = self.provisioned_idle, []
+                self.allocated, self._starting = 0, 0
+            else:  # the least recently used idle environments go first
+                surplus = min(max(0, self.allocated - count), len(self.provisioned_idle))
+                stale, self.provisioned_idle = self.provisioned_idle[:surplus], self.provisioned_idle[surplus:]
+                self.allocated -= surplus
+            self.qualifier, self.requested, self._factory = qualifier, count, factory
+            self.status = READY if self.allocated == count else IN_PROGRESS
+            self.status_reason = None
             epoch = self.epoch
         for env in stale:
             env.stop()
@@ -147,14 +165,20 @@ class VersionPool:
             return
         with self.lock:
             current = epoch == self.epoch
+            wanted = current and self.allocated < self.requested  # the count may have shrunk meanwhile
             if current:
                 self._starting -= 1
+            if wanted:
                 self.provisioned_idle.append(env)
                 self.allocated += 1
-                if self.allocated >= self.requested and self.status == IN_PROGRESS:
-                    self.status = READY
-        if not current:
+                self._settle()
+        if not wanted:
             env.stop()
+
+    def _settle(self) -> None:
+        """READY once the environments match the count (called with the lock held)."""
+        if self.status == IN_PROGRESS and self.allocated == self.requested:
+            self.status = READY
 
     # lifecycle ----------------------------------------------------------------------
     def retire(self) -> None:

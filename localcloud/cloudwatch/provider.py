@@ -2,7 +2,7 @@
 
 Each datum is stored as a statistic set (count, sum, min, max), which is all the standard
 statistics need; training jobs publish through `put` into `/aws/sagemaker/TrainingJobs`, Lambda
-through `put_many` into `AWS/Lambda`.
+through `put_many` into `AWS/Lambda`. Old data is aggregated and dropped as AWS retains it (retention.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import datetime as dt
 import json
 import math
 import re
+import time
 from typing import Any
 
 from localcloud.cloudwatch.alarms import Alarms
+from localcloud.cloudwatch.retention import MetricRetention
 from localcloud.cloudwatch.statistics import STATISTICS, Bucket, invalid, statistic
 from localcloud.core.clock import Clock
 from localcloud.core.interfaces.metric_sink import Datapoint
@@ -83,8 +85,11 @@ class Metrics(Service):
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
-        # CloudWatch's alarms, judged on this service's metrics once a period of `clock` (AWS's by default)
-        self.alarms = Alarms(store, self, clock or Clock())
+        clock = clock or Clock()  # AWS's by default
+        # CloudWatch's alarms, judged on this service's metrics once a period of `clock`
+        self.alarms = Alarms(store, self, clock)
+        self.retention = MetricRetention(store, clock)  # AWS's retention, its ages and periods on `clock`
+        self.retention.start()
 
     def operation(self, name: str) -> Operation | None:
         """Alarm operations are CloudWatch's too; their evaluator lives in alarms.py."""
@@ -109,8 +114,11 @@ class Metrics(Service):
         return [float(total) for (total,) in rows]
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
         with self.store.transaction() as db:
             db.executemany("INSERT INTO metric_data VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.retention.noted(min(row[3] for row in rows))
 
     def buckets(
         self,
@@ -238,6 +246,7 @@ class Metrics(Service):
         if start >= end:
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
         descending = p.get("ScanBy", "TimestampDescending") == "TimestampDescending"
+        now = time.time()
         budget = p.get("MaxDatapoints", MAX_DATAPOINTS)
         skip = _data_offsets(p.get("NextToken"))
         results, left = [], {}
@@ -270,7 +279,9 @@ class Metrics(Service):
                 stat["Period"],
                 stat.get("Unit"),
             )
-            if percentile:
+            if not self.retention.readable(start, stat["Period"], now):
+                values = {}  # data this old is kept only at a coarser period
+            elif percentile:
                 values = self.percentiles(*where, float(percentile.group(1)))
             else:
                 values = {t: statistic(stat["Stat"], bucket) for t, bucket in self.buckets(*where).items()}
@@ -305,6 +316,8 @@ class Metrics(Service):
         if start >= end:
             raise invalid("The parameter StartTime must be less than the parameter EndTime.")
         _check_period(p["Period"], "Period")
+        if not self.retention.readable(start, p["Period"], time.time()):
+            return {"Label": p["MetricName"], "Datapoints": []}  # data this old is kept only at a coarser period
         buckets = self.buckets(
             p["Namespace"],
             p["MetricName"],

@@ -4,7 +4,8 @@ Training jobs and EC2 instances append through `put_events`; the dashboard reads
 the public API (GetLogEvents with its forward/backward tokens, FilterLogEvents,
 DescribeLogStreams), so a tail of a 10,000-line log is a few indexed queries, never a scan.
 Events are ordered by (timestamp, id): the id breaks ties between lines of the same
-millisecond in the order they were written.
+millisecond in the order they were written. A group's retention policy expires its old events
+(retention.py).
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import re
 import time
 from typing import Any
 
+from localcloud.core.clock import Clock
 from localcloud.core.paginator import Paginator, opaque, unopaque
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
+from localcloud.logs.retention import EVENT_OVERHEAD_BYTES, Retention, check_days
 
 MAX_EVENTS = 10_000  # GetLogEvents' and FilterLogEvents' default and maximum `limit`
 PAGE = 50  # DescribeLogGroups' and DescribeLogStreams' default `limit`
-EVENT_OVERHEAD_BYTES = 26  # what CloudWatch Logs counts per event on top of the message
 TOO_OLD_MS = 14 * 24 * 3600 * 1000
 TOO_NEW_MS = 2 * 3600 * 1000
 _TERM = re.compile(r'(\?)?(?:"([^"]*)"|(\S+))')
@@ -85,6 +87,7 @@ def _pattern_sql(pattern: str) -> tuple[str, list[str]]:
 
 class Logs(Service):
     model_name = "logs"
+    validation_code = "InvalidParameterException"  # CloudWatch Logs' code for input its model refuses
 
     def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
         group, stream = params.get("logGroupName"), params.get("logStreamName")
@@ -95,8 +98,10 @@ class Logs(Service):
 
     """The `logs` service; `put_events` is the way localcloud's own runners write logs."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
+        self.retention = Retention(store, clock or Clock())  # days on the cloud's clock (AWS's by default)
+        self.retention.start()
 
     def put_events(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Append (timestamp ms, message) events, creating the group and stream on demand."""
@@ -162,6 +167,17 @@ class Logs(Service):
             raise AwsError("ResourceAlreadyExistsException", "The specified log stream already exists", 400)
         return {}
 
+    def op_PutRetentionPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        check_days(p["retentionInDays"])
+        group = self._group_name({"logGroupName": p["logGroupName"]})
+        self.retention.set(group, p["retentionInDays"], _now_ms())
+        return {}
+
+    def op_DeleteRetentionPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        group = self._group_name({"logGroupName": p["logGroupName"]})
+        self.retention.set(group, None, _now_ms())
+        return {}
+
     def op_DescribeLogGroups(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         if "logGroupNamePrefix" in p and "logGroupNamePattern" in p:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive.")
@@ -179,8 +195,9 @@ class Logs(Service):
                 start,
             ),
         )
-        groups = [
-            {
+        groups = []
+        for name, created, stored in rows[:limit]:
+            group = {
                 "logGroupName": name,
                 "creationTime": created,
                 "metricFilterCount": 0,
@@ -189,8 +206,10 @@ class Logs(Service):
                 "logGroupArn": f"arn:aws:logs:{call.region}:{ACCOUNT_ID}:log-group:{name}",
                 "logGroupClass": "STANDARD",
             }
-            for name, created, stored in rows[:limit]
-        ]
+            days = self.retention.days(name)
+            if days is not None:  # as on AWS, only a group with a policy shows one
+                group["retentionInDays"] = days
+            groups.append(group)
         token = PAGES.next(start, limit, len(rows) > limit)
         return {"logGroups": groups, **({"nextToken": token} if token is not None else {})}
 
@@ -234,12 +253,16 @@ class Logs(Service):
         now = _now_ms()
         rejected: dict[str, int] = {}
         too_old = [i for i, (ts, _) in enumerate(events) if ts < now - TOO_OLD_MS]
+        kept_from = self.retention.oldest_kept_ms(group, now)
+        expired = [i for i, (ts, _) in enumerate(events) if kept_from is not None and ts < kept_from]
         too_new = [i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS]
         if too_old:
             rejected["tooOldLogEventEndIndex"] = too_old[-1] + 1
+        if expired:  # older than the group's retention: rejected, as AWS does, while the rest go in
+            rejected["expiredLogEventEndIndex"] = expired[-1] + 1
         if too_new:
             rejected["tooNewLogEventStartIndex"] = too_new[0]
-        accepted = events[len(too_old) : too_new[0] if too_new else len(events)]
+        accepted = events[max(len(too_old), len(expired)) : too_new[0] if too_new else len(events)]
         if accepted:
             self._append(group, p["logStreamName"], accepted, create=False)
         result: dict[str, Any] = {"nextSequenceToken": f"{now:056d}"}
@@ -252,6 +275,7 @@ class Logs(Service):
         group = self._group_name(p)
         stream = p["logStreamName"]
         self._require_stream(group, stream)
+        self.retention.expire(group, _now_ms())
         limit = p.get("limit", MAX_EVENTS)
         where, args = "grp = ? AND stream = ?", [group, stream]
         if "startTime" in p:
@@ -285,6 +309,7 @@ class Logs(Service):
 
     def op_FilterLogEvents(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         group = self._group_name(p)
+        self.retention.expire(group, _now_ms())
         where, args = "e.grp = ?", [group]
         if "logStreamNames" in p and "logStreamNamePrefix" in p:
             raise invalid("logStreamNames and logStreamNamePrefix are mutually exclusive.")

@@ -1,7 +1,8 @@
 """Application Auto Scaling of Lambda provisioned concurrency through real boto3 (`lambda` /
 `function:<name>:<alias>` / `lambda:function:ProvisionedConcurrency`): registering provisions the minimum,
 a target-tracking policy on LambdaProvisionedConcurrencyUtilization owns its alarms, and busy provisioned
-environments drive a scale-out, with activities in AWS's words (one-second metric period)."""
+environments drive a scale-out, with activities in AWS's words (one-second metric period), that keeps the
+environment already warm."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def test_provisioned_concurrency_scales_with_its_utilization(fast: LocalCloudPro
         "Successfully set desired concurrency to 1. Change successfully fulfilled by lambda."
     )
     assert provisioned(fast)["Status"] == "READY" and provisioned(fast)["AllocatedProvisionedConcurrentExecutions"] == 1
+    (warm,) = fast.health()["lambda_environments"][FUNCTION]
 
     policy = scaling.put_scaling_policy(
         PolicyName="utilization",
@@ -136,6 +138,9 @@ def test_provisioned_concurrency_scales_with_its_utilization(fast: LocalCloudPro
             caller.join()
     assert scaled["Cause"].startswith(f"monitor alarm TargetTracking-function:{FUNCTION}:{ALIAS}-AlarmHigh-")
     assert provisioned(fast)["RequestedProvisionedConcurrentExecutions"] == 2
+    # The scale-out added one environment to the one already warm (AWS starts only the difference).
+    until(lambda: provisioned(fast)["AllocatedProvisionedConcurrentExecutions"] == 2, "2 provisioned environments")
+    assert warm in fast.health()["lambda_environments"][FUNCTION]
 
     scaling.deregister_scalable_target(**lambda_target())
     assert scaling.describe_scaling_policies(ServiceNamespace="lambda")["ScalingPolicies"] == []

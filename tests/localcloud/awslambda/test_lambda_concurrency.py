@@ -1,5 +1,6 @@
 """Lambda concurrency through real boto3: reserved and provisioned concurrency, their rules and AWS's errors,
-throttling (exact counts), provisioned environments, and the AWS/Lambda metrics.
+throttling (exact counts), provisioned environments (kept warm when their count changes), and the AWS/Lambda
+metrics.
 
 Calls that must overlap wait on a gate file the test creates, so who runs and who is throttled does not
 depend on timing. The bare localcloud has an account limit of 10, of which 1 stays unreserved.
@@ -11,6 +12,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,122 @@ def test_provisioned_environments_are_ready_and_warm(cloud, client, cloudwatch, 
     assert metric(cloudwatch, "Invocations", executed, 3) == 3
     client.delete_function(FunctionName="warm")
     assert "warm" not in cloud.health()["lambda_environments"]
+
+
+# changing provisioned concurrency ----------------------------------------------------------
+# Changing the count keeps the environments already warm, as AWS does: a larger count starts only the difference
+# (IN_PROGRESS until it has run its init, then READY), a smaller one stops the surplus, idle environments first
+# and busy ones only after their invocation. Who is busy and who is starting never depends on timing: calls wait in
+# the handler for a gate file, and a new environment's init waits for another (INIT_GATE), both made by the test.
+RESIZED_NAME = "resize"
+RESIZED = """
+import os, time
+
+def _wait(path):
+    deadline = time.time() + 20
+    while path and not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.01)
+
+_wait(os.environ["INIT_GATE"])  # the init of a new environment waits until the test lets it finish
+INIT = os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
+
+def lambda_handler(event, context):
+    open(os.path.join(event["arrived"], str(os.getpid())), "w").close()
+    _wait(event["gate"])
+    return {"init": INIT, "pid": os.getpid()}
+"""
+
+
+class Held:
+    """An invocation held in its handler until `release`; `pid` is the environment it runs in."""
+
+    def __init__(self, client, folder: Path) -> None:
+        self.gate, arrived = folder / "gate", folder / "arrived"
+        arrived.mkdir(parents=True)
+        event = json.dumps({"gate": str(self.gate), "arrived": str(arrived)}).encode()
+        self.answer: dict = {}
+
+        def call() -> None:
+            self.answer = client.invoke(FunctionName=RESIZED_NAME, Qualifier="live", Payload=event, LogType="Tail")
+
+        self.thread = threading.Thread(target=call)
+        self.thread.start()
+        self.pid = int(until(lambda: next(arrived.iterdir(), None), "the invocation in its handler").name)
+
+    def release(self) -> dict:
+        self.gate.touch()
+        self.thread.join()
+        return json.loads(self.answer["Payload"].read())
+
+
+def until(condition: Callable[[], object], what: str) -> object:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    pytest.fail(f"never happened: {what}")
+
+
+def resize_config(client) -> dict:
+    return client.get_provisioned_concurrency_config(FunctionName=RESIZED_NAME, Qualifier="live")
+
+
+def ready(client, count: int) -> None:
+    def done() -> bool:
+        status = resize_config(client)
+        return status["Status"] == "READY" and status["AllocatedProvisionedConcurrentExecutions"] == count
+
+    until(done, f"{count} environments READY")
+
+
+def resize_to(client, count: int) -> dict:
+    return client.put_provisioned_concurrency_config(
+        FunctionName=RESIZED_NAME, Qualifier="live", ProvisionedConcurrentExecutions=count
+    )
+
+
+def warm_pids(cloud) -> set[int]:
+    """The function's idle environments (a busy one is not listed)."""
+    return set(cloud.health()["lambda_environments"].get(RESIZED_NAME, []))
+
+
+def test_changing_the_count_keeps_the_warm_environments(cloud, client, tmp_path):
+    init_gate = tmp_path / "init-gate"
+    init_gate.touch()
+    create_function(client, RESIZED_NAME, RESIZED, ROLE, Environment={"Variables": {"INIT_GATE": str(init_gate)}})
+    version = client.publish_version(FunctionName=RESIZED_NAME)["Version"]
+    client.create_alias(FunctionName=RESIZED_NAME, Name="live", FunctionVersion=version)
+    resize_to(client, 2)
+    ready(client, 2)
+    before = warm_pids(cloud)
+    assert len(before) == 2
+
+    # Up to 3 while a call runs: the two stay, the third starts (its init held), and calls stay warm meanwhile.
+    init_gate.unlink()
+    first = Held(client, tmp_path / "first")
+    growing = resize_to(client, 3)
+    assert growing["Status"] == "IN_PROGRESS" and growing["RequestedProvisionedConcurrentExecutions"] == 3
+    assert resize_config(client)["AllocatedProvisionedConcurrentExecutions"] == 2  # the new one has not run its init
+    during = Held(client, tmp_path / "during")
+    assert {first.pid, during.pid} == before
+    assert during.release() == {"init": "provisioned-concurrency", "pid": during.pid}
+    assert "Init Duration" not in base64.b64decode(during.answer["LogResult"]).decode()  # not a cold start
+    init_gate.touch()
+    ready(client, 3)
+    assert first.release()["pid"] == first.pid
+    after = warm_pids(cloud)
+    assert len(after) == 3 and before < after
+
+    # Down to 1 while two calls run: the idle one stops at once; of the busy ones, one stops when its call ends.
+    busy = [Held(client, tmp_path / "busy-1"), Held(client, tmp_path / "busy-2")]
+    idle = after - {b.pid for b in busy}
+    shrinking = resize_to(client, 1)
+    assert shrinking["Status"] == "IN_PROGRESS" and shrinking["AllocatedProvisionedConcurrentExecutions"] == 2
+    assert warm_pids(cloud).isdisjoint(idle)
+    assert [b.release()["pid"] for b in busy] == [b.pid for b in busy]  # neither was stopped mid-call
+    ready(client, 1)
+    (kept,) = warm_pids(cloud)
+    assert kept in {b.pid for b in busy}
+    client.delete_function(FunctionName=RESIZED_NAME)

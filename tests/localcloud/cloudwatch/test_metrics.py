@@ -1,12 +1,17 @@
-"""CloudWatch metrics through real boto3 (Smithy RPC v2 CBOR): put, list, GetMetricData, statistics."""
+"""CloudWatch metrics through real boto3 (Smithy RPC v2 CBOR): put, list, GetMetricData, statistics, and the
+period AWS requires for old data."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.error
+import urllib.request
 
 import botocore.session
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from localcloud.cloudwatch.provider import Metrics
@@ -15,7 +20,8 @@ from tests.localcloud.conftest import CALL, assert_shape
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
 HOST = [{"Name": "Host", "Value": "job-1/algo-1"}]
-T0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+# The start of the last full hour: recent enough that CloudWatch still keeps one-second resolution (3 hours).
+T0 = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +281,59 @@ def test_percentiles_by_nearest_rank(tmp_path):
             },
             CALL,
         )
+
+
+def test_data_past_three_hours_is_read_by_the_minute(cloudwatch):
+    """As on AWS, a query starting more than 3 hours ago gets data only with a period that is a multiple of 60."""
+    minute = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=4)
+    data = [
+        {"MetricName": "old", "Value": v, "Timestamp": minute + dt.timedelta(seconds=s)} for v, s in ((1, 0), (2, 30))
+    ]
+    cloudwatch.put_metric_data(Namespace="Aged", MetricData=data)
+    window = {"StartTime": minute - dt.timedelta(minutes=5), "EndTime": minute + dt.timedelta(minutes=5)}
+
+    def statistics(period: int) -> list[tuple]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Aged", MetricName="old", Period=period, Statistics=["Sum", "SampleCount"], **window
+        )["Datapoints"]
+        return [(p["Timestamp"], p["Sum"], p["SampleCount"]) for p in points]
+
+    def values(period: int) -> list[float]:
+        metric = {"Namespace": "Aged", "MetricName": "old"}
+        query = {"Id": "old", "MetricStat": {"Metric": metric, "Period": period, "Stat": "Sum"}}
+        return cloudwatch.get_metric_data(MetricDataQueries=[query], **window)["MetricDataResults"][0]["Values"]
+
+    assert statistics(1) == [] and values(1) == [] and values(30) == []
+    assert statistics(60) == [(minute, 3.0, 2.0)] and values(120) == [3.0]
+
+
+def test_a_compressed_put_metric_data_is_read(cloud):
+    """botocore gzips PutMetricData bodies over 10 KB (Content-Encoding: gzip); localcloud unpacks them,
+    and refuses a body that is not gzip with a 4xx."""
+    client = cloud.client("cloudwatch")
+    encodings: list[bytes | None] = []
+    client.meta.events.register(
+        "before-send.cloudwatch.PutMetricData",
+        lambda request, **_: encodings.append(request.headers.get("Content-Encoding")),
+    )
+    data = [
+        {"MetricName": "Compressed", "Dimensions": [{"Name": "Batch", "Value": f"b{i}"}], "Value": float(i)}
+        for i in range(400)
+    ]
+    client.put_metric_data(Namespace="Tests/Compression", MetricData=data[:200])
+    client.put_metric_data(Namespace="Tests/Compression", MetricData=data[200:])
+    assert encodings == [b"gzip", b"gzip"]
+    listed = client.get_paginator("list_metrics").paginate(Namespace="Tests/Compression", MetricName="Compressed")
+    assert sum(len(page["Metrics"]) for page in listed) == 400
+    request = AWSRequest(
+        method="POST",
+        url=cloud.endpoint_url,
+        data=b"not gzip at all",
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    SigV4Auth(cloud.session().get_credentials(), "monitoring", "us-east-1").add_auth(request)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(
+            urllib.request.Request(cloud.endpoint_url, data=request.body, headers=dict(request.headers)), timeout=10
+        )
+    assert 400 <= refused.value.code < 500

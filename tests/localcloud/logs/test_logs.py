@@ -1,4 +1,5 @@
-"""CloudWatch Logs through real boto3: a 10,000-line stream paged with AWS's tokens, filters, errors."""
+"""CloudWatch Logs through real boto3: a 10,000-line stream paged with AWS's tokens, filters, errors, and a log
+group's retention policy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from localcloud.core.clock import Clock
 from localcloud.core.state import Store
 from localcloud.logs.provider import Logs
+from localcloud.logs.retention import RETENTION_DAYS
 from tests.localcloud.conftest import CALL, assert_shape
 
 GROUP = "/aws/sagemaker/TrainingJobs"
@@ -178,3 +183,82 @@ def test_put_events_is_thread_safe_and_fast(tmp_path):
     assert [e["message"] for e in tail["events"]] == ["2 19 248", "2 19 249"]
     streams = logs.op_DescribeLogStreams({"logGroupName": GROUP}, CALL)["logStreams"]
     assert [s["logStreamName"] for s in streams] == ["job/algo-1-1", "job/algo-2-1"]
+
+
+# retention ----------------------------------------------------------------------------
+DAY_MS = 24 * 3600 * 1000
+
+
+def group_of(client, name: str) -> dict:
+    (group,) = client.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    return group
+
+
+def test_a_retention_policy_expires_old_events_and_refuses_them(logs):
+    name, now = "/aws/lambda/retained", int(time.time() * 1000)
+    logs.create_log_group(logGroupName=name)
+    logs.create_log_stream(logGroupName=name, logStreamName="s")
+    for timestamp, message in ((now - 3 * DAY_MS, "three days ago"), (now - 3600_000, "an hour ago")):
+        logs.put_log_events(
+            logGroupName=name, logStreamName="s", logEvents=[{"timestamp": timestamp, "message": message}]
+        )
+    assert "retentionInDays" not in group_of(logs, name)
+
+    logs.put_retention_policy(logGroupName=name, retentionInDays=1)
+    group = group_of(logs, name)
+    assert_shape(logs, "DescribeLogGroups", {"logGroups": [group]})
+    assert group["retentionInDays"] == 1
+    assert group["storedBytes"] == len("an hour ago") + 26  # the expired event is no longer stored
+    head = logs.get_log_events(logGroupName=name, logStreamName="s", startFromHead=True)
+    assert messages(head) == ["an hour ago"]
+    assert messages(logs.filter_log_events(logGroupName=name)) == ["an hour ago"]
+
+    late = [
+        {"timestamp": now - 25 * 3600_000, "message": "too late"},
+        {"timestamp": now - 2 * 3600_000, "message": "2 h"},
+    ]
+    response = logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=late)
+    assert_shape(logs, "PutLogEvents", response)
+    assert response["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    assert messages(logs.filter_log_events(logGroupName=name)) == ["2 h", "an hour ago"]
+
+    logs.delete_retention_policy(logGroupName=name)
+    assert "retentionInDays" not in group_of(logs, name)
+    again = logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=late[:1])
+    assert "rejectedLogEventsInfo" not in again  # without a policy, events never expire
+
+
+@settings(max_examples=15, deadline=None)
+@given(days=st.integers(min_value=-(2**31), max_value=2**31 - 1).filter(lambda d: d not in RETENTION_DAYS))
+def test_a_retention_aws_does_not_offer_is_refused_in_its_words(logs, days):
+    refused = error_of(logs.put_retention_policy, logGroupName=GROUP, retentionInDays=days)
+    assert refused == {
+        "Code": "InvalidParameterException",
+        "Message": f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, "
+        "1827, 2192, 2557, 2922, 3288, 3653]",
+    }
+
+
+def test_retention_of_a_missing_group_is_not_found(logs):
+    for call, kwargs in ((logs.put_retention_policy, {"retentionInDays": 7}), (logs.delete_retention_policy, {})):
+        missing = error_of(call, logGroupName="/no/such/group", **kwargs)
+        assert missing == {"Code": "ResourceNotFoundException", "Message": "The specified log group does not exist."}
+
+
+def test_the_sweep_and_every_read_expire_events_on_the_clock(tmp_path):
+    """Days are AWS's days on the cloud's clock: with a one-second minute, a day lasts 24 minutes."""
+    logs, now = Logs(Store(tmp_path), Clock(period_s=1.0)), int(time.time() * 1000)
+    logs.put_events("/g", "s", [(now - 30 * 60_000, "half an hour ago"), (now - 60_000, "a minute ago")])
+    logs.op_PutRetentionPolicy({"logGroupName": "/g", "retentionInDays": 1}, CALL)
+    tail = logs.op_GetLogEvents({"logGroupName": "/g", "logStreamName": "s"}, CALL)
+    assert [e["message"] for e in tail["events"]] == ["a minute ago"]  # 30 clock-hours old: gone
+
+    logs.put_events("/g", "s", [(now - 25 * 60_000, "written late")])  # localcloud's own writers skip the check
+    found = logs.op_FilterLogEvents({"logGroupName": "/g"}, CALL)
+    assert [e["message"] for e in found["events"]] == ["a minute ago"]  # expired on read
+
+    logs.retention.sweep(now + 25 * 60_000)  # 25 minutes on: a day and an hour on the clock
+    (stream,) = logs.op_DescribeLogStreams({"logGroupName": "/g"}, CALL)["logStreams"]
+    assert stream["storedBytes"] == 0 and "firstEventTimestamp" not in stream
+    assert logs.store.query("SELECT count(*) FROM log_events WHERE grp = '/g'") == [(0,)]
