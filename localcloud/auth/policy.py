@@ -4,23 +4,38 @@ Evaluation follows AWS's documented logic for identity-based policies: an explic
 statement wins; otherwise an Allow is needed; otherwise the request is implicitly denied.
 Actions match case-insensitively with `*` and `?`; resources match ARN segment by segment with
 wildcards (the resource part may span `/` and `:`); NotAction and NotResource match everything
-except their lists; a condition on a key the request lacks is false, except for the negated
-operators, `...IfExists` and `Null`.
+except their lists. Conditions, set qualifiers and policy variables: conditions.py.
+
+The same evaluation serves real requests (the authorizer) and IAM's policy simulator, which also wants
+where each deciding statement sits in its document and which context keys the request did not supply.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
+import dataclasses
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
+from localcloud.auth.conditions import (
+    NULL,
+    OPERATORS,
+    VARIABLES_VERSION,
+    RequestContext,
+    action_matches,
+    condition_holds,
+    parse_operator,
+    resolve,
+    resource_matches,
+    variable_keys,
+    variables_allowed,
+)
 from localcloud.core.protocol import AwsError
 
-VERSIONS = ("2012-10-17", "2008-10-17")
+VERSIONS = (VARIABLES_VERSION, "2008-10-17")
 _STATEMENT_KEYS = {
     "Sid",
     "Effect",
@@ -32,6 +47,8 @@ _STATEMENT_KEYS = {
     "Principal",
     "NotPrincipal",
 }
+Position = tuple[int, int]  # (line, column), both from 1
+Context = Mapping[str, Sequence[str]] | RequestContext
 
 
 def malformed(message: str) -> AwsError:
@@ -49,15 +66,24 @@ class Statement:
     conditions: dict[str, dict[str, list[str]]]
     principals: dict[str, tuple[str, ...]] | None  # trust (resource) policies only
     source: dict[str, Any] = field(compare=False, hash=False)
+    # Where the statement's braces sit in the document text, as the simulator reports them (the column just
+    # after `{` and just after `}`); None for a document given as a dict.
+    start: Position | None = field(default=None, compare=False)
+    end: Position | None = field(default=None, compare=False)
+    # The context keys the statement reads (its condition keys, its variables' keys), first spelling first.
+    reads: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A parsed document and where it came from (for SimulatePrincipalPolicy's MatchedStatements)."""
+    """A parsed document and where it came from (for the simulator's MatchedStatements)."""
 
-    source_id: str
-    source_type: str  # "IAM Policy" (managed), "role" (inline), "resource" (trust)
+    source_id: str  # the policy's name; `PolicyInputList.N` for a simulation's own documents
+    # botocore's PolicySourceType: "role" (a role's inline policy), "aws-managed", "user-managed", "resource"
+    # (a trust policy), "none" (a document handed to the simulator)
+    source_type: str
     statements: tuple[Statement, ...]
+    version: str = VARIABLES_VERSION
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:
@@ -69,9 +95,10 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
 
 
 def parse(
-    document: str | dict[str, Any], *, source_id: str = "", source_type: str = "IAM Policy", trust: bool = False
+    document: str | dict[str, Any], *, source_id: str = "", source_type: str = "none", trust: bool = False
 ) -> Policy:
     """Check a document as IAM does when it is stored; MalformedPolicyDocument when it is not one."""
+    text = document if isinstance(document, str) else None
     if isinstance(document, str):
         try:
             document = json.loads(document)
@@ -91,7 +118,16 @@ def parse(
     raw_statements = raw if isinstance(raw, list) else [raw]
     if not raw_statements:
         raise malformed("Syntax errors in policy. Statement must not be empty.")
-    return Policy(source_id, source_type, tuple(_statement(s, trust=trust) for s in raw_statements))
+    variables = version == VARIABLES_VERSION
+    statements = tuple(_statement(s, trust=trust) for s in raw_statements)
+    statements = tuple(dataclasses.replace(s, reads=_reads(s, variables=variables)) for s in statements)
+    if text is not None:
+        spans = _statement_spans(text)
+        statements = tuple(
+            dataclasses.replace(s, start=_after(text, open_at), end=_after(text, close_at))
+            for s, (open_at, close_at) in zip(statements, spans, strict=True)
+        )
+    return Policy(source_id, source_type, statements, version)
 
 
 @lru_cache(maxsize=1024)
@@ -154,8 +190,8 @@ def _conditions(raw: Any) -> dict[str, dict[str, list[str]]]:
         raise malformed("Syntax errors in policy. Condition must be an object.")
     conditions: dict[str, dict[str, list[str]]] = {}
     for operator, block in raw.items():
-        base = _base_operator(operator)
-        if base not in _OPERATORS:
+        qualifier, base, _ = parse_operator(operator)
+        if qualifier not in (None, "ForAllValues", "ForAnyValue") or (base not in OPERATORS and base != NULL):
             raise malformed(f"Invalid Condition type : {operator}.")
         if not isinstance(block, dict):
             raise malformed("Syntax errors in policy. A condition operator maps keys to values.")
@@ -168,103 +204,68 @@ def _conditions(raw: Any) -> dict[str, dict[str, list[str]]]:
     return conditions
 
 
-# ---------------------------------------------------------------- matching
+def _reads(statement: Statement, *, variables: bool) -> tuple[str, ...]:
+    """The context keys a statement reads: its condition keys and the variables in its Resource and conditions."""
+    keys = [key for pattern in statement.resources or () for key in variable_keys(pattern)] if variables else []
+    for operator, block in statement.conditions.items():
+        for key, patterns in block.items():
+            keys.append(key)
+            if variables and variables_allowed(operator):
+                keys.extend(k for pattern in patterns for k in variable_keys(pattern))
+    first_spelling: dict[str, str] = {}
+    for key in keys:
+        first_spelling.setdefault(key.lower(), key)
+    return tuple(first_spelling.values())
 
 
-@cache
-def _glob(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+# ---------------------------------------------------------------- where statements sit in the text
+
+_DECODER = json.JSONDecoder()
 
 
-def action_matches(pattern: str, action: str) -> bool:
-    return _glob(pattern, ignore_case=True).fullmatch(action) is not None
+def _statement_spans(text: str) -> list[tuple[int, int]]:
+    """The offsets of each statement's `{` and `}` in a document's JSON text (known to parse)."""
+    spans: list[tuple[int, int]] = []
+    at = _skip_space(text, _skip_space(text, 0) + 1)  # past the document's `{`
+    while text[at] != "}":
+        key, at = _DECODER.raw_decode(text, at)
+        at = _skip_space(text, _skip_space(text, at) + 1)  # past `:`
+        if key != "Statement":
+            at = _DECODER.raw_decode(text, at)[1]
+        elif text[at] == "[":  # the last Statement wins, as in json.loads
+            spans, at = _item_spans(text, at)
+        else:
+            end = _DECODER.raw_decode(text, at)[1]
+            spans, at = [(at, end - 1)], end
+        at = _skip_space(text, at)
+        if text[at] == ",":
+            at = _skip_space(text, at + 1)
+    return spans
 
 
-def resource_matches(pattern: str, arn: str) -> bool:
-    """ARN wildcards: `*` alone matches everything; otherwise each of the six segments on its own."""
-    if pattern == "*":
-        return True
-    want, have = pattern.split(":", 5), arn.split(":", 5)
-    if len(want) != 6 or len(have) != 6:
-        return _glob(pattern, ignore_case=False).fullmatch(arn) is not None
-    return all(_glob(w, ignore_case=False).fullmatch(h) is not None for w, h in zip(want, have, strict=True))
+def _item_spans(text: str, at: int) -> tuple[list[tuple[int, int]], int]:
+    """The first and last offsets of each item of the JSON array at `at`, and the offset after the array."""
+    spans = []
+    at = _skip_space(text, at + 1)
+    while text[at] != "]":
+        end = _DECODER.raw_decode(text, at)[1]
+        spans.append((at, end - 1))
+        at = _skip_space(text, end)
+        if text[at] == ",":
+            at = _skip_space(text, at + 1)
+    return spans, at + 1
 
 
-# ---------------------------------------------------------------- conditions
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
 
 
-def _base_operator(operator: str) -> str:
-    name = operator.split(":", 1)[1] if operator.startswith(("ForAnyValue:", "ForAllValues:")) else operator
-    return name.removesuffix("IfExists")
-
-
-def _number(text: str) -> float:
-    return float(text)
-
-
-def _date(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _ip(value: str, network: str) -> bool:
-    try:
-        return ipaddress.ip_address(value) in ipaddress.ip_network(network, strict=False)
-    except ValueError:
-        return False
-
-
-# operator -> (test(value, pattern), negated)
-_OPERATORS: dict[str, tuple[Any, bool]] = {
-    "StringEquals": (lambda v, p: v == p, False),
-    "StringNotEquals": (lambda v, p: v == p, True),
-    "StringEqualsIgnoreCase": (lambda v, p: v.lower() == p.lower(), False),
-    "StringNotEqualsIgnoreCase": (lambda v, p: v.lower() == p.lower(), True),
-    "StringLike": (lambda v, p: _glob(p, ignore_case=False).fullmatch(v) is not None, False),
-    "StringNotLike": (lambda v, p: _glob(p, ignore_case=False).fullmatch(v) is not None, True),
-    "NumericEquals": (lambda v, p: _number(v) == _number(p), False),
-    "NumericNotEquals": (lambda v, p: _number(v) == _number(p), True),
-    "NumericLessThan": (lambda v, p: _number(v) < _number(p), False),
-    "NumericLessThanEquals": (lambda v, p: _number(v) <= _number(p), False),
-    "NumericGreaterThan": (lambda v, p: _number(v) > _number(p), False),
-    "NumericGreaterThanEquals": (lambda v, p: _number(v) >= _number(p), False),
-    "DateEquals": (lambda v, p: _date(v) == _date(p), False),
-    "DateNotEquals": (lambda v, p: _date(v) == _date(p), True),
-    "DateLessThan": (lambda v, p: _date(v) < _date(p), False),
-    "DateLessThanEquals": (lambda v, p: _date(v) <= _date(p), False),
-    "DateGreaterThan": (lambda v, p: _date(v) > _date(p), False),
-    "DateGreaterThanEquals": (lambda v, p: _date(v) >= _date(p), False),
-    "Bool": (lambda v, p: v.lower() == p.lower(), False),
-    "IpAddress": (_ip, False),
-    "NotIpAddress": (_ip, True),
-    "ArnEquals": (lambda v, p: resource_matches(p, v), False),
-    "ArnLike": (lambda v, p: resource_matches(p, v), False),
-    "ArnNotEquals": (lambda v, p: resource_matches(p, v), True),
-    "ArnNotLike": (lambda v, p: resource_matches(p, v), True),
-    "Null": (None, False),
-}
-
-
-def _condition_holds(operator: str, key: str, patterns: list[str], context: dict[str, list[str]]) -> bool:
-    base = _base_operator(operator)
-    lookup = {k.lower(): v for k, v in context.items()}
-    values = lookup.get(key.lower())
-    if base == "Null":  # "true": the key must be absent; "false": present
-        return (values is None) == (patterns[0].lower() == "true")
-    test, negated = _OPERATORS[base]
-    if values is None:
-        return operator.endswith("IfExists") or negated
-    try:
-        if operator.startswith("ForAllValues:"):
-            hits = all(any(test(v, p) for p in patterns) for v in values)
-        else:  # ForAnyValue and single-valued keys
-            hits = any(test(v, p) for v in values for p in patterns)
-    except (ValueError, TypeError):
-        return False
-    return not hits if negated else hits
+def _after(text: str, offset: int) -> Position:
+    """(line, column) of the character just after `offset`."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 2
 
 
 # ---------------------------------------------------------------- evaluation
@@ -272,45 +273,79 @@ def _condition_holds(operator: str, key: str, patterns: list[str], context: dict
 
 @dataclass(frozen=True)
 class Decision:
-    """`allowed`, `explicitDeny` or `implicitDeny` (SimulatePrincipalPolicy's words) and why."""
+    """`allowed`, `explicitDeny` or `implicitDeny` (the simulator's words), the statements that decided it,
+    and the context keys that statements for this action and resource read but the request did not carry."""
 
     decision: str
     matched: tuple[tuple[Policy, Statement], ...] = ()
+    missing_context: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
         return self.decision == "allowed"
 
 
-def statement_applies(statement: Statement, action: str, resource: str, context: dict[str, list[str]]) -> bool:
-    action_hit = any(action_matches(p, action) for p in statement.actions)
-    if action_hit == statement.not_actions:
-        return False
-    if statement.resources is not None:
-        resource_hit = any(resource_matches(p, resource) for p in statement.resources)
-        if resource_hit == statement.not_resources:
-            return False
+def _action_hit(statement: Statement, action: str) -> bool:
+    return any(action_matches(p, action) for p in statement.actions) != statement.not_actions
+
+
+def _resource_hit(
+    statement: Statement, resource: str, context: RequestContext, *, variables: bool, unresolved: str | None
+) -> bool:
+    """Resource/NotResource names the resource. A variable without a value: its pattern matches nothing,
+    or, with `unresolved`, that text stands in for it."""
+    if statement.resources is None:
+        return True
+    patterns = statement.resources
+    if variables:
+        patterns = tuple(p for r in patterns if (p := resolve(r, context, unresolved=unresolved)) is not None)
+    return any(resource_matches(p, resource) for p in patterns) != statement.not_resources
+
+
+def _conditions_hold(statement: Statement, context: RequestContext, *, variables: bool) -> bool:
     return all(
-        _condition_holds(operator, key, patterns, context)
+        condition_holds(operator, key, patterns, context, variables=variables)
         for operator, block in statement.conditions.items()
         for key, patterns in block.items()
     )
 
 
-def evaluate(
-    policies: list[Policy], action: str, resource: str, context: dict[str, list[str]] | None = None
-) -> Decision:
-    """AWS's decision for identity-based policies on one action and resource."""
-    context = context or {}
-    allows = []
+def context_keys(policies: Sequence[Policy]) -> list[str]:
+    """Every context key the policies read, first spelling first (GetContextKeysFor*Policy)."""
+    found: dict[str, str] = {}
     for policy in policies:
         for statement in policy.statements:
-            if not statement_applies(statement, action, resource, context):
+            for key in statement.reads:
+                found.setdefault(key.lower(), key)
+    return list(found.values())
+
+
+def evaluate(policies: Sequence[Policy], action: str, resource: str, context: Context | None = None) -> Decision:
+    """AWS's decision for identity-based policies on one action and resource."""
+    request = context if isinstance(context, RequestContext) else RequestContext(context)
+    allows: list[tuple[Policy, Statement]] = []
+    denies: list[tuple[Policy, Statement]] = []
+    missing: dict[str, str] = {}
+    for policy in policies:
+        variables = policy.version == VARIABLES_VERSION
+        for statement in policy.statements:
+            if not _action_hit(statement, action):
                 continue
-            if statement.effect == "Deny":
-                return Decision("explicitDeny", ((policy, statement),))
-            allows.append((policy, statement))
-    return Decision("allowed", tuple(allows)) if allows else Decision("implicitDeny")
+            # Could the statement name this resource once every variable had a value? Then what it reads counts.
+            stand_in = None if statement.not_resources else "*"
+            if not _resource_hit(statement, resource, request, variables=variables, unresolved=stand_in):
+                continue
+            for key in statement.reads:
+                if key not in request:
+                    missing.setdefault(key.lower(), key)
+            if variables and not _resource_hit(statement, resource, request, variables=True, unresolved=None):
+                continue
+            if _conditions_hold(statement, request, variables=variables):
+                (denies if statement.effect == "Deny" else allows).append((policy, statement))
+    keys = tuple(missing.values())
+    if denies:
+        return Decision("explicitDeny", tuple(denies), keys)
+    return Decision("allowed", tuple(allows), keys) if allows else Decision("implicitDeny", (), keys)
 
 
 def principal_matches(statement: Statement, kind: str, principal: str, account: str) -> bool:
@@ -322,8 +357,8 @@ def principal_matches(statement: Statement, kind: str, principal: str, account: 
 
 
 def trust_allows(
-    trust: Policy, kind: str, principal: str, account: str, action: str, context: dict[str, list[str]] | None = None
+    trust: Policy, kind: str, principal: str, account: str, action: str, context: Context | None = None
 ) -> Decision:
     """A role's trust policy on one caller: the statements that name it decide, deny first."""
-    naming = [s for s in trust.statements if principal_matches(s, kind, principal, account)]
-    return evaluate([Policy(trust.source_id, trust.source_type, tuple(naming))], action, "*", context)
+    naming = tuple(s for s in trust.statements if principal_matches(s, kind, principal, account))
+    return evaluate([dataclasses.replace(trust, statements=naming)], action, "*", context)

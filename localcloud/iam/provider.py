@@ -1,5 +1,5 @@
 """IAM (query protocol, global): roles with trust policies, inline and managed policies with
-versions, attachments, SimulatePrincipalPolicy and GetAccountAuthorizationDetails.
+versions, attachments, the policy simulator (simulation.py) and GetAccountAuthorizationDetails.
 
 Documents are stored as the JSON text the caller sent and answered URL-encoded, as IAM does
 (botocore decodes them). Every document is parsed by `policy.parse` before it is stored.
@@ -18,6 +18,7 @@ from localcloud.auth import policy
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
+from localcloud.iam import simulation
 from localcloud.iam.managed import AWS_POLICY_PREFIX, MANAGED, managed_arn
 
 ROLE, POLICY = "iam-role", "iam-policy"
@@ -73,7 +74,8 @@ class IAM(Service):
         for arn in role["attached"]:
             managed = self._policy(arn)
             document = managed["versions"][managed["DefaultVersionId"]]["Document"]
-            found.append(policy.parse_stored(document, arn, "IAM Policy"))
+            kind = "aws-managed" if arn.startswith(AWS_POLICY_PREFIX) else "user-managed"
+            found.append(policy.parse_stored(document, managed["PolicyName"], kind))
         return found
 
     # roles ------------------------------------------------------------------------
@@ -316,33 +318,36 @@ class IAM(Service):
         attached = [{"PolicyName": arn.rsplit("/", 1)[-1], "PolicyArn": arn} for arn in role["attached"]]
         return {"AttachedPolicies": attached, "IsTruncated": False}
 
-    # reading the whole account ---------------------------------------------------------
-    def op_SimulatePrincipalPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        role = self.role_by_arn(p["PolicySourceArn"])
-        policies = self.role_policies(role["RoleName"])
-        policies += [
-            policy.parse(d, source_id=f"PolicyInputList.{i + 1}", source_type="user")
-            for i, d in enumerate(p.get("PolicyInputList", []))
-        ]
-        context = {e["ContextKeyName"]: e.get("ContextKeyValues", []) for e in p.get("ContextEntries", [])}
-        results = []
-        for action in p["ActionNames"]:
-            for resource in p.get("ResourceArns") or ["*"]:
-                decision = policy.evaluate(policies, action, resource, context)
-                results.append(
-                    {
-                        "EvalActionName": action,
-                        "EvalResourceName": resource,
-                        "EvalDecision": decision.decision,
-                        "MatchedStatements": [
-                            {"SourcePolicyId": source.source_id, "SourcePolicyType": source.source_type}
-                            for source, _ in decision.matched
-                        ],
-                        "MissingContextValues": [],
-                    }
-                )
-        return {"EvaluationResults": results, "IsTruncated": False}
+    # the policy simulator (simulation.py) ------------------------------------------------
+    def _principal_policies(self, arn: str) -> list[policy.Policy]:
+        """A PolicySourceArn's policies; localcloud's principals are roles, so a user or group is never found."""
+        resource = arn.split(":", 5)[-1] if arn.startswith("arn:aws:iam::") else ""
+        kind, _, path_and_name = resource.partition("/")
+        if kind not in ("role", "user", "group") or not path_and_name:
+            raise simulation.invalid_input(f"{arn} is not the ARN of an IAM user, group or role.")
+        if kind != "role":
+            raise no_such_entity(f"The {kind} with name {path_and_name.rsplit('/', 1)[-1]} cannot be found.")
+        return self.role_policies(self.role_by_arn(arn)["RoleName"])
 
+    def op_SimulatePrincipalPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        identity = self._principal_policies(p["PolicySourceArn"])
+        return simulation.simulate(
+            identity + simulation.input_policies(p.get("PolicyInputList", []), "PolicyInputList"), p
+        )
+
+    def op_SimulateCustomPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return simulation.simulate(simulation.input_policies(p["PolicyInputList"], "PolicyInputList"), p)
+
+    def op_GetContextKeysForPrincipalPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        identity = self._principal_policies(p["PolicySourceArn"])
+        return simulation.context_keys(
+            identity + simulation.input_policies(p.get("PolicyInputList", []), "PolicyInputList")
+        )
+
+    def op_GetContextKeysForCustomPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        return simulation.context_keys(simulation.input_policies(p["PolicyInputList"], "PolicyInputList"))
+
+    # reading the whole account ---------------------------------------------------------
     def op_GetAccountAuthorizationDetails(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         wanted = set(p.get("Filter") or ["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
         roles = []
