@@ -11,7 +11,7 @@ from localcloud.cloud import LocalCloud
 from localcloud.core.log import log
 from localcloud.core.memory import limit_malloc_arenas
 from localcloud.core.profile import write_profile
-from localcloud.core.server import CloudServer
+from localcloud.core.server import MAX_CONNECTIONS, CloudServer
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         default=20.0,
         help="seconds a client has to send a request's headers (and its body, plus 1 s per MB)",
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help="connections served at once; past them, clients are told to slow down in their service's words",
+    )
     parser.add_argument("--no-defaults", action="store_true", help="do not create the default model and function")
     return parser
 
@@ -90,7 +96,7 @@ def _bootstrap(cloud: LocalCloud, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     limit_malloc_arenas()
-    server = CloudServer(args.port, read_timeout=args.read_timeout)
+    server = CloudServer(args.port, read_timeout=args.read_timeout, max_connections=args.max_connections)
     data_dir = args.data_dir.resolve()
     cloud = LocalCloud(
         data_dir,

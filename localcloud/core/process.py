@@ -1,15 +1,19 @@
-"""Start and stop a real localcloud process on a free port in a temp dir, for tests and benchmarks."""
+"""Processes: running a container's process with no network (SageMaker's EnableNetworkIsolation), and
+starting and stopping a real localcloud process on a free port in a temp dir, for tests and benchmarks."""
 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +23,77 @@ from localcloud.core.profile import PROFILE, profile_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+
+AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+ISOLATION_NOT_ENFORCED = (
+    "localcloud: network isolation is not enforced: this machine refuses a network namespace "
+    "(unshare --map-root-user --net), so the container runs with the host's network."
+)
+# Run in the new namespace before the command: bring its loopback up (SIOCSIFFLAGS: IFF_UP | IFF_LOOPBACK |
+# IFF_RUNNING), as a container without network has one, then become the command.
+_LOOPBACK_UP = (
+    "import fcntl, os, socket, struct, sys\n"
+    "with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:\n"
+    "    fcntl.ioctl(s, 0x8914, struct.pack('16sH22x', b'lo', 0x1 | 0x8 | 0x40))\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+def without_network(command: list[str], *, isolate: bool, peers: Sequence[subprocess.Popen] = ()) -> list[str]:
+    """`command` as it runs in a container with EnableNetworkIsolation: in a network namespace of its
+    own (made in a user namespace, so no privilege is needed) with nothing but a loopback, or in that of
+    the first of its `peers` (the hosts of the same training job started before it: they reach each other,
+    nothing else). Where the machine refuses namespaces, the command runs anyway and first says so on
+    stderr, which the job's or instance's log receives. `command` unchanged when not `isolate`.
+
+    The prefixes exec the command: its process id, process group and parent stay the same.
+    """
+    if not isolate:
+        return command
+    if not namespaces_allowed():
+        return ["sh", "-c", 'echo "$0" >&2; exec "$@"', ISOLATION_NOT_ENFORCED, *command]
+    if peers:
+        join = peers[0].pid
+        if not _namespace_made_by(join):  # never the host's network instead: the host fails, and says why
+            return ["sh", "-c", 'echo "$0" >&2; exit 1', f"localcloud: process {join}'s network namespace never came"]
+        namespaces = [f"--user=/proc/{join}/ns/user", f"--net=/proc/{join}/ns/net"]
+        return ["nsenter", *namespaces, "--preserve-credentials", "--", *command]
+    return ["unshare", "--map-root-user", "--net", "--", sys.executable, "-c", _LOOPBACK_UP, *command]
+
+
+def without_credentials(env: dict[str, str], *, isolate: bool) -> dict[str, str]:
+    """`env` less the AWS credentials when `isolate`: SageMaker makes none available to a container with
+    network isolation (it downloads and uploads the container's data itself, as the execution role)."""
+    if not isolate:
+        return env
+    return {k: v for k, v in env.items() if k not in AWS_CREDENTIALS}
+
+
+@functools.cache
+def namespaces_allowed() -> bool:
+    """Whether this machine lets this user make (and enter) a network namespace; asked once."""
+    if shutil.which("nsenter") is None:
+        return False
+    try:
+        probe = ["unshare", "--map-root-user", "--net", "true"]
+        return subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _namespace_made_by(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until `pid` (just started under `unshare`) is in a network namespace other than ours; False if
+    it never is (or is gone)."""
+    ours = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") != ours:
+                return True
+        except OSError:
+            return False
+        time.sleep(0.01)
+    return False
 
 
 @dataclass

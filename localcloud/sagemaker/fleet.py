@@ -1,6 +1,7 @@
 """Endpoint instances: real worker processes behind InvokeEndpoint.
 
-Each instance is `python -m localcloud.sagemaker.model_server` on its own loopback port. A fleet sends
+Each instance is `python -m localcloud.sagemaker.model_server` on its own Unix domain socket (in a private
+directory; a model with EnableNetworkIsolation runs with no network, see model_server.py). A fleet sends
 each request to the instance with the fewest outstanding requests (SageMaker's "least outstanding
 requests" routing; ties in turn), keeps connections to them open, and replaces an instance that
 dies; the request that found it dead gets a clear error, the next succeeds. `resize` adds
@@ -9,22 +10,29 @@ instances that take traffic once they answer, and removes instances only after t
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import http.client
 import itertools
 import os
 import queue
+import shutil
+import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from localcloud.core.log import log
 from localcloud.core.memory import SERVING_ENV
+from localcloud.core.process import without_credentials, without_network
 from localcloud.core.protocol import AwsError
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +59,15 @@ def extract_model(archive: Path, cache_dir: Path) -> Path:
     return target
 
 
+@functools.cache
+def _socket_dir() -> Path:
+    """This localcloud's private directory for its instances' sockets (a socket's path may be 107 bytes at
+    most, too few for one under a data dir), removed when it exits."""
+    path = Path(tempfile.mkdtemp(prefix="localcloud-sockets-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @dataclass
 class Response:
     status: int
@@ -59,10 +76,34 @@ class Response:
     model_s: float = 0.0  # time the instance took, as SageMaker's ModelLatency measures it
 
 
-class Instance:
-    """One worker process and a pool of keep-alive connections to it."""
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP to an instance over its Unix domain socket."""
 
-    def __init__(self, model_dir: Path, log_path: Path, environment: dict[str, str]) -> None:
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class Instance:
+    """One worker process and a pool of keep-alive connections to it.
+
+    With `network_isolation` (the model's EnableNetworkIsolation) the process has no network and no AWS
+    credentials, as SageMaker runs such a container; it is reached on its socket all the same.
+    """
+
+    def __init__(
+        self, model_dir: Path, log_path: Path, environment: dict[str, str], *, network_isolation: bool = False
+    ) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(SERVING_ENV)
@@ -70,15 +111,16 @@ class Instance:
         env["PYTHONPATH"] = str(_PROJECT_ROOT)
         env.setdefault("OMP_NUM_THREADS", "2")
         self.log_path = log_path
+        self.socket_path = str(_socket_dir() / f"{uuid.uuid4().hex}.sock")
+        command = [sys.executable, "-m", "localcloud.sagemaker.model_server", "--model-dir", str(model_dir)]
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localcloud.sagemaker.model_server", "--model-dir", str(model_dir)],
+                without_network([*command, "--socket", self.socket_path], isolate=network_isolation),
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env=env,
+                env=without_credentials(env, isolate=network_isolation),
                 cwd=model_dir,
             )
-        self.port = 0
         self.outstanding = 0  # requests in flight; guarded by the fleet's lock
         self.draining = False
         self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
@@ -88,10 +130,10 @@ class Instance:
         line = self.process.stdout.readline().decode()
         if not line.startswith("LISTENING "):
             self.process.wait(timeout=10)
+            self._remove_socket()
             raise RuntimeError(
                 f"Instance failed to start (exit code {self.process.returncode}): {self.last_log_lines()}"
             )
-        self.port = int(line.split()[1])
 
     def last_log_lines(self, n: int = 5) -> str:
         try:
@@ -108,7 +150,7 @@ class Instance:
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=INVOCATION_TIMEOUT_S)
+            conn = _UnixConnection(self.socket_path, timeout=INVOCATION_TIMEOUT_S)
         try:
             started = time.perf_counter()
             conn.request("POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept})
@@ -131,16 +173,30 @@ class Instance:
                 self.process.kill()
         while not self._idle.empty():
             self._idle.get_nowait().close()
+        self._remove_socket()
+
+    def _remove_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.socket_path)
 
 
 class Fleet:
     """The instances of one endpoint variant."""
 
     def __init__(
-        self, endpoint: str, variant: str, model_dir: Path, count: int, log_dir: Path, environment: dict[str, str]
+        self,
+        endpoint: str,
+        variant: str,
+        model_dir: Path,
+        count: int,
+        log_dir: Path,
+        environment: dict[str, str],
+        *,
+        network_isolation: bool = False,
     ) -> None:
         self.endpoint, self.variant = endpoint, variant
         self.model_dir, self.log_dir, self.environment = model_dir, log_dir, environment
+        self.network_isolation = network_isolation  # the model's EnableNetworkIsolation
         self._instances: list[Instance] = []
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
@@ -151,7 +207,7 @@ class Fleet:
 
     def _spawn(self) -> Instance:
         log = self.log_dir / f"{self.variant}-{next(self._serial)}.log"
-        instance = Instance(self.model_dir, log, self.environment)
+        instance = Instance(self.model_dir, log, self.environment, network_isolation=self.network_isolation)
         instance.wait_ready()
         return instance
 

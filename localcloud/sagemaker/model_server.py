@@ -1,9 +1,14 @@
 """One endpoint instance: the SageMaker inference-toolkit contract in a process.
 
-Serves `GET /ping` and `POST /invocations` on 127.0.0.1, loading the handler module from
-`<model_dir>/code/` (model_fn / input_fn / predict_fn / output_fn) exactly as the SageMaker
-framework containers do, so a model.tar.gz that works here deploys unchanged on AWS.
-Started by localcloud/sagemaker/fleet.py; prints `LISTENING <port>` once the model is loaded.
+Serves `GET /ping` and `POST /invocations`, loading the handler module from `<model_dir>/code/`
+(model_fn / input_fn / predict_fn / output_fn) exactly as the SageMaker framework containers do,
+so a model.tar.gz that works here deploys unchanged on AWS. Started by localcloud/sagemaker/fleet.py;
+prints `LISTENING <socket>` once the model is loaded.
+
+It listens on a Unix domain socket that fleet.py names, not on a loopback port: a model with
+EnableNetworkIsolation runs in a network namespace of its own with no network at all
+(core/process.py `without_network`), where a port could not be reached from localcloud, while a
+socket file can, from any namespace. Serving stays reachable; nothing else goes in or out.
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ import argparse
 import importlib
 import json
 import os
-import socket
 import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from socketserver import ThreadingUnixStreamServer
 from types import ModuleType
 from typing import Any
 
@@ -60,13 +65,9 @@ def load_handlers(model_dir: str) -> Handlers:
     return Handlers(module, model_dir)
 
 
-def make_server(handlers: Handlers, port: int) -> ThreadingHTTPServer:
+def make_server(handlers: Handlers, socket_path: str) -> ThreadingUnixStreamServer:
     class InvocationHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             pass
@@ -102,7 +103,7 @@ def make_server(handlers: Handlers, port: int) -> ThreadingHTTPServer:
             else:
                 self._reply(200, payload, produced)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), InvocationHandler)
+    server = ThreadingUnixStreamServer(socket_path, InvocationHandler)
     server.daemon_threads = True
     return server
 
@@ -117,12 +118,12 @@ def _exit_with_parent(parent: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--socket", required=True, help="path of the Unix domain socket to serve on")
     args = parser.parse_args()
     handlers = load_handlers(args.model_dir)
-    server = make_server(handlers, args.port)
+    server = make_server(handlers, args.socket)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    print(f"LISTENING {server.server_address[1]}", flush=True)
+    print(f"LISTENING {args.socket}", flush=True)
     os.dup2(2, 1)  # from here on, anything printed goes to the instance log
     server.serve_forever()
 

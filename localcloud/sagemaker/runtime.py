@@ -14,8 +14,6 @@ from localcloud.core.registry import Call, Service
 from localcloud.sagemaker.fleet import Fleet
 from localcloud.sagemaker.provider import SAGEMAKER_ARNS, SageMaker
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's documented limit
-
 
 class SageMakerRuntime(Service):
     """InvokeEndpoint over the endpoints SageMaker deployed."""
@@ -32,14 +30,7 @@ class SageMakerRuntime(Service):
         endpoint = self.sagemaker.store.get("endpoint", name)
         if endpoint is None:
             raise AwsError("ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.", 400)
-        body: bytes = p["Body"]
-        if len(body) > MAX_PAYLOAD_BYTES:
-            raise AwsError(
-                "ValidationError",
-                f"Request payload of {len(body)} bytes exceeds the {MAX_PAYLOAD_BYTES} byte (6 MB) limit "
-                "for InvokeEndpoint.",
-                413,
-            )
+        body: bytes = p["Body"]  # at most 6 MB: the door refuses a longer body before reading it
         fleets = self.sagemaker.fleets_of(name)
         if endpoint["EndpointStatus"] not in ("InService", "Updating") or not fleets:
             status = endpoint["EndpointStatus"]

@@ -1,4 +1,4 @@
-"""What every codec does, and the words each protocol uses to refuse a request at the door."""
+"""What every codec does, and the words each protocol (and a few services) use to refuse a request at the door."""
 
 from __future__ import annotations
 
@@ -31,6 +31,26 @@ JSON_REFUSALS: dict[str, tuple[str, int, str]] = {
     "incomplete_body": ("SerializationException", 400, "{detail}"),
     "timeout": ("RequestTimeoutException", 408, "{detail}"),
     "denied": ("AccessDeniedException", 400, "{detail}"),
+    "throttled": ("ThrottlingException", 400, "Rate exceeded"),
+}
+
+# Where a service answers a refusal in other words than its protocol's, by the endpoint prefix of its model:
+# (code, status, message, extra members of the error).
+SERVICE_REFUSALS: dict[str, dict[str, tuple[str, int, str, dict[str, str]]]] = {
+    # Lambda's model: TooManyRequestsException is a 429 whose Reason says which limit was hit, and a body over
+    # the limit is its RequestTooLargeException (413). AWS's front door has been seen to answer the same words
+    # as RequestEntityTooLargeException, a code botocore's model does not know.
+    "lambda": {
+        "throttled": ("TooManyRequestsException", 429, "Rate Exceeded.", {"Reason": "CallerRateLimitExceeded"}),
+        "too_large": ("RequestTooLargeException", 413, "{detail}", {}),
+    },
+    # SageMaker Runtime's model has no size error: an oversize body is its ValidationError (400).
+    "runtime.sagemaker": {"too_large": ("ValidationError", 400, "{detail}", {})},
+    # CloudWatch keeps its query-era codes in all three of its protocols (awsQueryCompatible).
+    "monitoring": {
+        "too_large": ("RequestEntityTooLarge", 413, "{detail}", {}),
+        "throttled": ("Throttling", 400, "Rate exceeded", {}),
+    },
 }
 
 
@@ -51,9 +71,16 @@ class Codec:
         raise NotImplementedError
 
     def refuse(self, reason: str, detail: str, model: ServiceModel | None, request: Request) -> Response:
-        """The answer AWS gives in this protocol when the door refuses for `reason`."""
-        code, status, message = self.refusals[reason]
-        return self.error(AwsError(code, message.format(detail=detail), status), model, request)
+        """The answer AWS gives in this protocol (or the service its own) when the door refuses for `reason`."""
+        prefix = model.metadata.get("endpointPrefix", "") if model is not None else ""
+        own = SERVICE_REFUSALS.get(prefix, {}).get(reason)
+        code, status, message, extra = own or (*self.refusals[reason], {})
+        return self.error(AwsError(code, message.format(detail=detail), status, **extra), model, request)
+
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        """The operation a request calls, read from its head alone (the body is not read yet), if the
+        protocol puts it there."""
+        return None
 
     def not_implemented(self, operation: str, service: str) -> AwsError:
         code, status = self.unknown_operation

@@ -43,6 +43,10 @@ class CborCodec(Codec):
             validate(operation, params)
         return operation, params
 
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        match = _PATH.match(request.path)
+        return match.group(2) if match and match.group(2) in model.operation_names else None
+
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         body = bytearray()
         if operation.output_shape is not None:

@@ -25,6 +25,7 @@ EC2_REFUSALS = {
     "expired": ("RequestExpired", 400, "Request has expired. {detail}"),
     "presign_expired": ("RequestExpired", 400, "Request has expired. {detail}"),
     "denied": ("UnauthorizedOperation", 403, "You are not authorized to perform this operation. {detail}"),
+    "throttled": ("RequestLimitExceeded", 503, "Request limit exceeded."),
 }
 
 
@@ -45,6 +46,9 @@ class Ec2Codec(Codec):
                 raise AwsError("MissingParameter", f"The request must contain the parameter {name}", 400)
         validate(operation, params)
         return operation, params
+
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        return form.action_in_query(request)
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         namespace = operation.service_model.metadata.get("xmlNamespace", "").rstrip("/") + "/"

@@ -24,6 +24,11 @@ def read_call(request: Request) -> tuple[str, dict[str, str]]:
     return action, fields
 
 
+def action_in_query(request: Request) -> str | None:
+    """The `Action` when the query string names it (a POSTed form names it in the body, not read yet)."""
+    return parse_qs(request.query).get("Action", [None])[0]
+
+
 def _index(text: str) -> int:
     if not text.isdigit():
         raise validation(f"Invalid list index: {text}")

@@ -73,7 +73,7 @@ class JsonCodec(Codec):
 
     def decode(self, model: ServiceModel, request: Request) -> tuple[OperationModel, dict[str, Any]]:
         target = request.header("x-amz-target") or ""
-        prefix, _, name = target.partition(".")
+        prefix, _, name = target.rpartition(".")
         if prefix != model.metadata.get("targetPrefix") or name not in model.operation_names:
             raise self.unknown_operation_error(f"Operation {target!r} is not supported.")
         operation = model.operation_model(name)
@@ -83,6 +83,10 @@ class JsonCodec(Codec):
         params = from_json(operation.input_shape, raw) if operation.input_shape else {}
         validate(operation, params)
         return operation, params
+
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        prefix, _, name = (request.header("x-amz-target") or "").rpartition(".")
+        return name if prefix == model.metadata.get("targetPrefix") and name in model.operation_names else None
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         version = operation.service_model.metadata.get("jsonVersion", "1.1")

@@ -27,6 +27,7 @@ QUERY_REFUSALS = {
     "incomplete_body": ("MalformedQueryString", 400, "{detail}"),
     "timeout": ("RequestTimeout", 408, "{detail}"),
     "denied": ("AccessDenied", 403, "{detail}"),
+    "throttled": ("Throttling", 400, "Rate exceeded"),
 }
 
 
@@ -48,6 +49,9 @@ class QueryCodec(Codec):
         params = form.decode(shape, fields, "", ec2=False) if shape is not None else {}
         validate(operation, params)
         return operation, params
+
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        return form.action_in_query(request)
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         namespace = operation.service_model.metadata.get("xmlNamespace", "")

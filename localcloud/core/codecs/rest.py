@@ -92,6 +92,14 @@ def route(model: ServiceModel, request: Request) -> tuple[OperationModel, dict[s
     raise AwsError("UnknownOperationException", f"No operation for {request.method} {request.path}", 404)
 
 
+def operation_in_head(model: ServiceModel, request: Request) -> str | None:
+    """The operation's name, if the method, path, query string and headers route to one."""
+    try:
+        return route(model, request)[0].name
+    except AwsError:
+        return None
+
+
 def bound_members(
     shape: Shape, labels: dict[str, str], query: dict[str, list[str]], request: Request
 ) -> tuple[dict[str, Any], dict[str, Shape]]:

@@ -41,6 +41,9 @@ class RestJsonCodec(Codec):
         validate(operation, params)
         return operation, params
 
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        return rest.operation_in_head(model, request)
+
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         response = rest.start_response(operation, output)
         shape = operation.output_shape

@@ -9,6 +9,7 @@ from botocore.model import OperationModel, ServiceModel
 from localcloud.core import chunked
 from localcloud.core.codecs import rest, xml
 from localcloud.core.codecs.base import SIGNATURE_MISMATCH, Codec
+from localcloud.core.codecs.limits import S3_SINGLE_PUT_BYTES
 from localcloud.core.codecs.values import to_text, xml_escape
 from localcloud.core.protocol import AwsError, Request, Response, validate
 
@@ -30,7 +31,7 @@ S3_REFUSALS = {
         400,
         "The provided 'x-amz-content-sha256' header does not match what was computed.",
     ),
-    "too_large": ("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size. {detail}"),
+    "too_large": ("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size"),
     "bad_request": ("InvalidRequest", 400, "{detail}"),
     "incomplete_body": (
         "IncompleteBody",
@@ -43,6 +44,7 @@ S3_REFUSALS = {
         "Your socket connection to the server was not read from or written to "
         "within the timeout period. Idle connections will be closed.",
     ),
+    "throttled": ("SlowDown", 503, "Please reduce your request rate."),
 }
 
 # The document element S3 answers with; botocore's JSON models drop Smithy's @xmlName, so the
@@ -88,6 +90,17 @@ class RestXmlCodec(Codec):
                 params[payload_name] = xml.parse(member, request.body)
         validate(operation, params)
         return operation, params
+
+    def operation_in_head(self, model: ServiceModel, request: Request) -> str | None:
+        return rest.operation_in_head(model, request)
+
+    def refuse(self, reason: str, detail: str, model: ServiceModel | None, request: Request) -> Response:
+        """S3 names both sizes of an upload it refuses as too large, in elements of their own."""
+        if reason != "too_large":
+            return super().refuse(reason, detail, model, request)
+        code, status, message = self.refusals[reason]
+        sizes = {"ProposedSize": request.header("content-length", ""), "MaxSizeAllowed": S3_SINGLE_PUT_BYTES}
+        return self.error(AwsError(code, message, status, **sizes), model, request)
 
     def encode(self, operation: OperationModel, output: dict[str, Any], request: Request) -> Response:
         response = rest.start_response(operation, output)

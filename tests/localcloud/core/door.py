@@ -1,8 +1,10 @@
-"""Shared by the front-door tests: clients signed with any key or secret, and requests signed by
-botocore to send by hand (the `door` fixture is in conftest.py)."""
+"""Shared by the front-door tests: clients signed with any key or secret, requests signed by botocore
+to send by hand, and raw bytes over a socket (the `door` fixture is in conftest.py)."""
 
 from __future__ import annotations
 
+import socket
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -62,3 +64,37 @@ def signed_request(
     return urllib.request.Request(
         door.endpoint_url + path, data=body or None, method=method, headers=dict(request.headers.items())
     )
+
+
+def raw_exchange(endpoint_url: str, data: bytes, *, drip: float = 0.0, wait: float = 5.0) -> bytes:
+    """Send bytes on a fresh connection (a byte every `drip` seconds), then read what comes back until the
+    server closes or `wait` seconds pass without a byte."""
+    port = int(endpoint_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        try:
+            if drip:
+                for i in range(len(data)):
+                    sock.sendall(data[i : i + 1])
+                    time.sleep(drip)
+            else:
+                sock.sendall(data)
+        except OSError:
+            pass  # the server may cut us off mid-send: that is the point
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (TimeoutError, OSError):
+            pass
+    return answer
+
+
+def signed_head(
+    door: LocalCloudProcess, service: str, method: str, path: str, headers: dict[str, str], content_length: int
+) -> bytes:
+    """The head of a signed request announcing `content_length` bytes of body, to send without the body
+    (signed over an empty body: the door judges the length before it checks any signature)."""
+    request = signed_request(door, service, method, path, b"", headers)
+    head = f"{method} {path} HTTP/1.1\r\nHost: {door.endpoint_url.removeprefix('http://')}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.header_items() if k.lower() not in ("host", "content-length"))
+    return (head + f"Content-Length: {content_length}\r\n\r\n").encode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import urllib.error
@@ -11,7 +10,7 @@ import urllib.request
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
-from tests.localcloud.core.door import signed_request
+from tests.localcloud.core.door import raw_exchange, signed_request
 
 
 def _refusal(request: urllib.request.Request) -> tuple[int, dict]:
@@ -46,28 +45,6 @@ def test_unknown_services_and_targets_are_answered(door):
         assert status == 400 and answer["x-amzn-ErrorType"] == "UnknownOperationException"
 
 
-def _raw(door: LocalCloudProcess, data: bytes, *, drip: float = 0.0, wait: float = 5.0) -> bytes:
-    """Send bytes on a fresh connection (a byte every `drip` seconds), then read what comes back."""
-    port = int(door.endpoint_url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
-        try:
-            if drip:
-                for i in range(len(data)):
-                    sock.sendall(data[i : i + 1])
-                    time.sleep(drip)
-            else:
-                sock.sendall(data)
-        except OSError:
-            pass  # the server may cut us off mid-send: that is the point
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except (TimeoutError, OSError):
-            pass
-    return answer
-
-
 def _signed_bytes(door: LocalCloudProcess, body: bytes = b"{}") -> tuple[bytes, bytes]:
     target = {"X-Amz-Target": "SageMaker.ListEndpoints", "Content-Type": "application/x-amz-json-1.1"}
     request = signed_request(door, "sagemaker", "POST", "/", body, target)
@@ -78,15 +55,17 @@ def _signed_bytes(door: LocalCloudProcess, body: bytes = b"{}") -> tuple[bytes, 
 
 def test_a_body_shorter_than_its_content_length_times_out_cleanly(door):
     head, body = _signed_bytes(door)
-    answer = _raw(door, head + f"Content-Length: {len(body) + 50}\r\n\r\n".encode() + body)
+    answer = raw_exchange(door.endpoint_url, head + f"Content-Length: {len(body) + 50}\r\n\r\n".encode() + body)
     assert answer.startswith(b"HTTP/1.1 408") and b"RequestTimeoutException" in answer
     assert door.client("sagemaker").list_endpoints()["Endpoints"] == []
 
 
 def test_a_body_longer_than_its_content_length_does_not_spill_into_the_next_request(door):
     head, body = _signed_bytes(door)
-    answer = _raw(
-        door, head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body + b"GARBAGE" * 100 + b"\r\n\r\n", wait=3
+    answer = raw_exchange(
+        door.endpoint_url,
+        head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body + b"GARBAGE" * 100 + b"\r\n\r\n",
+        wait=3,
     )
     assert answer.startswith(b"HTTP/1.1 200") and b'{"Endpoints":[]}' in answer
     assert b"Error code explanation: 400" in answer  # the extra bytes are not a request
@@ -96,7 +75,7 @@ def test_a_body_longer_than_its_content_length_does_not_spill_into_the_next_requ
 def test_a_huge_content_length_is_refused_without_reading(door):
     head, _ = _signed_bytes(door)
     started = time.monotonic()
-    answer = _raw(door, head + b"Content-Length: 10737418240\r\n\r\n")
+    answer = raw_exchange(door.endpoint_url, head + b"Content-Length: 10737418240\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 413") and b"RequestEntityTooLargeException" in answer
     assert time.monotonic() - started < 5
 
@@ -104,14 +83,16 @@ def test_a_huge_content_length_is_refused_without_reading(door):
 def test_a_hundred_kilobytes_of_headers_are_refused(door):
     head, body = _signed_bytes(door)
     padding = b"".join(f"X-Padding-{i}: {'p' * 1000}\r\n".encode() for i in range(100))
-    answer = _raw(door, head + padding + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    answer = raw_exchange(door.endpoint_url, head + padding + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     assert answer.startswith(b"HTTP/1.1 431")
 
 
 def test_a_client_dripping_its_headers_is_cut_off_while_others_are_served(door):
     results: dict[str, bytes] = {}
     request = f"GET /_localcloud/health HTTP/1.1\r\nHost: x\r\nX-Slow: {'s' * 40}\r\n\r\n".encode()
-    dripper = threading.Thread(target=lambda: results.setdefault("slow", _raw(door, request, drip=0.2, wait=15)))
+    dripper = threading.Thread(
+        target=lambda: results.setdefault("slow", raw_exchange(door.endpoint_url, request, drip=0.2, wait=15))
+    )
     started = time.monotonic()
     dripper.start()
     time.sleep(0.5)
