@@ -1,5 +1,6 @@
 """Security: the account's roles with their policies and audit, least-privilege policies for the
-function's and SageMaker's roles (diff, apply, verify twice), and IAM's simulator for any request."""
+function's and SageMaker's roles (generated with their evidence, applied, proven by real work as the role),
+and IAM's simulator for any request."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import json
 import streamlit as st
 
 from app.auth import operators_only
-from app.security.security_view import checks_frame, plan_view, role_details, simulation_view
+from app.security.isolation_view import isolation_view
+from app.security.least_privilege_view import ProofRun, plan_view, proof_view, start_proof
+from app.security.security_view import checks_frame, role_details, simulation_view
 from app.settings import current_settings
+from app.widgets.jobs import live
 from services.core.errors import ServiceError
+from services.security.isolation import IsolationService
 from services.security.least_privilege import POLICY_NAME, LeastPrivilegeService, Plan
+from services.security.least_privilege_proof import LeastPrivilegeProof
 from services.security.policy_audit import audit_role
 from services.security.roles import RoleDetail, RoleService
 
@@ -20,7 +26,9 @@ caller = operators_only("Security")
 settings = current_settings()
 roles_service = RoleService(settings)
 least = LeastPrivilegeService(settings)
+prover = LeastPrivilegeProof(settings)
 _ROLES, _PLAN = "security_roles", "security_plan"
+_APPLIED, _PROOF, _CHANNEL = "security_applied", "security_proof", "lp_channel"
 
 
 def roles(*, fresh: bool = False) -> list[RoleDetail]:
@@ -52,7 +60,7 @@ except ServiceError as exc:
     st.stop()
 
 # A radio, not tabs: the chosen view survives the reruns its buttons cause.
-VIEWS = ["Roles", "Least privilege", "Simulate", "Manage roles"]
+VIEWS = ["Roles", "Least privilege", "Simulate", "Network isolation", "Manage roles"]
 view = st.radio("View", VIEWS, horizontal=True, key="security_view", label_visibility="collapsed")
 
 if view == "Roles":
@@ -74,6 +82,7 @@ elif view == "Least privilege":
         try:
             plan = least.for_function(target) if kind.startswith("Lambda") else least.for_sagemaker_role(target)
             st.session_state[_PLAN] = plan
+            st.session_state.pop(_CHANNEL, None)
         except ServiceError as exc:
             st.error(exc.message)
     plan: Plan | None = st.session_state.get(_PLAN)
@@ -81,35 +90,47 @@ elif view == "Least privilege":
         plan_view(plan)
         if st.button(f"Apply to {plan.role.name}", key="lp_apply", type="primary"):
             try:
-                least.apply(caller, plan)
+                st.session_state[_APPLIED] = (plan.role.name, least.apply(caller, plan))
                 changed(f"Applied {POLICY_NAME} to {plan.role.name}")
             except ServiceError as exc:
                 st.error(exc.message)
-        st.subheader("Verify")
-        st.caption("By simulation: what the role needs must be allowed, dangerous requests denied.")
-        if st.button("Verify by simulation", key="lp_simulate"):
-            try:
-                checks = least.verify_by_simulation(plan)
-                failed = [c for c in checks if not c.ok]
-                (st.error if failed else st.success)(
-                    f"{len(checks) - len(failed)} of {len(checks)} simulated requests decided as expected."
-                )
-                st.dataframe(checks_frame(checks), hide_index=True, width="stretch")
-            except ServiceError as exc:
-                st.error(exc.message)
-        if plan.real_check is not None:
-            via, name = plan.real_check
-            photo = st.file_uploader(
-                f"A real photo to classify through {via} {name}", type=["jpg", "jpeg", "png"], key="lp_photo"
-            )
-            if st.button("Verify by a real classification", key="lp_invoke", disabled=photo is None):
+        st.subheader("Prove it")
+        st.caption(
+            "Real work as the role after Apply: a new training job with new code trains, its model deploys and "
+            "classifies a photo, a job reading another bucket is refused; or the function classifies and a call to "
+            "an endpoint outside the plan is refused. A policy that is too tight fails a step."
+        )
+        applied = st.session_state.get(_APPLIED)
+        applied_at = applied[1] if applied and applied[0] == plan.role.name else None
+        data_uri = None
+        if plan.target is None or plan.target[0] == "endpoint":
+            if _CHANNEL not in st.session_state:
                 try:
-                    prediction = least.verify_by_invocation(plan, photo.getvalue())
-                    top_breed = prediction.breeds[0] if prediction.breeds else None
-                    label = f"{top_breed.label} ({top_breed.score:.0%})" if top_breed else "no breed"
-                    st.success(f"Still classifies through {via} {name}: {label}")
+                    st.session_state[_CHANNEL] = prover.default_channel(plan) or ""
                 except ServiceError as exc:
-                    st.error(f"The real check failed: {exc.message}")
+                    st.error(exc.message)
+            data_uri = st.text_input("Data channel for the proof's training job", key=_CHANNEL) or None
+        photo = st.file_uploader("A real photo to classify", type=["jpg", "jpeg", "png"], key="lp_photo")
+        run: ProofRun | None = st.session_state.get(_PROOF)
+        busy = run is not None and run.running
+        if st.button("Prove by real work", key="lp_prove", disabled=photo is None or busy):
+            st.session_state[_PROOF] = start_proof(prover, plan, photo.getvalue(), applied_at, data_uri)
+        if applied_at is None:
+            st.caption("Not applied in this session: the proof tests the role's policies as they are now.")
+        if st.session_state.get(_PROOF) is not None:
+            live("lp_proof", lambda: proof_view(st.session_state[_PROOF]))
+        with st.expander("IAM's simulator (a quick check, not a proof)"):
+            st.caption("What the role needs must be allowed, dangerous requests denied, as IAM's simulator decides.")
+            if st.button("Verify by simulation", key="lp_simulate"):
+                try:
+                    checks = least.verify_by_simulation(plan)
+                    failed = [c for c in checks if not c.ok]
+                    (st.error if failed else st.success)(
+                        f"{len(checks) - len(failed)} of {len(checks)} simulated requests decided as expected."
+                    )
+                    st.dataframe(checks_frame(checks), hide_index=True, width="stretch")
+                except ServiceError as exc:
+                    st.error(exc.message)
 
 elif view == "Simulate":
     names = [r.name for r in all_roles]
@@ -121,6 +142,13 @@ elif view == "Simulate":
             simulation_view(roles_service.simulate(next(r for r in all_roles if r.name == chosen), action, resource))
         except ServiceError as exc:
             st.error(exc.message)
+
+elif view == "Network isolation":
+    st.caption("Training jobs and models whose containers can reach the network (EnableNetworkIsolation).")
+    try:
+        isolation_view(IsolationService(settings).report())
+    except ServiceError as exc:
+        st.error(exc.message)
 
 else:
     st.markdown("**Create a role**")

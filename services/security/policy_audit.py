@@ -1,49 +1,49 @@
-"""Audit a role's policies: what each grants beyond need, with a severity and one line of why.
+"""Audit a role's policies: what each grants beyond need, with a severity, a code and one line of why.
 
-The checks follow the usual catalogues (IAM Access Analyzer's security warnings, parliament's
-RESOURCE_STAR, cloudsplaining's privilege-escalation and data-exfiltration risks): wildcard
-actions, `Resource: "*"` where a resource can be named, service-wide managed policies on a role
-that needs one thing, privilege escalation through IAM, and reading any object in any bucket.
+The findings come from parliament (Duo Labs' IAM linter, with its community auditors: privilege escalation,
+credentials exposure, permissions management) wherever it has a check, keeping its issue codes and severities.
+The dashboard adds only what parliament does not judge: wildcard actions, iam:PassRole on any role (IAM Access
+Analyzer's PASS_ROLE_WITH_STAR_IN_RESOURCE), reading any object in any bucket (cloudsplaining's data
+exfiltration), and a service-wide managed policy on a role that needs one thing.
 """
 
 from __future__ import annotations
 
+import json
+import warnings
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from services.security.roles import RoleDetail, listed, names_action, statements
 
+with warnings.catch_warnings():  # parliament imports pkg_resources, which warns that it is deprecated
+    warnings.simplefilter("ignore")
+    import parliament
+    from parliament import analyze_policy_string, enhance_finding
+
+# The community auditors' titles and severities, as parliament's CLI loads them with --include-community-auditors.
+parliament.override_config(str(Path(parliament.__file__).parent / "community_auditors" / "config_override.yaml"))
+
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+Source = Literal["parliament", "dashboard"]
 
-# Actions AWS only grants on "*" (no resource-level permissions), so "*" there is not a finding.
-UNSCOPABLE = (
-    "s3:ListAllMyBuckets",
-    "ecr:GetAuthorizationToken",
-    "cloudwatch:PutMetricData",
-    "cloudwatch:GetMetricData",
-    "cloudwatch:GetMetricStatistics",
-    "cloudwatch:ListMetrics",
-    "cloudwatch:Describe*",
-    "logs:CreateLogDelivery",
-    "logs:DescribeLogGroups",
-    "sagemaker:List*",
-    "sagemaker:Search",
-    "lambda:List*",
-    "ec2:Describe*",
-    "sts:GetCallerIdentity",
-    "iam:List*",
-)
-# Actions that let a principal give itself (or a resource it controls) more power.
-ESCALATION = (
-    "iam:AttachRolePolicy",
-    "iam:PutRolePolicy",
-    "iam:CreatePolicyVersion",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:CreateAccessKey",
-    "iam:AttachUserPolicy",
-    "sts:AssumeRole",
-)
+# parliament's issue codes -> the words the page shows them under.
+_KINDS = {
+    "RESOURCE_STAR": "resource *",
+    "RESOURCE_EFFECTIVELY_STAR": "resource *",
+    "PRIVILEGE_ESCALATION": "privilege escalation",
+    "PERMISSIONS_MANAGEMENT_ACTIONS": "permissions management",
+    "CREDENTIALS_EXPOSURE": "credentials exposure",
+    "NOTRESOURCE_WITH_ALLOW": "wildcard resource",
+    "RESOURCE_MISMATCH": "invalid",
+    "UNKNOWN_ACTION": "invalid",
+    "UNKNOWN_PREFIX": "invalid",
+    "UNKNOWN_CONDITION_FOR_ACTION": "invalid",
+    "MALFORMED": "invalid",
+}
 # AWS managed policies that grant a whole service (or more).
 SERVICE_WIDE = {
     "AdministratorAccess": "every action on every resource",
@@ -58,10 +58,57 @@ SERVICE_WIDE = {
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding on one policy: `code` is parliament's issue code (or AWS's, or the dashboard's own where
+    neither has one) and `source` says which judged it."""
+
     severity: Severity
     kind: str
     policy: str
     message: str
+    code: str = ""
+    source: Source = "dashboard"
+
+
+def _actions_text(actions: list[str], shown: int = 6) -> str:
+    more = f" and {len(actions) - shown} more" if len(actions) > shown else ""
+    return ", ".join(actions[:shown]) + more
+
+
+def _parliament_message(issue: str, title: str, detail: Any, location: dict[str, Any]) -> str:
+    if issue in ("RESOURCE_STAR", "RESOURCE_EFFECTIVELY_STAR") and isinstance(detail, list):
+        return f"{title}: {_actions_text(detail)}, whose resources can be named."
+    if issue == "PRIVILEGE_ESCALATION":
+        return f"{title} ({location.get('type')}): {', '.join(location.get('actions', []))}."
+    if isinstance(location.get("actions"), list):
+        return f"{title}: {_actions_text(location['actions'])}."
+    if issue == "RESOURCE_MISMATCH" and isinstance(detail, list):
+        wrong = [f"{d['action']} needs {d['required_format']}" for d in detail if isinstance(d, dict)]
+        return f"{title}: {_actions_text(wrong, 3)}."
+    return f"{title}: {detail}." if detail else f"{title}."
+
+
+@cache
+def _lint(document_json: str, policy: str) -> tuple[Finding, ...]:
+    analysed = analyze_policy_string(document_json, include_community_auditors=True)
+    found = []
+    for finding in map(enhance_finding, analysed.findings):
+        severity = str(finding.severity).lower()
+        found.append(
+            Finding(
+                severity if severity in SEVERITY_ORDER else "low",  # type: ignore[arg-type]
+                _KINDS.get(finding.issue, str(finding.title).lower()),
+                policy,
+                _parliament_message(finding.issue, finding.title, finding.detail, finding.location or {}),
+                finding.issue,
+                "parliament",
+            )
+        )
+    return tuple(found)
+
+
+def lint(document: dict[str, Any], policy: str) -> list[Finding]:
+    """parliament's findings on one policy document (cached: the Roles view lints every policy each run)."""
+    return list(_lint(json.dumps(document, sort_keys=True), policy))
 
 
 def _covers(statement: dict[str, Any], action: str) -> bool:
@@ -83,82 +130,49 @@ def unbounded(pattern: str) -> bool:
     return all(part == "*" for part in parts)
 
 
-def _on_any(statement: dict[str, Any]) -> bool:
-    return "NotResource" in statement or any(unbounded(p) for p in listed(statement.get("Resource")))
-
-
-def _nameable(action: str) -> bool:
-    # A pattern such as `sagemaker:List*` counts as unscopable because an unscopable pattern matches it.
-    return not any(names_action({"Action": pattern}, action) for pattern in UNSCOPABLE)
-
-
 def statement_findings(statement: dict[str, Any], policy: str) -> list[Finding]:
-    """What one Allow statement grants beyond need."""
+    """What one Allow statement grants beyond need that parliament does not judge."""
     if statement.get("Effect") != "Allow":
         return []
     found: list[Finding] = []
     actions = listed(statement.get("Action"))
     if "NotAction" in statement:
-        found.append(Finding("high", "wildcard action", policy, "NotAction allows every action except a few."))
+        found.append(
+            Finding("high", "wildcard action", policy, "NotAction allows every action except a few.", "NOT_ACTION")
+        )
     for action in actions:
         if action == "*":
-            found.append(Finding("critical", "wildcard action", policy, 'Action "*" allows every action.'))
+            found.append(
+                Finding("critical", "wildcard action", policy, 'Action "*" allows every action.', "ACTION_STAR")
+            )
         elif action.endswith(":*"):
             service = action.split(":")[0]
-            found.append(Finding("high", "wildcard action", policy, f"{action} allows every {service} action."))
-    partial = [a for a in actions if ("*" in a or "?" in a) and a != "*" and not a.endswith(":*")]
-    if partial:
+            found.append(
+                Finding("high", "wildcard action", policy, f"{action} allows every {service} action.", "SERVICE_STAR")
+            )
+    patterns = ["*"] if "NotResource" in statement else listed(statement.get("Resource"))
+    if any(unbounded(p) for p in patterns) and _covers(statement, "iam:PassRole"):
+        limited = bool(statement.get("Condition"))
+        why = f"iam:PassRole on any role{' (limited by a condition)' if limited else ''}: hand any role to a service."
         found.append(
-            Finding("low", "wildcard action", policy, f"{', '.join(partial)}: each allows every action it matches.")
+            Finding(
+                "medium" if limited else "high", "privilege escalation", policy, why, "PASS_ROLE_WITH_STAR_IN_RESOURCE"
+            )
         )
-    if "*" in listed(statement.get("Resource")):
-        nameable = [a for a in actions if _nameable(a)]
-        if nameable:
-            found.append(
-                Finding(
-                    "medium",
-                    "resource *",
-                    policy,
-                    f'Resource "*" for {", ".join(nameable)}, whose resources can be named.',
-                )
-            )
-    if _on_any(statement):
-        if _covers(statement, "iam:PassRole"):
-            condition = " (limited by a condition)" if statement.get("Condition") else ""
-            found.append(
-                Finding(
-                    "medium" if condition else "high",
-                    "privilege escalation",
-                    policy,
-                    f"iam:PassRole on any role{condition}: hand any role, admin included, to a service.",
-                )
-            )
-        escalating = [a for a in ESCALATION if _covers(statement, a)]
-        if escalating:
-            found.append(
-                Finding(
-                    "critical",
-                    "privilege escalation",
-                    policy,
-                    f"{', '.join(escalating)} on any resource: the role can grant itself anything.",
-                )
-            )
     if _covers(statement, "s3:GetObject"):
-        patterns = ["*"] if "NotResource" in statement else listed(statement.get("Resource"))
         if any(unbounded(p) for p in patterns):
-            found.append(
-                Finding("high", "data exfiltration", policy, "s3:GetObject on any bucket: read every object stored.")
-            )
+            why = "s3:GetObject on any bucket: read every object stored."
+            found.append(Finding("high", "data exfiltration", policy, why, "DATA_EXFILTRATION"))
         elif any("*" in _resource_part(p).split("/")[0] for p in patterns):
-            found.append(
-                Finding(
-                    "medium",
-                    "data exfiltration",
-                    policy,
-                    "s3:GetObject on every bucket whose name matches a wildcard, not on named buckets.",
-                )
-            )
+            why = "s3:GetObject on every bucket whose name matches a wildcard, not on named buckets."
+            found.append(Finding("medium", "data exfiltration", policy, why, "DATA_EXFILTRATION"))
     return found
+
+
+def policy_findings(document: dict[str, Any], policy: str) -> list[Finding]:
+    """Every finding on one policy document, parliament's and the dashboard's, most severe first."""
+    found = lint(document, policy) + [f for s in statements(document) for f in statement_findings(s, policy)]
+    return sorted(found, key=lambda f: SEVERITY_ORDER.index(f.severity))
 
 
 def audit_role(role: RoleDetail) -> list[Finding]:
@@ -173,9 +187,9 @@ def audit_role(role: RoleDetail) -> list[Finding]:
             if functions:
                 needs = f"invokes only {', '.join(calls)}" if calls else "calls no endpoint"
                 why = f"{short} grants {grants}; function {', '.join(functions)} {needs}."
-                found.append(Finding("high", "service-wide grant", short, why))
+                found.append(Finding("high", "service-wide grant", short, why, "SERVICE_WIDE_GRANT"))
             else:
-                found.append(Finding("medium", "service-wide grant", short, f"{short} grants {grants}."))
-        for statement in statements(policy.document):
-            found += statement_findings(statement, short)
+                why = f"{short} grants {grants}."
+                found.append(Finding("medium", "service-wide grant", short, why, "SERVICE_WIDE_GRANT"))
+        found += policy_findings(policy.document, short)
     return sorted(found, key=lambda f: SEVERITY_ORDER.index(f.severity))

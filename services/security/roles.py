@@ -68,6 +68,8 @@ class Simulation:
     resource: str
     decision: str
     statements: tuple[tuple[str, dict[str, Any]], ...]  # (policy name, statement)
+    missing_context: tuple[str, ...] = ()  # context keys the role's policies read that the simulation lacked
+    source_types: tuple[tuple[str, str], ...] = ()  # (policy name, IAM's SourcePolicyType) of deciding policies
 
     @property
     def allowed(self) -> bool:
@@ -198,16 +200,19 @@ class RoleService(AwsService):
             )["EvaluationResults"][0]
         except BOTO_ERRORS as exc:
             raise iam_error(exc, f"simulate {action}") from exc
-        sources = {m["SourcePolicyId"] for m in result.get("MatchedStatements", [])}
+        matched = result.get("MatchedStatements", [])
+        sources = {m["SourcePolicyId"] for m in matched}
         effect = "Deny" if result["EvalDecision"] == "explicitDeny" else "Allow"
         deciding = tuple(
             (p.name, s)
             for p in role.policies
-            if {p.arn, p.name} & sources  # localcloud names a managed policy by ARN; either is accepted
+            if {p.arn, p.name} & sources  # IAM names a policy by its name; an ARN is accepted too
             for s in statements(p.document)
             if s.get("Effect") == effect and names_action(s, action) and names_resource(s, resource)
         )
-        return Simulation(action, resource, result["EvalDecision"], deciding)
+        missing = tuple(result.get("MissingContextValues", []))
+        types = tuple((m["SourcePolicyId"], m.get("SourcePolicyType", "")) for m in matched)
+        return Simulation(action, resource, result["EvalDecision"], deciding, missing, types)
 
     # changing -------------------------------------------------------------------------
     def create_role(self, caller: Caller, name: str, trusted_service: str) -> str:
