@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from localcloud.auth.acting import ExecutionRoles
 from localcloud.auth.authorizer import Authorizer
 from localcloud.auth.keys import KeyTable
 from localcloud.auth.refusal import Refusal
@@ -28,9 +29,13 @@ from localcloud.auth.sigv4 import Verifier, scope_of
 from localcloud.autoscaling.provider import ApplicationAutoScaling
 from localcloud.autoscaling.targets import EndpointVariants, ProvisionedConcurrency
 from localcloud.awslambda.provider import Lambda
+from localcloud.cloudtrail.history import EventHistory
+from localcloud.cloudtrail.provider import CloudTrail
 from localcloud.cloudwatch.provider import Metrics
 from localcloud.core.clock import Clock
 from localcloud.core.codecs import codec_for, guess_codec
+from localcloud.core.codecs.limits import BodyLimit, body_limit, gunzipped
+from localcloud.core.interfaces.trail import Activity
 from localcloud.core.log import log
 from localcloud.core.protocol import AwsError, Request, Response
 from localcloud.core.registry import Call, Registry, Service
@@ -66,7 +71,7 @@ class LocalCloud:
         root = self.keys.root()
         self.verifier = Verifier(self.keys)
         self.clock = Clock(metric_period_s)
-        self.logs = Logs(self.store)
+        self.logs = Logs(self.store, self.clock)
         self.metrics = Metrics(self.store, self.clock)
         self.alarms = self.metrics.alarms
         self.ec2 = EC2(self.store, self.logs, endpoint_url, root, max_instances=ec2_instances)
@@ -74,10 +79,19 @@ class LocalCloud:
         self.iam = IAM(self.store)
         self.sts = STS(self.iam, self.keys)
         self.authorizer = Authorizer(self.iam)
-        # What training jobs and endpoint instances sign with: their execution role, assumed as SageMaker.
+        self.trail = EventHistory(self.store.data_dir)  # every request authorised or refused, for LookupEvents
+        # What training jobs and endpoint instances sign with: their execution role, assumed as SageMaker; and
+        # what SageMaker itself does for them (their data, model, logs, metrics), it does as that role too.
         sagemaker_role_env = partial(self.sts.service_env, service="sagemaker.amazonaws.com", endpoint_url=endpoint_url)
+        sagemaker_roles = ExecutionRoles(self.authorizer, self.sts, self.trail, "sagemaker.amazonaws.com")
         self.training = Training(
-            self.store, self.s3, self.logs, self.metrics, sagemaker_role_env, max_instances=training_instances
+            self.store,
+            self.s3,
+            self.logs,
+            self.metrics,
+            sagemaker_role_env,
+            sagemaker_roles,
+            max_instances=training_instances,
         )
         self.tuning = Tuning(self.store, self.training, self.metrics)
         self.sagemaker = SageMaker(
@@ -87,10 +101,20 @@ class LocalCloud:
             self.tuning,
             self.metrics,
             sagemaker_role_env,
+            sagemaker_roles,
             max_instances=endpoint_instances,
         )
         InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
-        self.lambda_ = Lambda(self.store, self.s3, self.metrics, endpoint_url, self.sts, lambda_concurrency, self.logs)
+        self.lambda_ = Lambda(
+            self.store,
+            self.s3,
+            self.metrics,
+            endpoint_url,
+            self.sts,
+            lambda_concurrency,
+            self.logs,
+            acting=ExecutionRoles(self.authorizer, self.sts, self.trail, "lambda.amazonaws.com"),
+        )
         scalable = [EndpointVariants(self.sagemaker), ProvisionedConcurrency(self.lambda_)]
         self.autoscaling = ApplicationAutoScaling(self.store, scalable, self.alarms, self.clock)
         self.sagemaker.scaled_by(self.autoscaling)
@@ -106,6 +130,7 @@ class LocalCloud:
             self.metrics,
             self.ec2,
             self.autoscaling,
+            CloudTrail(self.trail),
         ]
         for service in services:
             self.registry.register(service)
@@ -129,38 +154,95 @@ class LocalCloud:
             service = self.registry.resolve(signed.service, request)
         except AwsError as error:
             return guess_codec(request).error(error, None, request)
+        encodings = [e.strip() for e in (request.header("content-encoding") or "").split(",")]
+        if "gzip" in encodings and signed.service != "s3":  # botocore compresses some calls (S3 keeps it as is)
+            try:
+                request.body = gunzipped(request.body)  # signed as sent: unpacked once verified
+            except ValueError as exc:
+                return self.refuse(request, "bad_request", str(exc))
         codec = codec_for(service.model, request)
         call = Call(signed.region, signed.key.identity)
+        recorded: tuple[str, dict[str, Any], list[str]] | None = None  # what the event history will say was asked
         try:
             operation, params = codec.decode(service.model, request)
             handler = service.operation(operation.name)
             if handler is None:
                 raise codec.not_implemented(operation.name, service.model.service_id)
-            self.authorizer.check(service, operation.name, params, call)
-            return codec.encode(operation, handler(params, call) or {}, request)
+            recorded = (operation.name, params, service.resource_arns(operation.name, params, call))
+            self.authorizer.check(service, operation.name, params, call, recorded[2])
+            response = codec.encode(operation, handler(params, call) or {}, request)
+            self._record(service, call, recorded)
+            return response
         except Refusal as refusal:
+            if recorded is not None and refusal.reason == "denied":
+                self._record(service, call, recorded, "AccessDenied", refusal.detail)
             return codec.refuse(refusal.reason, refusal.detail, service.model, request)
         except AwsError as error:
             if error.code == "ValidationException":
                 error.code = service.validation_code
+            if recorded is not None:
+                self._record(service, call, recorded, error.code, error.message)
             return codec.error(error, service.model, request)
         except Exception as exc:
             traceback.print_exc()
             return codec.error(AwsError("InternalFailure", f"{type(exc).__name__}: {exc}", 500), service.model, request)
 
+    def _record(
+        self,
+        service: Service,
+        call: Call,
+        recorded: tuple[str, dict[str, Any], list[str]],
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """One request into the event history (CloudTrail), refused or not."""
+        operation, params, resources = recorded
+        identity = call.identity
+        self.trail.record(
+            Activity(
+                event_source=f"{service.iam_prefix}.amazonaws.com".replace("cloudwatch.", "monitoring."),
+                event_name=operation,
+                region=call.region,
+                principal_arn=identity.arn,
+                access_key_id=identity.access_key_id,
+                resources=tuple(resources),
+                request_parameters={k: v for k, v in params.items() if not isinstance(v, bytes | bytearray)},
+                error_code=error_code,
+                error_message=error_message,
+            )
+        )
+
     def refuse(self, request: Request, reason: str, detail: str = "") -> Response:
         """A refusal at the door, in the protocol (and words) of the service the request meant."""
-        service = None
-        scope = scope_of(request)
-        if scope is not None:
-            try:
-                service = self.registry.resolve(scope[1], request)
-            except AwsError:
-                service = None
-        service = service or self.registry.guess(request)
+        service = self._service_meant(request)
         if service is None:
             return guess_codec(request).refuse(reason, detail, None, request)
         return codec_for(service.model, request).refuse(reason, detail, service.model, request)
+
+    def body_limit(self, request: Request) -> BodyLimit:
+        """What AWS accepts in this request's body, known from its head (the door asks before reading it)."""
+        service = self._service_meant(request)
+        if service is None:
+            return body_limit(None, None, request)
+        operation = codec_for(service.model, request).operation_in_head(service.model, request)
+        return body_limit(service.model, operation, request)
+
+    def _service_meant(self, request: Request) -> Service | None:
+        """The service a request at the door is for, before it is verified: the one its credential scope
+        names, else the one its target names, else S3 for a request that speaks no RPC protocol."""
+        scope = scope_of(request)
+        if scope is not None:
+            try:
+                return self.registry.resolve(scope[1], request)
+            except AwsError:
+                pass
+        service = self.registry.guess(request)
+        if service is None and guess_codec(request).protocol == "rest-xml":
+            try:
+                service = self.registry.resolve("s3", request)
+            except AwsError:
+                service = None
+        return service
 
     # operator's view ------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -21,3 +22,34 @@ def running_localcloud(
         yield cloud
     finally:
         cloud.stop()
+
+
+SAGEMAKER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+SAGEMAKER_ROLE = "sagemaker-test"
+"""The execution role the tests' training jobs and models run as: SageMaker may assume it, and it may read and
+write any bucket, logs and metrics (SageMaker makes every access for a job as its role, as on AWS)."""
+
+
+def sagemaker_role(cloud: LocalCloudProcess, name: str = SAGEMAKER_ROLE) -> str:
+    """The tests' SageMaker execution role in `cloud`, made on first use; its ARN."""
+    iam = cloud.client("iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]["Arn"]
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:*", "logs:*", "cloudwatch:PutMetricData", "sagemaker:*"],
+                "Resource": "*",
+            }
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="tests-run-anything", PolicyDocument=json.dumps(document))
+    return arn

@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.core.process import LocalCloudProcess
 from tests.channels import DATASETS, required
-from tests.clouds import running_localcloud
+from tests.clouds import running_localcloud, sagemaker_role
 
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
 # page and browser tests of operator pages expect; the sign-in tests set their own mode.
@@ -36,6 +36,7 @@ def dog_photo(datasets: Path) -> Path:
 def localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """One localcloud for the session, with the default endpoint and function ready."""
     with running_localcloud(tmp_path_factory.mktemp("localcloud"), endpoint=DEFAULT_ENDPOINT) as cloud:
+        sagemaker_role(cloud)  # what tests' own training jobs run as (the dashboard's use the bootstrap's role)
         yield cloud
 
 

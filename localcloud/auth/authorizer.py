@@ -1,5 +1,9 @@
 """Enforcement: a request signed with a role's temporary key is allowed or refused by that role's
-policies, as AWS decides it. The account's root key is never restricted."""
+policies, as AWS decides it. The account's root key is never restricted.
+
+The same decision serves what an AWS service does as a role it was handed (acting.py): SageMaker reading a
+job's data as the job's execution role is decided exactly as the role's own request would be.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +19,30 @@ from localcloud.core.registry import Call, Service
 UNCONDITIONAL = {"sts:GetCallerIdentity"}
 
 
-def request_context(call: Call, role_arn: str) -> dict[str, list[str]]:
-    """The global condition keys a request carries (those localcloud can know)."""
-    identity = call.identity
+def request_context(account: str, user_id: str, region: str) -> dict[str, list[str]]:
+    """The global condition keys a role session's request carries (those localcloud can know; `decide` adds
+    aws:PrincipalArn)."""
     now = time.time()
     return {
-        "aws:PrincipalArn": [role_arn],
-        "aws:PrincipalAccount": [identity.account],
+        "aws:PrincipalAccount": [account],
         "aws:PrincipalType": ["AssumedRole"],
-        "aws:userid": [identity.user_id],
-        "aws:RequestedRegion": [call.region],
+        "aws:userid": [user_id],
+        "aws:RequestedRegion": [region],
         "aws:CurrentTime": [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))],
         "aws:EpochTime": [str(int(now))],
         "aws:SecureTransport": ["false"],
         "aws:SourceIp": ["127.0.0.1"],
     }
+
+
+def denial(principal_arn: str, action: str, resource: str, decision: policy.Decision) -> str:
+    """AWS's sentence for a refused request."""
+    why = (
+        "with an explicit deny in an identity-based policy"
+        if decision.decision == "explicitDeny"
+        else f"because no identity-based policy allows the {action} action"
+    )
+    return f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
 
 
 class RolePolicies(Protocol):
@@ -45,7 +58,22 @@ class Authorizer:
     def __init__(self, iam: RolePolicies) -> None:
         self.iam = iam
 
-    def check(self, service: Service, operation: str, params: dict[str, Any], call: Call) -> None:
+    def policies(self, role_name: str) -> tuple[str, list[policy.Policy]]:
+        """The role's ARN and identity policies; ("", []) when the role is gone: its sessions can do nothing."""
+        try:
+            return self.iam.role(role_name)["Arn"], self.iam.role_policies(role_name)
+        except AwsError:
+            return "", []
+
+    def decide(
+        self, role_name: str, action: str, resource: str, context: dict[str, list[str]]
+    ) -> tuple[policy.Decision, str]:
+        """The role's decision on one action and resource, and the role's ARN."""
+        role_arn, policies = self.policies(role_name)
+        context = {**context, "aws:PrincipalArn": [role_arn]}  # the role's ARN, not the session's
+        return policy.evaluate(policies, action, resource, context), role_arn
+
+    def check(self, service: Service, operation: str, params: dict[str, Any], call: Call, resources: list[str]) -> None:
         """Refusal("denied", AWS's sentence) unless the caller's policies allow every resource touched."""
         identity = call.identity
         role_name = identity.role_name
@@ -54,21 +82,9 @@ class Authorizer:
         action = service.iam_action(operation)
         if action in UNCONDITIONAL:
             return
-        try:
-            role = self.iam.role(role_name)
-            policies = self.iam.role_policies(role_name)
-        except AwsError:  # the role is gone: its sessions can do nothing
-            role, policies = {"Arn": ""}, []
-        context = request_context(call, role["Arn"])
-        for resource in service.resource_arns(operation, params, call):
-            decision = policy.evaluate(policies, action, resource, context)
-            if decision.allowed:
-                continue
-            why = (
-                "with an explicit deny in an identity-based policy"
-                if decision.decision == "explicitDeny"
-                else f"because no identity-based policy allows the {action} action"
-            )
-            raise Refusal(
-                "denied", f"User: {identity.arn} is not authorized to perform: {action} on resource: {resource} {why}"
-            )
+        context = request_context(identity.account, identity.user_id, call.region)
+        context.update(service.condition_keys(operation, params))
+        for resource in resources:
+            decision, _ = self.decide(role_name, action, resource, context)
+            if not decision.allowed:
+                raise Refusal("denied", denial(identity.arn, action, resource, decision))

@@ -40,6 +40,7 @@ class Invoker:
     log_writer: BackgroundLogWriter | None
     log_dir: Path
     execution_credentials: Callable[[dict[str, Any]], tuple[dict[str, str], float]]
+    may_log: Callable[[dict[str, Any], str, str, str], bool]
     _stopping: threading.Event
 
     def run(self, target: Target, event_json: bytes) -> dict[str, Any]:
@@ -138,9 +139,12 @@ class Invoker:
         log = "".join(lines)
         with open(log_path, "a") as f:
             f.write(log)
-        if self.log_writer is not None and lease.env is not None:
-            # As on AWS, the function's log group in CloudWatch Logs, one stream per environment.
-            group = f"/aws/lambda/{record['FunctionName']}"
+        group = f"/aws/lambda/{record['FunctionName']}"
+        if (
+            self.log_writer is not None
+            and lease.env is not None
+            and self.may_log(record, target.invoked_arn.split(":")[3], group, lease.env.log_stream)
+        ):  # as on AWS: the function's log group in CloudWatch Logs, one stream per environment, as its role
             self.log_writer.put(group, lease.env.log_stream, int(time.time() * 1000), log)
         return {
             "payload": payload,

@@ -19,10 +19,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from localcloud.auth.acting import ExecutionRoles
+from localcloud.auth.as_role import RoleSession
 from localcloud.auth.keys import client_env
 from localcloud.auth.role_sessions import RoleSessions
 from localcloud.awslambda.concurrency import ConcurrencyApi
-from localcloud.awslambda.invoke import MAX_SYNC_PAYLOAD_BYTES, Invoker
+from localcloud.awslambda.invoke import Invoker
 from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import LambdaMetrics
 from localcloud.awslambda.names import LATEST, function_arn, function_name, not_found, qualifier_of, timestamp
@@ -79,11 +81,14 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         roles: RoleSessions,
         concurrency_limit: int,
         logs: LogSink | None = None,
+        acting: ExecutionRoles | None = None,
     ) -> None:
         self.store = store
         self.objects = objects  # S3: code given as S3Bucket and S3Key
         self.endpoint_url = endpoint_url
         self.roles = roles  # STS: the execution role, trusted and assumed
+        self.acting = acting  # what Lambda does as the role itself (writing the function's logs)
+        self._log_rights: dict[tuple[str, str, str], bool] = {}
         self.code_root = store.data_dir / "lambda"
         self.log_dir = store.data_dir / "logs" / "lambda"
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -97,12 +102,31 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         self.load_settings()
 
     # the execution role -------------------------------------------------------------
-    def _check_role(self, role_arn: str) -> None:
-        """As CreateFunction does on AWS: the role must exist and trust Lambda."""
+    def _check_role(self, role_arn: str, call: Call) -> None:
+        """As CreateFunction does on AWS: the caller may pass the role to Lambda; it must exist and trust Lambda."""
+        if self.acting is not None:
+            self.acting.check_pass(call, role_arn)
         if not self.roles.trusts(role_arn, LAMBDA_PRINCIPAL):
             raise AwsError(
                 "InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.", 400
             )
+
+    def may_log(self, record: dict[str, Any], region: str, group: str, stream: str) -> bool:
+        """Whether the function's role may write its log stream (decided once a stream: one per environment);
+        as on AWS, a function whose role may not has no logs in CloudWatch."""
+        if self.acting is None:
+            return True
+        key = (record["Role"], group, stream)
+        if key not in self._log_rights:
+            session = RoleSession(self.acting, record["Role"], record["FunctionName"], region)
+            arn = f"arn:aws:logs:{region}:{session.account}:log-group:{group}:log-stream:{stream}"
+            names = {"logGroupName": group, "logStreamName": stream}
+            self._log_rights[key] = session.allowed("logs:CreateLogStream", arn, names) and session.allowed(
+                "logs:PutLogEvents", arn, names
+            )
+            if len(self._log_rights) > 10_000:
+                self._log_rights.clear()
+        return self._log_rights[key]
 
     def execution_credentials(self, record: dict[str, Any]) -> tuple[dict[str, str], float]:
         """The environment variables that let the handler sign as its execution role, and when they expire.
@@ -158,7 +182,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
                 f"The runtime parameter of {p.get('Runtime')} is not supported by localcloud; use a python3.x runtime.",
                 400,
             )
-        self._check_role(p["Role"])
+        self._check_role(p["Role"], call)
         code = self._install_code(name, self._code_bytes(p["Code"]))
         record = {
             "FunctionName": name,
@@ -226,7 +250,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
     def op_UpdateFunctionConfiguration(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         record = self._function(p["FunctionName"], call.region)
         if "Role" in p:
-            self._check_role(p["Role"])
+            self._check_role(p["Role"], call)
         changes = {k: p[k] for k in ("Handler", "Timeout", "MemorySize", "Description", "Runtime", "Role") if k in p}
         if "Environment" in p:
             changes["Environment"] = {"Variables": p["Environment"].get("Variables", {})}
@@ -249,13 +273,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
     # invocation -----------------------------------------------------------------
     def op_Invoke(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         target = self.resolve(p["FunctionName"], p.get("Qualifier"), call.region)
-        payload: bytes = p.get("Payload") or b"{}"
-        if len(payload) > MAX_SYNC_PAYLOAD_BYTES:
-            raise AwsError(
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
-                413,
-            )
+        payload: bytes = p.get("Payload") or b"{}"  # within Invoke's limits: the door refuses a longer body
         try:
             json.loads(payload.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

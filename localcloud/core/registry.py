@@ -74,6 +74,10 @@ class Service:
     def iam_action(self, operation: str) -> str:
         return f"{self.iam_prefix}:{self.iam_actions.get(operation, operation)}"
 
+    def condition_keys(self, operation: str, params: dict[str, Any]) -> dict[str, list[str]]:
+        """The service's own condition keys a request carries (S3's `s3:prefix` on a listing, ...)."""
+        return {}
+
     def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
         arns = [
             template.format(region=call.region, account=call.identity.account, value=value, lower=value.lower())
@@ -102,7 +106,7 @@ class Registry:
             return candidates[0]
         target = request.header("x-amz-target")
         if target:
-            prefix = target.partition(".")[0]
+            prefix = target.rpartition(".")[0]
             for service in candidates:
                 if service.model.metadata.get("targetPrefix") == prefix:
                     return service
@@ -117,6 +121,6 @@ class Registry:
         target = request.header("x-amz-target") or ""
         for services in self._by_signing_name.values():
             for service in services:
-                if target and service.model.metadata.get("targetPrefix") == target.partition(".")[0]:
+                if target and service.model.metadata.get("targetPrefix") == target.rpartition(".")[0]:
                     return service
         return None

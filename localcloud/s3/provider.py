@@ -40,6 +40,17 @@ class S3(Service):
         "DeleteObjects": "DeleteObject",
     }
 
+    def condition_keys(self, operation: str, params: dict[str, Any]) -> dict[str, list[str]]:
+        """A listing carries `s3:prefix` (empty when none was asked for), `s3:delimiter` and `s3:max-keys`."""
+        if operation not in ("ListObjects", "ListObjectsV2"):
+            return {}
+        keys = {"s3:prefix": [params.get("Prefix") or ""]}
+        if params.get("Delimiter"):
+            keys["s3:delimiter"] = [params["Delimiter"]]
+        if "MaxKeys" in params:
+            keys["s3:max-keys"] = [str(params["MaxKeys"])]
+        return keys
+
     def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
         if "Bucket" not in params:
             return ["*"]
@@ -56,15 +67,23 @@ class S3(Service):
         self.upload_dir.mkdir(parents=True, exist_ok=True)
 
     # internal use ---------------------------------------------------------------
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys under `prefix`, in order; NoSuchBucket when there is no such bucket."""
+        self._bucket(bucket)
+        return [obj["key"] for obj in self.store.iter_objects(bucket, prefix, "")]
+
     def object_path(self, bucket: str, key: str) -> Path:
         """The file behind s3://bucket/key, for services that consume artifacts."""
+        self._bucket(bucket)
         meta = self.store.get_object(bucket, key)
         if meta is None:
-            raise AwsError("NoSuchKey", f"s3://{bucket}/{key} does not exist", 404)
+            raise AwsError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
         return self.blob_dir / meta["blob"]
 
     def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
-        """Store a local file as s3://bucket/key (services that produce artifacts, like training)."""
+        """Store a local file as s3://bucket/key (services that produce artifacts, like training); as S3 does,
+        NoSuchBucket when the bucket does not exist (nothing creates it on the way)."""
+        self._bucket(bucket)
         digest = hashlib.md5()
         with open(source, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -72,10 +91,6 @@ class S3(Service):
         tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
         shutil.copyfile(source, tmp)
         self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{digest.hexdigest()}"', content_type)
-
-    def ensure_bucket(self, name: str, region: str) -> None:
-        if self.store.get("s3-bucket", name) is None:
-            self.store.put("s3-bucket", name, {"Name": name, "CreationDate": time.time(), "Region": region})
 
     # buckets --------------------------------------------------------------------
     def _bucket(self, name: str) -> dict:

@@ -12,16 +12,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localcloud.auth.acting import ExecutionRoles
 from localcloud.auth.role_sessions import RoleEnv
 from localcloud.core.interfaces.metric_sink import MetricSink
 from localcloud.core.interfaces.object_store import ObjectStore
-from localcloud.core.protocol import ACCOUNT_ID, AwsError, validation
+from localcloud.core.protocol import ACCOUNT_ID, validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
 from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
 from localcloud.sagemaker.fleet import Fleet, extract_model
 from localcloud.sagemaker.instance_metrics import EndpointMetrics
 from localcloud.sagemaker.listing import page_listing
+from localcloud.sagemaker.model_artifact import model_artifact
 from localcloud.sagemaker.training.provider import Training
 from localcloud.sagemaker.tuning.provider import Tuning
 
@@ -51,6 +53,7 @@ class SageMaker(Service):
         tuning: Tuning,
         metrics: MetricSink,
         role_env: RoleEnv,
+        roles: ExecutionRoles,
         *,
         max_instances: int,
     ) -> None:
@@ -62,6 +65,7 @@ class SageMaker(Service):
         self.endpoint_metrics = EndpointMetrics(metrics)
         self.scaling: ScalingHooks | None = None  # Application Auto Scaling, once `scaled_by` is told
         self.role_env = role_env  # a model's execution role credentials (role ARN, session name), from STS
+        self.roles = roles  # what SageMaker does for a model (reading its artifact), it does as the model's role
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
@@ -88,12 +92,16 @@ class SageMaker(Service):
         container = p.get("PrimaryContainer") or (p.get("Containers") or [None])[0]
         if container is None:
             raise validation("Either PrimaryContainer or Containers must be specified.")
+        if p.get("ExecutionRoleArn"):
+            self.roles.check_handed(call, p["ExecutionRoleArn"])  # endpoints read the model as this role
         record = {
             "ModelName": name,
             "ModelArn": arn,
             "PrimaryContainer": container,
             "ExecutionRoleArn": p.get("ExecutionRoleArn"),
             "CreationTime": time.time(),
+            "EnableNetworkIsolation": p.get("EnableNetworkIsolation", False),  # its instances run without network
+            **({"VpcConfig": p["VpcConfig"]} if p.get("VpcConfig") else {}),
         }
         if not self.store.insert("model", name, record):
             raise validation(f'Cannot create already existing model "{arn}".')
@@ -291,16 +299,9 @@ class SageMaker(Service):
     def _deploy_async(self, name: str, config: dict[str, Any], *, on_failure: str) -> None:
         threading.Thread(target=self._deploy, args=(name, config, on_failure), daemon=True).start()
 
-    def _model_dir(self, model: dict[str, Any]) -> Path:
-        url = model["PrimaryContainer"].get("ModelDataUrl")
-        if not url or not url.startswith("s3://"):
-            raise RuntimeError("The model has no ModelDataUrl in S3 (s3://bucket/key/model.tar.gz).")
-        bucket, _, key = url[len("s3://") :].partition("/")
-        try:
-            archive = self.objects.object_path(bucket, key)
-        except AwsError as exc:
-            raise RuntimeError(f"Failed to download model data from {url}: {exc.message}") from exc
-        return extract_model(archive, self.model_cache)
+    def _model_dir(self, model: dict[str, Any], endpoint: str) -> Path:
+        """The model's artifact, downloaded as its execution role and unpacked (once per artifact)."""
+        return extract_model(model_artifact(self.objects, self.roles, model, endpoint), self.model_cache)
 
     def _deploy(self, name: str, config: dict[str, Any], on_failure: str) -> None:
         fleets: list[Fleet] = []
@@ -318,10 +319,11 @@ class SageMaker(Service):
                 fleet = Fleet(
                     name,
                     variant["VariantName"],
-                    self._model_dir(model),
+                    self._model_dir(model, name),
                     capacity.get(variant["VariantName"], variant.get("InitialInstanceCount", 1)),
                     self.log_dir / name,
                     environment,
+                    network_isolation=model.get("EnableNetworkIsolation", False),
                 )
                 fleet.start()
                 fleets.append(fleet)

@@ -100,7 +100,7 @@ def test_a_selected_job_opens_in_the_same_tab(page, dashboard_url, localcloud):
     links used to open)."""
     name = generate_job_name("browser-open")
     spec = TrainingSpec(job_name=name, data_uri="s3://no-such-bucket-x/d/", output_path="s3://x-out/o/")
-    request = build_request(spec, region="us-east-1", role_arn="arn:aws:iam::000000000000:role/test")
+    request = build_request(spec, region="us-east-1", role_arn="arn:aws:iam::000000000000:role/sagemaker-test")
     localcloud.client("sagemaker").create_training_job(**request)  # fails at once: its channel is empty
     page.goto(f"{dashboard_url}/train")
     fill(page, "Name contains", name)

@@ -15,7 +15,7 @@ from botocore.validate import ParamValidator
 from localcloud.auth.keys import root_identity
 from localcloud.core.process import LocalCloudProcess
 from localcloud.core.registry import Call
-from tests.clouds import running_localcloud
+from tests.clouds import running_localcloud, sagemaker_role
 
 READ_TIMEOUT = 1.0  # the `door` localcloud gives slow clients this long to send a request
 CALL = Call("us-east-1", root_identity("AKIAEXAMPLE000000000"))  # for operations called in-process
@@ -88,12 +88,16 @@ LAMBDA_TRUST = json.dumps(
 
 
 def lambda_role(cloud: LocalCloudProcess, name: str = "test") -> str:
-    """A role Lambda may assume (CreateFunction insists, as on AWS), with no permissions; its ARN."""
+    """A role Lambda may assume (CreateFunction insists, as on AWS) that may write its function's logs and
+    nothing else (AWS's AWSLambdaBasicExecutionRole); its ARN."""
     iam = cloud.client("iam")
     try:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    return arn
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +105,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
     """A bare localcloud, with the role `test` that the tests' functions run as."""
     with running_localcloud(tmp_path_factory.mktemp("bare-localcloud"), ["--no-defaults"]) as process:
         lambda_role(process)
+        sagemaker_role(process)
         yield process
 
 
@@ -108,13 +113,14 @@ def deploy_echo(
     cloud: LocalCloudProcess, name: str, *, greeting: str = "hello", instances: int = 1, broken: bool = False
 ) -> None:
     s3, sagemaker = cloud.client("s3"), cloud.client("sagemaker")
+    role = sagemaker_role(cloud)  # the endpoint reads its model as the model's execution role
     bucket = "artifacts"
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=model_archive(greeting, broken=broken))
     sagemaker.create_model(
         ModelName=name,
-        ExecutionRoleArn="arn:aws:iam::000000000000:role/test",
+        ExecutionRoleArn=role,
         PrimaryContainer={"Image": "pytorch-inference", "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz"},
     )
     sagemaker.create_endpoint_config(

@@ -10,7 +10,7 @@ from services.training.ec2_training import Ec2Options, Ec2TrainingService
 from services.training.job_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, build_request, generate_job_name
 from tests.pages.test_pages_training_localcloud import open_page
 
-ROLE = "arn:aws:iam::000000000000:role/test"
+ROLE = "arn:aws:iam::000000000000:role/sagemaker-test"
 
 
 def create_failing_job(cloud, name: str, learning_rate: float) -> None:

@@ -9,11 +9,13 @@ from typing import Protocol
 
 
 class ObjectStore(Protocol):
+    """S3's own answers: NoSuchBucket for a bucket that does not exist, NoSuchKey for a missing key."""
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys under `prefix`, in key order."""
+
     def object_path(self, bucket: str, key: str) -> Path:
-        """The file behind s3://bucket/key; AwsError NoSuchKey when there is none."""
+        """The file behind s3://bucket/key."""
 
     def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
-        """Store a local file as s3://bucket/key."""
-
-    def ensure_bucket(self, name: str, region: str) -> None:
-        """Create the bucket unless it exists."""
+        """Store a local file as s3://bucket/key, in a bucket that exists."""

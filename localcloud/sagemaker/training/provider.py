@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from localcloud.auth.acting import ExecutionRoles
 from localcloud.auth.role_sessions import RoleEnv
 from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.interfaces.metric_sink import MetricSink
@@ -29,15 +30,18 @@ class Training:
         logs: LogSink,
         metrics: MetricSink,
         role_env: RoleEnv,
+        roles: ExecutionRoles,
         *,
         max_instances: int = 4,
     ) -> None:
         self.store = store
         self.max_instances = max_instances
-        self.runner = Runner(store, objects, logs, metrics, role_env)
+        self.roles = roles
+        self.runner = Runner(store, objects, logs, metrics, role_env, roles)
 
     # API ------------------------------------------------------------------------
     def op_CreateTrainingJob(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self.roles.check_handed(call, p["RoleArn"])  # the caller may pass the role; SageMaker may assume it
         return self.create(p, call.region)
 
     def create(
@@ -95,6 +99,8 @@ class Training:
                     {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"},
                 ],
                 "Tags": p.get("Tags", []),
+                "EnableNetworkIsolation": p.get("EnableNetworkIsolation", False),  # runner.py runs it without network
+                **({"VpcConfig": p["VpcConfig"]} if p.get("VpcConfig") else {}),
                 **initial_fields(p, arn),
             }
             if tuning_job_arn:

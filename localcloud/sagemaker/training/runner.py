@@ -31,10 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcloud.auth.acting import ExecutionRoles
+from localcloud.auth.as_role import RoleAccess, RoleSession
 from localcloud.auth.role_sessions import RoleEnv
 from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.interfaces.metric_sink import MetricSink
 from localcloud.core.interfaces.object_store import ObjectStore
+from localcloud.core.process import without_credentials, without_network
 from localcloud.core.protocol import AwsError, validation
 from localcloud.core.state import Store
 from localcloud.sagemaker.training.debug_config import RecordingSync, write_container_config
@@ -84,10 +87,17 @@ class Runner:
     """Runs training jobs and keeps their records' status; `lock` guards every change of a job's record."""
 
     def __init__(
-        self, store: Store, objects: ObjectStore, logs: LogSink, metrics: MetricSink, role_env: RoleEnv
+        self,
+        store: Store,
+        objects: ObjectStore,
+        logs: LogSink,
+        metrics: MetricSink,
+        role_env: RoleEnv,
+        roles: ExecutionRoles,
     ) -> None:
         self.store, self.objects, self.logs, self.metrics = store, objects, logs, metrics
         self.role_env = role_env  # the job's execution role credentials (role ARN, session name), from STS
+        self.roles = roles  # what SageMaker does for the job, it does as the job's execution role
         self.root = store.data_dir / "training"
         self.runs: dict[str, Run] = {}
         self._tails: dict[tuple[str, str], list[str]] = {}  # last lines per (job, host), for FailureReason
@@ -147,19 +157,21 @@ class Runner:
     def _run(self, name: str, region: str) -> None:
         job = self.job(name)
         job_dir = self.root / name
+        session = RoleSession(self.roles, job["RoleArn"], name, region)  # the session is named after the job
+        access = RoleAccess.of(session, self.objects, self.logs, self.metrics)
         try:
             self.transition(name, "Downloading", "Downloading input data")
-            channels = download_channels(self.store, self.objects, job, job_dir)
-            code_dir = download_code(self.objects, job, job_dir)
+            channels = download_channels(access.objects, job, job_dir)
+            code_dir = download_code(access.objects, job, job_dir)
         except (AwsError, ValueError, OSError, tarfile.TarError) as exc:
             message = exc.message if isinstance(exc, AwsError) else str(exc)
-            self._follow_recording(name, RecordingSync(job, []), finished=True)  # its rules: nothing was recorded
-            self._fail(name, f"ClientError: {message}")
+            self._follow_recording(name, RecordingSync(job, []), access, finished=True)  # nothing was recorded
+            self._fail(name, f"ClientError: Data download failed: {message}")
             return
         self.transition(name, "Training", "Training image download completed. Training in progress.")
         started = time.time()
         self.set(name, TrainingStartTime=started)
-        outcome = self._train(job, job_dir, code_dir, channels, region)
+        outcome = self._train(job, job_dir, code_dir, channels, region, access)
         if self.closing:  # killed by the shutdown, not stopped by anyone: the next start says it was interrupted
             return
         ended = time.time()
@@ -170,8 +182,11 @@ class Runner:
         if outcome == "ok" or (outcome in ("stopped", "timeout") and any(model_dir.iterdir())):
             try:
                 self.transition(name, "Uploading", "Uploading generated training model")
-                upload_outputs(self.objects, job, job_dir)
-            except (AwsError, OSError) as exc:
+                upload_outputs(access.objects, job, job_dir)
+            except ValueError as exc:  # S3 refused: the role may not write there, or the bucket is gone
+                self._fail(name, f"ClientError: Artifact upload failed: {exc}")
+                return
+            except OSError as exc:
                 self._fail(name, f"InternalServerError: uploading the model failed: {exc}")
                 return
         with self.lock:
@@ -204,7 +219,15 @@ class Runner:
                 command += [f"--{key}", hyperparameter(value)]
         return command
 
-    def _train(self, job: dict[str, Any], job_dir: Path, code_dir: Path, channels: dict[str, Path], region: str) -> str:
+    def _train(
+        self,
+        job: dict[str, Any],
+        job_dir: Path,
+        code_dir: Path,
+        channels: dict[str, Path],
+        region: str,
+        access: RoleAccess,
+    ) -> str:
         """Run the program on every host; 'ok', 'stopped', 'timeout' or a failure reason."""
         name = job["TrainingJobName"]
         count = job["ResourceConfig"].get("InstanceCount", 1)
@@ -251,7 +274,7 @@ class Runner:
             env.update({f"SM_CHANNEL_{c.upper()}": str(path) for c, path in channels.items()})
             env.update({f"SM_HP_{k.upper()}": v for k, v in hyper.items()})
             stream = f"{name}/{host}-{epoch}"
-            self.logs.put_events(
+            access.logs.put_events(
                 LOG_GROUP,
                 stream,
                 [
@@ -264,16 +287,16 @@ class Runner:
                 ],
             )
             process = subprocess.Popen(
-                command,
+                without_network(command, isolate=job.get("EnableNetworkIsolation", False), peers=run.processes),
                 cwd=code_dir,
-                env=env,
+                env=without_credentials(env, isolate=job.get("EnableNetworkIsolation", False)),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
             run.processes.append(process)
-            reader = threading.Thread(target=self._pump, args=(job, host, stream, process), daemon=True)
+            reader = threading.Thread(target=self._pump, args=(job, host, stream, process, access), daemon=True)
             reader.start()
             readers.append(reader)
 
@@ -289,11 +312,11 @@ class Runner:
                 for process in run.processes:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
-            self._follow_recording(name, recording, finished=False)
+            self._follow_recording(name, recording, access, finished=False)
             time.sleep(0.2)
         for reader in readers:
             reader.join(timeout=10)
-        self._follow_recording(name, recording, finished=True)
+        self._follow_recording(name, recording, access, finished=True)
         if run.stop_requested.is_set():
             return "stopped"
         if timed_out:
@@ -312,12 +335,18 @@ class Runner:
             )
         return "ok"
 
-    def _follow_recording(self, name: str, recording: RecordingSync, *, finished: bool) -> None:
+    def _follow_recording(self, name: str, recording: RecordingSync, access: RoleAccess, *, finished: bool) -> None:
         """Sync the job's TensorBoard directory to S3 and refresh its rule statuses (both at once when
-        ``finished``); a damaged file is the rules' to report, not a reason to fail the job."""
+        ``finished``); a damaged file is the rules' to report, not a reason to fail the job, and a failed upload
+        does not keep the rules from being judged. A job being stopped (or shut down) stops its rules too."""
+        run = self.runs.get(name)
+        stopped = self.closing or (run is not None and run.terminated_at is not None)
         try:
-            recording.sync(self.objects, force=finished)
-            changes = recording.statuses(finished=finished, force=finished)
+            recording.sync(access.objects, force=finished)
+        except Exception:  # noqa: BLE001 - a failed upload is tried again at the next sync; the rules go on
+            traceback.print_exc()
+        try:
+            changes = recording.statuses(finished=finished, stopped=stopped, force=finished)
         except Exception:  # noqa: BLE001 - nothing in the rules may end the thread that runs the job
             traceback.print_exc()
             return
@@ -325,7 +354,7 @@ class Runner:
             with self.lock:
                 self.set(name, **changes)
 
-    def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen) -> None:
+    def _pump(self, job: dict[str, Any], host: str, stream: str, process: subprocess.Popen, access: RoleAccess) -> None:
         """Copy a host's output to CloudWatch Logs and its metric lines to CloudWatch metrics."""
         name = job["TrainingJobName"]
         definitions = [
@@ -346,15 +375,17 @@ class Runner:
                 match = regex.search(line)
                 if match:
                     with contextlib.suppress(ValueError, IndexError):
-                        self._record_metric(name, host, metric, float(match.group(1)), now)
+                        self._record_metric(name, host, metric, float(match.group(1)), now, access)
             if len(batch) >= 200 or time.monotonic() - last_flush > 0.3:
-                self.logs.put_events(LOG_GROUP, stream, batch)
+                access.logs.put_events(LOG_GROUP, stream, batch)
                 batch, last_flush = [], time.monotonic()
         if batch:
-            self.logs.put_events(LOG_GROUP, stream, batch)
+            access.logs.put_events(LOG_GROUP, stream, batch)
 
-    def _record_metric(self, name: str, host: str, metric: str, value: float, timestamp: float) -> None:
-        self.metrics.put(METRIC_NAMESPACE, metric, {"Host": f"{name}/{host}"}, timestamp, value)
+    def _record_metric(
+        self, name: str, host: str, metric: str, value: float, timestamp: float, access: RoleAccess
+    ) -> None:
+        access.metrics.put(METRIC_NAMESPACE, metric, {"Host": f"{name}/{host}"}, timestamp, value)
         if host != "algo-1":
             return
         with self.lock:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.core.interfaces.object_store import ObjectStore
-from localcloud.core.state import Store
+from localcloud.core.protocol import AwsError
 
 
 def hyperparameter(value: str) -> str:
@@ -29,24 +29,33 @@ def _split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def download_channels(store: Store, objects: ObjectStore, job: dict[str, Any], job_dir: Path) -> dict[str, Path]:
-    """Copy each channel's S3 prefix into `input/data/<channel>` (S3's metadata is in the store); a ValueError
-    when a channel finds no object."""
+def _s3_failure(error: AwsError, uri: str) -> ValueError:
+    """What a job's FailureReason says of an S3 access that failed: S3's error, the URI, S3's words."""
+    return ValueError(f"{error.code} ({error.status}) on {uri}: {error.message}")
+
+
+def download_channels(objects: ObjectStore, job: dict[str, Any], job_dir: Path) -> dict[str, Path]:
+    """Copy each channel's S3 prefix into `input/data/<channel>`; a ValueError when a channel finds no object
+    or an access fails (`objects` makes each access as the job's execution role)."""
     channels: dict[str, Path] = {}
     for channel in job["InputDataConfig"]:
         uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
         bucket, prefix = _split_s3(uri)
         target = job_dir / "input" / "data" / channel["ChannelName"]
         target.mkdir(parents=True, exist_ok=True)
-        count = 0
-        for obj in store.iter_objects(bucket, prefix, ""):
-            relative = obj["key"][len(prefix) :].lstrip("/")
-            destination = (target / relative).resolve()
-            if not relative or not destination.is_relative_to(target.resolve()):
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(objects.object_path(bucket, obj["key"]), destination)
-            count += 1
+        count, current = 0, prefix  # `current`: the key being read, for the reason when a read fails
+        try:
+            for key in objects.keys(bucket, prefix):
+                current = key
+                relative = key[len(prefix) :].lstrip("/")
+                destination = (target / relative).resolve()
+                if not relative or not destination.is_relative_to(target.resolve()):
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(objects.object_path(bucket, key), destination)
+                count += 1
+        except AwsError as error:
+            raise _s3_failure(error, f"s3://{bucket}/{current}") from error
         if count == 0:
             raise ValueError(
                 f'No S3 objects found under S3 URL "{uri}" given in input data source. '
@@ -63,7 +72,11 @@ def download_code(objects: ObjectStore, job: dict[str, Any], job_dir: Path) -> P
     bucket, key = _split_s3(uri)
     code_dir = job_dir / "code"
     code_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(objects.object_path(bucket, key)) as tar:
+    try:
+        archive = objects.object_path(bucket, key)
+    except AwsError as error:
+        raise _s3_failure(error, uri) from error
+    with tarfile.open(archive) as tar:
         tar.extractall(code_dir, filter="data")
     program = hyperparameter(job["HyperParameters"]["sagemaker_program"])
     if not (code_dir / program).is_file():
@@ -72,13 +85,17 @@ def download_code(objects: ObjectStore, job: dict[str, Any], job_dir: Path) -> P
 
 
 def upload_outputs(objects: ObjectStore, job: dict[str, Any], job_dir: Path) -> None:
-    """Tar algo-1's model dir (and output data) to S3, where SageMaker puts them."""
+    """Tar algo-1's model dir (and output data) to S3, where SageMaker puts them; a ValueError when an upload
+    fails (the output bucket must exist and the role may write there: nothing creates it on the way)."""
     bucket, key = _split_s3(job["ModelArtifacts"]["S3ModelArtifacts"])
-    objects.ensure_bucket(bucket, "us-east-1")
     host_dir = job_dir / "hosts" / "algo-1"
     for source, name in ((host_dir / "model", "model.tar.gz"), (host_dir / "output" / "data", "output.tar.gz")):
         archive = job_dir / name
         with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
             for path in sorted(source.rglob("*")):
                 tar.add(path, arcname=str(path.relative_to(source)), recursive=False)
-        objects.put_file(bucket, key.rsplit("/", 1)[0] + "/" + name, archive)
+        destination = key.rsplit("/", 1)[0] + "/" + name
+        try:
+            objects.put_file(bucket, destination, archive)
+        except AwsError as error:
+            raise _s3_failure(error, f"s3://{bucket}/{destination}") from error

@@ -67,6 +67,7 @@ class Tuning:
         if p.get("WarmStartConfig"):
             record["WarmStartConfig"] = p["WarmStartConfig"]
         check_definition(p["TrainingJobDefinition"])
+        self.training.roles.check_handed(call, p["TrainingJobDefinition"]["RoleArn"])  # trials run as it
         plan(record)
         parents = []
         for parent in (p.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs", []):

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from localcloud.core.process import LocalCloudProcess
 from services.core.clients import CloudSettings
 from services.training.sagemaker_training import TrainingService
+from tests.clouds import sagemaker_role
 from tests.localcloud.conftest import assert_shape
 from tests.localcloud.sagemaker.training_helpers import training_request, wait_training
 
@@ -53,15 +54,6 @@ PROGRAM = textwrap.dedent("""
             json.dump({"hps": json.loads(os.environ["SM_HPS"])}, f)
 """)
 
-SAGEMAKER_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
-
 METRICS = [
     {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
     {"Name": "validation:accuracy", "Regex": r"valid_acc=([0-9\.]+)"},
@@ -82,7 +74,7 @@ def sourcedir() -> bytes:
 @pytest.fixture(scope="module")
 def training_cloud(tmp_path_factory):
     cloud = LocalCloudProcess(tmp_path_factory.mktemp("training-cloud"), ["--no-defaults"]).start()
-    cloud.client("iam").create_role(RoleName="test", AssumeRolePolicyDocument=SAGEMAKER_TRUST)  # jobs run as it
+    sagemaker_role(cloud)  # the jobs run as it
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket="ml-bucket")
     for key in ("data/train/001.A/a.jpg", "data/train/002.B/b.jpg", "data/valid/001.A/c.jpg"):
@@ -276,6 +268,7 @@ def test_list_filters_sorts_and_pages(training_cloud):
 def test_restart_marks_running_job_failed(tmp_path):
     cloud = LocalCloudProcess(tmp_path, ["--no-defaults"]).start()
     try:
+        sagemaker_role(cloud)
         s3 = cloud.client("s3")
         s3.create_bucket(Bucket="ml-bucket")
         s3.put_object(Bucket="ml-bucket", Key="data/train/001.A/a.jpg", Body=b"x")

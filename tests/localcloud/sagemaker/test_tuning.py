@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import re
+import sqlite3
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import sagemaker_role
 from tests.localcloud.conftest import assert_shape
+from tests.localcloud.sagemaker.training_helpers import wait_training
 from tests.localcloud.sagemaker.tuning_helpers import final, request, sourcedir, trials, wait_tuning
 
 LR = [{"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.9", "ScalingType": "Logarithmic"}]
@@ -20,6 +25,7 @@ BATCH = [{"Name": "batch_size", "Values": ['"32"', '"64"']}]
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     process = LocalCloudProcess(tmp_path_factory.mktemp("tuning-cloud"), ["--no-defaults"]).start()
+    sagemaker_role(process, "tuning")  # the trials run as the definition's role
     s3 = process.client("s3")
     s3.create_bucket(Bucket="tuning")
     for key in ("data/train/001.A/a.jpg", "data/valid/001.A/b.jpg", "flat/001.A/a.jpg"):
@@ -239,4 +245,37 @@ def test_completion_criteria_end_the_job_early(cloud):
     job = wait_tuning(cloud, "target-a")
     assert job["HyperParameterTuningJobStatus"] == "Completed"
     assert [t["TunedHyperParameters"]["learning_rate"] for t in trials(cloud, "target-a")] == ["0.1", "0.6"]
+    assert_shape(sagemaker, "DescribeHyperParameterTuningJob", job)
+
+
+def _damage_stored_range(cloud: LocalCloudProcess, name: str, max_value: str) -> None:
+    """Rewrite a tuning job's stored range in localcloud's state file, as a crash or an older localcloud could
+    have left it: every scheduling tick then refuses the record."""
+    with contextlib.closing(sqlite3.connect(cloud.data_dir / "state.sqlite3", timeout=30)) as db, db:
+        (data,) = db.execute("SELECT data FROM resources WHERE kind='tuning-job' AND name=?", (name,)).fetchone()
+        record = json.loads(data)
+        record["HyperParameterTuningJobConfig"]["ParameterRanges"]["ContinuousParameterRanges"][0]["MaxValue"] = (
+            max_value
+        )
+        db.execute("UPDATE resources SET data=? WHERE kind='tuning-job' AND name=?", (json.dumps(record), name))
+
+
+def test_a_tuning_job_whose_scheduling_keeps_failing_fails_with_the_reason(cloud):
+    sagemaker = cloud.client("sagemaker")
+    sagemaker.create_hyper_parameter_tuning_job(
+        **request("damaged", max_jobs=3, parallel=1, continuous=LR, static={"epochs": "20", "sleep": "0.5"})
+    )
+    while not trials(cloud, "damaged"):  # its first trial runs, then the record is damaged under it
+        time.sleep(0.1)
+    _damage_stored_range(cloud, "damaged", "a lot")
+    job = wait_tuning(cloud, "damaged")
+    assert job["HyperParameterTuningJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(
+        "InternalServerError: scheduling the training jobs failed 10 times in a row: ValidationException: "
+    )
+    assert "'a lot' that is not a number" in job["FailureReason"]
+    assert "HyperParameterTuningEndTime" in job
+    (trial,) = trials(cloud, "damaged")
+    ended = wait_training(cloud, trial["TrainingJobName"])  # the running trial is stopped with its job
+    assert ended["TrainingJobStatus"] == "Stopped"
     assert_shape(sagemaker, "DescribeHyperParameterTuningJob", job)

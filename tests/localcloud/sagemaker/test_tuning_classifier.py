@@ -10,6 +10,7 @@ import pytest
 
 from classifier.packaging import build_sourcedir
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import sagemaker_role
 from tests.localcloud.sagemaker.tuning_helpers import request, trials, wait_tuning
 
 CLASSES = 10  # the first ten breeds: about 35 training photos, so a trial takes seconds
@@ -25,6 +26,7 @@ STATIC = {"fine_tune": "head", "cache_features": "true", "seed": "0"}
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory, datasets):
     process = LocalCloudProcess(tmp_path_factory.mktemp("tuning-classifier"), ["--no-defaults"]).start()
+    sagemaker_role(process, "tuning")  # the trials run as the definition's role
     s3 = process.client("s3")
     s3.create_bucket(Bucket="tuning")
     source = datasets / "dogs-wiki-133"

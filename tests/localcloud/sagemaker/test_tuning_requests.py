@@ -8,12 +8,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import sagemaker_role
 from tests.localcloud.sagemaker.tuning_helpers import changed, request, sourcedir, trials, wait_tuning
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
 
 
 def _upload(cloud: LocalCloudProcess) -> None:
+    sagemaker_role(cloud, "tuning")  # the trials run as the definition's role
     s3 = cloud.client("s3")
     s3.create_bucket(Bucket="tuning")
     s3.put_object(Bucket="tuning", Key="data/train/001.A/a.jpg", Body=b"x")

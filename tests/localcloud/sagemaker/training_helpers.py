@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from localcloud.core.process import LocalCloudProcess
+from tests.clouds import SAGEMAKER_ROLE
 from tests.localcloud.sagemaker.tuning_helpers import IMAGE
 
 
@@ -17,7 +18,7 @@ def training_request(
     bucket: str,
     channel: str,
     metrics: list[dict[str, str]],
-    role: str = "test",
+    role: str = SAGEMAKER_ROLE,
     count: int = 1,
     max_runtime: int = 600,
     **hyper: str,

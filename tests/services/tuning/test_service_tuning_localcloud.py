@@ -15,15 +15,17 @@ from services.training.job_spec import TrainingSpec
 from services.tuning.analysis import findings
 from services.tuning.spec import ParameterRange, TuningSpec
 from services.tuning.tuner import TuningService
+from tests.clouds import sagemaker_role
 
 CLASSES = 4
 BUCKET = "tune-data"
-ROLE = "arn:aws:iam::000000000000:role/dog-breed-sagemaker-execution"
+ROLE = "arn:aws:iam::000000000000:role/sagemaker-test"
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory, datasets):
     process = LocalCloudProcess(tmp_path_factory.mktemp("tuning-service"), ["--no-defaults"]).start()
+    sagemaker_role(process)
     s3 = process.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     source = datasets / "dogs-wiki-133"

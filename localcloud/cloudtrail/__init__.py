@@ -1,0 +1,1 @@
+"""CloudTrail: the event history of every authorised or refused request (LookupEvents)."""
