@@ -29,6 +29,7 @@ least = LeastPrivilegeService(settings)
 prover = LeastPrivilegeProof(settings)
 _ROLES, _PLAN = "security_roles", "security_plan"
 _APPLIED, _PROOF, _CHANNEL = "security_applied", "security_proof", "lp_channel"
+_SIMULATED = "security_simulated"  # the simulator's checks of the plan on show
 
 
 def roles(*, fresh: bool = False) -> list[RoleDetail]:
@@ -83,6 +84,7 @@ elif view == "Least privilege":
             plan = least.for_function(target) if kind.startswith("Lambda") else least.for_sagemaker_role(target)
             st.session_state[_PLAN] = plan
             st.session_state.pop(_CHANNEL, None)
+            st.session_state.pop(_SIMULATED, None)
         except ServiceError as exc:
             st.error(exc.message)
     plan: Plan | None = st.session_state.get(_PLAN)
@@ -91,6 +93,7 @@ elif view == "Least privilege":
         if st.button(f"Apply to {plan.role.name}", key="lp_apply", type="primary"):
             try:
                 st.session_state[_APPLIED] = (plan.role.name, least.apply(caller, plan))
+                st.session_state.pop(_SIMULATED, None)  # decided on the policies before
                 changed(f"Applied {POLICY_NAME} to {plan.role.name}")
             except ServiceError as exc:
                 st.error(exc.message)
@@ -119,18 +122,19 @@ elif view == "Least privilege":
             st.caption("Not applied in this session: the proof tests the role's policies as they are now.")
         if st.session_state.get(_PROOF) is not None:
             live("lp_proof", lambda: proof_view(st.session_state[_PROOF]))
-        with st.expander("IAM's simulator (a quick check, not a proof)"):
-            st.caption("What the role needs must be allowed, dangerous requests denied, as IAM's simulator decides.")
-            if st.button("Verify by simulation", key="lp_simulate"):
-                try:
-                    checks = least.verify_by_simulation(plan)
-                    failed = [c for c in checks if not c.ok]
-                    (st.error if failed else st.success)(
-                        f"{len(checks) - len(failed)} of {len(checks)} simulated requests decided as expected."
-                    )
-                    st.dataframe(checks_frame(checks), hide_index=True, width="stretch")
-                except ServiceError as exc:
-                    st.error(exc.message)
+        st.markdown("**IAM's simulator** (a quick check, not a proof)")
+        st.caption("What the role needs must be allowed, dangerous requests denied, as IAM's simulator decides.")
+        if st.button("Verify by simulation", key="lp_simulate"):
+            try:
+                st.session_state[_SIMULATED] = least.verify_by_simulation(plan)
+            except ServiceError as exc:
+                st.error(exc.message)
+        if (simulated := st.session_state.get(_SIMULATED)) is not None:
+            failed = [c for c in simulated if not c.ok]
+            (st.error if failed else st.success)(
+                f"{len(simulated) - len(failed)} of {len(simulated)} simulated requests decided as expected."
+            )
+            st.dataframe(checks_frame(simulated), hide_index=True, width="stretch")
 
 elif view == "Simulate":
     names = [r.name for r in all_roles]

@@ -92,7 +92,6 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
     page.get_by_role("button", name=f"Apply to {ROLE}").click()
     expect(page.get_by_text(f"Applied least-privilege to {ROLE}")).to_be_visible()
 
-    page.get_by_text("IAM's simulator (a quick check, not a proof)").click()
     page.get_by_role("button", name="Verify by simulation").click()
     expect(page.get_by_text(re.compile(r"(\d+) of \1 simulated requests decided as expected"))).to_be_visible()
     page.locator("input[type=file]").last.set_input_files(str(dog_photo))

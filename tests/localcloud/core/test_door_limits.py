@@ -122,7 +122,7 @@ def test_bodies_held_at_once_stay_within_the_budget_and_a_lone_body_always_fits(
         elif held:
             budget.give(held.pop())
         assert budget.used == sum(held)
-        assert budget.used <= GIB or len(held) == 1
+        assert budget.used <= GIB or len([size for size in held if size]) == 1  # a lone body (empty ones aside)
 
 
 @pytest.fixture(scope="module")
