@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from localcloud.autoscaling.provider import ApplicationAutoScaling
 from localcloud.awslambda.provider import Lambda
+from localcloud.cloudtrail.provider import CloudTrail
 from localcloud.cloudwatch.provider import Metrics
 from localcloud.core.protocol import service_model
 from localcloud.ec2.provider import EC2
@@ -21,10 +22,15 @@ from localcloud.iam.provider import IAM
 from localcloud.iam.sts import STS
 from localcloud.logs.provider import Logs
 from localcloud.s3.provider import S3
+from localcloud.sagemaker.capacity import Capacity
 from localcloud.sagemaker.provider import SageMaker
 from localcloud.sagemaker.runtime import SageMakerRuntime
+from localcloud.sagemaker.training.provider import Training
+from localcloud.sagemaker.tuning.provider import Tuning
 
-SERVICES = [S3, IAM, STS, Logs, Metrics, SageMaker, SageMakerRuntime, Lambda, EC2, ApplicationAutoScaling]
+SERVICES = [S3, IAM, STS, Logs, Metrics, SageMaker, SageMakerRuntime, Lambda, EC2, ApplicationAutoScaling, CloudTrail]
+# Classes that serve some of a service's operations for it (SageMaker.operation delegates to them).
+DELEGATES: dict[type, tuple[type, ...]] = {SageMaker: (Training, Tuning, Capacity)}
 MAX_DEPTH = 3
 ODD_TEXT = ["", " ", "..", "../../etc/passwd", "\x00", "%00", "a" * 300, "💥", "NaN", "-1", "null", "{}", "*"]
 
@@ -46,7 +52,7 @@ def served_operations() -> list[Served]:
     for service in SERVICES:
         model = service_model(service.model_name)
         for name in sorted(model.operation_names):
-            if hasattr(service, f"op_{name}"):
+            if any(hasattr(server, f"op_{name}") for server in (service, *DELEGATES.get(service, ()))):
                 served.append(Served(service.model_name, model.operation_model(name)))
     return served
 
