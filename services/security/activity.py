@@ -20,7 +20,9 @@ from services.core.errors import BOTO_ERRORS, from_client_error
 from services.security.iam_catalog import action_exists
 
 MAX_PAGES = 20
-"""LookupEvents pages read per event source (50 events each, newest first); AWS allows 2 lookups a second."""
+"""LookupEvents pages read per lookup (50 events each, newest first); AWS allows 2 lookups a second."""
+MAX_SESSIONS = 20
+"""Sessions looked up by name (the role's newest jobs, its endpoints and functions)."""
 
 # CloudTrail's event source -> IAM's service prefix, where they differ (CloudWatch's API host is `monitoring`).
 _PREFIXES = {"monitoring": "cloudwatch", "runtime.sagemaker": "sagemaker"}
@@ -139,21 +141,24 @@ def accesses(events: Iterable[dict[str, Any]], role_arn: str) -> Activity:
 class ActivityService(AwsService):
     """Reads a role's activity from the event history through boto3's CloudTrail client."""
 
-    def role_activity(self, role_arn: str, event_sources: Iterable[str]) -> Activity:
-        """The role's accesses in the newest events of each source (`s3.amazonaws.com`, ...); an Activity with a
-        `note` when the history cannot be read (no permission, no CloudTrail), which is not an error: the plan
-        then rests on the role's resources."""
-        events: list[dict[str, Any]] = []
+    def role_activity(self, role_arn: str, event_sources: Iterable[str], sessions: Iterable[str] = ()) -> Activity:
+        """The role's accesses in the newest events of each source (`s3.amazonaws.com`, ...) and of each of its
+        sessions by name (a job's, a function's: a session's events are found even when other callers' traffic
+        fills a source's newest pages); an Activity with a `note` when the history cannot be read (no
+        permission, no CloudTrail), which is not an error: the plan then rests on the role's resources."""
+        events: dict[str, dict[str, Any]] = {}
+        lookups = [("EventSource", source) for source in event_sources]
+        lookups += [("Username", session) for session in dict.fromkeys(sessions)][:MAX_SESSIONS]
         client = self._client("cloudtrail")
         try:
-            for source in event_sources:
+            for key, value in lookups:
                 pages = client.get_paginator("lookup_events").paginate(
-                    LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": source}],
+                    LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}],
                     PaginationConfig={"MaxItems": MAX_PAGES * 50, "PageSize": 50},
                 )
                 for page in pages:
-                    events += page.get("Events", [])
+                    events.update((e["EventId"], e) for e in page.get("Events", []))
         except BOTO_ERRORS as exc:
             reason = from_client_error(exc, what="read the CloudTrail event history").message
             return Activity((), 0, note=reason)
-        return accesses(events, role_arn)
+        return accesses(events.values(), role_arn)

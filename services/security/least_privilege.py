@@ -155,7 +155,8 @@ class LeastPrivilegeService(AwsService):
                     "it calls is unknown. Set ENDPOINT_NAME on it first."
                 )
         role = self.roles.role(config["Role"].rsplit("/", 1)[-1])
-        activity = self.activity.role_activity(role.arn, FUNCTION_EVENT_SOURCES)
+        sessions = [f["FunctionName"] for f in functions]  # Lambda names the role's session after the function
+        activity = self.activity.role_activity(role.arn, FUNCTION_EVENT_SOURCES, sessions)
         seen, refused = uses_from_activity(activity, Layout())
         statements = plan_statements(function_uses(functions, region, account) + seen)
         endpoint = f"arn:aws:sagemaker:{region}:{account}:endpoint"
@@ -188,7 +189,8 @@ class LeastPrivilegeService(AwsService):
         layout = _merged(layout, Layout(artifacts=artifacts))
         if not uses:
             raise ServiceError(f"No model or training job runs as '{role_name}': there is nothing to scope it to.")
-        activity = self.activity.role_activity(role.arn, SAGEMAKER_EVENT_SOURCES)
+        sessions = [j["TrainingJobName"] for j in jobs] + list(serving)  # localcloud's session names
+        activity = self.activity.role_activity(role.arn, SAGEMAKER_EVENT_SOURCES, sessions)
         seen, refused = uses_from_activity(activity, layout)
         endpoint = f"arn:aws:sagemaker:{region}:{account}:endpoint/{_OTHER}"
         dangerous = (
