@@ -35,10 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Imported here, once, not in the function: two threads importing tensorboardX for the first time at once (two
-# jobs' rule evaluations in localcloud) can meet its package half-initialised. Protobuf only: no TensorFlow.
-from tensorboardX.proto import event_pb2
-
+from classifier.recording.event_proto import parse_event
 from classifier.recording.parts import MAX_STREAM_BYTES, plan_reading
 
 SYSTEM_DIR, EVENTS_DIR, TIMELINE_DIR = "system", "events", "timeline"
@@ -168,20 +165,18 @@ def decode_events(
 ) -> Iterator[tuple[int, list[tuple[str, float]], list[tuple[str, Histogram]]]]:
     """(step, scalars, histograms) for each summary event of a TensorBoard event file's bytes."""
     for raw in read_event_records(data, problems, name):
-        event = event_pb2.Event()
         try:
-            event.ParseFromString(raw)
-        except Exception:  # protobuf's DecodeError: a damaged record is skipped, the rest still read
+            event = parse_event(raw)
+        except ValueError:  # a damaged record is skipped, the rest still read
             problems.append(f"{name} holds a record that is not a TensorBoard event")
             continue
-        if not event.HasField("summary"):
+        if event.summary is None:
             continue
         scalars, histograms = [], []
-        for value in event.summary.value:
-            kind = value.WhichOneof("value")
-            if kind == "simple_value":
+        for value in event.summary:
+            if value.simple_value is not None:
                 scalars.append((value.tag, float(value.simple_value)))
-            elif kind == "histo":
+            elif value.histo is not None:
                 histo = value.histo
                 histograms.append(
                     (

@@ -13,35 +13,45 @@ carries on only if it is among the best third of the trials that reached that ru
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 import warnings
 from collections.abc import Sequence
-from typing import Any
-
-import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from localcloud.sagemaker.tuning.definition import Plan, Range
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
 
 REDUCTION_FACTOR = 3  # Hyperband's η: a third of the trials at a rung go on to the next
 MEDIAN_RULE_MIN_TRIALS = 3  # other trials that must have reached an epoch before the median rule judges it
 
 
+@functools.cache
+def _optuna() -> ModuleType:
+    """Optuna, imported when a tuning job first draws: a localcloud that only serves never pays for it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
 def _distribution(r: Range) -> BaseDistribution:
     """ReverseLogarithmic ranges are searched as log(1 - x), dense near 1 as AWS describes."""
+    distributions = _optuna().distributions
     if r.kind == "Categorical":
-        return CategoricalDistribution(list(r.values))
+        return distributions.CategoricalDistribution(list(r.values))
     log = r.scaling == "Logarithmic"
     if r.kind == "Integer":
-        return IntDistribution(int(r.low), int(r.high), log=log)
+        return distributions.IntDistribution(int(r.low), int(r.high), log=log)
     if r.scaling == "ReverseLogarithmic":
-        return FloatDistribution(1.0 - r.high, 1.0 - r.low, log=True)
-    return FloatDistribution(r.low, r.high, log=log)
+        return distributions.FloatDistribution(1.0 - r.high, 1.0 - r.low, log=True)
+    return distributions.FloatDistribution(r.low, r.high, log=log)
 
 
 def _to_wire(r: Range, value: Any) -> str:
@@ -81,6 +91,7 @@ def suggest(plan: Plan, seed: int, index: int, history: Sequence[dict[str, Any]]
     if plan.strategy == "Grid":
         combo = list(itertools.product(*(r.values for r in plan.ranges)))[index - 1]
         return {r.name: value for r, value in zip(plan.ranges, combo, strict=True)}
+    optuna = _optuna()
     distributions = {r.name: _distribution(r) for r in plan.ranges}
     if plan.strategy == "Bayesian":
         sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(
@@ -102,6 +113,7 @@ def _known_trials(
     plan: Plan, distributions: dict[str, BaseDistribution], history: Sequence[dict[str, Any]]
 ) -> list[optuna.trial.FrozenTrial]:
     """Earlier trials as Optuna trials; ones outside today's ranges (a warm-start parent's) are left out."""
+    optuna = _optuna()
     known = []
     for item in history:
         try:
@@ -110,8 +122,8 @@ def _known_trials(
                 continue
         except (KeyError, ValueError):
             continue
-        state = TrialState[item["state"]]
-        value = item["value"] if state == TrialState.COMPLETE else None
+        state = optuna.trial.TrialState[item["state"]]
+        value = item["value"] if state == optuna.trial.TrialState.COMPLETE else None
         known.append(optuna.trial.create_trial(state=state, value=value, params=params, distributions=distributions))
     return known
 
