@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 from botocore.config import Config
 from PIL import Image
 
@@ -118,8 +119,43 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
             "endpoint_instances": health["endpoint_instances"],
             "lambda_environments": health["lambda_environments"],
         }
+        results["memory"] = memory_report(cloud.process.pid, health)
     results["verification"] = verification.run(images["phone"].read_bytes(), rounds=rounds, per_round=per_round)
     return results
+
+
+def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
+    """Proportional set size (shared pages split between the processes that map them) of localcloud's whole
+    process tree, process by process, with what the server imported: the issue's measure of memory."""
+    roles = {server_pid: "server"}
+    roles.update(
+        {pid: f"endpoint instance ({name})" for name, pids in health["endpoint_instances"].items() for pid in pids}
+    )
+    roles.update(
+        {pid: f"Lambda environment ({name})" for name, pids in health["lambda_environments"].items() for pid in pids}
+    )
+    server = psutil.Process(server_pid)
+    rows = []
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            info = process.memory_full_info()
+        except psutil.Error:
+            continue
+        role = roles.get(process.pid, " ".join(process.cmdline()[1:3])[:40] or process.name())
+        rows.append(
+            {
+                "pid": process.pid,
+                "role": role,
+                "pss_mb": round(info.pss / 2**20, 1),
+                "rss_mb": round(info.rss / 2**20, 1),
+            }
+        )
+    return {
+        "processes": rows,
+        "tree_pss_mb": round(sum(r["pss_mb"] for r in rows), 1),
+        "server_pss_mb": rows[0]["pss_mb"] if rows else None,
+        "server_imported": health.get("imported", []),
+    }
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -138,6 +174,14 @@ def _print(results: dict[str, Any]) -> None:
         f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)"
     )
     print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
+    memory = results["memory"]
+    print(
+        f"localcloud PSS after the runs (targets: tree < 350 MB, server < 150 MB): tree {memory['tree_pss_mb']} MB, "
+        f"server {memory['server_pss_mb']} MB"
+    )
+    for row in memory["processes"]:
+        print(f"  {row['pid']:>7} {row['role']:<44} PSS {row['pss_mb']:>6.1f} MB  RSS {row['rss_mb']:>6.1f} MB")
+    print("  the server imported: " + ", ".join(memory["server_imported"]))
     v = results["verification"]
     alone = v["verifier_median_us"]
     print(

@@ -13,6 +13,7 @@ role sessions, a service's own Protocols), so that no service package imports an
 from __future__ import annotations
 
 import json
+import sys
 import time
 import traceback
 from functools import partial
@@ -267,6 +268,8 @@ class LocalCloud:
             "metric_period_seconds": self.clock.period_s,
             "endpoint_instance_limit": self.sagemaker.capacity.max_instances,
             "rss_mb": round(rss / 2**20, 1),
+            # What this process has loaded besides the standard library: what a request path pulls in.
+            "imported": sorted({name.split(".")[0] for name in sys.modules} - sys.stdlib_module_names - {"localcloud"}),
         }
 
     def _internal(self, request: Request) -> Response:
