@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
     parser.add_argument(
+        "--vcpus-per-core",
+        type=int,
+        default=2,
+        help="instance vCPUs one of this machine's cores stands for: an endpoint instance runs on its type's "
+        "vCPUs / this many cores of its own (2: an ml.m5.large gets one core)",
+    )
+    parser.add_argument(
         "--read-timeout",
         type=float,
         default=20.0,
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         training_instances=args.training_instances,
         endpoint_instances=args.endpoint_instances,
         metric_period_s=args.metric_period_seconds,
+        vcpus_per_core=args.vcpus_per_core,
     )
     credentials, config = write_profile(data_dir, cloud.keys.root(), server.endpoint_url, args.region)
     server.cloud = cloud

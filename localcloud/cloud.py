@@ -65,6 +65,7 @@ class LocalCloud:
         ec2_instances: int = 4,
         training_instances: int = 4,
         endpoint_instances: int = 4,
+        vcpus_per_core: int = 2,
         metric_period_s: float = 60.0,
     ) -> None:
         self.store = Store(data_dir)
@@ -104,6 +105,7 @@ class LocalCloud:
             sagemaker_role_env,
             sagemaker_roles,
             max_instances=endpoint_instances,
+            vcpus_per_core=vcpus_per_core,
         )
         InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
         self.lambda_ = Lambda(
@@ -264,6 +266,7 @@ class LocalCloud:
             "services": self.registry.signing_names(),
             "uptime_s": round(time.time() - self.started, 1),
             "endpoint_instances": self.sagemaker.instance_pids(),
+            "endpoint_cores": self.sagemaker.cores.report(),
             "lambda_environments": self.lambda_.environment_pids(),
             "metric_period_seconds": self.clock.period_s,
             "endpoint_instance_limit": self.sagemaker.capacity.max_instances,

@@ -26,9 +26,10 @@ DOG_THRESHOLD = 0.3
 
 def _session_options() -> ort.SessionOptions:
     """Two intra-op threads: on a 2-core box one image took 3.4 ms instead of 4.5 ms with one thread;
-    concurrent run() calls on the shared session still overlap (about 290 images/s from 4 threads)."""
+    concurrent run() calls on the shared session still overlap (about 290 images/s from 4 threads). No more
+    threads than the cores the process may run on (an endpoint instance is pinned to its share)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    options.intra_op_num_threads = min(2, len(os.sched_getaffinity(0)))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from localcloud.core.log import log
 from localcloud.core.memory import SERVING_ENV
 from localcloud.core.process import without_credentials, without_network
 from localcloud.core.protocol import AwsError
+from localcloud.sagemaker.cores import Cores
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVOCATION_TIMEOUT_S = 60.0  # SageMaker's limit for a real-time invocation
@@ -102,14 +104,21 @@ class Instance:
     """
 
     def __init__(
-        self, model_dir: Path, log_path: Path, environment: dict[str, str], *, network_isolation: bool = False
+        self,
+        model_dir: Path,
+        log_path: Path,
+        environment: dict[str, str],
+        *,
+        network_isolation: bool = False,
+        cores: list[int] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(SERVING_ENV)
         env.update(environment)
         env["PYTHONPATH"] = str(_PROJECT_ROOT)
-        env.setdefault("OMP_NUM_THREADS", "2")
+        env.setdefault("OMP_NUM_THREADS", str(len(cores)) if cores else "2")
         self.log_path = log_path
         self.socket_path = str(_socket_dir() / f"{uuid.uuid4().hex}.sock")
         command = [sys.executable, "-m", "localcloud.sagemaker.model_server", "--model-dir", str(model_dir)]
@@ -120,7 +129,10 @@ class Instance:
                 stderr=log,
                 env=without_credentials(env, isolate=network_isolation),
                 cwd=model_dir,
+                # Its own cores (cores.py): the instance's inference threads run there and nowhere else.
+                preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
             )
+        self._on_stop = on_stop  # gives its cores back
         self.outstanding = 0  # requests in flight; guarded by the fleet's lock
         self.draining = False
         self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
@@ -165,6 +177,9 @@ class Instance:
         return response
 
     def stop(self) -> None:
+        if self._on_stop is not None:
+            self._on_stop()
+            self._on_stop = None
         if self.alive:
             self.process.terminate()
             try:
@@ -193,10 +208,13 @@ class Fleet:
         environment: dict[str, str],
         *,
         network_isolation: bool = False,
+        cores: Cores | None = None,
+        instance_type: str = "ml.m5.large",
     ) -> None:
         self.endpoint, self.variant = endpoint, variant
         self.model_dir, self.log_dir, self.environment = model_dir, log_dir, environment
         self.network_isolation = network_isolation  # the model's EnableNetworkIsolation
+        self.cores, self.instance_type = cores, instance_type  # each instance's share of the machine
         self._instances: list[Instance] = []
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
@@ -207,8 +225,20 @@ class Fleet:
 
     def _spawn(self) -> Instance:
         log = self.log_dir / f"{self.variant}-{next(self._serial)}.log"
-        instance = Instance(self.model_dir, log, self.environment, network_isolation=self.network_isolation)
-        instance.wait_ready()
+        holder, cores = self.cores.take(self.instance_type) if self.cores else (0, None)
+        instance = Instance(
+            self.model_dir,
+            log,
+            self.environment,
+            network_isolation=self.network_isolation,
+            cores=cores,
+            on_stop=(lambda: self.cores.give(holder)) if self.cores else None,
+        )
+        try:
+            instance.wait_ready()
+        except Exception:
+            instance.stop()
+            raise
         return instance
 
     def start(self) -> None:
@@ -304,8 +334,9 @@ class Fleet:
             if dead not in self._instances:
                 return
             self._instances.remove(dead)
-            if dead.draining:  # it was leaving anyway
-                return
+        dead.stop()  # what is left of it, and its cores back
+        if dead.draining:  # it was leaving anyway
+            return
 
         def restart() -> None:
             try:

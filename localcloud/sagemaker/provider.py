@@ -20,6 +20,8 @@ from localcloud.core.protocol import ACCOUNT_ID, validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
 from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
+from localcloud.sagemaker.cores import Cores
+from localcloud.sagemaker.endpoint_update import blocked_variants, refusal, retained_counts
 from localcloud.sagemaker.fleet import Fleet, extract_model
 from localcloud.sagemaker.instance_metrics import EndpointMetrics
 from localcloud.sagemaker.listing import page_listing
@@ -56,12 +58,14 @@ class SageMaker(Service):
         roles: ExecutionRoles,
         *,
         max_instances: int,
+        vcpus_per_core: int = 2,
     ) -> None:
         self.store = store
         self.objects = objects  # S3: the models' ModelDataUrl
         self.training = training
         self.tuning = tuning
         self.capacity = Capacity(store, self, max_instances)
+        self.cores = Cores(vcpus_per_core)  # each endpoint instance's share of the machine
         self.endpoint_metrics = EndpointMetrics(metrics)
         self.scaling: ScalingHooks | None = None  # Application Auto Scaling, once `scaled_by` is told
         self.role_env = role_env  # a model's execution role credentials (role ARN, session name), from STS
@@ -230,19 +234,19 @@ class SageMaker(Service):
             raise validation(
                 f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).'
             )
-        scaled = self.scaling.variants_with_policies(endpoint["EndpointName"]) if self.scaling else []
-        if scaled:
-            raise validation(
-                f'The variant(s) "[{", ".join(scaled)}]" must be deregistered as scalable targets with AWS '
-                "Application Auto Scaling before they can be removed or have their instance types updated."
-            )
+        current = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {}
+        scaled = self.scaling.scaled_variants(endpoint["EndpointName"]) if self.scaling else []
+        blocked = blocked_variants(scaled, current, config)  # a model-only change of one is allowed
+        if blocked:
+            raise validation(refusal(blocked))
+        desired_now = {f.variant: f.desired for f in self.fleets_of(endpoint["EndpointName"])}
         self.store.update(
             "endpoint",
             endpoint["EndpointName"],
             EndpointStatus="Updating",
             LastModifiedTime=time.time(),
             FailureReason=None,
-            VariantCapacity={},
+            VariantCapacity=retained_counts(p, desired_now, config),
         )
         self._deploy_async(endpoint["EndpointName"], config, on_failure="InService")
         return {"EndpointArn": endpoint["EndpointArn"]}
@@ -324,6 +328,8 @@ class SageMaker(Service):
                     self.log_dir / name,
                     environment,
                     network_isolation=model.get("EnableNetworkIsolation", False),
+                    cores=self.cores,
+                    instance_type=variant.get("InstanceType", "ml.m5.large"),
                 )
                 fleet.start()
                 fleets.append(fleet)
