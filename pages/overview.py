@@ -7,7 +7,7 @@ import streamlit as st
 from app.auth import visitor
 from app.settings import current_settings
 from app.widgets.formatting import per_hour, timestamp
-from services.core.pricing import EC2_PRICE_SOURCE, HOSTING_PRICE_SOURCE, PRICE_SOURCE
+from services.core.pricing import EC2_PRICE_SOURCE, HOSTING_PRICE_SOURCE, LAMBDA_PRICE_SOURCE, PRICE_SOURCE
 from services.overview.activity import Charge, endpoint_charges, hourly_total, running_work
 from services.overview.connection import get_overview
 
@@ -43,6 +43,9 @@ def link(charge: Charge) -> None:
     since = f"since {timestamp(charge.since)}" if charge.since else ""
     if charge.kind == "endpoint":
         page, query, label = "pages/predict.py", {"endpoint": charge.name}, f"Endpoint {charge.name}"
+    elif charge.kind == "provisioned concurrency":
+        page, query = "pages/lambda.py", {"function": charge.name.split(":")[0]}
+        label, size = f"Provisioned concurrency {charge.name}", f"{charge.count} environment(s) kept warm"
     elif charge.kind == "training job":
         page, query, label = "pages/job.py", {"job": charge.name}, f"Training job {charge.name}"
     else:
@@ -60,21 +63,29 @@ charges = [
     *endpoint_charges(overview.endpoints or []),
     *(activity.jobs or []),
     *(activity.machines or []),
+    *(activity.provisioned or []),
 ]
 total, unpriced = hourly_total(charges)
 st.metric(
     "By the hour now",
     per_hour(total),
-    help=f"List prices: {HOSTING_PRICE_SOURCE}; {PRICE_SOURCE}; {EC2_PRICE_SOURCE}. Storage and requests are extra.",
+    help=f"List prices: {HOSTING_PRICE_SOURCE}; {PRICE_SOURCE}; {EC2_PRICE_SOURCE}; {LAMBDA_PRICE_SOURCE}. "
+    "Storage and requests are extra.",
 )
 if unpriced:
     st.caption(f"Plus {unpriced} with an instance type the dashboard has no price for.")
 for charge in charges:
     link(charge)
 if not charges:
-    st.caption("Nothing is billed by the hour right now: no endpoint instances, training jobs or EC2 machines up.")
-if activity.jobs is None or activity.machines is None:
-    st.caption("Training jobs or EC2 machines could not be listed (see above), so this may be incomplete.")
+    st.caption(
+        "Nothing is billed by the hour right now: no endpoint instances, training jobs, EC2 machines or "
+        "provisioned concurrency."
+    )
+if activity.jobs is None or activity.machines is None or activity.provisioned is None:
+    st.caption(
+        "Training jobs, EC2 machines or provisioned concurrency could not be listed (see above), so this may be "
+        "incomplete."
+    )
 
 st.subheader("Endpoints")
 if overview.endpoints:

@@ -15,7 +15,7 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
     deployer = DeployService(settings=settings)
     mode = st.radio("Endpoint", ["New endpoint", "Existing endpoint"], horizontal=True, key=f"{key}_mode")
     if mode == "New endpoint":
-        endpoint = st.text_input("Endpoint name", value=deploy_name(base_name, "-ep"), key=f"{key}_endpoint").strip()
+        endpoint = st.text_input("Endpoint name", key=_suggested_endpoint(base_name, key)).strip()
     else:
         try:
             endpoints = deployer.list_endpoints()
@@ -65,3 +65,14 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
         return not state.settled
 
     live(f"{key}_endpoint", endpoint_part)
+
+
+def _suggested_endpoint(base_name: str, key: str) -> str:
+    """The endpoint name field's key, its value set to the name suggested by `base_name` unless the operator
+    typed one: a keyed field keeps its first value, and `base_name` can change while the page is open (a tuning
+    job's best trial is overtaken by a later one)."""
+    field, suggested = f"{key}_endpoint", deploy_name(base_name, "-ep")
+    if st.session_state.get(field) in (None, st.session_state.get(f"{field}_suggested")):
+        st.session_state[field] = suggested
+    st.session_state[f"{field}_suggested"] = suggested
+    return field

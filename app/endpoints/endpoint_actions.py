@@ -11,6 +11,7 @@ from services.core.errors import ServiceError
 from services.serving.deploy import INFERENCE_INSTANCE_TYPES
 from services.serving.endpoint_management import ENDPOINT_VARIABLE, EndpointsService, EndpointView
 from services.serving.model_sources import ModelSource, ModelSources, pick
+from services.serving.scaling import ScalingService
 
 _SOURCES = {
     "A finished training job": ModelSources.finished_jobs,
@@ -41,15 +42,24 @@ def deploy_new_panel(settings: CloudSettings) -> None:
 
 
 def update_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
-    """UpdateEndpoint to a new config: the old instances serve until the new ones are InService."""
+    """UpdateEndpoint to a new config: the old instances serve until the new ones are InService. On an autoscaled
+    variant AWS allows a new model (keeping the instance count autoscaling set) but not another instance type."""
     service = EndpointsService(settings)
     variant = endpoint.variants[0] if endpoint.variants else None
     try:
         models = service.models()
+        autoscaled = ScalingService(settings).capacity_range(endpoint.name, variant.name) if variant else None
     except ServiceError as exc:
         st.error(exc.message)
         return
     current_model = variant.model_name if variant else None
+    current_count = (variant.current_instances or 1) if variant else 1
+    if autoscaled:
+        st.info(
+            f"Autoscaled ({autoscaled[0]} to {autoscaled[1]} instances): a new model is fine, and it keeps the "
+            f"{current_count} instance(s) autoscaling set now. Another instance type is refused by SageMaker until "
+            "the autoscaling below is removed (set it again after the update)."
+        )
     model = st.selectbox(
         "Model", models, index=models.index(current_model) if current_model in models else 0, key="update_model"
     )
@@ -59,18 +69,37 @@ def update_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
     instance_type = type_col.selectbox(
         "Instance type", types, index=types.index(current_type) if current_type in types else 0, key="update_type"
     )
-    count = count_col.number_input(
-        "Instances", min_value=1, max_value=10, value=(variant.current_instances or 1) if variant else 1, key="update_n"
+    keep = count_col.checkbox(
+        f"Keep the current instance count ({current_count})",
+        value=bool(autoscaled),
+        key="update_keep_count",
+        help="RetainAllVariantProperties: the variant keeps the instances it runs now, whatever autoscaling set.",
     )
-    if st.button("Update without downtime", key="update_endpoint"):
+    count = current_count
+    if not keep:
+        count = count_col.number_input("Instances", min_value=1, max_value=10, value=current_count, key="update_n")
+    retyped = bool(autoscaled) and current_type is not None and instance_type != current_type
+    if retyped:
+        st.warning(
+            f"The variant is autoscaled: SageMaker refuses to move it from {current_type} to {instance_type}. "
+            "Remove its autoscaling first (Autoscaling, above), update, then set autoscaling again."
+        )
+    if st.button("Update without downtime", key="update_endpoint", disabled=retyped):
         try:
             config = service.update(
-                endpoint.name, model_name=model, instance_type=instance_type, instance_count=int(count)
+                endpoint.name,
+                model_name=model,
+                instance_type=instance_type,
+                instance_count=int(count),
+                keep_instance_count=keep,
             )
         except ServiceError as exc:
             st.error(exc.message)
         else:
-            st.success(f"Updating to endpoint config `{config}`: the current instances serve until the new ones do.")
+            kept = f", keeping its {current_count} instance(s)" if keep else ""
+            st.success(
+                f"Updating to endpoint config `{config}`{kept}: the current instances serve until the new ones do."
+            )
 
 
 def point_function_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
@@ -132,4 +161,4 @@ def delete_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
         removed += [f"config {done.config}"] if done.config else []
         removed += [f"model {m}" for m in done.models]
         st.success("Deleted " + ", ".join(removed) + ".")
-        st.page_link("pages/endpoints.py", label="All endpoints", icon="⬅️")
+        st.page_link("pages/endpoints.py", label="All endpoints", icon=":material/arrow_back:")

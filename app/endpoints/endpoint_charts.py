@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.widgets.charts import time_axis
 from services.serving.endpoint_metrics import MetricSeries, VariantMetrics
 from services.serving.load_test import LoadSnapshot
 
 CHART_HEIGHT_PX = 260
 
 
-def _figure(lines: list[tuple[str, MetricSeries, float]], y_title: str) -> go.Figure:
+def _figure(lines: list[tuple[str, MetricSeries, float]], y_title: str, period_s: float) -> go.Figure:
+    """Lines over time; a lone datapoint is shown with a period either side (not zoomed to a millisecond)."""
     figure = go.Figure()
     for name, series, scale in lines:
         figure.add_trace(
@@ -21,6 +25,7 @@ def _figure(lines: list[tuple[str, MetricSeries, float]], y_title: str) -> go.Fi
     figure.update_layout(
         height=CHART_HEIGHT_PX, margin={"t": 10, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.25}
     )
+    time_axis(figure, [t for _, series, _ in lines for t in series.timestamps], timedelta(seconds=period_s))
     return figure
 
 
@@ -29,6 +34,7 @@ def traffic_chart(metrics: VariantMetrics) -> go.Figure:
     return _figure(
         [("invocations", s["invocations"], 1.0), ("invocations per instance", s["per_instance"], 1.0)],
         f"requests per {metrics.period_s} s",
+        metrics.period_s,
     )
 
 
@@ -43,16 +49,18 @@ def latency_chart(metrics: VariantMetrics) -> go.Figure:
             ("overhead p99", s["overhead_p99"], 1e-3),
         ],
         "ms",
+        metrics.period_s,
     )
 
 
 def errors_chart(metrics: VariantMetrics) -> go.Figure:
     s = metrics.series
-    return _figure([("4xx", s["errors_4xx"], 1.0), ("5xx", s["errors_5xx"], 1.0)], f"errors per {metrics.period_s} s")
+    lines = [("4xx", s["errors_4xx"], 1.0), ("5xx", s["errors_5xx"], 1.0)]
+    return _figure(lines, f"errors per {metrics.period_s} s", metrics.period_s)
 
 
 def cpu_chart(metrics: VariantMetrics) -> go.Figure:
-    return _figure([("CPU per instance", metrics.series["cpu"], 1.0)], "% (summed over cores)")
+    return _figure([("CPU per instance", metrics.series["cpu"], 1.0)], "% (summed over cores)", metrics.period_s)
 
 
 def load_test_chart(snapshot: LoadSnapshot) -> go.Figure:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
 from app.endpoints.endpoint_charts import cpu_chart, errors_chart, latency_chart, traffic_chart
-from app.widgets.formatting import breed
+from app.widgets.formatting import breed, timestamp
 from app.widgets.jobs import usd
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
-from services.core.pricing import HOSTING_PRICE_SOURCE
-from services.serving.endpoint_management import EndpointView
+from services.core.pricing import HOSTING_HOURLY_USD, HOSTING_PRICE_SOURCE
+from services.serving.endpoint_management import EndpointsService, EndpointView
 from services.serving.endpoint_metrics import CloudTiming, EndpointMetricsService, query_period
 from services.serving.lineage import LineageService
 
 PAGE = "pages/endpoints.py"
+COUNTS_REFRESH_S = 2
 
 
 def timing_note(timing: CloudTiming) -> None:
@@ -55,10 +58,8 @@ def fleet_table(endpoints: list[EndpointView]) -> None:
 
 
 def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> None:
-    """The variants with their counts and cost, each model's training job and dataset, and the breeds."""
-    st.caption(
-        f"Status {endpoint.status} · endpoint config `{endpoint.config_name}` · {usd(endpoint.hourly_usd)} per hour"
-    )
+    """The variants with their counts and cost (kept current), each model's training job and dataset, and the
+    breeds."""
     if endpoint.failure_reason:
         st.error(endpoint.failure_reason)
     st.page_link(
@@ -67,21 +68,17 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
         icon="🐕",
         query_params={"endpoint": endpoint.name},
     )
+    instance_counts(settings, endpoint)
     try:
         lineage = LineageService(settings).endpoint(endpoint.name)
     except ServiceError as exc:
         st.error(exc.message)
         return
-    counts = {v.name: v for v in endpoint.variants}
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "variant": v.variant,
-                    "instance type": v.instance_type or "",
-                    "current": _count(counts[v.variant].current_instances if v.variant in counts else None),
-                    "desired": _count(counts[v.variant].desired_instances if v.variant in counts else None),
-                    "model": v.model.model_name,
                     "training job": v.model.training_job or "not from a training job here",
                     "tuning job": v.model.tuning_job or "",
                     "dataset": v.model.dataset_uri or "",
@@ -113,6 +110,47 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
     if lineage.breeds:
         with st.expander(f"All {len(lineage.breeds)}"):
             st.write(", ".join(breed(label) for label in lineage.breeds))
+
+
+def instance_counts(settings: CloudSettings, endpoint: EndpointView) -> None:
+    """Status, instance counts and cost per hour, read again every 2 s: autoscaling (and a load test's
+    scale-out) changes them while the page is open, and the load-test panel counts the same instances."""
+
+    @st.fragment(run_every=f"{COUNTS_REFRESH_S}s")
+    def counts() -> None:
+        try:
+            now = EndpointsService(settings).live_counts(endpoint.name)
+        except ServiceError as exc:
+            st.error(exc.message)
+            return
+        if now.config_name != endpoint.config_name and now.status == "InService":
+            st.rerun()  # an update finished: the variants, models and lineage above changed too
+        rows = []
+        for v in endpoint.variants:
+            current, desired = now.counts.get(v.name, (None, None))
+            price = HOSTING_HOURLY_USD.get(v.instance_type or "")
+            rows.append(
+                {
+                    "variant": v.name,
+                    "model": v.model_name,
+                    "instance type": v.instance_type or "",
+                    "current": _count(current),
+                    "desired": _count(desired),
+                    "cost per hour": usd(None if price is None or current is None else price * current),
+                }
+            )
+        current = [c for c, _ in now.counts.values() if c is not None]
+        desired = [d for _, d in now.counts.values() if d is not None]
+        st.metric(
+            "Instances now",
+            sum(current) if current else "n/a",
+            help=f"CurrentInstanceCount, read every {COUNTS_REFRESH_S} s (the load test counts the same); "
+            f"desired {sum(desired) if desired else 'n/a'}.",
+        )
+        st.caption(f"Status {now.status} · endpoint config `{now.config_name}` · as of {timestamp(datetime.now(UTC))}")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    counts()
 
 
 def live_charts(settings: CloudSettings, endpoint: str, variant: str, timing: CloudTiming) -> None:

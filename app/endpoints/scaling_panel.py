@@ -8,11 +8,21 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from app.endpoints.scale_in_note import scale_in_note
+from app.widgets.formatting import timestamp as when
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.serving.endpoint_metrics import CloudTiming
 from services.serving.load_test import LoadSnapshot
-from services.serving.scaling import DEFAULT_COOLDOWN_S, ScalingPlan, ScalingService, ScalingState, suggested_target
+from services.serving.scale_in import ScaleInService
+from services.serving.scaling import (
+    DEFAULT_COOLDOWN_S,
+    Activity,
+    ScalingPlan,
+    ScalingService,
+    ScalingState,
+    suggested_target,
+)
 
 _METRICS = {
     "invocations": "Invocations per instance (SageMakerVariantInvocationsPerInstance)",
@@ -42,20 +52,33 @@ def scaling_panel(settings: CloudSettings, endpoint: str, variant: str, timing: 
         return
     _form(service, endpoint, variant, state, timing)
     _scheduled(service, endpoint, variant, state)
-    _status(settings, endpoint, variant, state.registered)
+    _status(settings, endpoint, variant, state.registered, timing)
 
 
 def _form(service: ScalingService, endpoint: str, variant: str, state: ScalingState, timing: CloudTiming) -> None:
     plan = state.policy or ScalingPlan(1, 2, 30.0, scale_in_cooldown_s=DEFAULT_COOLDOWN_S)
+    in_force = f", tracking {state.policy.target_value:g}" if state.policy else ""
     if state.registered:
-        st.caption(f"Registered: {state.min_capacity} to {state.max_capacity} instances, policy `{state.policy_name}`.")
+        st.caption(
+            f"Registered: {state.min_capacity} to {state.max_capacity} instances, policy `{state.policy_name}`"
+            f"{in_force}."
+        )
     else:
         st.caption("Not autoscaled: the instance count stays where it is set.")
+    target_key = f"scaling_target_{endpoint}_{variant}"
+    st.session_state.setdefault(target_key, float(plan.target_value))  # the field shows the policy in force
     suggested = st.session_state.get(SUGGESTED_KEY, {}).get(endpoint)
     if suggested:
         st.info(
             "From the last load test, AWS's rule (peak RPS per instance × 0.5 × 60) suggests a target of "
-            f"{suggested:g}."
+            f"{suggested:g}" + (f"; the policy in force tracks {state.policy.target_value:g}." if state.policy else ".")
+        )
+        st.button(
+            f"Put {suggested:g} in the target field",
+            key=f"scaling_use_suggestion_{endpoint}",
+            on_click=_set_state,
+            args=(target_key, float(suggested)),
+            help="Fills the field only: the policy changes when you apply it.",
         )
         st.caption(
             "The rule wants the most one instance can answer: it holds only if the test pushed the instance to its "
@@ -70,8 +93,8 @@ def _form(service: ScalingService, endpoint: str, variant: str, state: ScalingSt
         metric = st.radio("Track", list(_METRICS), format_func=_METRICS.get, index=list(_METRICS).index(plan.metric))
         target = st.number_input(
             "Target value",
-            value=float(suggested or plan.target_value),
             step=1.0,
+            key=target_key,
             help="Invocations per instance per minute, or CPU percent (summed over an instance's cores).",
         )
         out_col, in_col = st.columns(2)
@@ -130,9 +153,13 @@ def _scheduled(service: ScalingService, endpoint: str, variant: str, state: Scal
                     st.success(f"Scheduled '{name.strip()}'.")
 
 
-def _status(settings: CloudSettings, endpoint: str, variant: str, registered: bool) -> None:
-    """Alarms and activities, refreshed every 2 s while the variant is autoscaled (they change as it scales)
-    and the operator keeps the refresh on."""
+def _set_state(key: str, value: float) -> None:
+    st.session_state[key] = value
+
+
+def _status(settings: CloudSettings, endpoint: str, variant: str, registered: bool, timing: CloudTiming) -> None:
+    """Alarms, why there is no scale-in yet (with a countdown) and activities, refreshed every 2 s while the
+    variant is autoscaled (they change as it scales) and the operator keeps the refresh on."""
     refresh = st.toggle("Refresh alarms and activities", value=registered, key=f"scaling_live_{endpoint}")
 
     @st.fragment(run_every="2s" if refresh else None)
@@ -156,26 +183,33 @@ def _status(settings: CloudSettings, endpoint: str, variant: str, registered: bo
             )
         else:
             st.caption("No alarms: no target-tracking policy.")
+        try:
+            outlook = ScaleInService(settings).outlook(endpoint, variant, state, timing.period_s)
+        except ServiceError as exc:
+            st.warning(exc.message)
+        else:
+            scale_in_note(outlook, timing.period_s)
         st.markdown("##### Scaling activities")
         if state.activities:
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "description": a.description,
-                            "cause": a.cause,
-                            "status": a.status,
-                            "start": a.start,
-                            "end": a.end,
-                            "status message": a.status_message,
-                        }
-                        for a in state.activities
-                    ]
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+            st.dataframe(activities_frame(state.activities), hide_index=True, width="stretch")
         else:
             st.caption("No scaling activities yet.")
 
     live()
+
+
+def activities_frame(activities: list[Activity]) -> pd.DataFrame:
+    """The scaling activities in the order AWS lists them, with times in the dashboard's UTC form."""
+    return pd.DataFrame(
+        [
+            {
+                "description": a.description,
+                "cause": a.cause,
+                "status": a.status,
+                "start": when(a.start),
+                "end": when(a.end),
+                "status message": a.status_message,
+            }
+            for a in activities
+        ]
+    )

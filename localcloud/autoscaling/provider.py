@@ -36,7 +36,7 @@ def _not_registered(p: dict[str, Any]) -> AwsError:
 
 
 class ApplicationAutoScaling(Service):
-    """The API over the resource kinds it is given (autoscaling/targets.py); `variants_with_policies` and
+    """The API over the resource kinds it is given (autoscaling/targets.py); `scaled_variants` and
     `endpoint_deleted` are what SageMaker asks of it."""
 
     model_name = "application-autoscaling"
@@ -133,10 +133,14 @@ class ApplicationAutoScaling(Service):
         self.scaler.forget(key)
 
     # what SageMaker asks ----------------------------------------------------------
-    def variants_with_policies(self, endpoint: str) -> list[str]:
-        """Variants of the endpoint that scaling policies manage (UpdateEndpoint refuses them)."""
-        policies = self.store.all("scaling-policy")
-        return sorted({endpoint_variant(p["ResourceId"])[1] for p in policies if p.get("Endpoint") == endpoint})
+    def scaled_variants(self, endpoint: str) -> list[str]:
+        """Variants of the endpoint registered as scalable targets: UpdateEndpoint refuses to remove them or
+        change their instance type."""
+        return sorted(
+            endpoint_variant(t["ResourceId"])[1]
+            for t in self.store.all("scalable-target")
+            if t["ServiceNamespace"] == "sagemaker" and endpoint_variant(t["ResourceId"])[0] == endpoint
+        )
 
     def endpoint_deleted(self, endpoint: str) -> None:
         """DeleteEndpoint deregisters the endpoint's scalable targets, as SageMaker does."""
@@ -204,7 +208,6 @@ class ApplicationAutoScaling(Service):
             "Alarms": alarms,
             "CreationTime": old["CreationTime"] if old else time.time(),
             "Key": key,
-            "Endpoint": endpoint_variant(p["ResourceId"])[0] if p["ServiceNamespace"] == "sagemaker" else None,
         }
         self.store.put("scaling-policy", f"{key}|{p['PolicyName']}", policy)
         return {"PolicyARN": arn, "Alarms": alarms}
@@ -235,7 +238,7 @@ class ApplicationAutoScaling(Service):
                 policies = [x for x in policies if x[key] == p[name]]
         if p.get("PolicyNames"):
             policies = [x for x in policies if x["PolicyName"] in p["PolicyNames"]]
-        shown = [{k: v for k, v in x.items() if k not in ("Key", "Endpoint")} for x in policies]
+        shown = [{k: v for k, v in x.items() if k != "Key"} for x in policies]
         return PAGES.answer(shown, p, "ScalingPolicies")
 
     def op_DeleteScalingPolicy(self, p: dict[str, Any], call: Call) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""What is running and costing money right now: endpoints with instances up, training jobs in progress and
-the dashboard's EC2 training machines that are up, each with its hourly list price.
+"""What is running and costing money right now: endpoints with instances up, training jobs in progress, the
+dashboard's EC2 training machines that are up and Lambda provisioned concurrency, each with its hourly list price.
 
 An operator's first question on opening the dashboard is "what is burning money?"; AWS's consoles answer
-it in three places. Jobs and machines are read independently (one failing adds a line to `errors`), and
-endpoints come from the overview, which has already described them.
+it in four places. Jobs, machines and provisioned concurrency are read independently (one failing adds a line
+to `errors`), and endpoints come from the overview, which has already described them.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from typing import Any, Literal
 
 import boto3
 
-from services.core.clients import CloudSettings
-from services.core.errors import ServiceError
+from services.core.clients import CloudSettings, make_client
+from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import EC2_HOURLY_USD, HOSTING_HOURLY_USD, hourly_price
 from services.overview.connection import EndpointSummary
+from services.overview.costs import provisioned_concurrency
 from services.training.ec2_training import Ec2TrainingService
 from services.training.job_records import RUNNING
 from services.training.sagemaker_training import TrainingService
 
-Kind = Literal["endpoint", "training job", "EC2 machine"]
+Kind = Literal["endpoint", "training job", "EC2 machine", "provisioned concurrency"]
 
 BILLED_ENDPOINT_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 """Endpoint states with instances up (and billed); Creating, Failed, OutOfService and Deleting have none yet
@@ -36,7 +37,8 @@ BILLED_MACHINE_STATES = frozenset({"pending", "running", "stopping", "shutting-d
 
 @dataclass(frozen=True)
 class Charge:
-    """One thing billed by the hour now. `name` is the endpoint or job name, or the machine's instance id;
+    """One thing billed by the hour now. `name` is the endpoint or job name, the machine's instance id, or
+    `<function>:<alias|version>` for provisioned concurrency (`count` environments, no instance type);
     `hourly_usd` is None for an instance type the dashboard has no price for (said, not guessed)."""
 
     kind: Kind
@@ -52,11 +54,13 @@ class Charge:
 
 @dataclass(frozen=True)
 class Activity:
-    """Training jobs in progress and EC2 machines up (None when they could not be listed: see `errors`)."""
+    """Training jobs in progress, EC2 machines up and provisioned concurrency (None when they could not be
+    listed: see `errors`)."""
 
     jobs: list[Charge] | None
     machines: list[Charge] | None
     errors: list[str]
+    provisioned: list[Charge] | None = None
 
 
 def running_work(
@@ -65,18 +69,22 @@ def running_work(
     boto3_session: boto3.Session | None = None,
     sagemaker_client: Any = None,
     ec2_client: Any = None,
+    lambda_client: Any = None,
 ) -> Activity:
-    """Running training jobs (with their instances, from DescribeTrainingJob) and EC2 training machines
-    that are up, read side by side."""
+    """Running training jobs (with their instances, from DescribeTrainingJob), EC2 training machines that are
+    up and provisioned concurrency, read side by side."""
     training = TrainingService(boto3_session, sagemaker_client=sagemaker_client, settings=settings)
     ec2 = Ec2TrainingService(boto3_session, ec2_client=ec2_client, settings=settings)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    functions = lambda_client or make_client("lambda", settings, boto3_session=boto3_session)
+    with ThreadPoolExecutor(max_workers=3) as pool:
         jobs_job = pool.submit(_attempt, lambda: _running_jobs(training))
         machines_job = pool.submit(_attempt, lambda: _machines_up(ec2))
+        provisioned_job = pool.submit(_attempt, lambda: _provisioned(functions))
     jobs, jobs_error = jobs_job.result()
     machines, machines_error = machines_job.result()
-    errors = [e for e in (jobs_error, machines_error) if e]
-    return Activity(jobs, machines, list(dict.fromkeys(errors)))
+    provisioned, provisioned_error = provisioned_job.result()
+    errors = [e for e in (jobs_error, machines_error, provisioned_error) if e]
+    return Activity(jobs, machines, list(dict.fromkeys(errors)), provisioned)
 
 
 def endpoint_charges(endpoints: Iterable[EndpointSummary]) -> list[Charge]:
@@ -143,6 +151,27 @@ def _machines_up(ec2: Ec2TrainingService) -> list[Charge]:
         )
         for m in ec2.list_ec2_jobs()
         if m.state in BILLED_MACHINE_STATES
+    ]
+
+
+def _provisioned(lambda_client: Any) -> list[Charge]:
+    """Provisioned concurrency is billed per configured environment, whether or not it serves a call."""
+    try:
+        configs = provisioned_concurrency(lambda_client)
+    except BOTO_ERRORS as exc:
+        raise from_client_error(exc, what="read provisioned concurrency") from exc
+    return [
+        Charge(
+            kind="provisioned concurrency",
+            name=f"{c.function}:{c.qualifier}",
+            status=c.status,
+            instance_type=None,
+            count=c.environments,
+            hourly_usd=c.hourly_usd,
+            since=c.since,
+        )
+        for c in configs
+        if c.environments > 0
     ]
 
 

@@ -3,8 +3,9 @@ instance type or count, delete it with its config and models, and point the Lamb
 
 Read with the calls the SageMaker console uses (ListEndpoints, DescribeEndpoint, DescribeEndpointConfig,
 DescribeModel); a variant's origin comes from services/serving/lineage.py. An update is a new endpoint config and
-UpdateEndpoint, which SageMaker performs without downtime (the new fleet serves before the old one leaves);
-AWS refuses it while a scaling policy manages a variant, and its reason is shown as is.
+UpdateEndpoint, which SageMaker performs without downtime (the new fleet serves before the old one leaves).
+On an autoscaled variant AWS allows a new model (RetainAllVariantProperties keeps the instance count autoscaling
+set) and refuses another instance type until the variant is deregistered; its reason is shown as is.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ class EndpointView:
         """What the endpoint costs per hour at its current size; None when a variant's type is unpriced."""
         prices = [v.hourly_usd for v in self.variants]
         return None if not prices or None in prices else sum(p for p in prices if p is not None)
+
+
+@dataclass(frozen=True)
+class LiveCounts:
+    """What DescribeEndpoint alone says now: the status, the config serving and each variant's
+    (current, desired) instance count; cheap enough to read every few seconds."""
+
+    status: str
+    config_name: str
+    counts: dict[str, tuple[int | None, int | None]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,21 @@ class EndpointsService(AwsService):
             variants=variants,
         )
 
+    def live_counts(self, name: str) -> LiveCounts:
+        """The endpoint's instance counts as they are now (autoscaling changes them under an open page)."""
+        try:
+            endpoint = self._client("sagemaker").describe_endpoint(EndpointName=name)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read endpoint '{name}'") from exc
+        return LiveCounts(
+            endpoint["EndpointStatus"],
+            endpoint["EndpointConfigName"],
+            {
+                v["VariantName"]: (v.get("CurrentInstanceCount"), v.get("DesiredInstanceCount"))
+                for v in endpoint.get("ProductionVariants", [])
+            },
+        )
+
     def models(self) -> list[str]:
         """Model names, newest first, for deploying one that already exists."""
         try:
@@ -150,10 +176,14 @@ class EndpointsService(AwsService):
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what="list models") from exc
 
-    def update(self, name: str, *, model_name: str, instance_type: str, instance_count: int) -> str:
+    def update(
+        self, name: str, *, model_name: str, instance_type: str, instance_count: int, keep_instance_count: bool = False
+    ) -> str:
         """A new endpoint config with one variant and UpdateEndpoint; the new config's name.
 
         SageMaker keeps the old fleet serving until the new one is InService, so no request fails.
+        `keep_instance_count` sends RetainAllVariantProperties: the variant keeps its current DesiredInstanceCount
+        (what autoscaling made it) rather than `instance_count`.
         """
         problems = []
         if not NAME_PATTERN.fullmatch(model_name or ""):
@@ -187,7 +217,9 @@ class EndpointsService(AwsService):
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"create a config for endpoint '{name}'") from exc
         try:
-            sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+            sagemaker.update_endpoint(
+                EndpointName=name, EndpointConfigName=config_name, RetainAllVariantProperties=keep_instance_count
+            )
         except BOTO_ERRORS as exc:
             with contextlib.suppress(*BOTO_ERRORS):
                 sagemaker.delete_endpoint_config(EndpointConfigName=config_name)

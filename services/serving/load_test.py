@@ -29,6 +29,8 @@ from services.data.datasets import SHARED_DATASETS
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _PHOTO_BYTES_LIMIT = 4 * 1024 * 1024  # under both 6 MB payload limits once Lambda's base64 adds a third
 _INSTANCE_POLL_S = 1.0
+_ACHIEVED_ENOUGH = 0.9  # a sending rate within 10 % of the asked one keeps up
+_RATE_AFTER_S = 2.0  # the first second's rate says little
 OK, THROTTLED, FAILED = "ok", "throttled", "failed"
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling"})
 """Refusals for being over a limit (Lambda's reserved concurrency, an endpoint's throttling): counted apart."""
@@ -97,6 +99,8 @@ def _photos_under(folder: Path) -> list[Path]:
 
 class LoadTarget(Protocol):
     label: str
+    counts_instances: bool
+    """Whether `instances()` can say how many instances serve (an endpoint can; a Lambda function has none)."""
 
     def invoke(self, body: bytes, content_type: str) -> None:
         """One request; raises ServiceError when it fails."""
@@ -106,6 +110,8 @@ class LoadTarget(Protocol):
 
 
 class EndpointTarget:
+    counts_instances = True
+
     def __init__(self, settings: CloudSettings, endpoint: str) -> None:
         self.label = f"endpoint '{endpoint}'"
         self._endpoint = endpoint
@@ -132,6 +138,8 @@ class EndpointTarget:
 
 class FunctionTarget:
     """The Lambda function (a version or alias with `qualifier`), sent `{"image": "<base64>"}`."""
+
+    counts_instances = False
 
     def __init__(self, settings: CloudSettings, function: str, qualifier: str | None = None) -> None:
         self.label = f"function '{function}'" + (f" ({qualifier})" if qualifier else "")
@@ -174,6 +182,28 @@ class Second:
 
 
 @dataclass(frozen=True)
+class RateShortfall:
+    """A test that sent fewer requests per second than asked: `ceiling` is what `concurrency` requests in flight
+    allow at the latency measured (concurrency / mean latency); below the asked rate, it is what held the test back."""
+
+    requested_rps: float
+    sent_rps: float
+    answered_rps: float
+    concurrency: int
+    mean_latency_ms: float | None
+
+    @property
+    def ceiling_rps(self) -> float | None:
+        return None if not self.mean_latency_ms else self.concurrency * 1000 / self.mean_latency_ms
+
+    @property
+    def concurrency_bound(self) -> bool:
+        """Whether the cap on requests in flight explains the shortfall (else the sender itself fell behind)."""
+        ceiling = self.ceiling_rps
+        return ceiling is not None and ceiling < self.requested_rps * _ACHIEVED_ENOUGH
+
+
+@dataclass(frozen=True)
 class LoadSnapshot:
     running: bool
     elapsed_s: float
@@ -182,7 +212,22 @@ class LoadSnapshot:
     errors: int
     throttled: int
     last_error: str | None
+    """The last failed request's reason (throttles are not failures: see `last_throttle`)."""
     seconds: list[Second] = field(default_factory=list)
+    last_throttle: str | None = None
+    requested_rps: float = 0.0
+    concurrency: int = 1
+    mean_latency_ms: float | None = None
+
+    @property
+    def shortfall(self) -> RateShortfall | None:
+        """How far the sending rate fell below the asked one, once two seconds tell; None while it keeps up."""
+        if self.elapsed_s < _RATE_AFTER_S or not self.requested_rps:
+            return None
+        sent_rps, answered_rps = self.sent / self.elapsed_s, self.answered / self.elapsed_s
+        if sent_rps >= self.requested_rps * _ACHIEVED_ENOUGH:
+            return None
+        return RateShortfall(self.requested_rps, sent_rps, answered_rps, self.concurrency, self.mean_latency_ms)
 
     @property
     def peak_rps_per_instance(self) -> float | None:
@@ -216,6 +261,7 @@ class LoadTest:
         self._instances: dict[int, int | None] = {}
         self._sent = 0
         self._last_error: str | None = None
+        self._last_throttle: str | None = None
         self._started = 0.0
         self._ended: float | None = None
         self._threads: list[threading.Thread] = []
@@ -267,7 +313,10 @@ class LoadTest:
             outcome = OK
         except ServiceError as exc:
             outcome = THROTTLED if exc.code in THROTTLE_CODES else FAILED
-            self._last_error = exc.message
+            if outcome == THROTTLED:
+                self._last_throttle = exc.message
+            else:
+                self._last_error = exc.message
         except Exception as exc:  # noqa: BLE001 - any failure is a failed request, and the test goes on
             outcome = FAILED
             self._last_error = f"{type(exc).__name__}: {exc}"
@@ -312,6 +361,7 @@ class LoadTest:
                 )
             )
         outcomes = Counter(outcome for _, _, outcome in results)
+        all_latencies = [latency * 1000 for _, latency, _ in results]
         return LoadSnapshot(
             running=self.running(),
             elapsed_s=elapsed,
@@ -321,4 +371,8 @@ class LoadTest:
             throttled=outcomes[THROTTLED],
             last_error=self._last_error,
             seconds=seconds,
+            last_throttle=self._last_throttle,
+            requested_rps=self.plan.rps,
+            concurrency=self.plan.concurrency,
+            mean_latency_ms=float(np.mean(all_latencies)) if all_latencies else None,
         )

@@ -233,6 +233,16 @@ class ScalingService(AwsService):
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"delete scheduled action '{name}'") from exc
 
+    def capacity_range(self, endpoint: str, variant: str) -> tuple[int, int] | None:
+        """(min, max) of the variant's scalable target; None when it is not autoscaled."""
+        try:
+            targets = self._client("application-autoscaling").describe_scalable_targets(
+                ServiceNamespace=NAMESPACE, ResourceIds=[resource_id(endpoint, variant)], ScalableDimension=DIMENSION
+            )["ScalableTargets"]
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read the autoscaling of {resource_id(endpoint, variant)}") from exc
+        return (targets[0]["MinCapacity"], targets[0]["MaxCapacity"]) if targets else None
+
     def state(self, endpoint: str, variant: str) -> ScalingState:
         scaling = self._client("application-autoscaling")
         rid = resource_id(endpoint, variant)

@@ -31,7 +31,7 @@ class TrainingJob:
     """What DescribeTrainingJob says, with hyperparameters decoded and the cost worked out.
 
     `cost_usd` is billable seconds × instances × the hourly list price / 3600 (None for a type the
-    dashboard has no price for, or before billing starts).
+    dashboard has no price for, or before billing starts; 0 for a job that ended without billable time).
     """
 
     name: str
@@ -137,6 +137,8 @@ def parse_job(raw: dict[str, Any], *, model_saved: bool | None = None) -> Traini
     price = hourly_price(kind)
     # AWS: "multiply BillableTimeInSeconds by the number of instances" for the compute time billed.
     cost = billable * count * price / 3600 if billable is not None and price is not None else None
+    if billable is None and raw["TrainingJobStatus"] in ENDED:
+        cost = 0.0  # it ended before training started (a failed download, say): nothing was billed
     channel = next(
         (c for c in raw.get("InputDataConfig", []) if c.get("ChannelName") == CHANNEL),
         (raw.get("InputDataConfig") or [None])[0],

@@ -1,5 +1,6 @@
 """The Endpoints page in a real browser: a load test started from the page drives a real scale-out, and the
-page's instance count follows it (localcloud with a one-second metric period: fixture `fast_localcloud`)."""
+page's instance counts (the load panel's and the variants') follow it without a reload (localcloud with a
+one-second metric period: fixture `fast_localcloud`)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,16 @@ def test_a_load_test_from_the_page_scales_the_endpoint_out(page, fast_localcloud
         instances = page.get_by_test_id("stMetric").filter(has_text="Instances serving").get_by_test_id("stMetricValue")
         expect(instances).to_have_text("1")
         expect(instances).to_have_text("2", timeout=90_000)
+        # the variants' count above follows without a reload, as the load panel's does
+        now = page.get_by_test_id("stMetric").filter(has_text="Instances now").get_by_test_id("stMetricValue")
+        expect(now).to_have_text("2")
         page.get_by_role("button", name="Stop load test").click()
         expect(page.get_by_text(re.compile(r"Finished: \d+ answered, 0 throttled, 0 failed"))).to_be_visible()
-        expect(page.get_by_text(re.compile(r"suggests a target of [0-9.]+\.$"))).to_be_visible()
+        expect(
+            page.get_by_text(re.compile(r"suggests a target of [0-9.]+; the policy in force tracks 4\.$"))
+        ).to_be_visible()
+        target = page.get_by_role("spinbutton", name="Target value")
+        expect(target).to_have_value("4.00")  # the suggestion is offered, not swapped in silently
     # the activity table is drawn on a canvas: the activity is read where the page reads it
     activities = fast_localcloud.client("application-autoscaling").describe_scaling_activities(
         ServiceNamespace="sagemaker", ResourceId=f"endpoint/{scaled_endpoint}/variant/AllTraffic"

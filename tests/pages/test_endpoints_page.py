@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import DEFAULT_ENDPOINT
 from tests.pages.conftest import dashboard
+
+MODEL = "dog-breed-efficientnet-lite0"
 
 
 def test_the_list_shows_every_variant_with_counts_cost_and_the_short_period(fast_env) -> None:
@@ -88,7 +92,7 @@ def test_the_list_adds_up_cost_and_asks_before_tearing_down(fast_env) -> None:
     assert any(m.label == "Running now, per hour" and m.value.startswith("$") for m in at.metric)
     by_label(at.button, "Tear down everything").click().run()
     warning = " ".join(w.value for w in at.warning)
-    assert f"endpoint `{DEFAULT_ENDPOINT}`" in warning and "Models and training artifacts stay" in warning
+    assert f"endpoint `{DEFAULT_ENDPOINT}`" in warning and "Models, functions and training artifacts stay" in warning
     by_label(at.button, "Cancel").click().run()
     assert (
         fast_env.client("sagemaker").describe_endpoint(EndpointName=DEFAULT_ENDPOINT)["EndpointStatus"] == "InService"
@@ -145,32 +149,68 @@ def test_point_the_function_at_an_endpoint_from_the_page(fast_env) -> None:
         lambda_client.update_function_configuration(FunctionName="dog-breed-predict", Environment=environment)
 
 
-def test_an_update_while_autoscaled_shows_aws_refusal(fast_env) -> None:
-    scaling = fast_env.client("application-autoscaling")
+def wait_serving(sagemaker, name: str, config: str) -> dict:
+    """The endpoint's variant once it serves `config` with every instance it wants."""
+    deadline = time.monotonic() + 120
+    while True:
+        endpoint = sagemaker.describe_endpoint(EndpointName=name)
+        variant = (endpoint.get("ProductionVariants") or [{}])[0]
+        if (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", config) and variant.get(
+            "CurrentInstanceCount"
+        ) == variant.get("DesiredInstanceCount"):
+            return variant
+        assert time.monotonic() < deadline, f"{name} never served {config}: {endpoint}"
+        time.sleep(0.2)
+
+
+def test_a_new_model_on_an_autoscaled_endpoint_keeps_its_instances_and_a_new_type_waits(fast_env) -> None:
+    """AWS allows a model-only update of an autoscaled variant; RetainAllVariantProperties keeps the count that
+    autoscaling set. Another instance type is refused until autoscaling is removed: the page says so first."""
+    sagemaker, scaling = fast_env.client("sagemaker"), fast_env.client("application-autoscaling")
+    original = sagemaker.describe_model(ModelName=MODEL)
+    sagemaker.create_model(
+        ModelName="page-model-b",
+        ExecutionRoleArn=original["ExecutionRoleArn"],
+        PrimaryContainer=original["PrimaryContainer"],
+    )
     target = {
         "ServiceNamespace": "sagemaker",
         "ResourceId": f"endpoint/{DEFAULT_ENDPOINT}/variant/AllTraffic",
         "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
     }
-    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=1)
-    scaling.put_scaling_policy(
-        PolicyName="hold",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 1000.0,
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-        },
-        **target,
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    sagemaker.update_endpoint_weights_and_capacities(  # as a scale-out would
+        EndpointName=DEFAULT_ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
     )
+    wait_serving(sagemaker, DEFAULT_ENDPOINT, DEFAULT_ENDPOINT)
+    created: list[str] = []  # the page's endpoint config
     try:
         at = detail()
+        assert any("Autoscaled (1 to 2 instances): a new model is fine" in i.value for i in at.info)
+        assert by_label(at.checkbox, "Keep the current instance count (2)").value  # the default when autoscaled
+        assert not any(n.label == "Instances" for n in at.number_input)
+        by_label(at.selectbox, "Model").set_value("page-model-b")
         by_label(at.button, "Update without downtime").click().run()
-        assert "must be deregistered as scalable targets" in " ".join(e.value for e in at.error)
+        assert not at.error, [e.value for e in at.error]
+        done = next(s.value for s in at.success if "keeping its 2 instance(s)" in s.value)
+        config = done.split("`")[1]  # the new config (DescribeEndpoint names the old one while Updating)
+        created.append(config)
+        assert wait_serving(sagemaker, DEFAULT_ENDPOINT, config)["DesiredInstanceCount"] == 2
+        served = sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]
+        assert served["ModelName"] == "page-model-b"
+
+        at = detail()
+        by_label(at.selectbox, "Instance type").set_value("ml.c5.large").run()
+        assert any("refuses to move it from ml.m5.large to ml.c5.large" in w.value for w in at.warning)
+        assert by_label(at.button, "Update without downtime").disabled
     finally:
         scaling.deregister_scalable_target(**target)
-    assert (
-        fast_env.client("sagemaker").describe_endpoint(EndpointName=DEFAULT_ENDPOINT)["EndpointStatus"] == "InService"
-    )
+        sagemaker.update_endpoint(EndpointName=DEFAULT_ENDPOINT, EndpointConfigName=DEFAULT_ENDPOINT)
+        wait_serving(sagemaker, DEFAULT_ENDPOINT, DEFAULT_ENDPOINT)
+        sagemaker.delete_model(ModelName="page-model-b")
+        for config in created:
+            sagemaker.delete_endpoint_config(EndpointConfigName=config)
 
 
 def test_delete_an_endpoint_after_confirming(fast_env) -> None:
@@ -195,3 +235,53 @@ def test_delete_an_endpoint_after_confirming(fast_env) -> None:
     by_label(at.button, "Delete endpoint").click().run()
     assert any(s.value == "Deleted endpoint page-doomed, config page-doomed." for s in at.success)
     assert "page-doomed" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+
+
+def test_the_scaling_panel_says_why_there_is_no_scale_in_and_keeps_the_target_in_force(fast_env) -> None:
+    """Two instances and no traffic: no datapoint, so no scale-in, said in AWS's terms. A load test's suggested
+    target is offered, not silently put in the field that shows the policy in force."""
+    sagemaker, scaling = fast_env.client("sagemaker"), fast_env.client("application-autoscaling")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{DEFAULT_ENDPOINT}/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    scaling.put_scaling_policy(
+        PolicyName="hold",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 1000.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        },
+        **target,
+    )
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=DEFAULT_ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
+    )
+    try:
+        wait_serving(sagemaker, DEFAULT_ENDPOINT, DEFAULT_ENDPOINT)
+        at = dashboard()
+        at.query_params["endpoint"] = DEFAULT_ENDPOINT
+        at.session_state["suggested_target"] = {DEFAULT_ENDPOINT: 57.0}  # as a finished load test leaves it
+        at.switch_page("pages/endpoints.py").run()
+        assert not at.exception
+        notes = " ".join(i.value for i in at.info)
+        assert "No scale-in while no requests arrive" in notes and "INSUFFICIENT_DATA" in notes, notes
+        assert "suggests a target of 57; the policy in force tracks 1000." in notes
+        assert by_label(at.number_input, "Target value").value == 1000.0  # the policy in force, not the suggestion
+        assert {m.label: m.value for m in at.metric}["Instances now"] == "2"
+        by_label(at.button, "Put 57 in the target field").click().run()
+        assert by_label(at.number_input, "Target value").value == 57.0
+        policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=target["ResourceId"])
+        assert [p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] for p in policies["ScalingPolicies"]] == [
+            1000.0
+        ]  # filled in, not applied
+    finally:
+        scaling.deregister_scalable_target(**target)
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=DEFAULT_ENDPOINT,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 1}],
+        )
+        wait_serving(sagemaker, DEFAULT_ENDPOINT, DEFAULT_ENDPOINT)

@@ -5,6 +5,7 @@ import json
 import re
 import time
 
+from app.widgets.formatting import MISSING
 from services.core.clients import CloudSettings
 from services.training.ec2_training import Ec2Options, Ec2TrainingService
 from services.training.job_spec import DEFAULT_METRIC_DEFINITIONS, TrainingSpec, build_request, generate_job_name
@@ -38,7 +39,8 @@ def test_refresh_shows_a_job_created_elsewhere_with_its_details(aws_env) -> None
     row = frame[frame["job"] == name].iloc[0]
     assert (row["status"], row["instances"]) == ("Failed", "1 × ml.m5.xlarge")
     assert re.fullmatch(r"\d+ s", row["duration"])
-    assert row["cost"] == "n/a"  # it failed before training started: nothing billed, no price to show
+    assert row["cost"] == "$0.0000"  # it failed before training started: nothing billed
+    assert at.dataframe[0].proto.placeholder == MISSING  # a metric it never logged reads "—", not "None"
     assert any("Costs are notional" in c.value and "localcloud bills nothing" in c.value for c in at.caption)
 
 

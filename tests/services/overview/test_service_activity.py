@@ -1,4 +1,5 @@
-"""What is running and costing money now: jobs, EC2 machines and endpoints, priced; each list fails alone."""
+"""What is running and costing money now: jobs, EC2 machines, provisioned concurrency and endpoints, priced;
+each list fails alone."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -8,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from services.core.clients import CloudSettings
-from services.overview.activity import Charge, endpoint_charges, hourly_total, running_work
+from services.overview.activity import Activity, Charge, endpoint_charges, hourly_total, running_work
 from services.overview.connection import EndpointSummary
 from services.training.ec2_training import JOB_TAG
 
@@ -19,7 +20,7 @@ ARN = "arn:aws:sagemaker:us-east-1:000000000000:training-job/"
 
 @pytest.fixture
 def stubs(boto3_session: boto3.Session) -> Iterator[dict[str, Stubber]]:
-    stubs = {name: Stubber(boto3_session.client(name)) for name in ("sagemaker", "ec2")}
+    stubs = {name: Stubber(boto3_session.client(name)) for name in ("sagemaker", "ec2", "lambda")}
     for stub in stubs.values():
         stub.activate()
     yield stubs
@@ -56,6 +57,15 @@ def instance(instance_id: str, state: str, instance_type: str) -> dict[str, obje
     }
 
 
+def work(stubs: dict[str, Stubber]) -> Activity:
+    return running_work(
+        SETTINGS,
+        sagemaker_client=stubs["sagemaker"].client,
+        ec2_client=stubs["ec2"].client,
+        lambda_client=stubs["lambda"].client,
+    )
+
+
 def list_jobs(stub: Stubber, status: str, jobs: list[dict[str, object]]) -> None:
     expected = {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100, "StatusEquals": status}
     stub.add_response("list_training_jobs", {"TrainingJobSummaries": jobs}, expected)
@@ -79,8 +89,9 @@ def test_running_jobs_and_machines_with_their_hourly_price(stubs: dict[str, Stub
             ]
         },
     )
-    activity = running_work(SETTINGS, sagemaker_client=stubs["sagemaker"].client, ec2_client=stubs["ec2"].client)
-    assert activity.errors == []
+    stubs["lambda"].add_response("list_functions", {"Functions": []})
+    activity = work(stubs)
+    assert activity.errors == [] and activity.provisioned == []
     assert activity.jobs == [Charge("training job", "job-a", "InProgress", "ml.m5.xlarge", 2, 0.46, STARTED)]
     assert [(m.name, m.status, m.hourly_usd, m.job_name) for m in activity.machines] == [
         ("i-0123456789abcdef0", "running", 0.192, "job-of-i-0123456789abcdef0"),
@@ -93,9 +104,11 @@ def test_each_list_fails_on_its_own(stubs: dict[str, Stubber]) -> None:
     list_jobs(stubs["sagemaker"], "InProgress", [])
     list_jobs(stubs["sagemaker"], "Stopping", [])
     stubs["ec2"].add_client_error("describe_instances", service_error_code="UnauthorizedOperation")
-    activity = running_work(SETTINGS, sagemaker_client=stubs["sagemaker"].client, ec2_client=stubs["ec2"].client)
-    assert activity.jobs == [] and activity.machines is None
-    assert len(activity.errors) == 1 and "list EC2 training machines" in activity.errors[0]
+    stubs["lambda"].add_client_error("list_functions", service_error_code="AccessDeniedException")
+    activity = work(stubs)
+    assert activity.jobs == [] and activity.machines is None and activity.provisioned is None
+    assert len(activity.errors) == 2 and "list EC2 training machines" in activity.errors[0]
+    assert "read provisioned concurrency" in activity.errors[1]
 
 
 def test_only_endpoints_with_instances_up_are_charged() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
@@ -16,6 +18,7 @@ from services.serving.load_test import (
     FunctionTarget,
     LoadLimits,
     LoadPlan,
+    LoadSnapshot,
     LoadTest,
     check_plan,
     load_photos,
@@ -66,7 +69,8 @@ def test_calls_beyond_reserved_concurrency_count_as_throttled_not_failed(fast_en
     assert snapshot.throttled > 0 and snapshot.answered > 0 and snapshot.errors == 0, snapshot.last_error
     assert snapshot.answered + snapshot.throttled == snapshot.sent
     assert sum(s.throttled for s in snapshot.seconds) == snapshot.throttled
-    assert "throttled" in (snapshot.last_error or "")
+    assert "throttled" in (snapshot.last_throttle or "") and snapshot.last_error is None  # a throttle is no failure
+    assert {s.instances for s in snapshot.seconds} == {None} and not FunctionTarget.counts_instances
 
 
 def test_the_function_as_target_with_its_qualifier(fast_env, datasets) -> None:
@@ -124,3 +128,41 @@ def test_load_scales_out_to_two_and_quiet_scales_in_without_a_failure(fast_env, 
         assert "AlarmHigh" in activities[1].cause and activities[1].status == "Successful"
     finally:
         endpoints.delete("load-ep", with_models=False)
+
+
+@given(
+    requested=st.floats(0.5, 20),
+    sent=st.integers(0, 2000),
+    elapsed=st.floats(2, 600),
+    concurrency=st.integers(1, 16),
+    latency_ms=st.one_of(st.none(), st.floats(1, 5000)),
+)
+def test_the_rate_reached_is_compared_with_the_rate_asked_and_the_cap_in_flight_named_when_it_binds(
+    requested, sent, elapsed, concurrency, latency_ms
+) -> None:
+    snapshot = LoadSnapshot(
+        False,
+        elapsed,
+        sent,
+        sent,
+        0,
+        0,
+        None,
+        requested_rps=requested,
+        concurrency=concurrency,
+        mean_latency_ms=latency_ms,
+    )
+    shortfall = snapshot.shortfall
+    if sent / elapsed >= 0.9 * requested:
+        assert shortfall is None
+        return
+    assert shortfall is not None and shortfall.sent_rps == pytest.approx(sent / elapsed)
+    if latency_ms is None:
+        assert shortfall.ceiling_rps is None and not shortfall.concurrency_bound
+    else:
+        assert shortfall.ceiling_rps == pytest.approx(concurrency * 1000 / latency_ms)
+        assert shortfall.concurrency_bound == (concurrency * 1000 / latency_ms < 0.9 * requested)
+
+
+def test_the_first_seconds_say_nothing_about_the_rate() -> None:
+    assert LoadSnapshot(True, 1.5, 1, 1, 0, 0, None, requested_rps=8.0, concurrency=4).shortfall is None
