@@ -1,5 +1,5 @@
-"""The sidebar's cloud settings: endpoint URL, profile and region, defaulting from the environment;
-a viewer's settings also name the viewer role its calls sign as."""
+"""The sidebar's cloud settings: endpoint URL, profile and region, defaulting from the environment, which only
+an operator may change; a viewer's settings also name the viewer role its calls sign as."""
 
 import streamlit as st
 
@@ -13,34 +13,42 @@ _STATE_KEY = "cloud_settings"
 
 
 def sidebar_settings(caller: Caller) -> CloudSettings:
-    """Draw the settings inputs in the sidebar and remember the result, as `caller` may use it, for the
-    pages of this session."""
+    """Draw the settings in the sidebar and remember the result, as `caller` may use it, for the pages of this
+    session. Only an operator changes where the dashboard points: the dashboard's server signs the requests,
+    so a guest or viewer who could edit the endpoint URL could make it send signed requests anywhere."""
     defaults = CloudSettings.from_env()
     with st.sidebar:
         st.subheader("Cloud")
-        endpoint_url = st.text_input(
-            "Endpoint URL",
-            value=defaults.endpoint_url or "",
-            key="settings_endpoint_url",
-            help="localcloud runs on http://127.0.0.1:4566. Leave empty to talk to AWS.",
-        )
-        profile = st.text_input(
-            "AWS profile", value=defaults.profile or "", key="settings_profile", help="Empty: default credentials."
-        )
-        region = st.text_input("Region", value=defaults.region, key="settings_region")
-        try:
-            settings = CloudSettings(
-                endpoint_url=endpoint_url.strip() or None,
-                region=region.strip(),
-                profile=profile.strip() or None,
-            )
-        except ServiceError as exc:
-            st.error(f"{exc.message} Using the environment's settings until this is fixed.")
+        if caller.is_operator:
+            settings = _chosen_settings(defaults)
+        else:
             settings = defaults
+            st.caption(f"Region {defaults.region}. Only operators change where the dashboard points.")
         settings = settings_for(caller, settings)
         _identity_caption(settings)
     st.session_state[_STATE_KEY] = settings
     return settings
+
+
+def _chosen_settings(defaults: CloudSettings) -> CloudSettings:
+    """The operator's inputs: endpoint URL, profile and region, defaulting from the environment."""
+    endpoint_url = st.text_input(
+        "Endpoint URL",
+        value=defaults.endpoint_url or "",
+        key="settings_endpoint_url",
+        help="localcloud runs on http://127.0.0.1:4566. Leave empty to talk to AWS.",
+    )
+    profile = st.text_input(
+        "AWS profile", value=defaults.profile or "", key="settings_profile", help="Empty: default credentials."
+    )
+    region = st.text_input("Region", value=defaults.region, key="settings_region")
+    try:
+        return CloudSettings(
+            endpoint_url=endpoint_url.strip() or None, region=region.strip(), profile=profile.strip() or None
+        )
+    except ServiceError as exc:
+        st.error(f"{exc.message} Using the environment's settings until this is fixed.")
+        return defaults
 
 
 @st.cache_data(ttl=300, show_spinner=False)

@@ -10,7 +10,13 @@ from app.auth import operators_only
 from app.endpoints.load_test_panel import load_test_panel
 from app.functions.lambda_charts import metrics_view
 from app.functions.lambda_concurrency_view import account_summary, provisioned_view, reserved_form
-from app.functions.lambda_function_view import endpoint_form, function_details, functions_table, versions_view
+from app.functions.lambda_function_view import (
+    endpoint_access_view,
+    endpoint_form,
+    function_details,
+    functions_table,
+    versions_view,
+)
 from app.functions.lambda_test_view import invoke_tab
 from app.settings import current_settings
 from app.widgets.forms import index_of
@@ -19,6 +25,7 @@ from services.functions.concurrency_settings import ConcurrencyService
 from services.functions.invocation_metrics import LambdaMetricsService
 from services.functions.lambda_functions import LATEST, LambdaFunctionService
 from services.functions.test_events import LambdaTestService
+from services.security.endpoint_access import EndpointAccessService
 from services.serving.load_test import FunctionTarget
 
 caller = operators_only("Lambda")
@@ -62,6 +69,7 @@ view = st.radio("View", VIEWS, horizontal=True, key="lambda_view", label_visibil
 try:
     if view == "Configuration":
         function_details(info)
+        endpoint_access_view(EndpointAccessService(settings), caller, info, changed)
         endpoint_form(functions_service, caller, info, changed)
     elif view == "Versions & aliases":
         versions = functions_service.versions(name)

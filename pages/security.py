@@ -10,13 +10,12 @@ import streamlit as st
 
 from app.auth import operators_only
 from app.security.isolation_view import isolation_view
-from app.security.least_privilege_view import ProofRun, plan_view, proof_view, start_proof
-from app.security.security_view import checks_frame, role_details, simulation_view
+from app.security.least_privilege_panel import least_privilege_panel
+from app.security.security_view import role_details, simulation_view
 from app.settings import current_settings
-from app.widgets.jobs import live
 from services.core.errors import ServiceError
 from services.security.isolation import IsolationService
-from services.security.least_privilege import POLICY_NAME, LeastPrivilegeService, Plan
+from services.security.least_privilege import LeastPrivilegeService
 from services.security.least_privilege_proof import LeastPrivilegeProof
 from services.security.policy_audit import audit_role
 from services.security.roles import RoleDetail, RoleService
@@ -25,11 +24,7 @@ caller = operators_only("Security")
 
 settings = current_settings()
 roles_service = RoleService(settings)
-least = LeastPrivilegeService(settings)
-prover = LeastPrivilegeProof(settings)
-_ROLES, _PLAN = "security_roles", "security_plan"
-_APPLIED, _PROOF, _CHANNEL = "security_applied", "security_proof", "lp_channel"
-_SIMULATED = "security_simulated"  # the simulator's checks of the plan on show
+_ROLES = "security_roles"
 
 
 def roles(*, fresh: bool = False) -> list[RoleDetail]:
@@ -52,7 +47,7 @@ if note := st.session_state.pop("security_note", None):
     st.success(note)
 top = st.columns([6, 1])
 top[0].caption("Roles, what they allow, and least privilege. Changes re-read the account.")
-if top[1].button("Refresh", key="security_refresh"):
+if top[1].button("Refresh", key="security_refresh", icon=":material/refresh:"):
     st.session_state.pop(_ROLES, None)
 try:
     all_roles = roles()
@@ -72,69 +67,7 @@ if view == "Roles":
             role_details(role, findings)
 
 elif view == "Least privilege":
-    functions = sorted({u.name for r in all_roles for u in r.used_by if u.kind == "function"})
-    sagemaker_roles = [r.name for r in all_roles if any(u.kind == "model" for u in r.used_by)]
-    kind = st.radio("Role", ["Lambda function's role", "SageMaker execution role"], horizontal=True, key="lp_kind")
-    if kind == "Lambda function's role":
-        target = st.selectbox("Function", functions, key="lp_function")
-    else:
-        target = st.selectbox("SageMaker execution role", sagemaker_roles, key="lp_role")
-    if st.button("Generate least-privilege policy", key="lp_generate", disabled=target is None):
-        try:
-            plan = least.for_function(target) if kind.startswith("Lambda") else least.for_sagemaker_role(target)
-            st.session_state[_PLAN] = plan
-            st.session_state.pop(_CHANNEL, None)
-            st.session_state.pop(_SIMULATED, None)
-        except ServiceError as exc:
-            st.error(exc.message)
-    plan: Plan | None = st.session_state.get(_PLAN)
-    if plan is not None:
-        plan_view(plan)
-        if st.button(f"Apply to {plan.role.name}", key="lp_apply", type="primary"):
-            try:
-                st.session_state[_APPLIED] = (plan.role.name, least.apply(caller, plan))
-                st.session_state.pop(_SIMULATED, None)  # decided on the policies before
-                changed(f"Applied {POLICY_NAME} to {plan.role.name}")
-            except ServiceError as exc:
-                st.error(exc.message)
-        st.subheader("Prove it")
-        st.caption(
-            "Real work as the role after Apply: a new training job with new code trains, its model deploys and "
-            "classifies a photo, a job reading another bucket is refused; or the function classifies and a call to "
-            "an endpoint outside the plan is refused. A policy that is too tight fails a step."
-        )
-        applied = st.session_state.get(_APPLIED)
-        applied_at = applied[1] if applied and applied[0] == plan.role.name else None
-        data_uri = None
-        if plan.target is None or plan.target[0] == "endpoint":
-            if _CHANNEL not in st.session_state:
-                try:
-                    st.session_state[_CHANNEL] = prover.default_channel(plan) or ""
-                except ServiceError as exc:
-                    st.error(exc.message)
-            data_uri = st.text_input("Data channel for the proof's training job", key=_CHANNEL) or None
-        photo = st.file_uploader("A real photo to classify", type=["jpg", "jpeg", "png"], key="lp_photo")
-        run: ProofRun | None = st.session_state.get(_PROOF)
-        busy = run is not None and run.running
-        if st.button("Prove by real work", key="lp_prove", disabled=photo is None or busy):
-            st.session_state[_PROOF] = start_proof(prover, plan, photo.getvalue(), applied_at, data_uri)
-        if applied_at is None:
-            st.caption("Not applied in this session: the proof tests the role's policies as they are now.")
-        if st.session_state.get(_PROOF) is not None:
-            live("lp_proof", lambda: proof_view(st.session_state[_PROOF]))
-        st.markdown("**IAM's simulator** (a quick check, not a proof)")
-        st.caption("What the role needs must be allowed, dangerous requests denied, as IAM's simulator decides.")
-        if st.button("Verify by simulation", key="lp_simulate"):
-            try:
-                st.session_state[_SIMULATED] = least.verify_by_simulation(plan)
-            except ServiceError as exc:
-                st.error(exc.message)
-        if (simulated := st.session_state.get(_SIMULATED)) is not None:
-            failed = [c for c in simulated if not c.ok]
-            (st.error if failed else st.success)(
-                f"{len(simulated) - len(failed)} of {len(simulated)} simulated requests decided as expected."
-            )
-            st.dataframe(checks_frame(simulated), hide_index=True, width="stretch")
+    least_privilege_panel(caller, all_roles, LeastPrivilegeService(settings), LeastPrivilegeProof(settings), changed)
 
 elif view == "Simulate":
     names = [r.name for r in all_roles]

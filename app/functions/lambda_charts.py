@@ -3,24 +3,29 @@ percentiles; cold starts with their init duration; provisioned utilisation and s
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.widgets.formatting import timestamp
+from app.widgets.charts import TIME_FORMAT, period_bars, time_axis
 from services.functions.invocation_metrics import FunctionMetrics, LambdaMetricsService, Series
 
 HEIGHT_PX = 260
 
 
 def _line(series: Series, *, bars: bool = False) -> go.Scatter | go.Bar:
-    times = [timestamp(t) for t in series.timestamps]
-    hover = f"{series.label}<br>%{{x}}: %{{y:,.4g}} {series.unit}<extra></extra>"
+    """Times as dates (a time axis, not one category per formatted string), hovered in the dashboard's form."""
+    hover = f"{series.label}<br>%{{x|{TIME_FORMAT}}}: %{{y:,.4g}} {series.unit}<extra></extra>"
     if bars:
-        return go.Bar(x=times, y=series.values, name=series.label, hovertemplate=hover)
-    return go.Scatter(x=times, y=series.values, mode="lines+markers", name=series.label, hovertemplate=hover)
+        return go.Bar(x=series.timestamps, y=series.values, name=series.label, hovertemplate=hover)
+    return go.Scatter(
+        x=series.timestamps, y=series.values, mode="lines+markers", name=series.label, hovertemplate=hover
+    )
 
 
-def _figure(traces: list, title: str, y_title: str) -> go.Figure:
+def _figure(traces: list, title: str, y_title: str, period_s: int) -> go.Figure:
+    """A time chart of the window, bars filling their period: a lone period is shown with a period either side."""
     figure = go.Figure(traces)
     figure.update_layout(
         title={"text": title, "font": {"size": 14}},
@@ -30,38 +35,42 @@ def _figure(traces: list, title: str, y_title: str) -> go.Figure:
         barmode="group",
     )
     figure.update_yaxes(title_text=y_title, rangemode="tozero")
+    time_axis(figure, [t for trace in traces for t in trace.x], timedelta(seconds=period_s))
+    period_bars(figure, timedelta(seconds=period_s))
     return figure
 
 
 def metric_charts(metrics: FunctionMetrics) -> list[tuple[str, go.Figure]]:
     """(title, figure) for each view that has data; none for a function that has done nothing in the window."""
-    s = metrics.series
+    s, period = metrics.series, metrics.period_s
     charts = []
     calls = [_line(s[k], bars=True) for k in ("invocations", "errors", "throttles") if s[k].values]
     if calls:
-        charts.append(("Calls", _figure(calls, "Invocations, errors and throttles", "calls per period")))
+        charts.append(("Calls", _figure(calls, "Invocations, errors and throttles", "calls per period", period)))
     if s["concurrent"].values:
-        charts.append(("Concurrency", _figure([_line(s["concurrent"])], "Concurrent executions (max)", "executions")))
+        concurrent = _figure([_line(s["concurrent"])], "Concurrent executions (max)", "executions", period)
+        charts.append(("Concurrency", concurrent))
     durations = [_line(s[k]) for k in ("duration_p50", "duration_p99") if s[k].values]
     if durations:
-        charts.append(("Duration", _figure(durations, "Duration p50 and p99", "ms")))
+        charts.append(("Duration", _figure(durations, "Duration p50 and p99", "ms", period)))
     if metrics.cold_starts:
         cold = go.Scatter(
-            x=[timestamp(c.at) for c in metrics.cold_starts],
+            x=[c.at for c in metrics.cold_starts],
             y=[c.init_ms for c in metrics.cold_starts],
             mode="markers",
             name="Init duration",
-            hovertemplate="cold start %{x}<br>init %{y:.0f} ms<extra></extra>",
+            hovertemplate=f"cold start %{{x|{TIME_FORMAT}}}<br>init %{{y:.0f}} ms<extra></extra>",
         )
         title = f"Cold starts: {len(metrics.cold_starts)}"
-        charts.append(("Cold starts", _figure([cold], title, "init duration (ms)")))
+        charts.append(("Cold starts", _figure([cold], title, "init duration (ms)", period)))
     provisioned = [_line(s[k], bars=True) for k in ("provisioned_invocations", "spillover") if s[k].values]
     if s["provisioned_utilization"].values:
         utilisation = _line(s["provisioned_utilization"])
         utilisation.update(yaxis="y2")
         provisioned.append(utilisation)
     if provisioned:
-        figure = _figure(provisioned, "Provisioned: calls served or spilled over, utilisation", "calls per period")
+        title = "Provisioned: calls served or spilled over, utilisation"
+        figure = _figure(provisioned, title, "calls per period", period)
         figure.update_layout(
             yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.05], "tickformat": ".0%", "showgrid": False}
         )

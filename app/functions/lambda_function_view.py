@@ -1,5 +1,6 @@
-"""The Lambda page's function overview (with the endpoint it calls, which an operator may change) and its
-versions and aliases (publish, create or move an alias, weighted routing between two versions)."""
+"""The Lambda page's function overview (with the endpoint it calls, which an operator may change, and a warning
+when the function's role may not invoke it) and its versions and aliases (publish, create or move an alias,
+weighted routing between two versions)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from app.widgets.formatting import size, timestamp
 from services.core.access import Caller
 from services.core.errors import ServiceError
 from services.functions.lambda_functions import LATEST, Alias, FunctionInfo, LambdaFunctionService
+from services.security.endpoint_access import EndpointAccessService
+from services.security.least_privilege import POLICY_NAME
 
 Changed = Callable[[str], None]
 """Called with a sentence after a change succeeded: the page re-reads the cloud and shows it."""
@@ -71,6 +74,46 @@ def endpoint_form(service: LambdaFunctionService, caller: Caller, info: Function
                 st.error(exc.message)
             else:
                 changed(f"{updated.name} now calls endpoint {updated.endpoint_name}.")
+
+
+def endpoint_access_view(service: EndpointAccessService, caller: Caller, info: FunctionInfo, changed: Changed) -> None:
+    """A warning when the function's role may not invoke the endpoint the function calls (its ENDPOINT_NAME
+    changed after least privilege was applied, say), with the policy update that fixes it."""
+    try:
+        access = service.check(info)
+    except ServiceError as exc:  # IAM's simulator refused or unreachable: the rest of the view still works
+        st.caption(f"Could not check the role's access to the endpoint: {exc.message}")
+        return
+    if access is None or access.allowed:
+        return
+    refused = f"every call of {info.name} to endpoint {access.endpoint} will be refused (AccessDenied)"
+    if access.least_privilege is None or access.decision == "explicitDeny":  # no policy of ours to update
+        st.warning(
+            f"Role {access.role} may not invoke endpoint {access.endpoint} (IAM's simulator: {access.decision}): "
+            f"{refused}. Give the role sagemaker:InvokeEndpoint on `{access.endpoint_arn}` on the Security page.",
+            icon=":material/block:",
+        )
+        return
+    names = ", ".join(arn.rsplit("/", 1)[-1] for arn in access.least_privilege) or "no endpoint"
+    st.warning(
+        f"Role {access.role}'s {POLICY_NAME} policy lets it invoke only {names}: {refused}.",
+        icon=":material/block:",
+    )
+    if st.button(
+        f"Update {POLICY_NAME} to the endpoints the role's functions call",
+        key="lambda_endpoint_policy_update",
+        disabled=not caller.is_operator,
+        icon=":material/sync_lock:",
+    ):
+        try:
+            update = service.allow_called_endpoints(caller, info)
+        except ServiceError as exc:
+            st.error(exc.message)
+            return
+        allowed = ", ".join(arn.rsplit("/", 1)[-1] for arn in update.allowed)
+        removed = ", ".join(arn.rsplit("/", 1)[-1] for arn in update.removed)
+        no_longer = f"; no function of the role calls {removed} any more, so it left the policy" if removed else ""
+        changed(f"{POLICY_NAME} of {update.role} now allows invoking {allowed}{no_longer}.")
 
 
 def versions_view(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app.widgets.formatting import timestamp
 from services.security.isolation import Isolation, IsolationReport
 
 HOW_TO = (
@@ -22,12 +23,12 @@ def isolation_frame(items: tuple[Isolation, ...]) -> pd.DataFrame:
             {
                 "kind": item.kind,
                 "name": item.name,
-                "network isolation": "✅ isolated" if item.isolated else "⚠️ not isolated",
+                "network isolation": "✓ isolated" if item.isolated else "✗ not isolated",
                 "status": item.status or "",
                 "VPC": f"{len(item.subnets)} subnet(s), {len(item.security_groups)} security group(s)"
                 if item.subnets
                 else "",
-                "created": item.created,
+                "created": timestamp(item.created),
             }
             for item in items
         ],  # fmt: skip

@@ -10,14 +10,18 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from app.security.security_view import document_with_findings
+from app.security.security_view import document_with_findings, wrapped
 from services.core.errors import ServiceError
 from services.security.least_privilege import POLICY_NAME, Plan
 from services.security.least_privilege_proof import LeastPrivilegeProof, Proof, ProofStep
 from services.security.policy_audit import policy_findings
 
-_OUTCOME_ICON = {"passed": "✅ passed", "failed": "❌ failed", "skipped": "⏭ skipped"}
-_SOURCE_ICON = {"CloudTrail": "🧾", "recent resources": "📦", "dashboard layout": "🧭"}
+_OUTCOME_ICON = {"passed": "✓ passed", "failed": "✗ failed", "skipped": "– skipped"}  # table cells: plain glyphs
+_SOURCE_ICON = {
+    "CloudTrail": ":material/receipt_long:",
+    "recent resources": ":material/inventory_2:",
+    "dashboard layout": ":material/explore:",
+}
 
 
 def statements_frame(plan: Plan) -> pd.DataFrame:
@@ -36,11 +40,12 @@ def statements_frame(plan: Plan) -> pd.DataFrame:
                     for op, test in statement.get("Condition", {}).items()
                     for key, values in test.items()
                 ),
-                "evidence": " · ".join(f"{_SOURCE_ICON[source]} {source}: {why}" for source, why in planned.evidence),
+                "evidence": " · ".join(f"{source}: {why}" for source, why in planned.evidence),
                 "IAM definitions": " ".join(planned.problems) or "✓ actions, ARNs and keys exist",
             }
         )
-    return pd.DataFrame(rows, columns=["statement", "actions", "resources", "condition", "evidence", "IAM definitions"])
+    columns = ["statement", "evidence", "actions", "resources", "condition", "IAM definitions"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def plan_view(plan: Plan) -> None:
@@ -51,7 +56,8 @@ def plan_view(plan: Plan) -> None:
         f"{_SOURCE_ICON['recent resources']} its newest jobs, models, endpoints and functions, "
         f"{_SOURCE_ICON['dashboard layout']} where the Train, Data and Deploy pages put things."
     )
-    st.dataframe(statements_frame(plan), hide_index=True, width="stretch", key="lp_statements")
+    frame = statements_frame(plan)
+    st.dataframe(frame, hide_index=True, width="stretch", key="lp_statements", **wrapped(frame, {"evidence": 380}))
     if plan.refused:
         with st.expander(f"{len(plan.refused)} refused request(s) in the history, not granted"):
             st.dataframe(
@@ -66,8 +72,11 @@ def plan_view(plan: Plan) -> None:
         plan.document,
         policy_findings(plan.document, POLICY_NAME),
     )
-    st.markdown("**Against today's policies** (they all go; this one comes in)")
-    st.code(plan.diff, language="diff")
+    if plan.diff:
+        st.markdown("**Against the role's policies now** (they all go; this one comes in)")
+        st.code(plan.diff, language="diff")
+    else:
+        st.success(f"The role has this plan now: {POLICY_NAME} is its only policy.", icon=":material/verified:")
 
 
 def proof_frame(steps: list[ProofStep]) -> pd.DataFrame:
@@ -82,7 +91,7 @@ def proof_frame(steps: list[ProofStep]) -> pd.DataFrame:
             }
             for s in steps
         ],
-        columns=["step", "what ran", "outcome", "detail", "seconds"],
+        columns=["step", "outcome", "detail", "what ran", "seconds"],
     )
 
 
@@ -133,7 +142,9 @@ def proof_view(run: ProofRun) -> bool:
         label, state = "Not proven: a step did not do what the plan says", "error"
     with st.status(label, state=state, expanded=True):  # type: ignore[arg-type]
         if run.steps:
-            st.dataframe(proof_frame(run.steps), hide_index=True, width="stretch", key="lp_proof_steps")
+            frame = proof_frame(run.steps)
+            shown = wrapped(frame, {"detail": 360, "what ran": 260})
+            st.dataframe(frame, hide_index=True, width="stretch", key="lp_proof_steps", **shown)
         st.caption(
             "Every request is real and made as the role: SageMaker reads code and data and writes the model as the "
             "job's role, the endpoint reads its artifact as the model's role, the function calls as its own role. "

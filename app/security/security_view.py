@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -10,11 +12,34 @@ from services.security.policy_audit import Finding
 from services.security.roles import RoleDetail, Simulation
 
 _DECISIONS = {
-    "allowed": "✅ allowed",
-    "explicitDeny": "⛔ denied by an explicit Deny",
-    "implicitDeny": "⛔ denied: no policy allows it",
+    "allowed": ":material/check_circle: allowed",
+    "explicitDeny": ":material/block: denied by an explicit Deny",
+    "implicitDeny": ":material/block: denied: no policy allows it",
 }
-_SEVERITY_ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "⬜"}
+# Markdown only: Material icons draw where no emoji font is installed; table cells take plain words.
+_SEVERITY_ICON = {
+    "critical": ":red[:material/report:]",
+    "high": ":orange[:material/warning:]",
+    "medium": ":orange[:material/error:]",
+    "low": ":gray[:material/info:]",
+}
+_CHAR_PX, _PADDING_PX, _LINE_PX, _MOST_LINES = 7.5, 20, 21, 8  # a cell's text and rows, as the grid draws them
+
+
+def wrapped(frame: pd.DataFrame, widths: dict[str, int]) -> dict[str, Any]:
+    """`st.dataframe` arguments that show the long-text columns of `widths` whole: that wide (px), and rows
+    tall enough to wrap their longest text (Streamlit wraps cell text only in rows taller than 64 px)."""
+    lines = max(
+        (
+            -(-len(str(value)) * _CHAR_PX // (width - _PADDING_PX))
+            for column, width in widths.items()
+            for value in frame[column]
+        ),
+        default=1,
+    )
+    lines = int(min(_MOST_LINES, lines))
+    config = {column: st.column_config.TextColumn(width=width) for column, width in widths.items()}
+    return {"column_config": config, "row_height": max(72, lines * _LINE_PX + 12) if lines > 1 else None}
 
 
 def used_by(role: RoleDetail) -> str:
@@ -29,28 +54,28 @@ def findings_frame(findings: list[Finding]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "severity": f"{_SEVERITY_ICON[f.severity]} {f.severity}",
+                "severity": f.severity,
                 "finding": f.kind,
+                "why": f.message,
                 "code": f.code,
                 "by": f.source,
                 "policy": f.policy,
-                "why": f.message,
             }
             for f in findings
         ],  # fmt: skip
-        columns=["severity", "finding", "code", "by", "policy", "why"],
+        columns=["severity", "finding", "why", "code", "by", "policy"],
     )
 
 
 def document_with_findings(title: str, document: dict, findings: list[Finding]) -> None:
-    """A policy document with its findings beside it."""
+    """A policy document (folded) with its findings under it, the whole width: why each matters, read whole."""
     st.markdown(title)
-    left, right = st.columns([3, 2])
-    left.json(document, expanded=False)
+    st.json(document, expanded=False)
     if findings:
-        right.dataframe(findings_frame(findings).drop(columns=["policy"]), hide_index=True, width="stretch")
+        frame = findings_frame(findings).drop(columns=["policy"])
+        st.dataframe(frame, hide_index=True, width="stretch", **wrapped(frame, {"why": 420}))
     else:
-        right.caption("No findings (parliament and the dashboard's checks).")
+        st.caption("No findings (parliament and the dashboard's checks).")
 
 
 def role_details(role: RoleDetail, findings: list[Finding]) -> None:
@@ -73,7 +98,7 @@ def checks_frame(checks: list[Check]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "check": "✅" if c.ok else "❌",
+                "check": "✓ as expected" if c.ok else "✗ not as expected",
                 "action": c.action,
                 "resource": c.resource,
                 "expected": "allowed" if c.expect_allowed else "denied",

@@ -26,7 +26,7 @@ from services.core.errors import BOTO_ERRORS, ServiceError
 from services.security.activity import Access, ActivityService
 from services.security.generalise import Layout, PlannedStatement, plan_statements, uses_from_activity
 from services.security.role_uses import dashboard_uses, function_uses, model_uses, training_uses
-from services.security.roles import RoleDetail, RoleService, iam_error
+from services.security.roles import PolicyDocument, RoleDetail, RoleService, iam_error
 from services.serving.prediction import Via
 from services.training.job_spec import ROLE_NAME
 from services.training.sagemaker_training import TrainingService
@@ -80,6 +80,11 @@ class Plan:
             for action in planned.statement["Action"]
             for resource in _listed(planned.statement["Resource"])
         )
+
+    @property
+    def leaving(self) -> tuple[PolicyDocument, ...]:
+        """The role's policies that Apply removes: every one but the plan's own inline policy."""
+        return tuple(p for p in self.role.policies if p.arn is not None or p.name != POLICY_NAME)
 
     @property
     def diff(self) -> str:
@@ -235,8 +240,9 @@ class LeastPrivilegeService(AwsService):
 
     # applying and simulating ----------------------------------------------------------------
     def apply(self, caller: Caller, plan: Plan) -> float:
-        """The inline policy in first (no moment without permissions), then every other policy out; returns
-        when it was applied (epoch seconds), from which the proof measures."""
+        """The inline policy in first (no moment without permissions), then the plan's `leaving` policies out (the
+        page has the operator confirm them, read against the role as it is now); returns when it was applied
+        (epoch seconds), from which the proof measures."""
         require_operator(caller, "change a role's policies")
         problems = [p for planned in plan.statements for p in planned.problems]
         if problems:
@@ -244,10 +250,10 @@ class LeastPrivilegeService(AwsService):
         iam, name = self._client("iam"), plan.role.name
         try:
             iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(plan.document))
-            for policy in plan.role.policies:
+            for policy in plan.leaving:
                 if policy.arn is not None:
                     iam.detach_role_policy(RoleName=name, PolicyArn=policy.arn)
-                elif policy.name != POLICY_NAME:
+                else:
                     iam.delete_role_policy(RoleName=name, PolicyName=policy.name)
         except BOTO_ERRORS as exc:
             raise iam_error(exc, f"apply the least-privilege policy to '{name}'") from exc

@@ -79,6 +79,11 @@ def _pause(seconds: float) -> tuple[bool, str]:
     return True, f"waited {seconds:.1f} s"
 
 
+def _percent(score: float) -> str:
+    """`46%`, or `0.46%` for a small score that would otherwise read as 0."""
+    return f"{score:.0%}" if score >= 0.01 else f"{score:.2%}"
+
+
 def _denied(text: str) -> bool:
     return any(word in text for word in _DENIED)
 
@@ -160,10 +165,13 @@ class LeastPrivilegeProof(AwsService):
         name, outside_name = f"{PROOF_PREFIX}-{stamp}", f"{PROOF_PREFIX}-outside-{stamp}"
         output = self._output_path(plan)
         spec = self._spec(name, channel, output, plan.role.arn)
-        trained = f"training job {name}: 1 epoch, head only, {SHORTEST_INSTANCE}, data {channel}, code at a new key"
+        trained = (
+            f"training job {name}: 1 epoch, head only, {SHORTEST_INSTANCE}, network isolation, data {channel}, "
+            "code at a new key"
+        )
         steps.run("train", trained, lambda: self._train(spec, expect_refusal=False))
         endpoint = name
-        deployed = f"model and endpoint {endpoint} from {artifact_uri(spec)}"
+        deployed = f"model (network isolation) and endpoint {endpoint} from {artifact_uri(spec)}"
         steps.run("deploy", deployed, lambda: self._deploy(spec, endpoint, plan.role.arn), needs=("train",))
         classified = f"a photo through endpoint {endpoint}"
         steps.run("classify", classified, lambda: self._classify(photo, "endpoint", endpoint), needs=("deploy",))
@@ -181,7 +189,8 @@ class LeastPrivilegeProof(AwsService):
         return "s3://" + plan.layout.outputs[0].removesuffix("*")
 
     def _spec(self, name: str, channel: str, output: str, role_arn: str, *, batch_size: int = 32) -> TrainingSpec:
-        """The shortest job the Train page offers: one epoch, head only, the cheapest instance."""
+        """The shortest job the Train page offers: one epoch, head only, the cheapest instance; with network
+        isolation, as the Security page advises (its data arrives through SageMaker's own download)."""
         spec = TrainingSpec(name, channel, output, epochs=1, fine_tune="head", batch_size=1, role_arn=role_arn)
         train_size = self.training.check(spec).train_size
         return TrainingSpec(
@@ -194,6 +203,7 @@ class LeastPrivilegeProof(AwsService):
             instance_type=SHORTEST_INSTANCE,
             max_runtime_s=TRAINING_TIMEOUT_S,
             role_arn=role_arn,
+            network_isolation=True,
         )
 
     def _train(self, spec: TrainingSpec, *, expect_refusal: bool) -> tuple[bool, str]:
@@ -211,6 +221,13 @@ class LeastPrivilegeProof(AwsService):
         return job.status == "Completed", f"{job.status}" + (f": {reason}" if reason else f", {job.model_artifact}")
 
     def _deploy(self, spec: TrainingSpec, endpoint: str, role_arn: str) -> tuple[bool, str]:
+        """The model first, with network isolation (the endpoint reads its artifact as the role all the same),
+        then the endpoint, which serves the model of that name."""
+        request = self.deploy.model_request(artifact_uri(spec), endpoint, role_arn)
+        try:
+            self._client("sagemaker").create_model(**request, EnableNetworkIsolation=True)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"create model {endpoint}") from exc
         self.deploy.deploy_model(
             artifact_uri(spec),
             model_name=endpoint,
@@ -229,8 +246,11 @@ class LeastPrivilegeProof(AwsService):
         prediction = self.prediction.predict_image(photo, via=via, target=target)
         if not prediction.breeds:
             return False, "answered without a breed"
-        top = prediction.breeds[0]
-        return True, f"{top.label} ({top.score:.0%})"
+        top = f"{prediction.breeds[0].label} ({_percent(prediction.breeds[0].score)})"
+        if prediction.is_dog is False:
+            dog_score = f", dog score {_percent(prediction.dog_score)}" if prediction.dog_score is not None else ""
+            return True, f"answered: not a dog{dog_score}; top breed {top}"
+        return True, f"answered: {'a dog, ' if prediction.is_dog else ''}{top}"
 
     def _outside_job(self, name: str, channel: str, bucket: str, output: str, role_arn: str) -> tuple[bool, str]:
         """A job like the proven one whose channel is a few of the same photos in a bucket outside the plan."""
@@ -252,9 +272,13 @@ class LeastPrivilegeProof(AwsService):
 
     def _clean(self, endpoint: str, bucket: str) -> tuple[bool, str]:
         removed = []
-        with contextlib.suppress(ServiceError):
+        try:
             self.endpoints.delete(endpoint)
             removed.append(f"endpoint {endpoint}")
+        except ServiceError:  # no endpoint came: the model made for it may still be there
+            with contextlib.suppress(*BOTO_ERRORS):
+                self._client("sagemaker").delete_model(ModelName=endpoint)
+                removed.append(f"model {endpoint}")
         s3 = self._client("s3")
         try:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

@@ -20,8 +20,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,6 +45,17 @@ def _unknown_name_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(12))
 
 
+@dataclass(frozen=True)
+class UserRecord:
+    """One user as the file holds it: `sessions_after` (epoch seconds) refuses sign-in cookies issued before
+    the user last signed out (services/security/sessions.py)."""
+
+    name: str
+    role: Role
+    password_hash: str
+    sessions_after: float = 0.0
+
+
 def users_path() -> Path:
     """Where the users file lives: DASHBOARD_USERS_FILE, else `.dashboard/users.json` under the cwd."""
     return Path(os.environ.get("DASHBOARD_USERS_FILE") or DEFAULT_PATH)
@@ -60,7 +73,7 @@ class UserStore:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def _read(self) -> dict[str, dict[str, str]]:
+    def _read(self) -> dict[str, dict[str, Any]]:
         try:
             return json.loads(self.path.read_text())["users"]
         except FileNotFoundError:
@@ -68,7 +81,7 @@ class UserStore:
         except (ValueError, KeyError, TypeError) as exc:
             raise ServiceError(f"The users file {self.path} is not one this dashboard wrote.") from exc
 
-    def _write(self, users: dict[str, dict[str, str]]) -> None:
+    def _write(self, users: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -88,6 +101,21 @@ class UserStore:
         users[name] = {"role": role, "hash": _hasher.hash(password)}
         self._write(users)
         return password
+
+    def user(self, name: str) -> UserRecord | None:
+        """The user `name` as the file holds it now, or None."""
+        user = self._read().get(name)
+        if user is None:
+            return None
+        return UserRecord(name, user["role"], user["hash"], float(user.get("sessions_after", 0.0)))
+
+    def end_sessions(self, name: str, at: float) -> None:
+        """Refuse every sign-in cookie of `name` issued before `at` (signing out ends them all)."""
+        with self._lock:
+            users = self._read()
+            if name in users:
+                users[name]["sessions_after"] = at
+                self._write(users)
 
     def sign_in(self, name: str, password: str) -> Caller:
         """The caller for a right name and password; ServiceError (the same for a wrong name) otherwise."""

@@ -114,6 +114,7 @@ class TrainingSpec:
     role_arn: str | None = None
     metric_definitions: tuple[tuple[str, str], ...] = DEFAULT_METRIC_DEFINITIONS
     volume_size_gb: int = VOLUME_SIZE_GB
+    network_isolation: bool = False  # EnableNetworkIsolation: SageMaker still downloads and uploads the data
 
     def hyperparameters(self) -> dict[str, Any]:
         """The script's own arguments (`--learning_rate 0.001 …`), before JSON encoding."""
@@ -267,4 +268,5 @@ def build_request(spec: TrainingSpec, *, region: str, role_arn: str) -> dict[str
         # The script records into SageMaker's default TensorBoard directory; SageMaker (and localcloud) sync
         # it here while the job runs, where the job page's Debugger and Profiler tabs read it.
         "TensorBoardOutputConfig": {"S3OutputPath": recording_uri(spec), "LocalPath": TENSORBOARD_LOCAL_PATH},
+        **({"EnableNetworkIsolation": True} if spec.network_isolation else {}),
     }

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -90,7 +91,10 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
     page.get_by_role("button", name="Generate least-privilege policy").click()
     expect(page.get_by_text(f"Proposed inline policy for {ROLE}")).to_be_visible()
     page.get_by_role("button", name=f"Apply to {ROLE}").click()
+    expect(page.get_by_text("removes 2 policies")).to_be_visible()
+    page.get_by_role("button", name="Remove 2 policies and apply").click()
     expect(page.get_by_text(f"Applied least-privilege to {ROLE}")).to_be_visible()
+    expect(page.get_by_text("The role has this plan now")).to_be_visible()
 
     page.get_by_role("button", name="Verify by simulation").click()
     expect(page.get_by_text(re.compile(r"(\d+) of \1 simulated requests decided as expected"))).to_be_visible()
@@ -118,3 +122,49 @@ def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, loc
         expect(page.get_by_text("is for operators")).to_be_visible()
         expect(page.get_by_text("Viewing as a guest")).to_be_visible()
         assert "Launch" not in page.inner_text("section.main, [data-testid='stMain']")
+
+
+def test_tab_onto_the_password_eye_then_clicking_sign_in_signs_in(page, signed_dashboard):
+    """Tab from the password moves focus to its "Show password" eye, not out of the field: the password must
+    still be the one sent."""
+    url, password = signed_dashboard
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").click()
+    page.keyboard.type("admin")
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    expect(page.get_by_text("Wrong name or password")).to_have_count(0)
+
+
+def test_a_reload_a_typed_url_and_a_new_tab_keep_the_operator_signed_in_until_signing_out(page, signed_dashboard):
+    url, password = signed_dashboard
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("textbox", name="Password").press("Enter")
+    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    page.wait_for_function("document.cookie.includes('dashboard_session=')")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "dashboard_session")
+    assert password not in cookie["value"] and cookie["sameSite"] == "Strict"
+    assert time.time() + 11 * 3600 < cookie["expires"] < time.time() + 13 * 3600  # it expires, in a working day
+
+    page.reload()
+    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    page.goto(f"{url}/security")  # typed
+    expect(page.get_by_role("heading", name="Security")).to_be_visible()
+    expect(page.get_by_text("is for operators")).to_have_count(0)
+    other = page.context.new_page()
+    other.goto(url)
+    expect(other.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    other.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("Viewing as a guest")).to_be_visible()
+    page.wait_for_function("!document.cookie.includes('dashboard_session=')")
+    page.context.add_cookies([cookie])  # a copy kept from before signing out
+    page.reload()
+    expect(page.get_by_text("Viewing as a guest")).to_be_visible()
+    expect(page.get_by_text("Signed in as admin")).to_have_count(0)

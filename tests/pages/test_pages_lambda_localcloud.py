@@ -13,6 +13,10 @@ import time
 
 import pytest
 
+from classifier.packaging import build_lambda_zip
+from services.core.access import Caller
+from services.core.clients import CloudSettings
+from services.security.least_privilege import LeastPrivilegeService
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 from tests.localcloud.conftest import function_zip, lambda_role
 from tests.pages.conftest import dashboard
@@ -187,3 +191,39 @@ def test_with_the_cloud_down_the_page_says_so(dead_cloud: str) -> None:
     at.switch_page("pages/lambda.py").run()
     assert not at.exception
     assert "unreachable" in at.error[0].value
+
+
+def test_an_endpoint_changed_after_least_privilege_is_warned_and_the_policy_follows(aws_env, tmp_path) -> None:
+    """The role's least-privilege policy names the endpoint the function called then; pointed elsewhere, the
+    page says the calls will be refused and offers the policy update."""
+    iam, lambda_ = aws_env.client("iam"), aws_env.client("lambda")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    arn = iam.create_role(
+        RoleName="lambda-page-lp", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]})
+    )["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="lambda-page-lp", PolicyArn="arn:aws:iam::aws:policy/AmazonSageMakerFullAccess")
+    lambda_.create_function(
+        FunctionName="lambda-page-lp-predict",
+        Runtime="python3.11",
+        Role=arn,
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": build_lambda_zip(tmp_path / "function.zip").read_bytes()},
+        Environment={"Variables": {"ENDPOINT_NAME": "lambda-page-elsewhere"}},
+    )
+    least = LeastPrivilegeService(CloudSettings.from_env())
+    least.apply(Caller("ana", "operator"), least.for_function("lambda-page-lp-predict"))
+    at = dashboard().run()
+    at.switch_page("pages/lambda.py").run()
+    at.selectbox(key="lambda_function").set_value("lambda-page-lp-predict").run()
+    assert not at.warning  # it calls the endpoint the policy names
+
+    at.text_input(key="lambda_endpoint_value").set_value(DEFAULT_ENDPOINT)
+    at.button(key="lambda_endpoint_change").click().run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert "lets it invoke only lambda-page-elsewhere" in warning and "will be refused (AccessDenied)" in warning
+    at.button(key="lambda_endpoint_policy_update").click().run()
+    assert not at.exception
+    note = at.success[0].value
+    assert f"now allows invoking {DEFAULT_ENDPOINT}" in note and "calls lambda-page-elsewhere any more" in note
+    assert not at.warning

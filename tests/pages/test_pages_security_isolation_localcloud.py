@@ -1,5 +1,7 @@
 """The Security page's network-isolation view under AppTest, against the session's localcloud."""
 
+import re
+
 import pytest
 
 from localcloud.core.bootstrap import MODEL_NAME
@@ -35,5 +37,6 @@ def test_the_view_lists_what_runs_with_the_network_first(isolation_view) -> None
     exposed, everything = (df.value for df in at.dataframe)
     assert MODEL_NAME in set(exposed["name"]) and ISOLATED not in set(exposed["name"])
     ours = everything[everything["name"] == ISOLATED].iloc[0]
-    assert (ours["network isolation"], ours["VPC"]) == ("✅ isolated", "1 subnet(s), 1 security group(s)")
+    assert (ours["network isolation"], ours["VPC"]) == ("✓ isolated", "1 subnet(s), 1 security group(s)")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", ours["created"])  # the dashboard's one time form
     assert any("EnableNetworkIsolation=True" in w.value for w in at.warning)  # how to isolate, beside the list

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.security.least_privilege import LeastPrivilegeService
-from services.security.least_privilege_proof import LeastPrivilegeProof
+from services.security.least_privilege_proof import LeastPrivilegeProof, ProofStep
 from services.training.job_spec import TrainingSpec
 from services.training.sagemaker_training import TrainingService
 from tests.channels import complete_breeds, upload_breeds
@@ -59,7 +60,9 @@ def settings(aws_env) -> CloudSettings:
     return CloudSettings.from_env()
 
 
-def test_a_plan_generated_from_its_job_is_applied_and_proven_by_real_work(settings, trained_role, dog_photo):
+def test_a_plan_generated_from_its_job_is_applied_and_proven_by_real_work(
+    settings, trained_role, dog_photo, localcloud
+):
     service = LeastPrivilegeService(settings)
     plan = service.for_sagemaker_role(trained_role)
     statements = {p.sid: p.statement for p in plan.statements}
@@ -69,14 +72,26 @@ def test_a_plan_generated_from_its_job_is_applied_and_proven_by_real_work(settin
     assert all("recent resources" in p.sources for p in plan.statements)  # not the default role: no layout
 
     applied_at = service.apply(OPERATOR, plan)
+    sagemaker = localcloud.client("sagemaker")
+    isolated: dict[str, bool] = {}
+
+    def look(step: ProofStep) -> None:  # what the proof made runs without the network, as the page advises
+        if step.step == "deploy" and step.outcome == "passed":
+            model = sagemaker.describe_model(ModelName=step.ran.split("endpoint ")[1].split()[0])
+            isolated["model"] = model.get("EnableNetworkIsolation", False)
+
     proof = LeastPrivilegeProof(settings, poll_s=0.5).prove(
-        plan, dog_photo.read_bytes(), applied_at=applied_at, data_uri=CHANNEL
+        plan, dog_photo.read_bytes(), applied_at=applied_at, data_uri=CHANNEL, progress=look
     )
     steps = {s.step: s for s in proof.steps}
     assert [s.step for s in proof.steps] == ["wait for IAM", "train", "deploy", "classify", "refuse", "clean up"]
     assert proof.proven, [(s.step, s.detail) for s in proof.steps]
     assert steps["train"].detail.startswith("Completed")
     assert steps["deploy"].detail == "InService"
+    assert re.fullmatch(r"answered: a dog, .+ \(\d+(\.\d+)?%\)", steps["classify"].detail), steps["classify"].detail
+    job = steps["train"].ran.split()[2].rstrip(":")
+    assert sagemaker.describe_training_job(TrainingJobName=job)["EnableNetworkIsolation"] is True
+    assert isolated == {"model": True}
     assert "AccessDenied" in steps["refuse"].detail and "lp-proof-outside" in steps["refuse"].detail
     assert proof.seconds_from_apply is not None and proof.seconds_from_apply > steps["train"].seconds
 

@@ -7,6 +7,7 @@ and roles stay as bootstrap made them for the rest of the suite.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -97,7 +98,7 @@ def test_least_privilege_for_a_function_applied_simulated_and_proven(settings, o
     proof = LeastPrivilegeProof(settings).prove(plan, dog_photo.read_bytes(), applied_at=applied_at)
     steps = {s.step: s for s in proof.steps}
     assert proof.proven, proof.steps
-    assert steps["classify"].detail.lower().startswith("keeshond")
+    assert steps["classify"].detail.lower().startswith("answered: a dog, keeshond (")
     assert "AccessDenied" in steps["refuse"].detail and "sagemaker:InvokeEndpoint" in steps["refuse"].detail
     assert proof.seconds_from_apply is not None and proof.seconds_from_apply > 0
     functions = localcloud.client("lambda").list_functions()["Functions"]
@@ -201,3 +202,11 @@ def test_assume_role_denied_by_the_trust_policy_is_explained(settings, localclou
     with pytest.raises(ServiceError) as refused:
         RoleService(viewer).roles()
     assert "access denied" in refused.value.message and "sts:AssumeRole" in refused.value.message
+
+
+def test_the_proof_says_not_a_dog_and_shows_a_small_score_as_it_is(settings, cup_png):
+    plan = LeastPrivilegeService(settings).for_function(DEFAULT_FUNCTION)
+    proof = LeastPrivilegeProof(settings, poll_s=0.5).prove(plan, cup_png)
+    classified = next(s.detail for s in proof.steps if s.step == "classify")
+    assert re.fullmatch(r"answered: not a dog, dog score \d+(\.\d+)?%; top breed .+ \(\d+(\.\d\d)?%\)", classified)
+    assert "(0%)" not in classified and "(0.00%)" not in classified
