@@ -28,6 +28,13 @@ def timing_note(timing: CloudTiming) -> None:
             f"localcloud's metric period is {timing.period_s:g} s (started with `--metric-period-seconds`): "
             f"each of AWS's one-minute periods, alarm datapoints and cooldown minutes lasts {timing.period_s:g} s here."
         )
+    if timing.oversubscribed and timing.cores is not None:
+        held, machine = timing.cores
+        st.warning(
+            f"Oversubscribed: the endpoint instances want {held} cores and this machine has {machine}, so they "
+            "share cores and another instance adds less than one would on AWS, where each brings its own vCPUs. "
+            "localcloud gives an instance its type's vCPUs / `--vcpus-per-core` cores."
+        )
 
 
 def _count(value: int | None) -> str:

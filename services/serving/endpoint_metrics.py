@@ -44,6 +44,14 @@ class CloudTiming:
     shortened: bool
     instance_limit: int | None
     """The most endpoint instances the cloud allows together, where it says (localcloud's machine limit)."""
+    cores: tuple[int, int] | None = None
+    """(cores the endpoint instances hold, cores the machine has), where the cloud says (localcloud pins each
+    instance to its type's share of the machine); None on AWS, where each instance is a machine of its own."""
+
+    @property
+    def oversubscribed(self) -> bool:
+        """The instances want more cores than the machine has: they share, so another adds less capacity."""
+        return self.cores is not None and self.cores[0] > self.cores[1]
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,9 @@ def cloud_timing(settings: CloudSettings) -> CloudTiming:
         return CloudTiming(AWS_PERIOD_S, False, None)
     period = float(health.get("metric_period_seconds") or AWS_PERIOD_S)
     limit = health.get("endpoint_instance_limit")
-    return CloudTiming(period, period != AWS_PERIOD_S, int(limit) if limit is not None else None)
+    share = health.get("endpoint_cores") or {}
+    cores = (int(share["instance_cores"]), int(share["machine_cores"])) if "machine_cores" in share else None
+    return CloudTiming(period, period != AWS_PERIOD_S, int(limit) if limit is not None else None, cores)
 
 
 def query_period(period_s: float) -> int:
