@@ -175,7 +175,7 @@ def synthetic_recording(steps: int = 5000, layers: int = 4, epochs: int = 50) ->
 
 def bench_paint(repeats: int) -> dict[str, Any]:
     """The Debugger tab's work for 5,000 steps: rules, figures, and the figures' JSON (what goes to the browser)."""
-    from app.training.debugger_view import accuracy_chart, loss_chart, scalar_chart, weight_chart
+    from app.training.debugger_view import debugger_charts, loss_chart
     from classifier.rules.debugger_rules import DEBUG_RULES, evaluate_rule
 
     recording = synthetic_recording()
@@ -183,14 +183,7 @@ def bench_paint(repeats: int) -> dict[str, Any]:
     for _ in range(repeats):
         start = time.perf_counter()
         results = [evaluate_rule(name, recording) for name in DEBUG_RULES]
-        figures = [
-            loss_chart(recording, results),
-            accuracy_chart(recording),
-            scalar_chart(recording, "LearningRate/", "lr"),
-            scalar_chart(recording, "GradientNorm/", "g", log=True),
-            scalar_chart(recording, "UpdateRatio/", "u", log=True),
-            weight_chart(recording),
-        ]
+        figures = [loss_chart(recording, results), *(chart.figure for chart in debugger_charts(recording))]
         payload = sum(len(f.to_json()) for f in figures if f is not None)
         times.append(time.perf_counter() - start)
     return {"steps": 5000, "median_s": round(statistics.median(times), 3), "json_kb": round(payload / 1024)}

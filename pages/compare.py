@@ -20,7 +20,7 @@ operators_only("Compare jobs")
 service = TrainingService(settings=current_settings())
 
 st.title("Compare training jobs")
-st.page_link("pages/train.py", label="All training jobs", icon="⬅️")
+st.page_link("pages/train.py", label="All training jobs", icon=":material/arrow_back:")
 names = [name.strip() for name in (st.query_params.get("jobs") or "").split(",") if name.strip()]
 if len(names) < 2:
     st.info("Select two or more jobs in the list on the Train page and press Compare.")
@@ -48,6 +48,7 @@ recordings, unrecorded = DebuggingService(settings=current_settings()).recording
 )
 step_chart = step_loss_chart(recordings)
 if step_chart is not None:
+    st.markdown("**Loss per step (recorded)**")
     st.plotly_chart(step_chart, key="compare_step_loss")
 for note in unrecorded:
     st.caption(note)

@@ -23,7 +23,7 @@ settings = current_settings()
 service = TuningService(settings=settings)
 
 st.title("Tuning job")
-st.page_link("pages/tune.py", label="All tuning jobs", icon="⬅️")
+st.page_link("pages/tune.py", label="All tuning jobs", icon=":material/arrow_back:")
 name = (st.query_params.get("tuning_job") or "").strip()
 if not name:
     typed = st.text_input("Tuning job name", key="tuning_job_pick").strip()
@@ -87,7 +87,7 @@ def status_part() -> bool:
     if not trials:
         st.caption("No trial has started yet.")
         return not job.ended
-    best_trial(job)
+    best_trial(job, _classes(job))
     warnings(findings(job, trials, classes=_classes(job)))
     st.markdown("#### Trials")
     chosen = trials_table(job, trials, KEY)
@@ -139,7 +139,7 @@ clone_col.page_link(
     "pages/tune.py",
     label="Clone into the launch form",
     query_params={"tab": "launch", "clone": name},
-    icon="📋",
+    icon=":material/content_copy:",
 )
 
 # -- deploy the best trial ----------------------------------------------------------------------------------------

@@ -5,18 +5,13 @@ still once it has ended."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from app.training.debugger_view import (
-    accuracy_chart,
-    histogram_chart,
-    loss_chart,
-    rules_table,
-    scalar_chart,
-    weight_chart,
-)
+from app.training.debugger_view import Chart, debugger_charts, loss_chart, rules_table
 from app.training.profiler_view import (
     html_report,
     phase_chart,
@@ -28,6 +23,7 @@ from app.training.profiler_view import (
 )
 from app.widgets.formatting import timestamp as when
 from app.widgets.jobs import live
+from classifier.rules.debugger_rules import RuleResult
 from services.core.errors import ServiceError
 from services.training.debugging import (
     DebuggingService,
@@ -77,28 +73,14 @@ def debugger_tab(service: DebuggingService, name: str, key: str, load: Loader | 
         if data.empty:
             return data.running
         results = evaluate_rules(data, st.session_state.get(_overrides_key(key), {}))
-        fired = [r for r in results if r.status == "IssuesFound"]
-        st.markdown(
-            f"**Rules:** {len(fired)} of {len(results)} found issues" + (" (job still running)" if data.running else "")
-        )
-        st.dataframe(rules_table(results), hide_index=True, width="stretch")
+        st.markdown(_rules_headline(results, data.running))
+        st.table(rules_table(results), hide_index=True, border="horizontal")  # wraps its prose: nothing cut off
         rec = data.recording
-        st.plotly_chart(loss_chart(rec, results), key=f"{key}_loss")
-        charts = [
-            accuracy_chart(rec),
-            scalar_chart(rec, "LearningRate/", "Learning rate"),
-            scalar_chart(rec, "GradientNorm/", "Gradient norm per layer", log=True),
-            scalar_chart(rec, "UpdateRatio/", "Update-to-weight ratio per layer", log=True),
-            weight_chart(rec),
-            histogram_chart(rec),
-        ]
-        drawn = [chart for chart in charts if chart is not None]
-        for i in range(0, len(drawn), 2):
-            for j, (column, chart) in enumerate(zip(st.columns(2), drawn[i : i + 2], strict=False)):
-                column.plotly_chart(chart, key=f"{key}_chart_{i + j}")
+        _draw(st.container(), loss_chart(rec, results), key)
+        _two_a_row(debugger_charts(rec), key)
         if data.statuses:
             st.markdown("Statuses on the job (DescribeTrainingJob):")
-            st.dataframe(
+            st.table(
                 pd.DataFrame(
                     [
                         {
@@ -112,12 +94,39 @@ def debugger_tab(service: DebuggingService, name: str, key: str, load: Loader | 
                     ]
                 ),
                 hide_index=True,
-                width="stretch",
+                border="horizontal",
             )
         return data.running
 
     _rule_form(key)  # first, so the charts below already use what the operator just submitted
     live(f"{key}_debugger", part, every="5s")
+
+
+def _rules_headline(results: list[RuleResult], running: bool) -> str:
+    """How many rules found issues, and while the job runs, how many still wait for data to judge."""
+    fired = sum(r.status == "IssuesFound" for r in results)
+    waiting = sum(r.status == "InProgress" and r.details.startswith("Waiting for data") for r in results)
+    line = f"**Rules:** {fired} of {len(results)} found issues"
+    if running:
+        line += f"; {waiting} waiting for data the job has not recorded yet" if waiting else " (job still running)"
+    return line
+
+
+def _draw(where: DeltaGenerator, chart: Chart, key: str) -> None:
+    """A chart under its title with its note under it (keyed ``<key>_chart_<title>``); a chart with nothing to
+    draw leaves only its note."""
+    if chart.figure is not None:
+        where.markdown(f"**{chart.title}**")
+        where.plotly_chart(chart.figure, key=f"{key}_chart_{chart.title}")
+    if chart.note:
+        where.caption(chart.note)
+
+
+def _two_a_row(charts: list[Chart], key: str) -> None:
+    """Charts two to a row."""
+    for i in range(0, len(charts), 2):
+        for column, chart in zip(st.columns(2), charts[i : i + 2], strict=False):
+            _draw(column, chart, key)
 
 
 def _rule_form(key: str) -> None:
@@ -166,21 +175,15 @@ def profiler_tab(service: DebuggingService, name: str, key: str, load: Loader | 
         results, usage = profiler_report(data)
         st.markdown("**ProfilerReport** (rules sorted by times triggered)")
         st.dataframe(profiler_table(results), hide_index=True, width="stretch")
-        table = phase_table(rec)
-        chart = phase_chart(table)
-        left, right = st.columns(2)
-        if chart is not None:
-            left.plotly_chart(chart, key=f"{key}_phases")
+        phases = phase_chart(phase_table(rec))
         histogram, outliers = step_histogram(rec)
         if histogram is not None:
-            right.plotly_chart(histogram, key=f"{key}_steps")
-            right.caption(f"{outliers} step(s) beyond mean + 3 standard deviations.")
-        figures = system_charts(rec)
-        if not figures:
+            histogram = replace(histogram, note=f"{outliers} step(s) beyond mean + 3 standard deviations.")
+        _two_a_row([chart for chart in (phases, histogram) if chart is not None], key)
+        charts = system_charts(rec)
+        if not charts:
             st.info("No system samples were recorded.")
-        for i in range(0, len(figures), 2):
-            for j, (column, figure) in enumerate(zip(st.columns(2), figures[i : i + 2], strict=False)):
-                column.plotly_chart(figure, key=f"{key}_system_{i + j}")
+        _two_a_row(charts, key)
         st.markdown("System usage (OverallSystemUsage)")
         st.dataframe(usage_table(usage), hide_index=True, width="stretch")
         st.session_state[f"{key}_prof_results"] = (results, usage)

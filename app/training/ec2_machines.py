@@ -95,11 +95,13 @@ def _recording_tabs(settings: CloudSettings, machine: Ec2Job, chosen: str) -> No
     def load() -> JobRecording:
         return debugging.recording_at(name, machine.recording, running=machine.state in ALIVE)
 
-    debug_tab, profile_tab = st.tabs(["Debugger", "Profiler"])
-    with debug_tab:
-        debugger_tab(debugging, name, f"ec2_{chosen}", load)
-    with profile_tab:
-        profiler_tab(debugging, name, f"ec2_{chosen}", load)
+    debug_tab, profile_tab = st.tabs(["Debugger", "Profiler"], key=f"ec2_{chosen}_tab", on_change="rerun")
+    if debug_tab.open:  # only the open tab is built, as on a job's page
+        with debug_tab:
+            debugger_tab(debugging, name, f"ec2_{chosen}", load)
+    if profile_tab.open:
+        with profile_tab:
+            profiler_tab(debugging, name, f"ec2_{chosen}", load)
 
 
 def _terminate(ec2: Ec2TrainingService, chosen: str) -> None:

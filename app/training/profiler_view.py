@@ -1,17 +1,19 @@
 """The Profiler tab's charts and tables, and the self-contained HTML report: system use per host (CPU per
 core, memory, disk, network, GPU where recorded), step durations with outliers, where the time went, and
-ProfilerReport's rules."""
+ProfilerReport's rules. Charts are SVG with the legend under the plot (app/widgets/charts.py says why)."""
 
 from __future__ import annotations
 
 import html
+import math
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.training.debugger_view import COLOURS, HEIGHT_PX, thin
+from app.training.debugger_view import COLOURS, PLOT_PX, Chart, thin
+from app.widgets.charts import line_mode, place_legend, points_per_line
 from classifier.recording.reader import Recording
 from classifier.rules.profiler_rules import ProfilerRuleResult, UsageRow, outlier_threshold
 
@@ -23,21 +25,17 @@ SYSTEM_VIEWS = {
     "GPU (%)": ("gpu", ("GPUUtilization", "GPUMemoryUtilization")),
 }
 PHASES = ("initialisation", "data_loading", "forward_backward", "evaluation", "saving")
+STEP_BINS = 60
 
 
-def _figure(title: str, x_title: str) -> go.Figure:
+def _figure(x_title: str, y_title: str) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(
-        height=HEIGHT_PX,
-        margin={"t": 30, "b": 10},
-        title={"text": title, "font": {"size": 14}},
-        legend={"orientation": "h", "y": -0.3},
-    )
     figure.update_xaxes(title_text=x_title)
+    figure.update_yaxes(title_text=y_title)
     return figure
 
 
-def system_charts(recording: Recording) -> list[go.Figure]:
+def system_charts(recording: Recording) -> list[Chart]:
     """One chart per kind of resource that was recorded, every host's lines on it (seconds since the start)."""
     if not recording.system:
         return []
@@ -47,34 +45,57 @@ def system_charts(recording: Recording) -> list[go.Figure]:
         keys = sorted(k for k in recording.system if k[1] == kind and k[3] in dimensions)
         if not keys:
             continue
-        figure = _figure(title, "seconds since the first sample")
+        figure = _figure("seconds since the first sample", title.split(" (")[-1].rstrip(")"))
+        budget = points_per_line(len(keys))
         for i, key in enumerate(keys):
             node, _, name, dimension = key
-            steps, values = thin(recording.system[key])
+            steps, values = thin(recording.system[key], budget)
             label = f"{node} {name}" if kind in ("cpu", "gpu") else f"{node} {dimension}"
             if kind == "gpu":
                 label += f" {dimension}"
             figure.add_trace(
-                go.Scattergl(
-                    x=steps - start, y=values, name=label, mode="lines", line={"color": COLOURS[i % len(COLOURS)]}
+                go.Scatter(
+                    x=steps - start,
+                    y=values,
+                    name=label,
+                    mode=line_mode(len(values)),
+                    line={"color": COLOURS[i % len(COLOURS)]},
                 )
             )
-        figures.append(figure)
+        place_legend(figure, PLOT_PX)
+        figures.append(Chart(title, figure))
     return figures
 
 
-def step_histogram(recording: Recording, stddev: float = 3.0) -> tuple[go.Figure | None, int]:
-    """Step durations as a histogram with StepOutlier's threshold marked, and how many steps exceed it."""
+def step_histogram(recording: Recording, stddev: float = 3.0) -> tuple[Chart | None, int]:
+    """Step durations as a histogram with StepOutlier's threshold marked, and how many steps exceed it. The count
+    axis is logarithmic, so a few slow steps show beside thousands of ordinary ones; it starts below 1, so a
+    bucket of one step still has a visible bar."""
     series = recording.series("Timing/step_s")
     if series is None or len(series.values) < 2:
         return None, 0
     durations = series.values[np.isfinite(series.values)] * 1000
     threshold = outlier_threshold(durations, stddev)
-    figure = _figure("Step durations", "milliseconds")
-    figure.add_trace(go.Histogram(x=durations, nbinsx=60, name="steps", marker={"color": COLOURS[0]}))
+    counts, edges = np.histogram(durations, bins=STEP_BINS)
+    figure = _figure("milliseconds", "steps")
+    figure.add_trace(
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=np.where(counts > 0, counts, np.nan),  # an empty bucket draws nothing (log 0 is undefined)
+            width=float(edges[1] - edges[0]),
+            customdata=np.stack([edges[:-1], edges[1:]], axis=-1),
+            name="steps",
+            marker={"color": COLOURS[0]},
+            hovertemplate="%{customdata[0]:.1f}–%{customdata[1]:.1f} ms: %{y} step(s)<extra></extra>",
+        )
+    )
     figure.add_vline(x=threshold, line={"color": "crimson", "dash": "dot"}, annotation_text=f"mean + {stddev:g} sd")
-    figure.update_yaxes(type="log", title_text="steps")
-    return figure, int((durations > threshold).sum())
+    top = max(2, int(counts.max())) * 2
+    ticks = [m * 10**e for e in range(int(math.log10(top)) + 1) for m in (1, 2, 5) if m * 10**e <= top]
+    figure.update_yaxes(type="log", range=[math.log10(0.5), math.log10(top)], tickvals=ticks)  # counts: 1, 2, 5, 10…
+    figure.update_layout(bargap=0.05)
+    place_legend(figure, PLOT_PX)
+    return Chart("Step durations", figure), int((durations > threshold).sum())
 
 
 def phase_table(recording: Recording) -> pd.DataFrame:
@@ -92,17 +113,18 @@ def phase_table(recording: Recording) -> pd.DataFrame:
     return frame.sort_values(["host", "phase"], key=lambda c: c.map(order) if c.name == "phase" else c)
 
 
-def phase_chart(table: pd.DataFrame) -> go.Figure | None:
+def phase_chart(table: pd.DataFrame) -> Chart | None:
     if table.empty:
         return None
-    figure = _figure("Where the time went", "seconds")
+    figure = _figure("seconds", "host")
     for i, phase in enumerate(p for p in PHASES if p in set(table["phase"])):
         part = table[table["phase"] == phase]
         figure.add_trace(
             go.Bar(y=part["host"], x=part["seconds"], name=phase, orientation="h", marker={"color": COLOURS[i]})
         )
     figure.update_layout(barmode="stack")
-    return figure
+    place_legend(figure, PLOT_PX)
+    return Chart("Where the time went", figure)
 
 
 def profiler_table(results: list[ProfilerRuleResult]) -> pd.DataFrame:
@@ -121,13 +143,41 @@ def profiler_table(results: list[ProfilerRuleResult]) -> pd.DataFrame:
     )
 
 
+def readable(value: float) -> float:
+    """A measurement without false precision, kept a number so the table still sorts: whole from 100 up
+    (146242 bytes/s), one decimal from 1 (15.2 %), two significant digits below (0.044, not a false 0.0)."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    if abs(value) >= 100:
+        return float(round(value))
+    return round(value, 1) if abs(value) >= 1 else float(f"{value:.2g}")
+
+
 def usage_table(rows: list[UsageRow]) -> pd.DataFrame:
+    """OverallSystemUsage per host and metric: p50, p95, p99 and max, rounded to what a reader can use."""
     return pd.DataFrame(
         [
-            {"host": r.node, "metric": r.metric, "unit": r.unit, "p50": r.p50, "p95": r.p95, "p99": r.p99, "max": r.max}
+            {
+                "host": r.node,
+                "metric": r.metric,
+                "unit": r.unit,
+                **{name: readable(getattr(r, name)) for name in ("p50", "p95", "p99", "max")},
+            }
             for r in rows
         ]
     )
+
+
+def _report_number(value: float) -> str:
+    """The usage table's numbers in the report as in the tab: 146,242, 15.2 and 0.044."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{readable(value):g}"
+
+
+def _inline(figure: go.Figure | None, *, first: bool) -> str:
+    """A chart as an HTML fragment under its heading; the first carries plotly itself, so the file holds it once."""
+    if figure is None:
+        return ""
+    return figure.to_html(full_html=False, include_plotlyjs="inline" if first else False)
 
 
 def html_report(job_name: str, recording: Recording, results: list[ProfilerRuleResult], usage: list[UsageRow]) -> str:
@@ -140,14 +190,16 @@ def html_report(job_name: str, recording: Recording, results: list[ProfilerRuleR
         "<h2>Where the time went</h2>",
         phase_table(recording).to_html(index=False, escape=True),
         "<h2>System usage per host</h2>",
-        usage_table(usage).to_html(index=False, escape=True, float_format="{:.1f}".format),
+        usage_table(usage).to_html(index=False, escape=True, float_format=_report_number),
     ]
     histogram, outliers = step_histogram(recording)
-    figures = [f for f in (*system_charts(recording), histogram) if f is not None]
+    charts = system_charts(recording)
+    if charts:
+        sections.append("<h2>System use over time</h2>")
+    for i, chart in enumerate([*charts, *([histogram] if histogram else [])]):
+        sections += [f"<h3>{html.escape(chart.title)}</h3>", _inline(chart.figure, first=i == 0)]
     if histogram is not None:
         sections.append(f"<p>{outliers} step(s) beyond mean + 3 standard deviations.</p>")
-    for i, figure in enumerate(figures):
-        sections.append(figure.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
     style = (
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px}"
     )

@@ -1,11 +1,13 @@
 """Tuning views: Optuna's plotly figures (optimization history with the best so far, parallel coordinates,
 hyperparameter importances, slice, contour) fed by an in-memory study built from the trials, plus each
-trial's objective per epoch and a timeline of trials that shows how many ran at once."""
+trial's objective per epoch and a timeline of trials that shows how many ran at once. Trials are counted as
+their names count them (from 001), on whole-number ticks."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,15 @@ STATUS_COLOURS = {
     "Stopped": "#bab0ac",
     "Failed": "#e15759",
 }
+TRIAL_NUMBER = re.compile(r"-(\d{3})-[0-9a-z]{8}$")
+"""SageMaker names a tuning job's trials ``<tuning job>-<NNN>-<8 characters>``, NNN counting from 001."""
+OPTUNA_VIEWS = (
+    "Optimization history",
+    "Parallel coordinates",
+    "Hyperparameter importance",
+    "Objective per hyperparameter",
+    "Contour",
+)
 
 
 def distributions(job: TuningJob) -> dict[str, BaseDistribution]:
@@ -82,38 +93,86 @@ def _styled(figure: go.Figure, title: str | None = None) -> go.Figure:
     return figure
 
 
-def optuna_figures(found: optuna.Study, contour: tuple[str, str] | None) -> dict[str, go.Figure | str]:
-    """Optuna's views by name; where one cannot be drawn (too few trials, one hyperparameter), why not."""
-    views: dict[str, Callable[[], go.Figure]] = {
+def trial_number(name: str, position: int) -> int:
+    """The number a trial's name gives it (``...-003-1a2b3c4d`` is 3), else its 1-based ``position``."""
+    found = TRIAL_NUMBER.search(name)
+    return int(found[1]) if found else position
+
+
+def _whole_ticks(count: int) -> dict[str, Any]:
+    """Axis settings for counted things (trials, epochs): whole numbers only, at most about ten ticks."""
+    return {"tickformat": "d", "tick0": 1, "dtick": max(1, math.ceil(count / 10))}
+
+
+def _count_trials_as_named(figure: go.Figure, found: optuna.Study) -> go.Figure:
+    """Optuna counts trials from 0 in the order they were added; the names count from 001 and skip the trials
+    that have no objective: x values and colour scales that are trial numbers become the names' numbers."""
+    numbers = {t.number: trial_number(str(t.user_attrs.get("job", "")), t.number + 1) for t in found.trials}
+    for trace in figure.data:
+        if figure.layout.xaxis.title.text == "Trial" and trace.x is not None:
+            trace.x = [numbers.get(x, x) for x in trace.x]
+        marker = getattr(trace, "marker", None)
+        if marker is not None and marker.colorbar is not None and marker.colorbar.title.text == "Trial":
+            trace.marker.color = [numbers.get(c, c) for c in marker.color]
+            trace.marker.colorbar.update(title_text="trial", **_whole_ticks(max(numbers.values(), default=1)))
+    if figure.layout.xaxis.title.text == "Trial":
+        figure.update_xaxes(title_text="trial", **_whole_ticks(max(numbers.values(), default=1)))
+    return figure
+
+
+def optuna_figure(found: optuna.Study, view: str, contour: tuple[str, str] | None) -> go.Figure | str:
+    """One of Optuna's views (OPTUNA_VIEWS); where it cannot be drawn (too few trials, one hyperparameter for a
+    contour), why not. Only the view on show is built."""
+    draws: dict[str, Callable[[], go.Figure]] = {
         "Optimization history": lambda: vis.plot_optimization_history(found),
         "Parallel coordinates": lambda: vis.plot_parallel_coordinate(found),
         "Hyperparameter importance": lambda: vis.plot_param_importances(found),
         "Objective per hyperparameter": lambda: vis.plot_slice(found),
+        "Contour": lambda: vis.plot_contour(found, params=list(contour or ())),
     }
-    if contour:
-        views["Contour"] = lambda: vis.plot_contour(found, params=list(contour))
-    out: dict[str, go.Figure | str] = {}
-    for name, draw in views.items():
-        needed = 1 if name == "Optimization history" else 2
-        if len(found.trials) < needed:
-            out[name] = f"needs at least {'one trial' if needed == 1 else 'two trials'} with an objective"
-            continue
-        try:
-            out[name] = _styled(draw())
-        except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-            out[name] = f"cannot be drawn yet: {exc}"
-    return out
+    if view == "Contour" and not contour:
+        return "needs two tuned hyperparameters"
+    needed = 1 if view == "Optimization history" else 2
+    if len(found.trials) < needed:
+        return f"needs at least {'one trial' if needed == 1 else 'two trials'} with an objective"
+    try:
+        return _styled(_count_trials_as_named(draws[view](), found))
+    except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+        return f"cannot be drawn yet: {exc}"
 
 
-def epochs_chart(curves: dict[str, list[float]], trials: list[Trial], metric: str) -> go.Figure:
-    """Each trial's objective after each epoch: early-stopped and Hyperband-halted trials end short."""
+def planned_epochs(job: TuningJob, trial: Trial) -> int | None:
+    """The epochs a trial was told to run: its tuned ``epochs``, else the definition's static one."""
+    static = job.raw.get("TrainingJobDefinition", {}).get("StaticHyperParameters", {})
+    value = trial.tuned.get("epochs", tuned_value(static["epochs"]) if "epochs" in static else None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def epoch_positions(values: int, planned: int | None, completed: bool) -> list[int]:
+    """The epochs a trial's ``values`` objective points belong to: one an epoch from the first, except where a
+    completed trial printed fewer than it ran epochs (an objective printed after testing, once): those are its
+    last epochs, so a 2-epoch trial's final objective sits at epoch 2."""
+    if completed and planned and values < planned:
+        return list(range(planned - values + 1, planned + 1))
+    return list(range(1, values + 1))
+
+
+def epochs_chart(
+    curves: dict[str, list[float]], trials: list[Trial], metric: str, epochs: Mapping[str, int | None] | None = None
+) -> go.Figure:
+    """Each trial's objective after each epoch (``epochs``: the epochs each trial was told to run, to place an
+    objective printed once at the trial's last epoch): early-stopped and Hyperband-halted trials end short."""
     status = {t.name: t.status for t in trials}
+    epochs = epochs or {}
     figure = go.Figure()
+    longest = 1
     for name, values in curves.items():
         stopped = status.get(name) == "Stopped"
+        x = epoch_positions(len(values), epochs.get(name), status.get(name) == "Completed")
+        longest = max(longest, x[-1] if x else 1)
         figure.add_trace(
             go.Scatter(
-                x=list(range(1, len(values) + 1)),
+                x=x,
                 y=values,
                 mode="lines+markers",
                 name=name + (" (stopped)" if stopped else ""),
@@ -121,7 +180,7 @@ def epochs_chart(curves: dict[str, list[float]], trials: list[Trial], metric: st
                 hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
             )
         )
-    figure.update_xaxes(title_text="epoch", tickformat="d", dtick=1)
+    figure.update_xaxes(title_text="epoch", range=[0.5, longest + 0.5], **_whole_ticks(longest))
     figure.update_yaxes(title_text=metric)
     figure.update_layout(showlegend=len(curves) <= 12)
     return _styled(figure)

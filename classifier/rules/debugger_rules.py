@@ -173,8 +173,12 @@ def _loss_windows(tag: str, losses: Any, p: dict[str, Any]) -> Finding:
             change = (previous - current) / previous * 100
             if -change > p["increase_threshold_percent"]:
                 return step, f"{tag} rose {-change:.1f}% over {n} steps (mean {previous:.4f} to {current:.4f})"
-            if change < p["diff_percent"]:
-                return step, f"{tag} fell only {change:.2f}% over {n} steps (mean {previous:.4f} to {current:.4f})"
+            if change < p["diff_percent"]:  # a small rise lands here too: say it rose, not "fell -3%"
+                moved = f"fell only {change:.2f}%" if change >= 0 else f"rose {-change:.2f}%"
+                return step, (
+                    f"{tag} {moved} over {n} steps (mean {previous:.4f} to {current:.4f}); "
+                    f"it should fall at least {p['diff_percent']:g}%"
+                )
         previous = current
     return None
 

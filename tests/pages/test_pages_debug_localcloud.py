@@ -48,16 +48,19 @@ def job_with(aws_env, recording: Path | None, *, cut: bool = False, prefix: str 
     return name
 
 
-def open_job(name: str):
+def open_job(name: str, tab: str = "Debugger"):
+    """The job's page with ``tab`` open (only the open tab is built)."""
     at = dashboard().run()
     at.switch_page("pages/job.py")
     at.query_params["job"] = name
+    at.session_state[f"job_{name}_tab"] = tab
     return at.run()
 
 
-def rules(at) -> dict[str, tuple[str, object]]:
-    frame = next(d.value for d in at.dataframe if "rule" in d.value.columns and "status" in d.value.columns)
-    return {row["rule"]: (row["status"], row["step"]) for _, row in frame.iterrows()}
+def rules(at) -> dict[str, tuple[str, int | None]]:
+    """The Debugger tab's rules table: each rule's status and the step where it fired."""
+    frame = next(t.value for t in at.table if "rule" in t.value.columns and "status" in t.value.columns)
+    return {row["rule"]: (row["status"], int(row["step"]) if row["step"] else None) for _, row in frame.iterrows()}
 
 
 def test_debugger_tab_shows_rules_and_re_evaluates_them(aws_env, wild_recording) -> None:
@@ -86,7 +89,7 @@ def test_debugger_tab_shows_rules_and_re_evaluates_them(aws_env, wild_recording)
 
 def test_profiler_tab_tables_and_html_report(aws_env, wild_recording) -> None:
     name = job_with(aws_env, wild_recording)
-    at = open_job(name)
+    at = open_job(name, "Profiler")
     frames = [d.value for d in at.dataframe]
     report = next(f for f in frames if "times triggered" in f.columns)
     assert {"StepOutlier", "MaxInitializationTime", "CPUBottleneck", "OverallSystemUsage"} <= set(report["rule"])
@@ -127,8 +130,10 @@ def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env
     at.query_params["jobs"] = f"{whole},{cut},{bare}"
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    step_chart = next(c for c in charts if c["layout"]["title"]["text"] == "Loss per step (recorded)")
+    assert any(m.value == "**Loss per step (recorded)**" for m in at.markdown)
+    step_chart = next(
+        json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("compare_step_loss")
+    )
     traces = {t["name"]: t for t in step_chart["data"]}
     assert set(traces) == {f"{job} · {part}" for job in (whole, cut) for part in ("train", "validation")}
     assert len(points(traces[f"{whole} · train"]["x"])) > len(points(traces[f"{cut} · train"]["x"])) >= 10  # per step
@@ -152,6 +157,8 @@ def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aw
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert any(c.value.startswith(f"Recording: {recording_uri(spec)}") for c in at.caption)
         assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # the Debugger tab, as on a job's page
+        at.session_state[f"ec2_{instance_id}_tab"] = "Profiler"
+        at.run()
         report = next(d.value for d in at.dataframe if "times triggered" in d.value.columns)
         assert "StepOutlier" in set(report["rule"])  # the Profiler tab
         at.button(key=f"ec2_{instance_id}_report").click().run()
@@ -194,6 +201,5 @@ def test_a_100_mb_event_file_is_read_in_part_and_the_page_says_so(aws_env, tmp_p
     assert capped and "is 100 MB" in capped[0]
     found = rules(at)
     assert found["LossNotDecreasing"][0] in ("NoIssuesFound", "IssuesFound")  # judged on what was read
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    loss = next(c for c in charts if c["layout"]["title"]["text"] == "Loss")
+    loss = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("_chart_Loss"))
     assert len(points(loss["data"][0]["x"])) > 500  # thousands of steps drawn (thinned), not nothing

@@ -1,8 +1,12 @@
 """Debugger's rules on synthetic recordings: each fires where its condition first holds and not before, and
 bad parameters are refused with a sentence."""
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from classifier.recording.reader import Recording, Series
 from classifier.rules.debugger_rules import DEBUG_RULES, RuleParameterError, evaluate_rule, status_details
@@ -35,6 +39,20 @@ def test_loss_not_decreasing_fires_at_the_window_where_the_loss_leaps_or_stalls(
     # a looser threshold on the same data: re-evaluation with other parameters
     loose = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series(stall)}), {"num_steps": "50"})
     assert loose.status == "NoIssuesFound"
+
+
+@given(
+    first=st.floats(min_value=0.5, max_value=10.0),
+    rise_percent=st.floats(min_value=0.01, max_value=4.99),
+)
+def test_a_loss_that_rises_less_than_the_threshold_is_said_to_rise(first: float, rise_percent: float) -> None:
+    """Under increase_threshold_percent (5) a rise still fails diff_percent: it reads "rose", never "fell -3%"."""
+    later = first * (1 + rise_percent / 100)
+    result = evaluate_rule("LossNotDecreasing", Recording(scalars={"Loss/train": series([first] + [later] * 10)}))
+    assert (result.status, result.step) == ("IssuesFound", 10)
+    said = re.match(r"Loss/train rose ([0-9.]+)% over 10 steps \(mean ", result.details)
+    assert said and abs(float(said[1]) - rise_percent) <= 0.006, result.details
+    assert "fell" not in result.details
 
 
 def test_exploding_tensor_fires_at_the_first_nan_or_infinity() -> None:
