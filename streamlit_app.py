@@ -30,7 +30,7 @@ def sign_in_first() -> None:
     st.info("This dashboard requires signing in: use the form in the sidebar.")
 
 
-st.set_page_config(page_title="Dog-breed classifier", page_icon="🐕", layout="wide")
+st.set_page_config(page_title="Dog-breed classifier", page_icon=":material/pets:", layout="wide")
 caller = visitor()
 with st.sidebar:
     st.subheader("Account")

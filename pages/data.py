@@ -203,6 +203,6 @@ if summary is not None:
     st.page_link(
         "pages/train.py",
         label="Train on this dataset",
-        icon="🏋️",
+        icon=":material/model_training:",
         query_params={"tab": "launch", "dataset": summary.uri},
     )

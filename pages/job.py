@@ -29,7 +29,7 @@ settings = current_settings()
 service = TrainingService(settings=settings)
 
 st.title("Training job")
-st.page_link("pages/train.py", label="All training jobs", icon="⬅️")
+st.page_link("pages/train.py", label="All training jobs", icon=":material/arrow_back:")
 name = (st.query_params.get("job") or "").strip()
 if not name:
     typed = st.text_input("Job name", key="job_pick").strip()
@@ -59,17 +59,15 @@ def stopped_note(job: TrainingJob) -> None:
 
 
 def status_part() -> bool:
+    # Cheap first: one DescribeTrainingJob draws the status; the curves need a search of the job's log, which a
+    # long or busy job makes slow, so they come after it, each read under a spinner that says what it waits for.
     try:
-        job = service.describe(name)
+        with st.spinner(f"Reading training job {name}…"):
+            job = service.describe(name)
     except ServiceError as exc:
         st.error(exc.message)
         return False
     st.session_state[JOB_KEY] = job
-    try:
-        series = service.metric_series(name, job)
-    except ServiceError as exc:
-        st.caption(exc.message)
-        series = {}
     now = datetime.now(UTC)
     status, stage, *figures = st.columns(6 if not job.ended else 4)
     status.metric("Status", job.status)
@@ -77,11 +75,10 @@ def status_part() -> bool:
     if job.ended:
         figures[0].metric("Billable time", duration(job.billable_seconds))
         figures[1].metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
-    else:  # billing is known only at the end: show how far it is and what it costs so far
-        progress = service.progress(job, series, now)
-        figures[0].metric("Elapsed", duration(progress.elapsed_s) if job.started else "not training yet")
-        figures[1].metric("Epoch", f"{progress.epoch} of {progress.epochs or '?'}")
-        figures[2].metric("Time left", "≈ " + duration(progress.eta_s) if progress.eta_s is not None else "n/a")
+    else:  # billing is known only at the end: show how far it is (once the curves are read) and the cost so far
+        elapsed, epoch, left = (column.empty() for column in figures[:3])
+        for slot, label in ((elapsed, "Elapsed"), (epoch, "Epoch"), (left, "Time left")):
+            slot.metric(label, "…")
         figures[3].metric("Cost so far", usd(job.notional_cost(now)), help="time training × instances × list price")
     st.caption(
         f"{job.instance_count} × {job.instance_type} · created {when(job.created)}"
@@ -111,6 +108,17 @@ def status_part() -> bool:
             hide_index=True,
             width="stretch",
         )
+    try:
+        with st.spinner("Reading the curves from the job's log…"):
+            series = service.metric_series(name, job)
+    except ServiceError as exc:
+        st.caption(exc.message)
+        series = {}
+    if not job.ended:
+        progress = service.progress(job, series, now)
+        elapsed.metric("Elapsed", duration(progress.elapsed_s) if job.started else "not training yet")
+        epoch.metric("Epoch", f"{progress.epoch} of {progress.epochs or '?'}")
+        left.metric("Time left", "≈ " + duration(progress.eta_s) if progress.eta_s is not None else "n/a")
     charts = metric_charts(series)
     if charts:
         for column, (_title, chart) in zip(st.columns(len(charts)), charts, strict=True):
@@ -162,13 +170,18 @@ def logs_part() -> bool:
 if job is None:  # the status part said why
     st.stop()
 
-logs_tab, debug_tab, profile_tab = st.tabs(["Logs", "Debugger", "Profiler"])
-with logs_tab:
-    live(f"{JOB_KEY}_logs", logs_part)
-with debug_tab:
-    debugger_tab(DebuggingService(settings=settings), name, JOB_KEY)
-with profile_tab:
-    profiler_tab(DebuggingService(settings=settings), name, JOB_KEY)
+# Only the open tab is built: the Debugger and Profiler tabs hold a dozen charts each, and a tab that is not
+# shown costs its reads and its drawing for nothing.
+logs_tab, debug_tab, profile_tab = st.tabs(["Logs", "Debugger", "Profiler"], key=f"{JOB_KEY}_tab", on_change="rerun")
+if logs_tab.open:
+    with logs_tab:
+        live(f"{JOB_KEY}_logs", logs_part)
+if debug_tab.open:
+    with debug_tab:
+        debugger_tab(DebuggingService(settings=settings), name, JOB_KEY)
+if profile_tab.open:
+    with profile_tab:
+        profiler_tab(DebuggingService(settings=settings), name, JOB_KEY)
 
 # -- stop (with confirmation; the status part above says what stopping does, then what it left) -------------
 if not job.ended and job.status != "Stopping":

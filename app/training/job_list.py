@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from app.widgets.formatting import MISSING
 from app.widgets.formatting import timestamp as when
 from app.widgets.jobs import duration, live, usd
 from services.core.errors import ServiceError
@@ -94,6 +95,7 @@ def job_list(service: TrainingService, *, arrived: bool) -> None:
                 on_select="rerun",
                 selection_mode="multi-row",
                 column_config={m: st.column_config.NumberColumn(m, format="%.4f") for m in frame.columns if ":" in m},
+                placeholder=MISSING,
             )
             chosen = [names[i] for i in selection.selection.rows if i < len(names)]
             _actions(chosen)
@@ -109,7 +111,7 @@ def job_list(service: TrainingService, *, arrived: bool) -> None:
 
     live("jobs", body, every="3s")
     refresh, previous, following, _ = st.columns([1, 1, 1, 5])
-    if refresh.button("Refresh", key="jobs_refresh", icon="🔄"):
+    if refresh.button("Refresh", key="jobs_refresh", icon=":material/refresh:"):
         st.rerun()
     if previous.button("← Previous", key="jobs_previous", disabled=len(tokens) == 1):
         tokens.pop()

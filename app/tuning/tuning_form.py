@@ -237,7 +237,13 @@ def _estimate(spec: TuningSpec) -> None:
 def tuning_form(service: TuningService, earlier: list[str]) -> None:
     """The Launch tab: preset, clone, the fields, the estimate, Launch."""
     preset_col, clone_col, button_col = st.columns([2, 3, 1])
-    preset_col.button("Original project's tuning", key="tune_preset", on_click=preset, icon="📋")
+    preset_col.button(
+        "Original project's tuning",
+        key="tune_preset",
+        on_click=preset,
+        args=(service,),
+        icon=":material/content_paste:",
+    )
     if earlier:
         source = clone_col.selectbox("Clone an earlier tuning job", earlier, key="tune_clone_source")
         button_col.button("Clone", key="tune_clone", on_click=clone, args=(service, source))

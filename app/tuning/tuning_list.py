@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from app.widgets.formatting import MISSING
 from app.widgets.formatting import timestamp as when
 from app.widgets.jobs import duration, live
 from services.core.errors import ServiceError
@@ -94,6 +95,7 @@ def tuning_list(service: TuningService, *, arrived: bool) -> None:
                 on_select="rerun",
                 selection_mode="single-row",
                 column_config={"best objective": st.column_config.NumberColumn(format="%.4f")},
+                placeholder=MISSING,
             )
             chosen = [names[i] for i in selection.selection.rows if i < len(names)]
             if chosen and st.button(f"Open {chosen[0]}", key="tunings_open", type="primary"):
@@ -111,7 +113,7 @@ def tuning_list(service: TuningService, *, arrived: bool) -> None:
 
     live("tunings", body, every="3s")
     refresh, previous, following, _ = st.columns([1, 1, 1, 5])
-    if refresh.button("Refresh", key="tunings_refresh", icon="🔄"):
+    if refresh.button("Refresh", key="tunings_refresh", icon=":material/refresh:"):
         st.rerun()
     if previous.button("← Previous", key="tunings_previous", disabled=len(tokens) == 1):
         tokens.pop()

@@ -140,12 +140,21 @@ def clone(service: TuningService, name: str) -> None:
         st.session_state["tune_message"] = ("error", exc.message)
 
 
-def preset() -> None:
-    prefill(original_preset(training_from_state(), name=generate_tuning_name("hpo")))
+def preset(service: TuningService) -> None:
+    """Fill the form with the original project's tuning, fitted to the chosen dataset (a button callback); the
+    message says what was changed for it."""
+    training, name = training_from_state(), generate_tuning_name("hpo")
+    try:
+        spec, changes = service.original_preset(training, name=name)
+        fitted = f" Changed for {training.data_uri}: " + " ".join(changes) if changes else ""
+    except ServiceError as exc:
+        spec = original_preset(training, name=name)
+        fitted = f" Its batch sizes could not be fitted to the dataset: {exc.message}"
+    prefill(spec)
     st.session_state["tune_message"] = (
         "info",
         "The original project's tuning: learning_rate 0.001–0.1, batch_size "
-        '32/64/128/256/512, objective "Test Loss" (Minimize), 2 trials.',
+        '32/64/128/256/512, objective "Test Loss" (Minimize), 2 trials.' + fitted,
     )
 
 

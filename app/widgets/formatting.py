@@ -8,6 +8,10 @@ from services.serving.prediction import Prediction
 
 size = format_size  # one size format for the pages, the service's notes and Streamlit's file uploader
 
+MISSING = "—"
+"""What a table cell shows for a value that is not there (a metric a job never logged); Streamlit writes None."""
+SMALLEST_PERCENT = 0.0001
+"""Scores below this many percent read as `< 0.0001%` (softmax tails go down to 1e-10 and beyond)."""
 _SMALL_WORDS = frozenset({"and", "de", "des", "du", "of", "the"})
 _BACKTICKS = re.compile(r"`+")
 
@@ -22,8 +26,16 @@ def ms(value: float) -> str:
 
 
 def percent(value: float) -> str:
-    """A 0–1 score as a percentage: `91%`, or `0.4%` for small ones that would otherwise read as 0."""
-    return f"{value * 100:.0f}%" if value >= 0.01 else f"{value * 100:.1f}%"
+    """A 0–1 score as a percentage: `91%`; under 1 % with two significant digits (`0.4%`, `0.0031%`), so a
+    breed a cat scores low still shows its real value instead of reading as 0; `< 0.0001%` below that."""
+    shown = value * 100
+    if shown >= 1:
+        return f"{shown:.0f}%"
+    if shown <= 0:
+        return "0%"
+    if shown < SMALLEST_PERCENT:
+        return f"< {SMALLEST_PERCENT:g}%"
+    return f"{float(f'{shown:.2g}'):g}%"
 
 
 def per_hour(usd: float | None) -> str:

@@ -13,6 +13,8 @@ from classifier.recording.system_monitor import DEFAULT_INTERVAL_MS, PROFILING_I
 from classifier.rules.debugger_rules import DEBUG_RULES
 
 FINE_TUNE_MODES = ("head", "last-blocks")
+TUNING_OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
+"""The hyperparameter SageMaker adds to every trial of a tuning job (the objective metric's name)."""
 DEFAULT_MASTER_PORT = 29500
 
 
@@ -50,7 +52,8 @@ class TrainConfig:
     record: bool = True
     """Record losses, gradients, weights and system use (classifier/recording/recorder.py)."""
     recording_dir: Path = Path("output/tensorboard")
-    """The TensorBoardOutputConfig LocalPath SageMaker syncs to S3 while the job runs."""
+    """The TensorBoardOutputConfig LocalPath SageMaker syncs to S3 while the job runs (a tuning trial's is in its
+    output data: see `default_recording_dir`)."""
     profiling_interval_ms: int = 500
     record_interval: int = RECORD_INTERVAL
     """Steps between records of per-layer gradients and update ratios (Debugger's ``save_interval``)."""
@@ -91,7 +94,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         "--recording-dir",
         "--recording_dir",
         type=Path,
-        default=Path(env.get("SM_OUTPUT_DIR", "output")) / "tensorboard",
+        default=default_recording_dir(env, hps),
     )
     parser.add_argument("--model-dir", "--model_dir", type=Path, default=Path(env.get("SM_MODEL_DIR", "model")))
     parser.add_argument("--data-dir", "--data_dir", type=Path, default=Path(env.get("SM_CHANNEL_TRAINING", "data")))
@@ -151,6 +154,17 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         stop_on_rules=stop_on_rules,
     )
     return config, unknown
+
+
+def default_recording_dir(env: Mapping[str, str], hps: Mapping[str, object]) -> Path:
+    """Where SageMaker takes the recording from: the TensorBoard LocalPath, which it syncs to the job's
+    TensorBoardOutputConfig while the job runs; but a tuning job's training definition has no such field, so
+    SageMaker gives its trials none and syncs nothing. A trial (its hyperparameters carry
+    ``_tuning_objective_metric``, as SageMaker's own framework containers tell trials apart) records into its
+    output data directory instead, which SageMaker uploads as output.tar.gz when the trial ends."""
+    if TUNING_OBJECTIVE_HYPERPARAMETER in hps:
+        return Path(env.get("SM_OUTPUT_DATA_DIR", "output")) / "tensorboard"
+    return Path(env.get("SM_OUTPUT_DIR", "output")) / "tensorboard"
 
 
 def _profiling_interval(env: Mapping[str, str]) -> int:

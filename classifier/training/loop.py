@@ -5,6 +5,7 @@ Kept apart from the entry point (`train`), which parses the job's arguments and 
 and tests run this loop in-process, without a job.
 """
 
+import math
 import os
 import signal
 import time
@@ -24,6 +25,7 @@ from classifier.training.breed_net import BreedNet
 from classifier.training.config import TrainConfig
 from classifier.training.image_folder import Split
 from classifier.training.loop_recording import EpochCounts, check_rules, count_batch, record_epoch
+from classifier.training.progress import announce_steps
 
 Log = Callable[[str], None]
 BACKBONE_LR_FACTOR = 0.01
@@ -111,7 +113,10 @@ def train_and_evaluate(
         if isinstance(train_sampler, DistributedSampler):
             train_sampler.set_epoch(epoch)
         counts = EpochCounts()
-        train = _run_epoch(trainable, train_batches, optimizer, stop, recorder, counts)
+        # The first epoch tells how far it is before its metric line, for an estimate of the time left.
+        steps = math.ceil(len(train_sampler) / hp.batch_size)  # type: ignore[arg-type]  # both samplers have one
+        batches = announce_steps(train_batches, steps, log) if epoch == 1 else train_batches
+        train = _run_epoch(trainable, batches, optimizer, stop, recorder, counts)
         if train is None:
             break
         trained_images, train_seconds = trained_images + train.images, train_seconds + train.seconds

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from classifier.training.progress import PREFIX as FIRST_EPOCH_PREFIX
+from classifier.training.progress import StepProgress, parse_progress
 from services.core.errors import BOTO_ERRORS, from_client_error
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -42,7 +44,8 @@ Series = dict[str, list[MetricPoint]]
 @dataclass(frozen=True)
 class Progress:
     """How far a running job is: whole epochs done of those asked for, time since training started, and an
-    estimate of the time left (the last epoch's length × the epochs left; testing comes on top)."""
+    estimate of the time left (the last epoch's length × the epochs left; in the first epoch, its steps' pace ×
+    the steps left in all epochs; testing comes on top)."""
 
     epoch: int
     epochs: int | None
@@ -86,11 +89,25 @@ def epochs_done(series: Series) -> int:
     return max((len(points) for name, points in series.items() if name.startswith(EPOCH_METRIC_PREFIXES)), default=0)
 
 
-def progress(series: Series, *, epochs: int | None, started: datetime | None, now: datetime) -> Progress:
-    """Progress of a run that started training at `started` (None: not training yet, nothing elapsed)."""
+def progress(
+    series: Series,
+    *,
+    epochs: int | None,
+    started: datetime | None,
+    now: datetime,
+    first_steps: tuple[datetime, StepProgress] | None = None,
+) -> Progress:
+    """Progress of a run that started training at `started` (None: not training yet, nothing elapsed);
+    `first_steps`: the newest first-epoch progress line and its time, for an estimate before any epoch ended."""
     done = epochs_done(series)
     elapsed = max(0.0, (now - started).total_seconds()) if started else 0.0
     eta = None
+    if started and epochs and done == 0 and first_steps:
+        # The first epoch also caches features (head mode), so this errs long until that epoch's end corrects it.
+        told_at, told = first_steps
+        per_step = told.seconds / told.step
+        first_left = max(0.0, per_step * (told.steps - told.step) - (now - told_at).total_seconds())
+        eta = first_left + per_step * told.steps * (epochs - 1)
     if started and epochs and 0 < done < epochs:
         ends = sorted(
             {p.timestamp for name, points in series.items() if name.startswith(EPOCH_METRIC_PREFIXES) for p in points}
@@ -143,6 +160,31 @@ def series_from_logs(logs: Any, name: str, definitions: tuple[tuple[str, str], .
         if _code(exc) != "ResourceNotFoundException":  # no log group yet: nothing logged
             raise from_client_error(exc, what=f"read the metric lines of '{name}'") from exc
     return series_from_lines(lines, definitions)
+
+
+def first_epoch_progress(logs: Any, name: str) -> tuple[datetime, StepProgress] | None:
+    """The newest progress line host algo-1 logged in its first epoch (classifier/training/progress.py), with its
+    time; None before the first step is done, or for a script that does not tell."""
+    request: dict[str, Any] = {
+        "logGroupName": LOG_GROUP,
+        "logStreamNamePrefix": f"{name}/algo-1-",
+        "filterPattern": f'"{FIRST_EPOCH_PREFIX}"',
+    }
+    newest: tuple[datetime, StepProgress] | None = None
+    try:
+        for _ in range(MAX_METRIC_LOG_PAGES):
+            response = logs.filter_log_events(**request)
+            for event in response.get("events", []):
+                told = parse_progress(event["message"])
+                if told is not None:
+                    newest = (log_line(event).timestamp, told)
+            request["nextToken"] = response.get("nextToken")
+            if not request["nextToken"]:
+                break
+    except BOTO_ERRORS as exc:
+        if _code(exc) != "ResourceNotFoundException":  # no log group yet: nothing told
+            raise from_client_error(exc, what=f"read how far the first epoch of '{name}' is") from exc
+    return newest
 
 
 def series_from_cloudwatch(cloudwatch: Any, name: str, metrics: list[str], start: datetime, end: datetime) -> Series:

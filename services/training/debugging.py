@@ -3,18 +3,24 @@ judged by the same rules the job ran (classifier/rules/debugger_rules.py, classi
 statuses real SageMaker Debugger left on the job.
 
 Where the recording is: the job's TensorBoardOutputConfig.S3OutputPath, else ``<output>/<job>/tensorboard``
-(where the dashboard's SageMaker and EC2 jobs put it). Reading is cached by the objects' ETags, so a page that
-refreshes while the job runs downloads only when something changed.
+(where the dashboard's SageMaker and EC2 jobs put it). A tuning trial has no TensorBoardOutputConfig (a tuning
+job's training definition has no such field, so SageMaker syncs nothing while a trial runs): its script records
+into its output data, and the recording is read from the ``tensorboard/`` folder of the trial's output.tar.gz.
+Reading is cached by the objects' ETags, so a page that refreshes while the job runs downloads only when something
+changed.
 """
 
 from __future__ import annotations
 
+import io
+import tarfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
@@ -30,7 +36,12 @@ from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.job_spec import check_job_name
 
 _CACHE_ENTRIES = 8
-_cache: OrderedDict[tuple, Recording] = OrderedDict()
+TRIAL_RECORDING_FOLDER = "tensorboard/"
+"""Where a tuning trial's script records in its output data (classifier/training/config.py), so in output.tar.gz."""
+MAX_ARCHIVE_BYTES = 1024 * 2**20
+"""A trial's output.tar.gz is read whole (gzip cannot be read from the middle): larger ones are left to download."""
+_cache: OrderedDict[tuple, Any] = OrderedDict()
+Loaded = TypeVar("Loaded")
 _cache_lock = threading.Lock()
 
 
@@ -89,11 +100,75 @@ class DebuggingService(AwsService):
             raise from_client_error(exc, what=f"describe training job '{name}'") from exc
         location = (raw.get("TensorBoardOutputConfig") or {}).get("S3OutputPath")
         output = (raw.get("OutputDataConfig") or {}).get("S3OutputPath")
-        if not location and output:
-            location = f"{output.rstrip('/')}/{name}/tensorboard"
         running = raw["TrainingJobStatus"] in ("InProgress", "Stopping")
-        result = self.recording_at(name, location, running=running)
+        if not location and output and raw.get("TuningJobArn"):
+            archive = f"{output.rstrip('/')}/{name}/output/output.tar.gz"
+            result = self._trial_recording(name, raw["TuningJobArn"].rsplit("/", 1)[-1], archive, running=running)
+        else:
+            if not location and output:
+                location = f"{output.rstrip('/')}/{name}/tensorboard"
+            result = self.recording_at(name, location, running=running)
         result.statuses = _statuses(raw)
+        return result
+
+    def _trial_recording(self, name: str, tuning_job: str, archive: str, *, running: bool) -> JobRecording:
+        """A tuning trial's recording, from the ``tensorboard/`` folder of its output.tar.gz (there once it ended)."""
+        why = (
+            f"{name} is a trial of tuning job {tuning_job}. SageMaker gives tuning trials no TensorBoard, Debugger or "
+            "profiler settings (a tuning job's training definition has no such fields), so nothing is synced while a "
+            f"trial runs: its script records into its output data, which SageMaker uploads as {archive} when the "
+            "trial ends."
+        )
+        result = JobRecording(name, archive, Recording(), running=running)
+        if running:
+            result.notes.append(f"{why} The Debugger and Profiler views appear then.")
+            return result
+        bucket, _, key = archive.removeprefix("s3://").partition("/")
+        try:
+            head = self._client("s3").head_object(Bucket=bucket, Key=key)
+        except BOTO_ERRORS as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                raise from_client_error(exc, what=f"look for {archive}") from exc
+            result.notes.append(f"{why} There is no such file: the trial failed before SageMaker uploaded it.")
+            return result
+        if head["ContentLength"] > MAX_ARCHIVE_BYTES:
+            result.notes.append(
+                f"{why} It holds {head['ContentLength'] / 2**20:.0f} MB, more than the dashboard reads at once "
+                f"({MAX_ARCHIVE_BYTES / 2**20:.0f} MB): download it and read its {TRIAL_RECORDING_FOLDER} folder."
+            )
+            return result
+
+        def load() -> tuple[Recording, dict[str, int], list[str]]:
+            """The recording, its files' sizes and what the reading cap left out."""
+            body = self._client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+                members = {
+                    m.name.removeprefix("./")[len(TRIAL_RECORDING_FOLDER) :]: m
+                    for m in tar.getmembers()
+                    if m.isfile() and m.name.removeprefix("./").startswith(TRIAL_RECORDING_FOLDER)
+                }
+                plan = plan_reading({path: m.size for path, m in members.items()}, MAX_STREAM_BYTES)
+                data = {path: _read(tar, members[path], length) for path, length in plan.lengths.items()}
+            return load_recording(data, cut=plan.cut), {p: m.size for p, m in members.items()}, plan.notes
+
+        try:
+            result.recording, files, cut = _cached(
+                ("archive", bucket, key, head.get("ETag", ""), head["ContentLength"], MAX_STREAM_BYTES), load
+            )
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read {archive}") from exc
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ServiceError(f"{archive} is not a readable .tar.gz archive: {exc}.") from exc
+        result.files, result.bytes = len(files), sum(files.values())
+        result.notes.extend(cut)
+        if result.empty:
+            result.notes.append(
+                f"{why} It holds no recording in its {TRIAL_RECORDING_FOLDER} folder: the trial ran without recording "
+                "(record=false), with a training script that does not record, or with one that kept its recording "
+                "beside the TensorBoard path, which SageMaker does not upload for a trial."
+            )
+        else:
+            result.notes.extend(_notes(result.recording, running=False))
         return result
 
     def recordings_of(self, names: list[str]) -> tuple[dict[str, Recording], list[str]]:
@@ -137,18 +212,10 @@ class DebuggingService(AwsService):
         plan = plan_reading({o["Key"][len(prefix) :]: o["Size"] for o in objects}, MAX_STREAM_BYTES)
         result.notes.extend(plan.notes)
         key = (bucket, MAX_STREAM_BYTES, tuple(sorted((o["Key"], o.get("ETag", ""), o["Size"]) for o in objects)))
-        with _cache_lock:
-            cached = _cache.get(key)
-            if cached is not None:
-                _cache.move_to_end(key)
-        if cached is None:
-            cached = load_recording(self._download(bucket, prefix, objects, plan.lengths), cut=plan.cut)
-            with _cache_lock:
-                _cache[key] = cached
-                while len(_cache) > _CACHE_ENTRIES:
-                    _cache.popitem(last=False)
-        result.recording = cached
-        result.notes.extend(_notes(cached, running))
+        result.recording = _cached(
+            key, lambda: load_recording(self._download(bucket, prefix, objects, plan.lengths), cut=plan.cut)
+        )
+        result.notes.extend(_notes(result.recording, running))
         return result
 
     def _list(self, bucket: str, prefix: str, location: str) -> list[dict[str, Any]]:
@@ -175,6 +242,26 @@ class DebuggingService(AwsService):
                 return dict(pool.map(one, objects))
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"read the recording in s3://{bucket}/{prefix}") from exc
+
+
+def _cached(key: tuple, load: Callable[[], Loaded]) -> Loaded:
+    """What was read for `key` (the objects and their ETags) earlier, or `load`'s, kept for next time."""
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    loaded = load()
+    with _cache_lock:
+        _cache[key] = loaded
+        while len(_cache) > _CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return loaded
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, length: int) -> bytes:
+    extracted = tar.extractfile(member)
+    return extracted.read(length) if extracted is not None else b""
 
 
 def rule_specs() -> dict[str, RuleSpec]:

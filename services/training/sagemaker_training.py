@@ -30,6 +30,8 @@ from services.training.curves import (
     MetricPoint,
     Progress,
     Series,
+    epochs_done,
+    first_epoch_progress,
     log_line,
     progress,
     series_from_cloudwatch,
@@ -204,10 +206,16 @@ class TrainingService(AwsService):
                 list(pool.map(one, names))
         return jobs, errors
 
-    @staticmethod
-    def progress(job: TrainingJob, series: Series, now: datetime | None = None) -> Progress:
-        """Epoch i of n, elapsed time and time left of a running job, from its curves so far."""
-        return progress(series, epochs=job.epochs, started=job.started, now=now or datetime.now(UTC))
+    def progress(self, job: TrainingJob, series: Series, now: datetime | None = None) -> Progress:
+        """Epoch i of n, elapsed time and time left of a running job, from its curves so far; in the first epoch,
+        from how far its script says that epoch is (one log search, made only then)."""
+        first_steps = None
+        if job.started and not job.ended and not epochs_done(series):
+            with contextlib.suppress(ServiceError):  # the estimate waits for the first epoch, as it did
+                first_steps = first_epoch_progress(self._client("logs"), job.name)
+        return progress(
+            series, epochs=job.epochs, started=job.started, now=now or datetime.now(UTC), first_steps=first_steps
+        )
 
     def compare(self, names: list[str]) -> Comparison:
         """Two or more jobs side by side: each job and its curves (MLflow's compare view, for jobs)."""

@@ -334,6 +334,45 @@ def original_preset(training: TrainingSpec, *, name: str) -> TuningSpec:
     )
 
 
+def fit_to_training_split(spec: TuningSpec, train_size: int) -> tuple[TuningSpec, list[str]]:
+    """`spec` with no trial able to draw a batch size above `train_size` (the training script refuses one larger
+    than the training split, so such a trial would fail), and a sentence for each range it changed."""
+    fitted: list[ParameterRange] = []
+    changes: list[str] = []
+    for r in spec.ranges:
+        new = _fitted_batch_range(r, train_size) if r.name == "batch_size" else r
+        if new != r:
+            changes.append(
+                f"batch_size {_range_text(r)} became {_range_text(new)}: the training split has {train_size} "
+                f"images, and the training script refuses a batch larger than that."
+            )
+        fitted.append(new)
+    return replace(spec, ranges=tuple(fitted)), changes
+
+
+def _fitted_batch_range(r: ParameterRange, train_size: int) -> ParameterRange:
+    """Categorical values that fit (else the largest power of two that does), or an integer range cut at the
+    split's size (a single categorical value when nothing of the range is left)."""
+    largest = 2 ** int(math.log2(max(1, train_size)))
+    if r.kind == "Categorical":
+        sizes = _batch_sizes(r)
+        if len(sizes) != len(r.values) or max(sizes, default=0) <= train_size:
+            return r  # non-numeric values are the range check's to report; nothing to fit
+        kept = tuple(v for v in r.values if int(v) <= train_size)
+        return replace(r, values=kept or (str(largest),))
+    if r.kind != "Integer" or r.max_value is None or r.max_value <= train_size:
+        return r
+    if r.min_value is None or r.min_value >= train_size:
+        return ParameterRange(r.name, "Categorical", values=(str(largest),))
+    return replace(r, max_value=float(train_size))
+
+
+def _range_text(r: ParameterRange) -> str:
+    if r.kind == "Categorical":
+        return "/".join(r.values)
+    return "–".join("?" if bound is None else f"{bound:g}" for bound in (r.min_value, r.max_value))
+
+
 def _batch_sizes(r: ParameterRange) -> list[int]:
     if r.kind == "Categorical":
         return [int(v) for v in r.values if v.strip().isdigit()]

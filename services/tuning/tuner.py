@@ -19,9 +19,17 @@ from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.training.curves import series_from_logs
+from services.training.job_spec import TrainingSpec
 from services.training.sagemaker_training import TrainingService
 from services.tuning.request import build_tuning_request, spec_from_description
-from services.tuning.spec import TuningSpec, check_tuning_name, generate_tuning_name, validate_tuning_spec
+from services.tuning.spec import (
+    TuningSpec,
+    check_tuning_name,
+    fit_to_training_split,
+    generate_tuning_name,
+    original_preset,
+    validate_tuning_spec,
+)
 from services.tuning.tuning_records import (
     TUNING_STATUSES,
     Trial,
@@ -73,6 +81,17 @@ class TuningService(AwsService):
                 code="ResourceInUse",
             )
         return len(summary.classes)
+
+    def original_preset(self, training: TrainingSpec, *, name: str) -> tuple[TuningSpec, list[str]]:
+        """The original project's tuning on `training`, fitted to its dataset's training split (its batch sizes
+        reach 512, more than a small sample holds), with a sentence per change; as it is while no dataset is
+        chosen or the dataset has no train/ split (launching says so)."""
+        spec = original_preset(training, name=name)
+        channel = urlsplit(training.data_uri)
+        if channel.scheme != "s3" or not channel.netloc:
+            return spec, []
+        summary = self.training.datasets().summarize_dataset(channel.netloc, channel.path.lstrip("/"))
+        return fit_to_training_split(spec, summary.train_size) if summary.train_size else (spec, [])
 
     def _exists(self, name: str) -> bool:
         try:

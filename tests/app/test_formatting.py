@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.widgets.formatting import breed, literal, timestamp
+from app.widgets.formatting import SMALLEST_PERCENT, breed, literal, percent, timestamp
 from classifier.labels import imagenet_labels, udacity_labels
 
 
@@ -49,3 +51,18 @@ def test_one_timestamp_form_in_utc() -> None:
 )
 def test_a_literal_is_inline_code_whatever_it_holds(text: str, code: str) -> None:
     assert literal(text) == code
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_a_score_reads_as_its_value_however_small(score: float) -> None:
+    """Two significant digits under 1 %: a breed a cat scores at 0.00031 reads 0.031%, not 0.0%."""
+    text = percent(score)
+    shown = score * 100
+    if shown == 0:
+        assert text == "0%"
+    elif shown < SMALLEST_PERCENT:
+        assert text == "< 0.0001%"
+    else:
+        value = float(text.removesuffix("%"))
+        assert value > 0 and "e" not in text
+        assert abs(value - shown) <= (0.5 if shown >= 1 else 0.05 * shown)

@@ -174,6 +174,18 @@ def test_not_a_dog_and_a_bad_file_side_by_side(predict_page) -> None:
     assert len(at.table[0].value) == 5
 
 
+def test_a_cats_breed_scores_show_their_real_small_values(predict_page) -> None:
+    """A cat is no dog, so every breed scores low: the scores read as their values, never as 0.0 %."""
+    at = predict_page
+    cat = NOT_A_DOG.parent / "skimage_cat_chelsea.png"
+    at.file_uploader[0].set_value([("cat.png", cat.read_bytes(), "image/png")]).run()
+    assert not at.exception
+    assert at.warning[0].value.startswith("Not a dog (dog score ")
+    scores = list(at.table[0].value["score"])
+    assert len(scores) == 5 and all(re.fullmatch(r"(< )?\d+(\.\d+)?%", s) for s in scores), scores
+    assert not {"0%", "0.0%"} & set(scores), scores
+
+
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:4599/x", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/dog.jpg"]
 )

@@ -1,19 +1,23 @@
-"""Tune and Tuning job pages against a real localcloud: the original project's preset launched from the form
-on a small real dataset (after a refusal with AWS's reason), listed, then its page once it completed: best
-trial, trials, plots, warnings, Clone back into the form."""
+"""Tune and Tuning job pages against a real localcloud: the original project's preset fitted to a small real
+dataset and launched from the form (after a refusal with AWS's reason), listed, then its page once it completed:
+best trial, trials, plots, warnings, Clone back into the form; the best trial's deploy panel names the endpoint
+after the trial that won."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import replace
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from app.tuning.tuning_state import ranges_frame
+from app.widgets.formatting import MISSING
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.datasets import DatasetService
+from services.serving.deploy import deploy_name
 from services.training.job_spec import TrainingSpec
 from services.tuning.spec import ORIGINAL_RANGES, ParameterRange, generate_tuning_name, original_preset
 from services.tuning.tuner import TuningService
@@ -53,7 +57,17 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.text_input(key="tune_data_uri").set_value(tiny).run()
     at.button(key="tune_preset").click().run()
-    assert any("The original project's tuning" in i.value for i in at.info)
+    # Fitted to the dataset: its few training images take none of the original 32–512 batch sizes.
+    fitted = [
+        re.search(
+            rf"Changed for {tiny}: batch_size 32/64/128/256/512 became (\d+): the training split has (\d+) ", i.value
+        )
+        for i in at.info
+        if i.value.startswith("The original project's tuning")
+    ]
+    assert fitted and fitted[0], [i.value for i in at.info]
+    batch, train_images = int(fitted[0].group(1)), int(fitted[0].group(2))
+    assert batch <= train_images < 2 * batch  # the largest power of two that fits
     assert at.selectbox(key="tune_objective").value == "Test Loss"
     assert at.radio(key="tune_objective_type").value == "Minimize"
     name = at.text_input(key="tune_name").value
@@ -65,13 +79,6 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     )
     assert any("Up to 2 trials" in i.value for i in at.info)
     at.number_input(key="tune_max_parallel").set_value(2)
-    at.button(key="tune_launch").click().run()
-    assert any("Batch sizes [32, 64, 128, 256, 512] are larger than the training split" in e.value for e in at.error)
-    # The ranges table is a data editor (AppTest cannot type into one): its source is what the operator sees.
-    at.session_state["tune_ranges_source"] = ranges_frame(
-        (ORIGINAL_RANGES[0], ParameterRange("batch_size", "Categorical", values=("2", "4")))
-    )
-    at.run()
     at.button(key="tune_launch").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.success[0].value == f"Launched tuning job '{name}'."
@@ -90,6 +97,8 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     trials = at.dataframe[0].value
     assert len(trials) == 2 and set(trials["status"]) == {"Completed"}
     assert {"learning_rate", "batch_size", "Test Loss"} <= set(trials.columns)
+    assert set(trials["batch_size"]) == {batch}
+    assert at.dataframe[0].proto.placeholder == MISSING  # a trial without an objective reads "—", not "None"
     # Four classes: a loss at or above ln(4) is no better than chance, and the page says which trials.
     assert all(not w.value.startswith("Failed") for w in at.warning)
 
@@ -134,3 +143,32 @@ def test_stop_a_running_tuning_job_from_its_page(aws_env, tiny) -> None:
     at = open_page("pages/tuning_job.py", tuning_job=spec.name)
     assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
     assert not [b for b in at.button if b.key == f"tuning_{spec.name}_stop"]  # nothing left to stop
+
+
+def deploy_panel_of_the_best() -> None:
+    """The deploy panel as the tuning job page draws it, for the trial that is best in this run."""
+    import streamlit as st
+
+    from app.endpoints.deploy_panel import deploy_panel
+    from services.core.clients import CloudSettings
+
+    settings = CloudSettings("http://127.0.0.1:9", "us-east-1", None)  # nothing is called until Deploy
+    deploy_panel(settings, "s3://bucket/output/model.tar.gz", st.session_state["best"], "tuning_t_best")
+
+
+def test_the_suggested_endpoint_follows_the_best_trial_until_the_operator_types_one() -> None:
+    at = AppTest.from_function(deploy_panel_of_the_best)
+    at.session_state["best"] = "tune-260509-101010-001-aaaaaaaa"
+    at.run()
+    field = at.text_input(key="tuning_t_best_endpoint")
+    assert field.value == deploy_name("tune-260509-101010-001-aaaaaaaa", "-ep")
+
+    at.session_state["best"] = "tune-260509-101010-002-bbbbbbbb"  # a later trial won
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="tuning_t_best_endpoint").value == deploy_name("tune-260509-101010-002-bbbbbbbb", "-ep")
+
+    at.text_input(key="tuning_t_best_endpoint").input("my-endpoint").run()
+    at.session_state["best"] = "tune-260509-101010-003-cccccccc"
+    at.run()
+    assert at.text_input(key="tuning_t_best_endpoint").value == "my-endpoint"  # the operator's own name stays

@@ -17,6 +17,7 @@ import pytest
 from classifier.labels import udacity_labels
 from classifier.packaging import build_sourcedir
 from classifier.serving import inference
+from classifier.training.progress import parse_progress
 from classifier.training.train import main
 from tests.channels import DATASET, required, small_channel
 
@@ -71,6 +72,12 @@ def test_training_logs_metric_lines_and_beats_chance(trained: tuple[subprocess.C
     lines = result.stdout.splitlines()
     epochs = [EPOCH_LINE.match(line) for line in lines if line.startswith("Epoch ")]
     assert [(m.group(1), m.group(2)) for m in epochs if m] == [("1", "2"), ("2", "2")]
+    # The first epoch told how far it was before its metric line (the Job page's time left), and only it.
+    told = [(i, parse_progress(line)) for i, line in enumerate(lines) if line.startswith("First epoch:")]
+    train_images = int(re.search(r"(\d+) train / ", result.stdout).group(1))
+    first_epoch_line = next(i for i, line in enumerate(lines) if line.startswith("Epoch 1/2"))
+    assert told and all(i < first_epoch_line for i, _ in told)
+    assert (told[0][1].step, told[0][1].steps) == (1, -(-train_images // 32))
     train_losses = [float(x) for x in re.findall(r"train_loss=([0-9\.]+)", result.stdout)]
     valid_accuracies = [float(x) for x in re.findall(r"valid_acc=([0-9\.]+)", result.stdout)]
     test_loss = float(re.search(r"Testing Loss: ([0-9\.]+)", result.stdout).group(1))

@@ -103,6 +103,18 @@ def test_recording_follows_the_sagemaker_layout(tmp_path: Path) -> None:
         parse_config([], {"SM_INPUT_DIR": str(tmp_path)})
 
 
+def test_a_tuning_trial_records_into_its_output_data() -> None:
+    """SageMaker gives tuning trials no TensorBoardOutputConfig, so only what lands in the output data (uploaded
+    as output.tar.gz) outlives the trial; a trial is told apart by the hyperparameter SageMaker adds to it."""
+    env = {"SM_OUTPUT_DIR": "/opt/ml/output", "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data"}
+    trial = {**env, "SM_HPS": '{"_tuning_objective_metric": "Test Loss", "batch_size": 32}'}
+    config, unknown = parse_config(["--_tuning_objective_metric", "Test Loss"], trial)
+    assert config.recording_dir == Path("/opt/ml/output/data/tensorboard")
+    assert unknown == ["--_tuning_objective_metric", "Test Loss"]  # reported, not fatal
+    assert parse_config([], env)[0].recording_dir == Path("/opt/ml/output/tensorboard")
+    assert parse_config(["--recording-dir", "/tmp/r"], trial)[0].recording_dir == Path("/tmp/r")
+
+
 def test_record_interval_from_the_hyperparameter_or_debuggers_save_interval(tmp_path: Path) -> None:
     env = {"SM_INPUT_DIR": str(tmp_path)}
     assert parse_config([], env)[0].record_interval == RECORD_INTERVAL

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.stub import Stubber
 
+from classifier.training.progress import StepProgress
 from services.core.pricing import estimate_cost
 from services.training.curves import MetricPoint, progress, series_from_text
 from services.training.job_records import parse_job
@@ -39,6 +40,48 @@ def test_progress_before_the_first_epoch_and_before_training() -> None:
 def test_one_epoch_done_estimates_from_the_start_of_training() -> None:
     result = progress(epochs(40), epochs=3, started=START, now=START + timedelta(seconds=50))
     assert result.eta_s == pytest.approx(2 * 40 - 10)
+
+
+def test_the_first_epoch_is_estimated_from_the_steps_it_told() -> None:
+    """Before any metric line: 10 of 100 steps took 20 s (2 s a step), told 5 s ago; 90 steps left in this epoch
+    and 100 in each of the 2 others."""
+    told = (START + timedelta(seconds=25), StepProgress(10, 100, 20.0))
+    result = progress({}, epochs=3, started=START, now=START + timedelta(seconds=30), first_steps=told)
+    assert (result.epoch, result.elapsed_s) == (0, 30)
+    assert result.eta_s == pytest.approx(90 * 2 - 5 + 2 * 100 * 2)
+    later = progress(epochs(100), epochs=3, started=START, now=START + timedelta(seconds=110), first_steps=told)
+    assert later.eta_s == pytest.approx(2 * 100 - 10)  # once an epoch ended, its length is the yardstick
+
+
+def test_the_job_page_reads_the_newest_step_line_only_in_the_first_epoch(boto3_session) -> None:
+    logs = boto3_session.client("logs")
+    service = TrainingService(boto3_session, logs_client=logs, settings=SETTINGS)
+    job = parse_job(described("InProgress"))  # 3 epochs, training since NOW + 2 s
+    stream = "dog-breed-1/algo-1-1777777777"
+    lines = [(12, "First epoch: 1 of 50 steps in 3.0 s"), (27, "First epoch: 8 of 50 steps in 18.0 s")]
+    events = [
+        {
+            "logStreamName": stream,
+            "timestamp": int((job.started + timedelta(seconds=at)).timestamp() * 1000),
+            "message": text,
+            "ingestionTime": 0,
+            "eventId": str(at),
+        }
+        for at, text in lines
+    ]
+    expected = {
+        "logGroupName": "/aws/sagemaker/TrainingJobs",
+        "logStreamNamePrefix": "dog-breed-1/algo-1-",
+        "filterPattern": '"First epoch:"',
+    }
+    with Stubber(logs) as stub:
+        stub.add_response("filter_log_events", {"events": events}, expected)
+        result = service.progress(job, {}, job.started + timedelta(seconds=30))
+        # 18 s for 8 steps: 42 steps left less the 3 s since, then 2 more epochs of 50 steps.
+        assert result.eta_s == pytest.approx(42 * 2.25 - 3 + 2 * 50 * 2.25)
+        after_an_epoch = service.progress(job, epochs(100), START + timedelta(seconds=110))  # no log search
+        assert after_an_epoch.epoch == 1
+        stub.assert_no_pending_responses()
 
 
 def test_a_running_jobs_notional_cost_grows_with_time_then_is_the_billed_one() -> None:

@@ -3,6 +3,8 @@ slice of dogs-wiki-133, read back as typed trials with curves and clone; refusal
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 from dataclasses import replace
 
@@ -11,6 +13,7 @@ import pytest
 from localcloud.core.process import LocalCloudProcess
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
+from services.training.debugging import DebuggingService
 from services.training.job_spec import TrainingSpec
 from services.tuning.analysis import findings
 from services.tuning.spec import ParameterRange, TuningSpec
@@ -97,10 +100,33 @@ def test_launch_read_trials_curves_clone_and_refusals(service: TuningService, cl
     assert set(curves) == {t.name for t in trials} and all(len(v) == 1 for v in curves.values())
     assert service.class_count(job) == CLASSES
     assert isinstance(findings(job, trials, classes=CLASSES), list)
+    # Trials get no TensorBoardOutputConfig (a tuning job's definition has none): the best trial's recording is
+    # read from its output.tar.gz, where its script put it, so the deployed model has its Debugger views.
+    debugging = DebuggingService(settings=CloudSettings(cloud.endpoint_url, "us-east-1", None))
+    best = debugging.job_recording(job.best.name)
+    assert best.location == f"s3://{BUCKET}/output/{job.best.name}/output/output.tar.gz"
+    assert best.recording.series("Loss/train") is not None and best.recording.system and best.notes == []
+    other = next(t.name for t in trials if t.name != job.best.name)
+    cloud.client("s3").put_object(
+        Bucket=BUCKET, Key=f"output/{other}/output/output.tar.gz", Body=archive_without_recording()
+    )
+    bare = debugging.job_recording(other)
+    assert bare.empty and bare.notes[0].startswith(f"{other} is a trial of tuning job svc-tune. SageMaker gives tuning")
+    assert "It holds no recording in its tensorboard/ folder" in bare.notes[0]
     clone = service.clone_spec("svc-tune")
     assert clone.name.startswith("svc-tune-") and clone.ranges == spec.ranges
     with pytest.raises(ServiceError, match="already ended"):
         service.stop("svc-tune")
+
+
+def archive_without_recording() -> bytes:
+    """An output.tar.gz holding only the history a training script leaves beside its recording."""
+    buffer, history = io.BytesIO(), b"[]"
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("history.json")
+        info.size = len(history)
+        tar.addfile(info, io.BytesIO(history))
+    return buffer.getvalue()
 
 
 def test_a_dataset_without_train_creates_nothing(service: TuningService, cloud: LocalCloudProcess) -> None:

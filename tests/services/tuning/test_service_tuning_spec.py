@@ -6,6 +6,8 @@ from dataclasses import replace
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.core.errors import ServiceError
 from services.training.job_spec import TrainingSpec
@@ -14,6 +16,7 @@ from services.tuning.spec import (
     ORIGINAL_RANGES,
     ParameterRange,
     TuningSpec,
+    fit_to_training_split,
     grid_size,
     max_cost,
     original_preset,
@@ -136,6 +139,34 @@ def test_the_original_projects_preset() -> None:
     assert preset.ranges == ORIGINAL_RANGES
     assert (preset.objective_metric, preset.objective_type, preset.max_jobs) == ("Test Loss", "Minimize", 2)
     assert ("Test Loss", r"Testing Loss: ([0-9\.]+)") in preset.training.metric_definitions
+
+
+@given(train_size=st.integers(min_value=1, max_value=2000))
+def test_the_preset_fitted_to_any_training_split_is_launchable_there(train_size: int) -> None:
+    """Its batch sizes reach 512: on a smaller split, the sizes that fit are kept (or the largest power of two
+    that fits), every change is said, and the spec passes the check that refused the unfitted preset."""
+    preset = original_preset(TRAINING, name="hpo-original")
+    fitted, changes = fit_to_training_split(preset, train_size)
+    validate_tuning_spec(fitted, train_size=train_size)
+    values = next(r.values for r in fitted.ranges if r.name == "batch_size")
+    assert all(int(v) <= train_size for v in values)
+    assert set(values) <= set(ORIGINAL_RANGES[1].values) or values == (str(2 ** (train_size.bit_length() - 1)),)
+    assert (changes == []) == (train_size >= 512) and fitted.ranges[0] == ORIGINAL_RANGES[0]
+    if changes:
+        assert changes == [
+            f"batch_size 32/64/128/256/512 became {'/'.join(values)}: the training split has {train_size} images, "
+            "and the training script refuses a batch larger than that."
+        ]
+
+
+@given(
+    low=st.integers(min_value=1, max_value=600), span=st.integers(min_value=1, max_value=600), size=st.integers(1, 900)
+)
+def test_an_integer_batch_range_is_cut_at_the_training_split(low: int, span: int, size: int) -> None:
+    tuned = spec(ranges=(LR, ParameterRange("batch_size", "Integer", low, low + span, "Linear")))
+    fitted, changes = fit_to_training_split(tuned, size)
+    validate_tuning_spec(fitted, train_size=size)
+    assert bool(changes) == (low + span > size)
 
 
 def test_clone_gives_the_spec_back() -> None:
