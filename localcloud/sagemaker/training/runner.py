@@ -176,8 +176,9 @@ class Runner:
             return
         ended = time.time()
         seconds = max(1, round(ended - started))
-        count = job["ResourceConfig"].get("InstanceCount", 1)
-        self.set(name, TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds * count)
+        # Wall-clock, as AWS reports it: "multiply BillableTimeInSeconds by the number of instances" to get the
+        # compute time billed (the dashboard does).
+        self.set(name, TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds)
         model_dir = job_dir / "hosts" / "algo-1" / "model"
         if outcome == "ok" or (outcome in ("stopped", "timeout") and any(model_dir.iterdir())):
             try:
