@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app.auth import ANONYMOUS_PREDICTIONS, ANONYMOUS_REFILL_S, prediction_wait, visitor
+from app.predict.explanation_view import explanation_section
 from app.predict.prediction_charts import top_breeds_chart
 from app.settings import current_settings
 from app.widgets import cache
@@ -13,7 +14,8 @@ from app.widgets.formatting import breed, latency, literal, percent, size, verdi
 from app.widgets.forms import index_of
 from app.widgets.photos import is_web_url, preview
 from services.core.errors import ServiceError
-from services.serving.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION, PredictionService
+from services.serving.explanation import ExplanationService
+from services.serving.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
 PATHS = {"Lambda function": "lambda", "SageMaker endpoint": "endpoint"}
 
@@ -33,7 +35,7 @@ def shown(item: Item) -> str:
 
 
 settings = current_settings()
-service = PredictionService(settings=settings)
+service = ExplanationService(settings=settings)  # classifies, and explains a classification
 
 st.title("Predict a dog's breed")
 
@@ -142,3 +144,4 @@ for index, (item, (photo_slot, slot)) in enumerate(zip(items, slots, strict=True
         )
         if prediction.note:
             st.info(prediction.note)
+        explanation_section(service, data=item.data, prediction=prediction, settings=settings, index=index)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from services.core.clients import CloudSettings
+from services.serving.explanation import Explanation, ExplanationService, ModelIdentity, Progress
 from services.serving.prediction import Prediction, PredictionService, Targets, Via
 
 T = TypeVar("T")
@@ -44,6 +45,34 @@ def predict(
     if data is not None:
         return _remember(key, lambda: service.predict_image(data, via=via, target=target))
     return _remember(key, lambda: service.predict_url(url or "", via=via, target=target))
+
+
+def explanation_key(*, data: bytes, label: str, model: ModelIdentity, settings: CloudSettings) -> Hashable:
+    """What a heat map is remembered by: the photo's content hash, the breed it explains, and the model (the
+    target and what it served: endpoint config, function revision)."""
+    return ("explanation", image_key(data), label, model, settings)
+
+
+def explain(
+    service: ExplanationService,
+    *,
+    data: bytes,
+    label: str,
+    model: ModelIdentity,
+    settings: CloudSettings,
+    progress: Progress | None = None,
+) -> tuple[Explanation, bool]:
+    """The heat map for a photo and model, and whether it is a remembered one. Only a complete map is
+    remembered: one cut short by a failing target is computed again on the next click."""
+    key = explanation_key(data=data, label=label, model=model, settings=settings)
+    entry = _store().get(key)
+    if entry is not None:
+        _store().move_to_end(key)
+        return entry[0], True
+    explanation = service.explain(data, via=model.via, target=model.target, label=label, model=model, progress=progress)
+    if explanation.complete:
+        _put(key, explanation)
+    return explanation, False
 
 
 def remembered(key: Hashable) -> bool:

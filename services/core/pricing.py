@@ -122,3 +122,17 @@ def lambda_provisioned_hourly(memory_mb: int, environments: int, architecture: s
         raise ServiceError("A count of environments cannot be negative.")
     price = LAMBDA_PROVISIONED_USD_PER_GB_S.get(architecture, LAMBDA_PROVISIONED_USD_PER_GB_S["x86_64"])
     return environments * memory_mb / 1024 * 3600 * price
+
+
+LAMBDA_REQUEST_USD = 0.20 / 1_000_000
+LAMBDA_DURATION_USD_PER_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+"""On-demand invocations, us-east-1 list price (first tier): per request, and per GB-second of billed duration
+(each call's duration rounded up to the millisecond)."""
+
+
+def lambda_invocations_cost(requests: int, billed_ms: int, memory_mb: int, architecture: str = "x86_64") -> float:
+    """USD for `requests` calls of a function with `memory_mb` of memory that were billed `billed_ms` in all."""
+    if requests < 0 or billed_ms < 0:
+        raise ServiceError("Requests and billed time cannot be negative.")
+    price = LAMBDA_DURATION_USD_PER_GB_S.get(architecture, LAMBDA_DURATION_USD_PER_GB_S["x86_64"])
+    return requests * LAMBDA_REQUEST_USD + billed_ms / 1000 * memory_mb / 1024 * price
