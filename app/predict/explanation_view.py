@@ -31,15 +31,7 @@ def explanation_section(
     opened = st.session_state.setdefault(_OPENED, set())
     place = (cache.image_key(data), prediction.via, prediction.target, label)
     if place not in opened:
-        st.button(
-            f"Why {breed(label)}?",
-            key=f"predict_explain_{index}",
-            icon=":material/visibility:",
-            help="Cover the photo a patch at a time and ask the same model again: where covering lowers the "
-            "breed's score is where the model looked. About 50 calls to the model.",
-            on_click=opened.add,
-            args=(place,),
-        )
+        _ask_button(f"Why {breed(label)}?", place, index)
         return
     try:
         model = service.identify(prediction.via, prediction.target)
@@ -51,21 +43,49 @@ def explanation_section(
                     f"Guests draw one more heat map every {ANONYMOUS_REFILL_S:.0f} s. "
                     f"Try again in {math.ceil(wait)} s, or sign in."
                 )
+                _try_again(place, index)
                 return
         bar = st.progress(0.0, text="Covering the photo a patch at a time…")
-        explanation, remembered = cache.explain(
-            service,
-            data=data,
-            label=label,
-            model=model,
-            settings=settings,
-            progress=lambda done, total: bar.progress(done / total, text=f"Masked copies answered: {done} of {total}"),
-        )
-        bar.empty()
+
+        def show_progress(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"Masked copies answered: {done} of {total}")
+
+        try:
+            explanation, remembered = cache.explain(
+                service,
+                data=data,
+                label=label,
+                model=model,
+                settings=settings,
+                progress=show_progress,
+            )
+        finally:
+            bar.empty()
     except ServiceError as exc:
         st.error(f"Could not draw where the model looked: {exc.message}")
+        _try_again(place, index)
         return
     _show(explanation, remembered=remembered, index=index)
+    if not explanation.complete:
+        _try_again(place, index)
+
+
+def _ask_button(label: str, place: tuple[str, str, str, str], index: int) -> None:
+    st.button(
+        label,
+        key=f"predict_explain_{index}",
+        icon=":material/visibility:",
+        help="Cover the photo a patch at a time and ask the same model again: where covering lowers the "
+        "breed's score is where the model looked. About 50 calls to the model.",
+        on_click=st.session_state[_OPENED].add,
+        args=(place,),
+    )
+
+
+def _try_again(place: tuple[str, str, str, str], index: int) -> None:
+    """After a failure the section closes, so no later rerun sends 50 calls unasked; the button asks again."""
+    st.session_state[_OPENED].discard(place)
+    _ask_button("Try again", place, index)
 
 
 def _show(explanation: Explanation, *, remembered: bool, index: int) -> None:
@@ -79,7 +99,7 @@ def _show(explanation: Explanation, *, remembered: bool, index: int) -> None:
     else:
         st.error(
             f"The heat map is incomplete: {explanation.answered} of {explanation.total} masked copies answered, "
-            f"then the target failed: {explanation.error} Click again to retry."
+            f"then the target failed: {explanation.error}"
         )
         with st.expander(f"Partial map ({explanation.answered} of {explanation.total} patches): not the whole picture"):
             st.plotly_chart(chart, key=f"predict_heat_{index}", width="content")
