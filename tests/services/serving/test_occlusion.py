@@ -75,8 +75,8 @@ def test_covering_the_informative_region_lowers_the_score_most(width, height, x,
     boxes = patches(width, height)
     drops = {(p.row, p.col): base - red_share(masked_copy(image, p)) for p in boxes}
     for patch in boxes:
-        l, t, r, b = patch.box
-        overlaps = l < left + side and left < r and t < top + side and top < b
+        x0, y0, x1, y1 = patch.box
+        overlaps = x0 < left + side and left < x1 and y0 < top + side and top < y1
         assert (drops[(patch.row, patch.col)] > 0) == overlaps
     heat = heat_map(drops)
     row, col = np.unravel_index(np.nanargmax(heat), heat.shape)

@@ -13,7 +13,7 @@ import pytest
 from tests.localcloud.conftest import function_zip
 from tests.pages.conftest import DOG_PHOTO, NOT_A_DOG, dashboard
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COST = (
     r"50 calls \(1 reference \+ 49 masked copies, 4 at a time\) · [\d.]+ m?s · [\d.]+ [KM]B sent · "
     r"notional \$[\d.]+: "

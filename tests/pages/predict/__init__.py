@@ -1,0 +1,1 @@
+"""The Predict page: where the model looked."""
