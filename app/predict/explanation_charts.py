@@ -9,8 +9,10 @@ from app.widgets.formatting import breed
 from services.serving.explanation import Explanation
 from services.serving.occlusion import cell_edges
 
-CHART_WIDTH_PX = 520
-"""The height follows from it and the photo's aspect, so the photo is never stretched."""
+PHOTO_WIDTH_PX = 340
+"""The photo's width on the page (it fits the result column beside the photo); the height follows from the
+photo's aspect, so the photo is never stretched."""
+COLOUR_BAR_PX = 100
 
 HEAT_COLOURS = [
     [0.0, "rgba(33, 102, 172, 0.75)"],  # covering it raised the score
@@ -38,17 +40,23 @@ def heat_overlay_chart(explanation: Explanation) -> go.Figure:
                 zmin=-reach,
                 zmax=reach,
                 colorscale=HEAT_COLOURS,
-                colorbar={"title": {"text": "drop in score<br>when covered", "side": "right"}, "tickformat": "+.0%"},
+                colorbar={
+                    "title": {"text": "drop in score<br>when covered", "side": "right"},
+                    "tickformat": "+.0%",
+                    "thickness": 14,
+                },
                 hovertemplate="drop in score when covered: %{z:+.1%}<extra></extra>",
                 hoverongaps=False,
                 name=breed(explanation.label),
             ),
         ]
     )
-    height = round(CHART_WIDTH_PX * explanation.height / explanation.width)
+    height = round(PHOTO_WIDTH_PX * explanation.height / explanation.width)
     figure.update_xaxes(visible=False, range=[0, explanation.width], constrain="domain", fixedrange=True)
     figure.update_yaxes(
         visible=False, range=[explanation.height, 0], scaleanchor="x", constrain="domain", fixedrange=True
     )
-    figure.update_layout(width=CHART_WIDTH_PX + 120, height=height + 20, margin={"l": 0, "r": 0, "t": 10, "b": 10})
+    figure.update_layout(
+        width=PHOTO_WIDTH_PX + COLOUR_BAR_PX, height=height + 20, margin={"l": 0, "r": 0, "t": 10, "b": 10}
+    )
     return figure
