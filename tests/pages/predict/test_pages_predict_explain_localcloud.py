@@ -150,3 +150,20 @@ def test_a_function_throttled_mid_way_shows_the_partial_map_as_partial(own_funct
     at.button(key="predict_explain_0").click().run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("**Where the model looked for Afghan Hound**") for m in at.markdown)
+
+
+def test_a_guest_gets_the_map_signing_as_the_viewer_role(aws_env, tmp_path, monkeypatch) -> None:
+    """Demo visitors too: the viewer role's invoke and read-only calls are all a map needs."""
+    monkeypatch.setenv("DASHBOARD_AUTH", "users")
+    monkeypatch.setenv("DASHBOARD_USERS_FILE", str(tmp_path / "users.json"))
+    monkeypatch.setenv("DASHBOARD_VIEWER_ROLE", "apptest-viewer")
+    at = dashboard().run()
+    assert any("guest" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/predict.py").run()
+    at.radio(key="predict_path").set_value("SageMaker endpoint").run()
+    at.file_uploader[0].set_value(("afghan.jpg", DOG_PHOTO.read_bytes(), "image/jpeg")).run()
+    at.button(key="predict_explain_0").click().run()
+    assert not at.exception and not at.error and not at.warning
+    assert list(charts(at).values()) == [["bar"], ["image", "heatmap"]]
+    (cost,) = [c.value for c in at.caption if "calls (1 reference" in c.value]
+    assert re.match(COST + r"endpoint: 1 × ml.m5.large", cost), cost  # the viewer may describe the endpoint
