@@ -20,11 +20,11 @@ from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.data.datasets import DatasetService
 from services.evaluation import records
 from services.evaluation.breed_names import canonical, display, nameable
-from services.evaluation.labelled_sets import LabelledSet
+from services.evaluation.labelled_sets import LabelledSet, parse_folder
 from services.evaluation.model_choices import ModelChoice, ModelChoices
 from services.evaluation.photo_results import PhotoResult, read_output
 from services.evaluation.records import EvaluationRecord
-from services.serving.lineage import ServingLineage
+from services.serving.lineage import LineageService
 
 TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
 _READERS = 16  # S3 GETs of small answers are latency-bound
@@ -69,7 +69,9 @@ class EvaluationService(AwsService):
 
     def check_set(self, choice: ModelChoice, labelled: LabelledSet) -> SetCheck:
         """Compare the set's classes with the breeds the model names (its archive's model.json)."""
-        source, breeds = ServingLineage(settings=self._settings).model_breeds(choice.model_data_url)
+        source, breeds = LineageService(settings=self._settings, s3_client=self._client("s3")).model_breeds(
+            choice.model_data_url
+        )
         if not breeds:
             return SetCheck(source, [], len(labelled.classes))
         known = nameable(breeds)
@@ -204,6 +206,14 @@ class EvaluationService(AwsService):
             record = replace(record, status=status, scored=len(tracker.results))
         tracker.record = record
         return tracker
+
+    def photo(self, set_uri: str, key: str) -> bytes:
+        """The bytes of photo `key` of the set at `set_uri` (for the galleries)."""
+        bucket, prefix = parse_folder(set_uri)
+        try:
+            return self._client("s3").get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read the photo {set_uri}{key}") from exc
 
     def stop(self, name: str) -> None:
         try:
