@@ -102,6 +102,7 @@ class LocalCloud:
             self.training,
             self.tuning,
             self.metrics,
+            self.logs,
             sagemaker_role_env,
             sagemaker_roles,
             max_instances=endpoint_instances,
