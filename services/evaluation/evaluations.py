@@ -6,6 +6,7 @@ and kept in S3 (records.py) once it ends.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -78,7 +79,7 @@ class EvaluationService(AwsService):
         unknown = [c for c in labelled.classes if canonical(c) not in known]
         if len(unknown) == len(labelled.classes):
             raise ServiceError(
-                f"The model names none of this set's {len(unknown)} classes (it knows {source}; the set has "
+                f"The model names none of the set's {len(unknown)} class(es) (it knows {source}; the set has "
                 f"{', '.join(display(c) for c in unknown[:3])}…): pick a set of dog breeds in its class names."
             )
         return SetCheck(source, unknown, len(labelled.classes) - len(unknown))
@@ -294,7 +295,6 @@ def _photo_of(relative: str, truths: dict[str, str]) -> str | None:
 
 
 def _job_name(model_name: str) -> str:
-    """`eval-<UTC time>-<model>`, at most 63 characters: unique per second, sortable by time."""
+    """`eval-<UTC time>-<4 hex>-<model>`, at most 63 characters: sortable by time, two starts in one second apart."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = f"eval-{stamp}-{model_name}"[:63].rstrip("-")
-    return base
+    return f"eval-{stamp}-{secrets.token_hex(2)}-{model_name}"[:63].rstrip("-")
