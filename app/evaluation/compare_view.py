@@ -12,8 +12,8 @@ from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.evaluation.breed_names import display
 from services.evaluation.comparison import Comparison, compare
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.evaluations import EvaluationService
-from services.evaluation.records import EvaluationRecord
 
 
 def verdict_text(found: Comparison, a: str, b: str) -> str:

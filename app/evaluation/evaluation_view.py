@@ -10,8 +10,8 @@ from app.evaluation.results_view import results_view
 from app.widgets.formatting import MISSING, percent
 from app.widgets.jobs import live
 from services.core.errors import ServiceError
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.evaluations import EvaluationService, Tracker
-from services.evaluation.records import EvaluationRecord
 
 
 def evaluation_table(evaluations: list[EvaluationRecord], key: str) -> str | None:

@@ -8,10 +8,10 @@ import streamlit as st
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.datasets import DatasetService
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.evaluations import TRANSFORM_INSTANCE_TYPES, EvaluationService
 from services.evaluation.labelled_sets import LabelledSets
 from services.evaluation.model_choices import KINDS, ModelChoice, ModelChoices
-from services.evaluation.records import EvaluationRecord
 
 OTHER_FOLDER = "Another S3 folder of class folders…"
 

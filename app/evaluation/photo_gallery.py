@@ -12,9 +12,9 @@ from app.widgets.formatting import percent
 from app.widgets.photos import preview
 from services.core.errors import ServiceError
 from services.evaluation.breed_names import display
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.evaluations import EvaluationService
 from services.evaluation.photo_results import PhotoResult
-from services.evaluation.records import EvaluationRecord
 
 PER_PAGE = 12
 COLUMNS = 4

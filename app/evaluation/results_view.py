@@ -14,9 +14,9 @@ from app.evaluation.photo_gallery import gallery
 from app.widgets.formatting import percent
 from services.evaluation.breed_names import display
 from services.evaluation.confusion import confusion, most_confused
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.metrics import Rate, calibration, never_right, not_a_dog, per_breed, rate
 from services.evaluation.photo_results import PhotoResult
-from services.evaluation.records import EvaluationRecord
 
 
 def interval(found: Rate) -> str:

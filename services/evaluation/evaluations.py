@@ -19,12 +19,12 @@ from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.data.datasets import DatasetService
-from services.evaluation import records
+from services.evaluation import evaluation_records as records
 from services.evaluation.breed_names import canonical, display, nameable
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.labelled_sets import LabelledSet, parse_folder
 from services.evaluation.model_choices import ModelChoice, ModelChoices
 from services.evaluation.photo_results import PhotoResult, read_output
-from services.evaluation.records import EvaluationRecord
 from services.serving.lineage import LineageService
 
 TRANSFORM_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge")
