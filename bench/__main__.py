@@ -1,11 +1,11 @@
-"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, scaling, debugging): speed
-targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, evaluate-page, scaling,
+debugging): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import debugging, lambda_concurrency, prediction, scaling, training, tuning, tuning_page
+from bench import debugging, evaluate_page, lambda_concurrency, prediction, scaling, training, tuning, tuning_page
 
 SUITES = {
     "prediction": prediction.main,
@@ -13,6 +13,7 @@ SUITES = {
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
     "tuning-page": tuning_page.main,
+    "evaluate-page": evaluate_page.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
 }
