@@ -51,7 +51,10 @@ def photo_results(photos: int, seed: int = 0) -> list[PhotoResult]:
         truth = breeds[index]
         right = rng.random() < 0.7
         top1 = truth if right else rng.choice(look_alikes[truth] if rng.random() < 0.8 else breeds)
-        rest = [b for b in [truth, *look_alikes[truth], *rng.sample(breeds, 5)] if b != top1]
+        named = [truth] if right or rng.random() < 0.8 else []  # a wrong answer misses the top 5 one time in five
+        rest = [
+            b for b in [*named, *look_alikes[truth], *rng.sample(breeds, 5)] if b not in {top1, truth} or b in named
+        ]
         said = tuple(dict.fromkeys([top1, *rest]))[:5]
         first = min(0.99, max(0.05, rng.gauss(0.75 if right else 0.45, 0.15)))
         scores = tuple([first] + sorted((rng.uniform(0, 1 - first) / 4 for _ in said[1:]), reverse=True))

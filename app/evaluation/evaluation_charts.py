@@ -47,7 +47,6 @@ def confusion_figure(matrix: Confusion) -> go.Figure:
             y=[names[r] for r in rows],
             mode="markers",
             marker={"size": max(4, CELL_PX), "opacity": 0.0, "symbol": "square"},
-            customdata=np.stack([rows, cols], axis=1) if len(rows) else None,
             hovertemplate="is %{y}<br>said %{x}<br>click to see the photos<extra></extra>",
             showlegend=False,
             name="cells",

@@ -73,6 +73,18 @@ def breed_table(results: Sequence[PhotoResult]) -> None:
         st.markdown("**Never right**: none, every breed was named right at least once.")
 
 
+def selected_cells(event: object, breeds: Sequence[str]) -> set[tuple[str, str]]:
+    """(is, said) of the cells selected on the chart; a point names its cell by the axis labels it sits on."""
+    by_name = {display(b): b for b in breeds}
+    selection = getattr(event, "selection", None) or {}
+    points = selection.get("points", []) if isinstance(selection, dict) else getattr(selection, "points", [])
+    return {
+        (by_name[p["y"]], by_name[p["x"]])
+        for p in points
+        if isinstance(p, dict) and p.get("y") in by_name and p.get("x") in by_name
+    }
+
+
 def confusion_part(results: Sequence[PhotoResult], record: EvaluationRecord, key: str) -> None:
     st.markdown("#### Confusion")
     matrix = confusion(results)
@@ -88,11 +100,7 @@ def confusion_part(results: Sequence[PhotoResult], record: EvaluationRecord, key
         st.markdown(
             "**Most confused**: " + "; ".join(f"{display(a)} taken for {display(b)} ({n})" for a, b, n in pairs)
         )
-    cells = {
-        (matrix.breeds[int(p["customdata"][0])], matrix.breeds[int(p["customdata"][1])])
-        for p in (event.selection.points if event and event.selection else [])
-        if p.get("customdata") is not None
-    }
+    cells = selected_cells(event, matrix.breeds)
     if cells:
         chosen = [r for r in results if (r.truth, r.top1) in cells]
         title = ", ".join(f"{display(t)} said {display(s)}" for t, s in sorted(cells)[:4])
