@@ -15,7 +15,7 @@ from services.evaluation.breed_names import display
 from services.evaluation.confusion import Confusion
 from services.evaluation.metrics import Calibration
 
-CELL_PX = 7
+CELL_PX = 9
 MIN_SIDE_PX = 420
 LABEL_PX = 190
 
@@ -59,8 +59,23 @@ def confusion_figure(matrix: Confusion) -> go.Figure:
         margin={"l": LABEL_PX, "r": 10, "t": 30, "b": LABEL_PX},
         dragmode="zoom",
         clickmode="event+select",
-        xaxis={"title": "the model said", "tickangle": -90, "tickfont": {"size": font}, "side": "bottom"},
-        yaxis={"title": "the photo is", "autorange": "reversed", "tickfont": {"size": font}, "scaleanchor": "x"},
+        # Every breed labelled (plotly would drop every other one to avoid overlap): cells are CELL_PX high.
+        xaxis={
+            "title": "the model said",
+            "tickangle": -90,
+            "tickfont": {"size": font},
+            "tickmode": "array",
+            "tickvals": names,
+            "side": "bottom",
+            "range": [-0.5, len(names) - 0.5],  # fixed: the cells' markers would pad an automatic range
+        },
+        yaxis={
+            "title": "the photo is",
+            "tickfont": {"size": font},
+            "tickmode": "array",
+            "tickvals": names,
+            "range": [len(names) - 0.5, -0.5],  # reversed: the first breed on top
+        },
         title={"text": f"{len(names)} breeds, ordered so breeds mixed up with each other sit together", "x": 0},
     )
     return figure
