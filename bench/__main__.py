@@ -1,11 +1,21 @@
 """`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, evaluate-page, scaling,
-debugging): speed targets, side by side."""
+debugging, transform): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import debugging, evaluate_page, lambda_concurrency, prediction, scaling, training, tuning, tuning_page
+from bench import (
+    debugging,
+    evaluate_page,
+    lambda_concurrency,
+    prediction,
+    scaling,
+    training,
+    transform,
+    tuning,
+    tuning_page,
+)
 
 SUITES = {
     "prediction": prediction.main,
@@ -16,6 +26,7 @@ SUITES = {
     "evaluate-page": evaluate_page.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
+    "transform": transform.main,
 }
 
 

@@ -78,8 +78,7 @@ class SageMaker(Service):
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
-        # Batch transform runs instances of a model too, on the same cores as the endpoints' instances.
-        self.transform = Transform(store, objects, logs, role_env, roles, self.cores, self.model_cache)
+        self.transform = Transform(store, objects, logs, role_env, roles, self.cores, self.model_cache)  # same cores
 
     def scaled_by(self, scaling: ScalingHooks) -> None:
         """The wiring's one late step (cloud.py): Application Auto Scaling is built over this service's
@@ -87,8 +86,7 @@ class SageMaker(Service):
         self.scaling = scaling
 
     def operation(self, name: str) -> Operation | None:
-        """Training, tuning and transform jobs and capacity changes are SageMaker operations too, in their own
-        modules."""
+        """Training, tuning and transform jobs and capacity changes: SageMaker operations in modules of their own."""
         return (
             super().operation(name)
             or getattr(self.training, f"op_{name}", None)
@@ -368,8 +366,7 @@ class SageMaker(Service):
         )
 
     def resume(self) -> None:
-        """After a restart, bring every endpoint that was serving back up, and run unfinished transform jobs."""
-        self.transform.resume()
+        """After a restart, bring every endpoint that was serving back up."""
         for endpoint in self.store.all("endpoint"):
             if endpoint["EndpointStatus"] in ("InService", "Creating", "Updating"):
                 config = self.store.get("endpoint-config", endpoint["EndpointConfigName"])
@@ -386,7 +383,6 @@ class SageMaker(Service):
                 self._deploy_async(endpoint["EndpointName"], config, on_failure="Failed")
 
     def stop_all(self) -> None:
-        self.transform.stop_all()
         with self._lock:
             fleets = [f for group in self.fleets.values() for f in group]
             self.fleets.clear()

@@ -11,7 +11,6 @@ ends it `Stopped` once the requests in flight have answered. The API is provider
 
 from __future__ import annotations
 
-import queue
 import secrets
 import threading
 import time
@@ -31,7 +30,7 @@ from localcloud.sagemaker.fleet import Instance, extract_model
 from localcloud.sagemaker.model_artifact import model_artifact
 from localcloud.sagemaker.transform.inputs import InputObject, list_inputs
 from localcloud.sagemaker.transform.records import RecordError
-from localcloud.sagemaker.transform.work import LOG_GROUP, Failure, Settings, Worker, sagemaker_line
+from localcloud.sagemaker.transform.work import LOG_GROUP, Failure, Pipeline, Settings, Worker, sagemaker_line
 
 KIND = "transform-job"
 
@@ -249,11 +248,8 @@ class Runner:
         scratch = self.root / name / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         concurrency = job["MaxConcurrentTransforms"]
-        threads = []
+        pipelines = []
         for number, (instance, tail) in enumerate(instances):
-            share: queue.SimpleQueue[InputObject] = queue.SimpleQueue()
-            for item in inputs[number :: len(instances)]:
-                share.put(item)
             data_log = f"{tail.stream}/data-log"
             logs.put_events(
                 LOG_GROUP,
@@ -265,29 +261,17 @@ class Runner:
                     )
                 ],
             )
-            worker = Worker(settings, instance, objects, logs, data_log, scratch, run.abort)
-            for _ in range(concurrency):
-                thread = threading.Thread(target=self._drain, args=(worker, share, run), daemon=True)
-                thread.start()
-                threads.append(thread)
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
-                for _, tail in instances:
-                    tail.pump()
+            worker = Worker(settings, instance, objects, logs, data_log, scratch)
+            share = inputs[number :: len(instances)]
+            pipelines.append(Pipeline(worker, share, concurrency, run.abort, lambda reason: self._fail(run, reason)))
+        for pipeline in pipelines:
+            pipeline.start()
+        for pipeline in pipelines:
+            pipeline.wait(every=lambda: [tail.pump() for _, tail in instances])
 
-    def _drain(self, worker: Worker, share: queue.SimpleQueue[InputObject], run: Run) -> None:
-        while not run.abort.is_set():
-            try:
-                item = share.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                worker.transform(item)
-            except Failure as failure:
-                with self.lock:
-                    run.failure = run.failure or str(failure)
-                run.abort.set()
+    def _fail(self, run: Run, reason: str) -> None:
+        with self.lock:
+            run.failure = run.failure or reason
 
 
 def _upper_snake(strategy: str) -> str:

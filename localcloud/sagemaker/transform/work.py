@@ -1,4 +1,5 @@
-"""One input object through a transform instance: read as the model's role, split, sent, answered, written.
+"""One input object through a transform instance: read as the model's role, split, sent, answered, written; and
+each instance's pipeline of them, which reads ahead and writes behind so that the instance never waits on S3.
 
 A failure becomes `Failure`, whose reason is the job's FailureReason in AWS's kind of words (`ClientError: ...`
 for what the input, the role or the request got wrong, `AlgorithmError: ...` for the model's own failures),
@@ -11,9 +12,11 @@ import contextlib
 import gzip
 import http.client
 import os
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,25 +72,17 @@ class Settings:
 
 
 class Worker:
-    """Sends objects to one instance; as many of these per instance as MaxConcurrentTransforms."""
+    """What is done to one object on its way through one instance: read, answered, written."""
 
     def __init__(
-        self,
-        settings: Settings,
-        instance: Instance,
-        objects: RoleObjects,
-        logs: RoleLogs,
-        data_log: str,
-        scratch: Path,
-        abort: threading.Event,
+        self, settings: Settings, instance: Instance, objects: RoleObjects, logs: RoleLogs, data_log: str, scratch: Path
     ) -> None:
         self.settings, self.instance, self.objects, self.logs = settings, instance, objects, logs
-        self.data_log, self.scratch, self.abort = data_log, scratch, abort
+        self.data_log, self.scratch = data_log, scratch
 
-    def transform(self, item: InputObject) -> None:
-        """Transform one object and write its `.out`; Failure on any error."""
+    def answer(self, item: InputObject, data: bytes, abort: threading.Event) -> tuple[bytes, str] | None:
+        """The object's `.out` and its content type (None when the job stopped meanwhile); Failure on any error."""
         settings = self.settings
-        data = self._read(item)
         try:
             settings.processing.check_content(settings.content_type)
             records = split(data, settings.split_type)
@@ -95,17 +90,18 @@ class Worker:
             answers: list[bytes] = []
             produced = settings.accept or "application/json"
             for batch in groups:
-                if self.abort.is_set():
-                    return
+                if abort.is_set():
+                    return None
                 body = settings.processing.request(batch)
                 answer, produced = self._invoke(item, body)
                 answers += settings.processing.answers(batch, answer)
         except RecordError as exc:
             self._log(f"{item.name}: ClientError: {exc}")
             raise Failure(f"ClientError: {item.name}: {exc}. See job logs for more information.") from None
-        self._write(item, assemble(answers, settings.assemble_with), produced)
+        return assemble(answers, settings.assemble_with), produced
 
-    def _read(self, item: InputObject) -> bytes:
+    def read(self, item: InputObject) -> bytes:
+        """The object's bytes, read as the role (and unzipped when CompressionType says Gzip); Failure if not."""
         try:
             data = self.objects.object_path(item.bucket, item.key).read_bytes()
         except AwsError as exc:
@@ -144,7 +140,8 @@ class Worker:
             )
         return response.body, response.content_type
 
-    def _write(self, item: InputObject, data: bytes, content_type: str) -> None:
+    def write(self, item: InputObject, data: bytes, content_type: str) -> None:
+        """The `.out` to S3 as the role, at the object's path below the output path; Failure if refused."""
         bucket, key = output_location(self.settings.output_path, item)
         scratch = self.scratch / f"{uuid.uuid4().hex}.out"
         scratch.write_bytes(data)
@@ -161,3 +158,83 @@ class Worker:
 
     def _log(self, text: str) -> None:
         self.logs.put_events(LOG_GROUP, self.data_log, [sagemaker_line(text)])
+
+
+class Pipeline:
+    """One instance's share of the objects: read ahead, sent `concurrency` at a time, written behind, so that
+    the instance does not wait on S3 between requests. The first Failure goes to `fail` and sets `abort`."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        items: list[InputObject],
+        concurrency: int,
+        abort: threading.Event,
+        fail: Callable[[str], None],
+    ) -> None:
+        self.worker, self.items, self.concurrency, self.abort, self.fail = worker, items, concurrency, abort, fail
+        self._ready: queue.Queue[tuple[InputObject, bytes] | None] = queue.Queue(maxsize=concurrency + 1)
+        self._answered: queue.SimpleQueue[tuple[InputObject, bytes, str] | None] = queue.SimpleQueue()
+        self._senders = [threading.Thread(target=self._guarded, args=(self._send,)) for _ in range(concurrency)]
+        self._stages = [threading.Thread(target=self._guarded, args=(self._read_ahead,)), *self._senders]
+        self._writer = threading.Thread(target=self._guarded, args=(self._write_behind,))
+
+    def start(self) -> None:
+        for thread in [*self._stages, self._writer]:
+            thread.daemon = True
+            thread.start()
+
+    def wait(self, every: Callable[[], None]) -> None:
+        """Until every object is written (or the job stopped or failed), calling `every` twice a second."""
+        for thread in self._stages:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+                every()
+        self._answered.put(None)
+        while self._writer.is_alive():
+            self._writer.join(timeout=0.5)
+            every()
+
+    def _guarded(self, stage: Callable[[], None]) -> None:
+        try:
+            stage()
+        except Failure as failure:
+            self.fail(str(failure))
+            self.abort.set()
+
+    def _read_ahead(self) -> None:
+        try:
+            for item in self.items:
+                if self.abort.is_set():
+                    return
+                self._put(self._ready, (item, self.worker.read(item)))
+        finally:
+            for _ in self._senders:
+                self._put(self._ready, None)
+
+    def _put(self, target: queue.Queue, entry: object) -> None:
+        """Wait for room unless the job is ending (its senders may be gone)."""
+        while True:
+            try:
+                target.put(entry, timeout=0.2)
+                return
+            except queue.Full:
+                if self.abort.is_set():
+                    return
+
+    def _send(self) -> None:
+        while not self.abort.is_set():
+            try:
+                entry = self._ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if entry is None:
+                return
+            answered = self.worker.answer(*entry, self.abort)
+            if answered is not None:
+                self._answered.put((entry[0], *answered))
+
+    def _write_behind(self) -> None:
+        while (entry := self._answered.get()) is not None:
+            if not self.abort.is_set():
+                self.worker.write(*entry)
