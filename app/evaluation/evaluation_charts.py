@@ -59,13 +59,12 @@ def confusion_figure(matrix: Confusion) -> go.Figure:
         margin={"l": LABEL_PX, "r": 10, "t": 30, "b": LABEL_PX},
         dragmode="zoom",
         clickmode="event+select",
-        # Every breed labelled (plotly would drop every other one to avoid overlap): cells are CELL_PX high.
+        # Every breed labelled down the side (cells are CELL_PX high); along the bottom plotly shows what fits the
+        # chart's width, and more as it zooms in.
         xaxis={
             "title": "the model said",
             "tickangle": -90,
             "tickfont": {"size": font},
-            "tickmode": "array",
-            "tickvals": names,
             "side": "bottom",
             "range": [-0.5, len(names) - 0.5],  # fixed: the cells' markers would pad an automatic range
         },

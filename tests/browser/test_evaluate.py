@@ -48,7 +48,8 @@ def test_evaluate_the_served_classifier_and_open_a_confusion_cell(page, dashboar
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
     expect(chart.locator("g.heatmaplayer")).to_have_count(1)
-    cell = chart.locator("g.trace.scatter path.point").first
+    cell = chart.locator("g.trace.scatter path.point").first  # an invisible marker on a non-empty cell
+    cell.scroll_into_view_if_needed()
     box = cell.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
