@@ -189,3 +189,13 @@ def test_two_models_compared_on_the_same_set(aws_env, sample, settings) -> None:
     # The same network on the same photos: no photo is disputed, so the test calls it noise (p = 1).
     assert verdict and "**noise**" in verdict[0] and "p = 1" in verdict[0], verdict
     assert at.button(key=f"compare_{records[0].name}_deploy")  # the deploy panel, one click from an endpoint
+
+
+def test_the_endpoint_page_links_to_its_models_evaluations(aws_env) -> None:
+    at = dashboard().run()
+    at.switch_page("pages/endpoints.py")
+    at.query_params["endpoint"] = ENDPOINT
+    at.run()
+    assert not at.exception
+    links = {(link.proto.label, link.proto.query_string) for link in at.get("page_link")}
+    assert ("Evaluations of the model it serves", f"endpoint={ENDPOINT}") in links, links
