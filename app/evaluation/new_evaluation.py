@@ -3,6 +3,8 @@ and a labelled set (a dataset's test split, or any S3 folder of class folders). 
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from services.core.clients import CloudSettings
@@ -14,6 +16,7 @@ from services.evaluation.labelled_sets import LabelledSets
 from services.evaluation.model_choices import KINDS, ModelChoice, ModelChoices
 
 OTHER_FOLDER = "Another S3 folder of class folders…"
+CHOICES_TTL_S = 30  # each list costs a describe per job or endpoint: read again only when it may have changed
 
 
 def pick_model(settings: CloudSettings, focus: ModelChoice | None) -> ModelChoice | None:
@@ -26,14 +29,14 @@ def pick_model(settings: CloudSettings, focus: ModelChoice | None) -> ModelChoic
         format_func=lambda k: {"tuning job": "tuning job (best trial)", "model": "any SageMaker model"}.get(k, k),
     )
     cache = st.session_state.setdefault("evaluate_choices", {})
-    if kind not in cache:
+    if kind not in cache or time.monotonic() - cache[kind][0] > CHOICES_TTL_S:
         try:
             with st.spinner(f"Reading {kind}s…"):
-                cache[kind] = ModelChoices(settings).list(kind)
+                cache[kind] = (time.monotonic(), ModelChoices(settings).list(kind))
         except ServiceError as exc:
             st.error(exc.message)
             return None
-    choices: list[ModelChoice] = list(cache[kind])
+    choices: list[ModelChoice] = list(cache[kind][1])
     if focus is not None and focus.kind == kind and focus not in choices:
         choices.insert(0, focus)
     if not choices:

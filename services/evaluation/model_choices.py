@@ -84,8 +84,10 @@ class ModelChoices(AwsService):
             variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
             model_name = variants[0]["ModelName"]
             url = (sagemaker.describe_model(ModelName=model_name).get("PrimaryContainer") or {}).get("ModelDataUrl")
-        except BOTO_ERRORS:
-            return None
+        except BOTO_ERRORS as exc:
+            if _missing(exc):
+                return None
+            raise from_client_error(exc, what=f"read endpoint '{name}'") from exc
         return ModelChoice("endpoint", name, model_name, url) if url else None
 
     def model(self, name: str) -> ModelChoice:
@@ -125,3 +127,9 @@ class ModelChoices(AwsService):
             return sorted(e["EndpointName"] for page in pages for e in page["Endpoints"])
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what="list endpoints") from exc
+
+
+def _missing(exc: Exception) -> bool:
+    """SageMaker answers ValidationException "Could not find …" for an endpoint, config or model that is not there."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    return error.get("Code") == "ValidationException" and "could not find" in error.get("Message", "").lower()
