@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
             page_seconds.append(time.perf_counter() - start)
             if app.exception or app.error:
                 raise SystemExit(f"the page failed: {[e.value for e in [*app.exception, *app.error]]}")
+            drawn = {m.label for m in app.metric}
+            if not {"Top-1 accuracy", "Expected calibration error"} <= drawn or len(app.get("plotly_chart")) < 2:
+                raise SystemExit(f"the page did not draw the results: {sorted(drawn)}")
 
         page_seconds: list[float] = []
         timed(page, args.runs + 1)  # the first run imports plotly and pandas: left out
