@@ -6,6 +6,7 @@ there, an unreadable photo that fails the transform) said in words; two models c
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -19,7 +20,10 @@ from services.evaluation.breed_names import canonical, resolve
 from services.evaluation.evaluations import EvaluationService
 from services.evaluation.labelled_sets import LabelledSets
 from services.evaluation.model_choices import ModelChoices
+from services.serving.deploy import deploy_name
 from services.serving.prediction import PredictionService
+from services.training.job_spec import TrainingSpec, generate_job_name
+from services.training.sagemaker_training import TrainingService
 from tests.pages.conftest import dashboard
 
 SAMPLE = "datasets/dogs-wiki-133/"
@@ -199,3 +203,57 @@ def test_the_endpoint_page_links_to_its_models_evaluations(aws_env) -> None:
     assert not at.exception
     links = {(link.proto.label, link.proto.query_string) for link in at.get("page_link")}
     assert ("Evaluations of the model it serves", f"endpoint={ENDPOINT}") in links, links
+
+
+@pytest.fixture
+def tiny(settings, datasets, tmp_path) -> str:
+    """Four breeds, two photos per split: a training job of one epoch takes seconds."""
+    source = datasets / "dogs-wiki-133"
+    for split in ("train", "valid", "test"):
+        for folder in sorted((source / "train").iterdir())[:4]:
+            target = tmp_path / split / folder.name
+            target.mkdir(parents=True)
+            for photo in sorted((source / split / folder.name).glob("*"))[:2]:
+                shutil.copy(photo, target / photo.name)
+    service = DatasetService(settings=settings)
+    bucket = service.default_bucket()
+    service.ensure_bucket(bucket)
+    if not service.dataset_exists(bucket, "datasets/dogs-tiny/"):
+        service.upload_dataset(tmp_path, bucket, "datasets/dogs-tiny/")
+    return f"s3://{bucket}/datasets/dogs-tiny/"
+
+
+def test_a_trained_model_is_evaluated_from_its_job_page(aws_env, settings, tiny) -> None:
+    """A job's 133-breed model names Udacity breeds: the Job page links to its evaluations, the Evaluate page picks
+    it, creates its SageMaker Model and scores it on the dataset's test split."""
+    training = TrainingService(settings=settings)
+    name = generate_job_name("eval-tiny")
+    training.launch(
+        TrainingSpec(job_name=name, data_uri=tiny, output_path=training.default_output_path(), epochs=1, batch_size=4)
+    )
+    deadline = time.monotonic() + 300
+    while (job := training.describe(name)).status not in {"Completed", "Failed", "Stopped"}:
+        assert time.monotonic() < deadline
+        time.sleep(2)
+    assert job.status == "Completed", job.failure_reason
+
+    page = dashboard().run()
+    page.switch_page("pages/job.py")
+    page.query_params["job"] = name
+    page.run()
+    links = {(link.proto.label, link.proto.query_string) for link in page.get("page_link")}
+    assert ("Its evaluations", f"job={name}") in links, links
+
+    at = open_page(job=name, tab="new")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert name in at.selectbox(key="evaluate_model_training job").value  # the linked job, picked
+    at.selectbox(key="evaluate_set").set_value(f"{tiny}test/").run()
+    at.button(key="evaluate_start").click().run()
+    assert not at.error, [e.value for e in at.error]
+    at = until_ended(at)
+    assert any(re.match(r"Completed: (\d+) of \1 photos answered", c.value) for c in at.caption)
+    assert not at.warning  # the trained head names all 133 Udacity breeds
+    assert (
+        boto3.client("sagemaker").describe_model(ModelName=deploy_name(name))["PrimaryContainer"]["ModelDataUrl"]
+        == job.model_artifact
+    )
