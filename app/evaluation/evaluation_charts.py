@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from services.evaluation.breed_names import display
 from services.evaluation.confusion import Confusion
@@ -81,32 +82,41 @@ def confusion_figure(matrix: Confusion) -> go.Figure:
 
 
 def reliability_figure(found: Calibration) -> go.Figure:
-    """Accuracy per confidence bin against the diagonal a calibrated model would follow, photos per bin beneath."""
+    """Share right per confidence bin against the diagonal a calibrated model would follow; photos per bin below,
+    on their own axis (a bin of two photos says little)."""
     centres = [(a + b) / 2 for a, b in zip(found.edges, found.edges[1:], strict=False)]
-    width = found.edges[1] - found.edges[0]
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot"}))
+    width = (found.edges[1] - found.edges[0]) * 0.9
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot", "color": "#888"}),
+        row=1,
+        col=1,
+    )
     figure.add_trace(
         go.Bar(
             x=centres,
             y=[a if a is not None else 0 for a in found.accuracy],
-            width=width * 0.9,
-            name="right, of the photos in the bin",
-            customdata=np.stack([found.counts, [c if c is not None else 0 for c in found.confidence]], axis=1),
+            width=width,
+            name="share right",
+            marker={"color": "#1f77b4"},
+            customdata=[[n, c if c is not None else 0] for n, c in zip(found.counts, found.confidence, strict=True)],
             hovertemplate="confidence %{x:.2f}<br>right %{y:.0%}<br>%{customdata[0]} photo(s), "
             "mean confidence %{customdata[1]:.2f}<extra></extra>",
-        )
+        ),
+        row=1,
+        col=1,
     )
     figure.add_trace(
-        go.Bar(x=centres, y=found.counts, width=width * 0.9, name="photos", yaxis="y2", opacity=0.35, showlegend=True)
+        go.Bar(x=centres, y=found.counts, width=width, name="photos", marker={"color": "#bbb"}), row=2, col=1
     )
     figure.update_layout(
-        height=380,
-        margin={"l": 50, "r": 50, "t": 30, "b": 50},
-        xaxis={"title": "the model's confidence in its first answer", "range": [0, 1]},
-        yaxis={"title": "share right", "range": [0, 1], "tickformat": ".0%"},
-        yaxis2={"title": "photos", "overlaying": "y", "side": "right", "showgrid": False},
-        legend={"orientation": "h", "y": 1.12},
-        barmode="overlay",
+        height=440,
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        legend={"orientation": "h", "y": 1.1},
+        showlegend=True,
     )
+    figure.update_yaxes(title_text="share right", range=[0, 1], tickformat=".0%", row=1, col=1)
+    figure.update_yaxes(title_text="photos", rangemode="tozero", row=2, col=1)
+    figure.update_xaxes(range=[0, 1], row=1, col=1)
+    figure.update_xaxes(title_text="the model's confidence in its first answer", range=[0, 1], row=2, col=1)
     return figure

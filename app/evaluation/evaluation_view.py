@@ -14,6 +14,11 @@ from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.evaluations import EvaluationService, Tracker
 
 
+def utc(iso: str) -> str:
+    """A kept ISO time as every time on the dashboard reads: `2026-12-07 10:52:19 UTC`."""
+    return iso.replace("T", " ").replace("+00:00", " UTC")
+
+
 def evaluation_table(evaluations: list[EvaluationRecord], key: str) -> str | None:
     """The evaluations, newest first; the name of the one whose row is selected."""
     frame = pd.DataFrame(
@@ -25,7 +30,7 @@ def evaluation_table(evaluations: list[EvaluationRecord], key: str) -> str | Non
             "Status": [r.status for r in evaluations],
             "Top-1": [percent(r.top1) if r.top1 is not None else MISSING for r in evaluations],
             "Top-5": [percent(r.top5) if r.top5 is not None else MISSING for r in evaluations],
-            "Created": [r.created.replace("T", " ").replace("+00:00", " UTC") for r in evaluations],
+            "Created": [utc(r.created) for r in evaluations],
         }
     )
     selection = st.dataframe(
@@ -68,7 +73,7 @@ def evaluation_view(service: EvaluationService, name: str) -> EvaluationRecord |
         record = tracker.record
         st.markdown(
             f"**{record.model_kind} {record.model_origin}** (model `{record.model_name}`) on `{record.set_uri}`, "
-            f"{record.photos} photos of {record.classes} breeds, started {record.created.replace('T', ' ')}"
+            f"{record.photos} photos of {record.classes} breeds, started {utc(record.created)}"
         )
         status_line(tracker)
         results = sorted(tracker.results.values(), key=lambda r: r.key)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app.evaluation.evaluation_charts import confusion_figure, reliability_figure
 from app.evaluation.photo_gallery import gallery
-from app.widgets.formatting import percent
+from app.widgets.formatting import MISSING, percent
 from services.evaluation.breed_names import display
 from services.evaluation.confusion import confusion, most_confused
 from services.evaluation.evaluation_records import EvaluationRecord
@@ -62,9 +62,13 @@ def breed_table(results: Sequence[PhotoResult]) -> None:
         hide_index=True,
         width="stretch",
         column_config={"Precision": ratio, "Recall": ratio, "F1": ratio},
+        placeholder=MISSING,
         height=min(420, 38 + 35 * len(frame)),
     )
-    st.caption("Click a column header to sort. Said: photos the model named as this breed. Empty: never said.")
+    st.caption(
+        f"Click a column header to sort. Said: photos the model named as this breed. {MISSING}: no photo of it, or "
+        "never said."
+    )
     never = never_right(scores)
     if never:
         names = ", ".join(f"{display(s.breed)} ({s.photos})" for s in never)
