@@ -23,7 +23,7 @@ from bench.bench_model import DEFAULT_ONNX
 from classifier.serving.model import DogBreedModel
 from tests.channels import DATASET
 from tests.clouds import running_localcloud, sagemaker_role
-from tests.localcloud.sagemaker.transform_helpers import BUCKET, classifier_archive, create_model, request, wait_job
+from tests.localcloud.sagemaker.transform.helpers import BUCKET, classifier_archive, create_model, request, wait_job
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

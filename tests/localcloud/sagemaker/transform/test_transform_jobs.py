@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import SAGEMAKER_TRUST, sagemaker_role
 from tests.localcloud.conftest import assert_shape
-from tests.localcloud.sagemaker.transform_helpers import (
+from tests.localcloud.sagemaker.transform.helpers import (
     BUCKET,
     create_model,
     log_streams,
