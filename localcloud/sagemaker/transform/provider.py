@@ -55,6 +55,8 @@ def _check_request(p: dict[str, Any]) -> None:
     transform_input = p["TransformInput"]
     if transform_input.get("SplitType", "None") not in ("None", "Line"):
         raise validation("localcloud splits input by None or Line; RecordIO and TFRecord splitting are not offered.")
+    if p.get("DataCaptureConfig"):
+        raise validation("localcloud does not capture batch transform data; leave DataCaptureConfig out.")
     source = transform_input["DataSource"]["S3DataSource"]
     if source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
         raise validation("localcloud reads transform input as S3Prefix or ManifestFile.")
@@ -125,7 +127,7 @@ class Transform:
             "CreationTime": now,
             "LastModifiedTime": now,
             "Tags": p.get("Tags", []),
-            **{k: p[k] for k in ("ModelClientConfig", "DataCaptureConfig", "ExperimentConfig") if p.get(k)},
+            **{k: p[k] for k in ("ModelClientConfig", "ExperimentConfig") if p.get(k)},
         }
         with self.runner.lock:
             in_use = sum(

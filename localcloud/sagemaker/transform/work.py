@@ -201,6 +201,9 @@ class Pipeline:
         except Failure as failure:
             self.fail(str(failure))
             self.abort.set()
+        except Exception as exc:  # noqa: BLE001 - an object is never skipped silently: the job fails instead
+            self.fail(f"InternalServerError: {type(exc).__name__}: {exc}")
+            self.abort.set()
 
     def _read_ahead(self) -> None:
         try:

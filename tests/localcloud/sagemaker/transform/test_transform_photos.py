@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.localcloud.conftest import assert_shape
-from tests.localcloud.sagemaker.transform_helpers import (
+from tests.localcloud.sagemaker.transform.helpers import (
     BUCKET,
     classifier_archive,
     create_model,

@@ -4,6 +4,7 @@ job fails (and the words it fails with), stopping, listing, a restart, and reque
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import SAGEMAKER_TRUST, sagemaker_role
 from tests.localcloud.conftest import assert_shape
-from tests.localcloud.sagemaker.transform_helpers import (
+from tests.localcloud.sagemaker.transform.helpers import (
     BUCKET,
     create_model,
     log_streams,
@@ -80,6 +81,20 @@ def test_line_splitting_sends_one_record_or_mini_batches_up_to_the_payload_limit
     assert [json.loads(line)["lines"] for line in batched] == [10]  # 10 records of 100 bytes fit in 1 MB
     assert "BatchStrategy=MULTI_RECORD" in next(
         lines[0] for stream, lines in log_streams(probe, "multi-records").items() if stream.endswith("/data-log")
+    )
+
+
+def test_gzip_objects_are_unzipped_and_a_broken_manifest_fails_the_job(probe):
+    s3 = probe.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="zipped/a.txt.gz", Body=gzip.compress(b"seven b"))
+    zipped = run(probe, "zipped", source="zipped/", CompressionType="Gzip")
+    assert zipped["TransformJobStatus"] == "Completed", zipped.get("FailureReason")
+    assert json.loads(outputs(probe, "out/zipped/")["out/zipped/a.txt.gz.out"])["length"] == 7
+    s3.put_object(Bucket=BUCKET, Key="manifests/broken.manifest", Body=b"not json")
+    broken = run(probe, "broken-manifest", source="manifests/broken.manifest", S3DataType="ManifestFile")
+    assert broken["TransformJobStatus"] == "Failed"
+    assert broken["FailureReason"].startswith(
+        f"ClientError: The manifest s3://{BUCKET}/manifests/broken.manifest is not a JSON array"
     )
 
 
@@ -155,6 +170,17 @@ def test_create_refuses_what_aws_refuses(probe):
             sagemaker.create_transform_job(**request("limits", "probe", f"s3://{BUCKET}/numbers/", "s3://x/o", **extra))
         assert limit.value.response["Error"]["Code"] == "ValidationException"
         assert "100 MB" in limit.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as capture:
+        sagemaker.create_transform_job(
+            **request(
+                "captured",
+                "probe",
+                f"s3://{BUCKET}/numbers/",
+                "s3://x/o",
+                DataCaptureConfig={"DestinationS3Uri": "s3://x/c"},
+            )
+        )
+    assert capture.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError) as too_many:
         sagemaker.create_transform_job(
             **request("too-many", "probe", f"s3://{BUCKET}/numbers/", "s3://x/o", InstanceCount=5)

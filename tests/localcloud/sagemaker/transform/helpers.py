@@ -16,7 +16,7 @@ from classifier.packaging import build_model_archive
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import sagemaker_role
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 ONNX = ROOT / "build" / "efficientnet_lite0.onnx"
 BUCKET = "transform-data"
 ENDED = ("Completed", "Failed", "Stopped")
