@@ -71,6 +71,7 @@ if chosen_tab == "new":
     started = new_evaluation(settings, model)
     if started is not None:
         st.query_params["evaluation"] = started.name
+        st.query_params.pop("tab", None)  # a reload shows the evaluation, not the form again
         st.session_state["evaluate_tab_next"] = True
         st.rerun()
     st.stop()
