@@ -14,6 +14,7 @@ OPERATOR_PAGES = {
         ("pages/job.py", "Job"),
         ("pages/tune.py", "Tune"),
         ("pages/tuning_job.py", "Tuning job"),
+        ("pages/evaluate.py", "Evaluate"),
         ("pages/compare.py", "Compare jobs"),
     ],
     "Operate": [

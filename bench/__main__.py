@@ -1,11 +1,22 @@
-"""`./dev bench <suite> [options]` (prediction, explain, training, lambda, tuning, tuning-page, scaling,
-debugging): speed targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, explain, training, lambda, tuning, tuning-page, evaluate-page,
+transform, scaling, debugging): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import debugging, explain, lambda_concurrency, prediction, scaling, training, tuning, tuning_page
+from bench import (
+    debugging,
+    evaluate_page,
+    explain,
+    lambda_concurrency,
+    prediction,
+    scaling,
+    training,
+    transform,
+    tuning,
+    tuning_page,
+)
 
 SUITES = {
     "prediction": prediction.main,
@@ -14,8 +25,10 @@ SUITES = {
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
     "tuning-page": tuning_page.main,
+    "evaluate-page": evaluate_page.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
+    "transform": transform.main,
 }
 
 

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
     cloud.sagemaker.resume()
     cloud.training.resume()
+    cloud.sagemaker.transform.resume()
     cloud.lambda_.resume()
     cloud.tuning.resume()  # after training's: the trials it marked interrupted are retried
     if args.no_defaults:

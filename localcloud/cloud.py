@@ -102,6 +102,7 @@ class LocalCloud:
             self.training,
             self.tuning,
             self.metrics,
+            self.logs,
             sagemaker_role_env,
             sagemaker_roles,
             max_instances=endpoint_instances,
@@ -281,6 +282,7 @@ class LocalCloud:
         return Response(404, {"Content-Type": "text/plain"}, b"not found")
 
     def shutdown(self) -> None:
+        self.sagemaker.transform.stop_all()
         self.sagemaker.stop_all()
         self.training.stop_all()
         self.lambda_.stop_all()

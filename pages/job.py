@@ -229,6 +229,7 @@ if job.model_artifact and job.ended:
         serving = []
     for endpoint in serving:
         st.page_link("pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
+    st.page_link("pages/evaluate.py", label="Its evaluations", icon=":material/fact_check:", query_params={"job": name})
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.model_artifact and (job.status == "Completed" or job.model_saved):

@@ -150,4 +150,10 @@ if job.best is not None and job.best.status == "Completed":
         st.caption(f"The best trial's model cannot be read: {exc.message}")
         artifact = None
     if artifact:
+        st.page_link(
+            "pages/evaluate.py",
+            label="The best trial's evaluations",
+            icon=":material/fact_check:",
+            query_params={"tuning_job": name},
+        )
         deploy_panel(settings, artifact, job.best.name, f"{KEY}_best")

@@ -75,6 +75,12 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
         icon="🐕",
         query_params={"endpoint": endpoint.name},
     )
+    st.page_link(
+        "pages/evaluate.py",
+        label="Evaluations of the model it serves",
+        icon=":material/fact_check:",
+        query_params={"endpoint": endpoint.name},
+    )
     instance_counts(settings, endpoint)
     try:
         lineage = LineageService(settings).endpoint(endpoint.name)

@@ -125,6 +125,8 @@ def main() -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     print(f"LISTENING {args.socket}", flush=True)
     os.dup2(2, 1)  # from here on, anything printed goes to the instance log
+    program = os.environ.get("SAGEMAKER_PROGRAM", "inference.py")
+    print(f"Model loaded from {args.model_dir} with code/{program}; serving /ping and /invocations", flush=True)
     server.serve_forever()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from localcloud.auth.acting import ExecutionRoles
 from localcloud.auth.role_sessions import RoleEnv
+from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.interfaces.metric_sink import MetricSink
 from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.protocol import ACCOUNT_ID, validation
@@ -27,6 +28,7 @@ from localcloud.sagemaker.instance_metrics import EndpointMetrics
 from localcloud.sagemaker.listing import page_listing
 from localcloud.sagemaker.model_artifact import model_artifact
 from localcloud.sagemaker.training.provider import Training
+from localcloud.sagemaker.transform.provider import Transform
 from localcloud.sagemaker.tuning.provider import Tuning
 
 
@@ -40,6 +42,7 @@ SAGEMAKER_ARNS = {
     "ModelName": "arn:aws:sagemaker:{region}:{account}:model/{lower}",
     "TrainingJobName": "arn:aws:sagemaker:{region}:{account}:training-job/{lower}",
     "HyperParameterTuningJobName": "arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{lower}",
+    "TransformJobName": "arn:aws:sagemaker:{region}:{account}:transform-job/{lower}",
 }  # SageMaker lowercases names in ARNs
 
 
@@ -54,6 +57,7 @@ class SageMaker(Service):
         training: Training,
         tuning: Tuning,
         metrics: MetricSink,
+        logs: LogSink,
         role_env: RoleEnv,
         roles: ExecutionRoles,
         *,
@@ -74,6 +78,7 @@ class SageMaker(Service):
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
         self._lock = threading.Lock()
+        self.transform = Transform(store, objects, logs, role_env, roles, self.cores, self.model_cache)  # same cores
 
     def scaled_by(self, scaling: ScalingHooks) -> None:
         """The wiring's one late step (cloud.py): Application Auto Scaling is built over this service's
@@ -81,11 +86,12 @@ class SageMaker(Service):
         self.scaling = scaling
 
     def operation(self, name: str) -> Operation | None:
-        """Training and tuning jobs and capacity changes are SageMaker operations too, in their own modules."""
+        """Training, tuning and transform jobs and capacity changes: SageMaker operations in modules of their own."""
         return (
             super().operation(name)
             or getattr(self.training, f"op_{name}", None)
             or getattr(self.tuning, f"op_{name}", None)
+            or getattr(self.transform, f"op_{name}", None)
             or getattr(self.capacity, f"op_{name}", None)
         )
 

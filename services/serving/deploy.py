@@ -95,6 +95,28 @@ class DeployService(AwsService):
             },
         }
 
+    def ensure_model(self, model_data_url: str, model_name: str, role_arn: str | None = None) -> bool:
+        """Create the SageMaker Model for this artifact unless one of that name already serves it (a batch
+        transform needs a Model, not an endpoint); True when it was created."""
+        if not NAME_PATTERN.fullmatch(model_name or ""):
+            raise ServiceError(f"'{model_name}' is not a valid model name: letters, digits, hyphens, at most 63.")
+        if not _S3_URI.fullmatch(model_data_url or ""):
+            raise ServiceError(f"'{model_data_url}' is not an s3:// URI of a model.tar.gz.")
+        existing = self._model(model_name)
+        if existing is not None:
+            if existing.get("ModelDataUrl") != model_data_url:
+                raise ServiceError(
+                    f"A model named '{model_name}' already exists with another artifact "
+                    f"({existing.get('ModelDataUrl')}). Evaluate that model, or delete it first."
+                )
+            return False
+        request = self.model_request(model_data_url, model_name, role_arn or self.default_role_arn())
+        try:
+            self._client("sagemaker").create_model(**request)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"create model '{model_name}'") from exc
+        return True
+
     def deploy_model(
         self,
         model_data_url: str,

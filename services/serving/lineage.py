@@ -170,6 +170,11 @@ class LineageService(AwsService):
             return False  # deleted while we looked: not serving it
         return False
 
+    def model_breeds(self, model_data_url: str) -> tuple[str, list[str]]:
+        """What the artifact's labels are, and the labels (none when unknown): what an evaluation checks a set
+        against."""
+        return self._breeds(model_data_url)
+
     def _breeds(self, model_data_url: str | None) -> tuple[str, list[str]]:
         if not model_data_url or not model_data_url.startswith("s3://"):
             return "unknown: the model's artifact is not in S3", []

@@ -1,0 +1,1 @@
+"""The Evaluate page's parts: the form that starts an evaluation, its results, and the comparison of two."""
