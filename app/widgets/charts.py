@@ -41,6 +41,10 @@ height; a chart with a right-hand axis keeps its legend above."""
 BOTTOM_PX = 50
 """Tick labels and the axis title under the plot."""
 
+RIGHT_AXIS = {"overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto"}
+"""A second y axis at the right with round ticks of its own: Streamlit's plotly theme syncs a second axis's ticks to
+the first's grid lines, which reads 0.050778, 0.051015… for a standard deviation beside a norm."""
+
 
 def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False) -> None:
     """Size the figure around a plot of ``plot_px`` so that its legend, axis titles and tick labels never overlap:

@@ -109,6 +109,25 @@ def test_every_debugger_chart_is_svg_within_the_point_budget() -> None:
     assert (loss.layout.legend.y, loss.layout.legend.yanchor) == (1.02, "bottom") and loss.layout.margin.t >= 32
 
 
+def test_a_right_hand_axis_has_round_ticks_of_its_own() -> None:
+    """Streamlit's theme syncs a second y axis to the first's grid, ticking a standard deviation at 0.050778…;
+    the weights chart and Lambda's utilisation ask for their own ticks."""
+    steps = np.array([0, 25, 50])
+    recording = Recording(
+        scalars={
+            "WeightNorm/head": Series(steps, np.array([20.9, 21.7, 22.6])),
+            "WeightStd/head": Series(steps, np.array([0.0508, 0.0514, 0.0526])),
+        }
+    )
+    weights = next(c.figure for c in debugger_charts(recording) if c.title.startswith("Weights per layer"))
+    assert weights.layout.yaxis2.tickmode == "auto" and weights.layout.yaxis2.overlaying == "y"
+    metrics = one_period()
+    metrics.series["provisioned_utilization"].timestamps.append(T0)
+    metrics.series["provisioned_utilization"].values.append(0.5)
+    provisioned = dict(metric_charts(metrics))["Provisioned"]
+    assert provisioned.layout.yaxis2.tickmode == "auto" and provisioned.layout.yaxis2.tickformat == ".0%"
+
+
 def test_system_charts_are_svg_and_the_step_histogram_shows_a_bucket_of_one() -> None:
     durations = np.r_[np.full(999, 0.010), 0.500]  # a thousand ordinary steps and one slow one
     system = {
