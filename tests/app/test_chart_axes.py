@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from app.endpoints.endpoint_charts import traffic_chart
 from app.endpoints.scaling_panel import activities_frame
 from app.functions.lambda_charts import metric_charts
 from app.training.debugger_view import debugger_charts, loss_chart
-from app.training.profiler_view import step_histogram, system_charts, usage_table
+from app.training.profiler_view import phase_chart, step_histogram, system_charts, usage_table
 from app.widgets.charts import SVG_POINTS_PER_CHART, flat_range
 from classifier.recording.reader import Recording, Series
 from classifier.rules.system_data import UsageRow
@@ -126,6 +127,17 @@ def test_a_right_hand_axis_has_round_ticks_of_its_own() -> None:
     metrics.series["provisioned_utilization"].values.append(0.5)
     provisioned = dict(metric_charts(metrics))["Provisioned"]
     assert provisioned.layout.yaxis2.tickmode == "auto" and provisioned.layout.yaxis2.tickformat == ".0%"
+
+
+def test_where_the_time_went_names_its_phase_while_only_one_is_recorded() -> None:
+    """Early in a run only initialisation is recorded: one bar, whose axes (seconds, host) do not say what it is."""
+    early = pd.DataFrame([{"host": "algo-1", "phase": "initialisation", "seconds": 2.6, "share": "100%"}])
+    chart = phase_chart(early)
+    assert chart is not None and chart.figure.layout.showlegend is True
+    assert [trace.name for trace in chart.figure.data] == ["initialisation"]
+    assert chart.figure.layout.margin.t >= 32  # a row above the plot for it
+    rate = next(c.figure for c in debugger_charts(long_run(200, 1)) if c.title == "Learning rate")
+    assert rate.layout.showlegend is False  # one line of a named axis still needs none
 
 
 def test_system_charts_are_svg_and_the_step_histogram_shows_a_bucket_of_one() -> None:
