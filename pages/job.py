@@ -69,17 +69,18 @@ def status_part() -> bool:
         return False
     st.session_state[JOB_KEY] = job
     now = datetime.now(UTC)
-    status, stage, *figures = st.columns(6 if not job.ended else 4)
+    # Three to a row: six in the page's width cut "InProgress" to "InPr…" and "Completed" to "Complet…".
+    status, stage, cost = st.columns(3)
     status.metric("Status", job.status)
     stage.metric("Stage", job.secondary_status or "")
     if job.ended:
-        figures[0].metric("Billable time", duration(job.billable_seconds))
-        figures[1].metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
+        cost.metric("Cost", usd(job.cost_usd), help="billable seconds × instances × on-demand list price")
+        st.columns(3)[0].metric("Billable time", duration(job.billable_seconds))
     else:  # billing is known only at the end: show how far it is (once the curves are read) and the cost so far
-        elapsed, epoch, left = (column.empty() for column in figures[:3])
+        cost.metric("Cost so far", usd(job.notional_cost(now)), help="time training × instances × list price")
+        elapsed, epoch, left = (column.empty() for column in st.columns(3))
         for slot, label in ((elapsed, "Elapsed"), (epoch, "Epoch"), (left, "Time left")):
             slot.metric(label, "…")
-        figures[3].metric("Cost so far", usd(job.notional_cost(now)), help="time training × instances × list price")
     st.caption(
         f"{job.instance_count} × {job.instance_type} · created {when(job.created)}"
         + (f" · ended {when(job.ended_at)}" if job.ended_at else "")

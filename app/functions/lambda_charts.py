@@ -8,7 +8,7 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.widgets.charts import TIME_FORMAT, period_bars, time_axis
+from app.widgets.charts import RIGHT_AXIS, TIME_FORMAT, period_bars, time_axis
 from services.functions.invocation_metrics import FunctionMetrics, LambdaMetricsService, Series
 
 HEIGHT_PX = 260
@@ -71,9 +71,7 @@ def metric_charts(metrics: FunctionMetrics) -> list[tuple[str, go.Figure]]:
     if provisioned:
         title = "Provisioned: calls served or spilled over, utilisation"
         figure = _figure(provisioned, title, "calls per period", period)
-        figure.update_layout(
-            yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.05], "tickformat": ".0%", "showgrid": False}
-        )
+        figure.update_layout(yaxis2={**RIGHT_AXIS, "range": [0, 1.05], "tickformat": ".0%"})
         charts.append(("Provisioned", figure))
     return charts
 

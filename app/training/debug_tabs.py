@@ -174,7 +174,8 @@ def profiler_tab(service: DebuggingService, name: str, key: str, load: Loader | 
         rec = data.recording
         results, usage = profiler_report(data)
         st.markdown("**ProfilerReport** (rules sorted by times triggered)")
-        st.dataframe(profiler_table(results), hide_index=True, width="stretch")
+        # A table, as the Debugger's rules: the details and the recommendation wrap instead of being cut off.
+        st.table(profiler_table(results), hide_index=True, border="horizontal")
         phases = phase_chart(phase_table(rec))
         histogram, outliers = step_histogram(rec)
         if histogram is not None:

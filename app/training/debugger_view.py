@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from app.widgets.charts import fit_flat_lines, line_mode, place_legend, points_per_line
+from app.widgets.charts import RIGHT_AXIS, fit_flat_lines, line_mode, place_legend, points_per_line
 from classifier.recording.reader import RECORD_INTERVAL, Recording, Series
 from classifier.rules.debugger_rules import RuleResult
 
@@ -181,9 +181,7 @@ def weight_chart(recording: Recording) -> Chart:
                     line={"color": colour, "dash": "dot"},
                 )
             )
-    figure.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "title": {"text": "standard deviation"}}
-    )
+    figure.update_layout(yaxis2={**RIGHT_AXIS, "title": {"text": "standard deviation"}})
     return Chart(title, finish(figure, right_axis=True))
 
 

@@ -123,7 +123,7 @@ def phase_chart(table: pd.DataFrame) -> Chart | None:
             go.Bar(y=part["host"], x=part["seconds"], name=phase, orientation="h", marker={"color": COLOURS[i]})
         )
     figure.update_layout(barmode="stack")
-    place_legend(figure, PLOT_PX)
+    place_legend(figure, PLOT_PX, name_one=True)  # while only initialisation is recorded, its bar still says so
     return Chart("Where the time went", figure)
 
 

@@ -135,6 +135,11 @@ def optuna_figure(found: optuna.Study, view: str, contour: tuple[str, str] | Non
     needed = 1 if view == "Optimization history" else 2
     if len(found.trials) < needed:
         return f"needs at least {'one trial' if needed == 1 else 'two trials'} with an objective"
+    if view == "Contour" and contour:
+        for name in contour:  # one value gives Optuna no area to fill: it draws empty axes
+            values = {t.params[name] for t in found.trials if name in t.params}
+            if len(values) < 2:
+                return f"needs two different values of {name}: every trial so far ran with {name}={values.pop()}"
     try:
         return _styled(_count_trials_as_named(draws[view](), found))
     except (ValueError, RuntimeError, ZeroDivisionError) as exc:

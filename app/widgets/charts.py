@@ -41,11 +41,15 @@ height; a chart with a right-hand axis keeps its legend above."""
 BOTTOM_PX = 50
 """Tick labels and the axis title under the plot."""
 
+RIGHT_AXIS = {"overlaying": "y", "side": "right", "showgrid": False, "tickmode": "auto"}
+"""A second y axis at the right with round ticks of its own: Streamlit's plotly theme syncs a second axis's ticks to
+the first's grid lines, which reads 0.050778, 0.051015… for a standard deviation beside a norm."""
 
-def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False) -> None:
+
+def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False, name_one: bool = False) -> None:
     """Size the figure around a plot of ``plot_px`` so that its legend, axis titles and tick labels never overlap:
     a legend of a few entries above the plot in rows of its own, of many entries at the right; one line needs
-    none (its axis says what it is)."""
+    none (its axis says what it is) unless ``name_one`` (its axis does not: one phase of a stacked bar)."""
     entries = sum(1 for trace in figure.data if trace.name and trace.showlegend is not False)
     if entries > LEGEND_ABOVE_UP_TO and not right_axis:
         figure.update_layout(
@@ -54,11 +58,12 @@ def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False) -
             legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
         )
         return
-    top = 10 + LEGEND_ROW_PX * math.ceil(entries / LEGEND_ENTRIES_PER_ROW) if entries > 1 else 10
+    shown = entries > 1 or (name_one and entries == 1)
+    top = 10 + LEGEND_ROW_PX * math.ceil(entries / LEGEND_ENTRIES_PER_ROW) if shown else 10
     figure.update_layout(
         height=plot_px + top + BOTTOM_PX,
         margin={"t": top, "b": BOTTOM_PX},
-        showlegend=entries > 1,
+        showlegend=shown,
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     )
 

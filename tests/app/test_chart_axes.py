@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from app.endpoints.endpoint_charts import traffic_chart
 from app.endpoints.scaling_panel import activities_frame
 from app.functions.lambda_charts import metric_charts
 from app.training.debugger_view import debugger_charts, loss_chart
-from app.training.profiler_view import step_histogram, system_charts, usage_table
+from app.training.profiler_view import phase_chart, step_histogram, system_charts, usage_table
 from app.widgets.charts import SVG_POINTS_PER_CHART, flat_range
 from classifier.recording.reader import Recording, Series
 from classifier.rules.system_data import UsageRow
@@ -107,6 +108,36 @@ def test_every_debugger_chart_is_svg_within_the_point_budget() -> None:
     assert (gradients.layout.legend.orientation, gradients.layout.legend.x) == ("v", 1.02)
     loss = charts["Loss"]  # two lines: a legend row above the plot, in a top margin made for it
     assert (loss.layout.legend.y, loss.layout.legend.yanchor) == (1.02, "bottom") and loss.layout.margin.t >= 32
+
+
+def test_a_right_hand_axis_has_round_ticks_of_its_own() -> None:
+    """Streamlit's theme syncs a second y axis to the first's grid, ticking a standard deviation at 0.050778…;
+    the weights chart and Lambda's utilisation ask for their own ticks."""
+    steps = np.array([0, 25, 50])
+    recording = Recording(
+        scalars={
+            "WeightNorm/head": Series(steps, np.array([20.9, 21.7, 22.6])),
+            "WeightStd/head": Series(steps, np.array([0.0508, 0.0514, 0.0526])),
+        }
+    )
+    weights = next(c.figure for c in debugger_charts(recording) if c.title.startswith("Weights per layer"))
+    assert weights.layout.yaxis2.tickmode == "auto" and weights.layout.yaxis2.overlaying == "y"
+    metrics = one_period()
+    metrics.series["provisioned_utilization"].timestamps.append(T0)
+    metrics.series["provisioned_utilization"].values.append(0.5)
+    provisioned = dict(metric_charts(metrics))["Provisioned"]
+    assert provisioned.layout.yaxis2.tickmode == "auto" and provisioned.layout.yaxis2.tickformat == ".0%"
+
+
+def test_where_the_time_went_names_its_phase_while_only_one_is_recorded() -> None:
+    """Early in a run only initialisation is recorded: one bar, whose axes (seconds, host) do not say what it is."""
+    early = pd.DataFrame([{"host": "algo-1", "phase": "initialisation", "seconds": 2.6, "share": "100%"}])
+    chart = phase_chart(early)
+    assert chart is not None and chart.figure.layout.showlegend is True
+    assert [trace.name for trace in chart.figure.data] == ["initialisation"]
+    assert chart.figure.layout.margin.t >= 32  # a row above the plot for it
+    rate = next(c.figure for c in debugger_charts(long_run(200, 1)) if c.title == "Learning rate")
+    assert rate.layout.showlegend is False  # one line of a named axis still needs none
 
 
 def test_system_charts_are_svg_and_the_step_histogram_shows_a_bucket_of_one() -> None:

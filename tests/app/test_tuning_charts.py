@@ -39,6 +39,20 @@ def test_too_few_trials_say_why() -> None:
     assert optuna_figure(found, "Contour", None) == "needs two tuned hyperparameters"
 
 
+def test_a_contour_over_a_hyperparameter_every_trial_shared_says_why() -> None:
+    """Two trials that both ran batch_size 32 (as a 2-trial Bayesian search often does) leave Optuna's contour
+    empty axes: the tab says why instead."""
+    raw, _ = summaries(4)
+    for summary in raw:
+        summary["TunedHyperParameters"] = {**summary["TunedHyperParameters"], "batch_size": '"32"'}
+    found = study(parse_tuning_job(described(4)), [parse_trial(s) for s in raw])
+    assert len(found.trials) >= 2
+    assert optuna_figure(found, "Contour", ("batch_size", "learning_rate")) == (
+        "needs two different values of batch_size: every trial so far ran with batch_size=32"
+    )
+    assert not isinstance(optuna_figure(found, "Objective per hyperparameter", None), str)
+
+
 def test_epochs_and_timeline() -> None:
     raw, curves = summaries(30)
     trials = [parse_trial(s) for s in raw]

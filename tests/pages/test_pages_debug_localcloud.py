@@ -91,8 +91,10 @@ def test_profiler_tab_tables_and_html_report(aws_env, wild_recording) -> None:
     name = job_with(aws_env, wild_recording)
     at = open_job(name, "Profiler")
     frames = [d.value for d in at.dataframe]
-    report = next(f for f in frames if "times triggered" in f.columns)
+    # The rules are a table that wraps their details and recommendations (a grid cut them off at its edge).
+    report = next(t.value for t in at.table if "times triggered" in t.value.columns)
     assert {"StepOutlier", "MaxInitializationTime", "CPUBottleneck", "OverallSystemUsage"} <= set(report["rule"])
+    assert report["recommendation"].str.len().gt(0).all()
     usage = next(f for f in frames if "p95" in f.columns)
     assert set(usage["host"]) == {"algo-1"} and usage["metric"].str.contains("cpu0").any()
     at.button(key=f"job_{name}_report").click().run()
@@ -159,7 +161,7 @@ def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aw
         assert rules(at)["LossNotDecreasing"] == ("IssuesFound", 10)  # the Debugger tab, as on a job's page
         at.session_state[f"ec2_{instance_id}_tab"] = "Profiler"
         at.run()
-        report = next(d.value for d in at.dataframe if "times triggered" in d.value.columns)
+        report = next(t.value for t in at.table if "times triggered" in t.value.columns)
         assert "StepOutlier" in set(report["rule"])  # the Profiler tab
         at.button(key=f"ec2_{instance_id}_report").click().run()
         assert at.session_state[f"ec2_{instance_id}_report_html"].startswith("<!DOCTYPE html>")

@@ -75,6 +75,8 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     # Running: how far it is, not "Billable time n/a / Cost n/a".
     assert {"Elapsed", "Epoch", "Time left", "Cost so far"} <= set(metrics) and "Billable time" not in metrics
     assert metrics["Epoch"].endswith("of 1")
+    # At most three figures to a row, so that "InProgress" and "2 min 31 s" are not cut to "InPr…", "2 mi…".
+    assert all(column.weight >= 1 / 3 - 1e-9 for column in at.columns if column.get("metric"))
     assert at.button(key=f"job_{name}_older").disabled  # a few lines so far: nothing older to page to
 
     missing = open_page("pages/job.py", job="no-such-job-x")
