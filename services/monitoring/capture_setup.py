@@ -16,6 +16,7 @@ from services.core.access import Caller, require_operator
 from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.data.datasets import DatasetService
 from services.serving.deploy import deploy_name
 
 # What CreateEndpointConfig's ProductionVariant takes that DescribeEndpointConfig gives back.
@@ -94,6 +95,9 @@ class CaptureSetupService(AwsService):
             raise ServiceError(f"'{destination}' is not an S3 URI: give s3://bucket/prefix.")
         if not 0 <= sampling_percent <= 100:
             raise ServiceError("The sampling percentage is between 0 and 100.")
+        DatasetService(settings=self._settings, boto3_session=self._session).ensure_bucket(
+            destination.removeprefix("s3://").partition("/")[0]
+        )  # SageMaker writes into a bucket that exists
         sagemaker = self._client("sagemaker")
         try:
             described = sagemaker.describe_endpoint(EndpointName=endpoint)

@@ -1,0 +1,42 @@
+"""An endpoint without data capture: say so, and offer to turn it on (UpdateEndpoint, no downtime)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.core.access import Caller
+from services.core.clients import CloudSettings
+from services.core.errors import ServiceError
+from services.data.datasets import DatasetService
+from services.monitoring.capture_setup import CaptureSetup, CaptureSetupService
+
+
+def capture_off_panel(caller: Caller, settings: CloudSettings, setup: CaptureSetup) -> None:
+    if setup.destination and not setup.enabled:
+        st.info(
+            f"Data capture of endpoint '{setup.endpoint}' is off: nothing new is recorded. Captures already written "
+            f"stay in {setup.destination}."
+        )
+    else:
+        st.info(
+            f"Endpoint '{setup.endpoint}' has no data capture, so nothing records what it is sent or answers. Turn "
+            "it on to monitor it: SageMaker writes each sampled request and answer to S3 as JSON Lines."
+        )
+    try:
+        bucket = DatasetService(settings=settings).default_bucket()
+    except ServiceError as exc:
+        st.error(exc.message)
+        return
+    with st.form("monitor_capture_form"):
+        destination = st.text_input("Capture to", value=setup.destination or f"s3://{bucket}/datacapture")
+        sampling = st.slider("Requests captured (%)", min_value=1, max_value=100, value=100)
+        if st.form_submit_button("Turn data capture on"):
+            try:
+                config = CaptureSetupService(settings).turn_on(caller, setup.endpoint, destination, int(sampling))
+            except ServiceError as exc:
+                st.error(exc.message)
+            else:
+                st.success(
+                    f"Endpoint '{setup.endpoint}' is updating to config {config}; it keeps serving meanwhile, and "
+                    "captures start once it is InService again."
+                )
