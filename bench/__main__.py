@@ -1,11 +1,11 @@
-"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, scaling, debugging): speed
-targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, scaling, debugging,
+monitor-page): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import debugging, lambda_concurrency, prediction, scaling, training, tuning, tuning_page
+from bench import debugging, lambda_concurrency, monitor_page, prediction, scaling, training, tuning, tuning_page
 
 SUITES = {
     "prediction": prediction.main,
@@ -15,6 +15,7 @@ SUITES = {
     "tuning-page": tuning_page.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
+    "monitor-page": monitor_page.main,
 }
 
 

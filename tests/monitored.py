@@ -6,9 +6,36 @@ import time
 from pathlib import Path
 
 from localcloud.core.process import LocalCloudProcess
+from services.core.clients import CloudSettings
+from services.serving.deploy import DeployService
+from services.training.job_spec import TrainingSpec
+from services.training.sagemaker_training import TrainingService
 from tests.captures import CONTENT_TYPES
+from tests.channels import complete_breeds, upload_breeds
 
 CAPTURE_BUCKET = "sagemaker-us-east-1-000000000000"
+
+
+def serve_trained_model(cloud: LocalCloudProcess, endpoint: str, name: str, breeds: int = 3) -> str:
+    """Train a 1-epoch model on the first `breeds` complete breeds (dataset `datasets/<name>`, job `<name>-job`) as
+    the Train page launches it, and serve it on `endpoint` (no capture yet); the dataset's URI."""
+    upload_breeds(cloud.client("s3"), CAPTURE_BUCKET, f"datasets/{name}", complete_breeds(breeds))
+    data = f"s3://{CAPTURE_BUCKET}/datasets/{name}/"
+    settings = CloudSettings(cloud.endpoint_url, "us-east-1", None)
+    training = TrainingService(cloud.session(), settings=settings)
+    job = f"{name}-job"
+    training.launch(TrainingSpec(job, data, training.default_output_path(), epochs=1, batch_size=4))
+    deadline = time.monotonic() + 600
+    while not (described := training.describe(job)).ended:
+        assert time.monotonic() < deadline, f"{job} still running"
+        time.sleep(1)
+    assert described.status == "Completed", described.failure_reason
+    artifact = cloud.client("sagemaker").describe_training_job(TrainingJobName=job)["ModelArtifacts"]
+    DeployService(cloud.session(), settings=settings).deploy_model(
+        artifact["S3ModelArtifacts"], model_name=f"{name}-model", endpoint_name=endpoint
+    )
+    wait_in_service(cloud, endpoint)
+    return data
 
 
 def turn_capture_on(cloud: LocalCloudProcess, endpoint: str, model: str, destination: str) -> None:

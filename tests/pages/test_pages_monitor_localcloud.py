@@ -13,15 +13,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
-from services.core.clients import CloudSettings
 from services.monitoring.capture_setup import CaptureSetupService
 from services.monitoring.capture_store import CaptureStore
-from services.serving.deploy import DeployService
-from services.training.job_spec import TrainingSpec
-from services.training.sagemaker_training import TrainingService
-from tests.channels import DATASET, complete_breeds, required, upload_breeds
+from tests.channels import DATASET, complete_breeds, required
 from tests.clouds import running_localcloud
-from tests.monitored import CAPTURE_BUCKET, send, wait_captured, wait_in_service
+from tests.monitored import CAPTURE_BUCKET, send, serve_trained_model, wait_captured, wait_in_service
 from tests.pages.conftest import dashboard
 
 ENDPOINT = "monitored"
@@ -34,22 +30,7 @@ def cloud(tmp_path_factory) -> Iterator[LocalCloudProcess]:
     """A localcloud serving `monitored`: a 1-epoch model of three breeds, trained and deployed without capture."""
     required(DATASET)
     with running_localcloud(tmp_path_factory.mktemp("monitor"), ARGS, endpoint="dog-breed-classifier") as cloud:
-        breeds = complete_breeds(3)
-        upload_breeds(cloud.client("s3"), CAPTURE_BUCKET, "datasets/monitor-base", breeds)
-        settings = CloudSettings(cloud.endpoint_url, "us-east-1", None)
-        training = TrainingService(cloud.session(), settings=settings)
-        job = "monitor-base-job"
-        training.launch(TrainingSpec(job, DATA, training.default_output_path(), epochs=1, batch_size=4))
-        deadline = time.monotonic() + 600
-        while not (described := training.describe(job)).ended:
-            assert time.monotonic() < deadline
-            time.sleep(1)
-        assert described.status == "Completed", described.failure_reason
-        artifact = cloud.client("sagemaker").describe_training_job(TrainingJobName=job)["ModelArtifacts"]
-        DeployService(cloud.session(), settings=settings).deploy_model(
-            artifact["S3ModelArtifacts"], model_name="monitor-model", endpoint_name=ENDPOINT
-        )
-        wait_in_service(cloud, ENDPOINT)
+        assert serve_trained_model(cloud, ENDPOINT, "monitor-base") == DATA
         yield cloud
 
 
