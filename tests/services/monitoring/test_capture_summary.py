@@ -88,3 +88,23 @@ def test_summaries_of_two_files_add_up_to_the_summary_of_both(answers, cut):
         whole.confidence_histogram,
     )
     assert FileSummary.from_json(json.loads(json.dumps(parts.to_json()))) == parts
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=12,
+)
+RECORDISH = st.fixed_dictionaries(
+    {"captureData": st.dictionaries(st.sampled_from(["endpointInput", "endpointOutput"]), JSON)},
+    optional={"eventMetadata": st.dictionaries(st.sampled_from(["eventId", "inferenceTime", "inferenceId"]), JSON)},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40) | JSON.map(json.dumps) | RECORDISH.map(json.dumps), max_size=6))
+def test_any_file_is_counted_line_by_line_and_never_raises(lines):
+    body = b"\n".join(line if isinstance(line, bytes) else line.encode() for line in lines)
+    summary = summarize_file("k.jsonl", body)
+    assert summary.requests + summary.unreadable == sum(1 for line in body.splitlines() if line.strip())
+    assert sum(summary.confidence_histogram) == summary.answered <= summary.requests
