@@ -1,9 +1,10 @@
 """Reading a day of an endpoint's captures through their summaries.
 
 Captures are `<destination>/<endpoint>/<variant>/YYYY/MM/DD/HH/<file>.jsonl`. Each hour's file summaries are
-kept beside its folder, in `.../YYYY/MM/DD/HH.summary.json`, keyed by each file's key and ETag: a draw lists the
-day (one listing per variant, which also gives every summary's ETag), reads the hour summaries it has not read
-before, and opens only capture files no summary has counted yet (the current hour's new ones). Summaries are a
+kept beside its folder, in `.../YYYY/MM/DD/HH.summary.json`, keyed by each file's key and ETag, with their sum:
+a draw lists the day (one listing per variant, which also gives every summary's ETag), reads the hour summaries it
+has not read before, uses an hour's sum while its files are the ones summed, and opens only capture files no
+summary has counted yet (the current hour's new ones). Summaries are a
 cache: deleting them costs one slow draw, never data.
 """
 
@@ -34,7 +35,7 @@ _MEMO_HOURS = 2048  # parsed hour summaries kept in the process, by key and ETag
 _MEMO_FILES = 8  # capture file bodies kept for the review queue's photos
 
 _memo_lock = threading.Lock()
-_hour_memo: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+_hour_memo: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], FileSummary]] = OrderedDict()
 _file_memo: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
 
@@ -93,11 +94,13 @@ class CaptureStore(AwsService):
         self, bucket: str, folder: str, files: dict[str, str], summaries: dict[str, str]
     ) -> tuple[FileSummary, int, list[str]]:
         summary_key = folder + SUMMARY_SUFFIX
-        stored = self._stored_hour(bucket, summary_key, summaries.get(summary_key))
+        stored, stored_total = self._stored_hour(bucket, summary_key, summaries.get(summary_key))
         known = {
             key: entry for key, entry in stored.items() if files.get(key) == entry["etag"]
         }  # a rewritten or deleted file is counted again, or no more
         missing = [key for key in files if key not in known]
+        if not missing and len(known) == len(stored) and stored_total is not None:
+            return stored_total, 0, []  # the hour as it was summed last time: no file summary opened
         hour_of = datetime.strptime(folder[-13:], "%Y/%m/%d/%H").replace(tzinfo=UTC)
         notes = []
         for key in missing:
@@ -105,42 +108,45 @@ class CaptureStore(AwsService):
                 known[key] = {"etag": files[key], "summary": self._summarise(bucket, key, hour_of).to_json()}
             except ServiceError as exc:  # one unreadable file leaves the others counted
                 notes.append(exc.message)
-        if len(known) != len(stored) or any(key not in stored for key in known):
-            note = self._store_hour(bucket, summary_key, known)
-            notes += [note] if note else []
         total = FileSummary()
         for entry in known.values():
             total.add(FileSummary.from_json(entry["summary"]))
-        return total, len(missing), notes
+        note = self._store_hour(bucket, summary_key, known, total)
+        return total, len(missing), notes + ([note] if note else [])
 
-    def _stored_hour(self, bucket: str, key: str, etag: str | None) -> dict[str, Any]:
+    def _stored_hour(self, bucket: str, key: str, etag: str | None) -> tuple[dict[str, Any], FileSummary | None]:
+        """The hour's file summaries by key, and their sum as stored (None when there is none to trust)."""
         if etag is None:
-            return {}
+            return {}, None
         with _memo_lock:
             if (bucket, key, etag) in _hour_memo:
                 _hour_memo.move_to_end((bucket, key, etag))
-                return dict(_hour_memo[(bucket, key, etag)])
+                files, total = _hour_memo[(bucket, key, etag)]
+                return dict(files), total
         try:
             data = json.loads(self._client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
         except BOTO_ERRORS:
-            return {}  # gone since the listing: count its files again
+            return {}, None  # gone since the listing: count its files again
         except ValueError:
-            return {}  # not ours, or cut short: recomputed and overwritten
+            return {}, None  # not ours, or cut short: recomputed and overwritten
         if not isinstance(data, dict) or data.get("version") != SUMMARY_VERSION:
-            return {}  # written by another version of the dashboard: recomputed
-        if not isinstance(data.get("files"), dict):
-            return {}
-        self._remember(bucket, key, etag, data["files"])
-        return dict(data["files"])
+            return {}, None  # written by another version of the dashboard: recomputed
+        try:
+            files, total = dict(data["files"]), FileSummary.from_json(data["total"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return {}, None
+        self._remember(bucket, key, etag, files, total)
+        return files, total
 
-    def _store_hour(self, bucket: str, key: str, files: dict[str, Any]) -> str | None:
-        body = json.dumps({"version": SUMMARY_VERSION, "files": files}, separators=(",", ":")).encode()
+    def _store_hour(self, bucket: str, key: str, files: dict[str, Any], total: FileSummary) -> str | None:
+        stored = {"version": SUMMARY_VERSION, "files": files, "total": total.to_json()}
+        body = json.dumps(stored, separators=(",", ":")).encode()
         try:
             etag = self._client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         except BOTO_ERRORS as exc:
             reason = from_client_error(exc, what=f"store capture summaries in s3://{bucket}").message
             return f"Summaries are recomputed on each visit: {reason}"
-        self._remember(bucket, key, etag["ETag"], files)
+        self._remember(bucket, key, etag["ETag"], files, total)
         return None
 
     def _summarise(self, bucket: str, key: str, hour: datetime) -> FileSummary:
@@ -150,9 +156,9 @@ class CaptureStore(AwsService):
             raise from_client_error(exc, what=f"read capture file s3://{bucket}/{key}") from exc
         return summarize_file(key, body, file_hour=hour)
 
-    def _remember(self, bucket: str, key: str, etag: str, files: dict[str, Any]) -> None:
+    def _remember(self, bucket: str, key: str, etag: str, files: dict[str, Any], total: FileSummary) -> None:
         with _memo_lock:
-            _hour_memo[(bucket, key, etag)] = files
+            _hour_memo[(bucket, key, etag)] = (files, total)
             while len(_hour_memo) > _MEMO_HOURS:
                 _hour_memo.popitem(last=False)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from services.monitoring.capture_records import CapturedRequest, UnreadableRecord, parse_record
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 """Bumped when what a summary counts changes, so summaries cached by an older dashboard are recomputed."""
 CONFIDENCE_BINS = 20  # 0.05 wide: the low-confidence threshold is chosen in these steps
 LOWEST_KEPT = 40  # per file: enough candidates for a review queue of any day
