@@ -3,10 +3,12 @@ reviewed, and the way back to training: the reviewed photos as a new dataset ver
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from app.monitoring.monitor_charts import accuracy_chart
-from app.widgets.formatting import breed, percent
+from app.widgets.formatting import breed, percent, timestamp
 from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
@@ -83,10 +85,11 @@ def _review_card(
     except Exception:  # noqa: BLE001 - PIL raises many types for a body that is not an image
         picture.warning("This request's body is not an image the browser can show.")
     answer.markdown(f"Model's answer: **{_answer(candidate)}**")
-    answer.caption(f"Sent {candidate.time or 'at an unknown time'} · request {candidate.event_id}")
+    sent = timestamp(datetime.fromisoformat(candidate.time)) if candidate.time else "at an unknown time"
+    answer.caption(f"Sent {sent} · request {candidate.event_id}")
     right_answer = NOT_A_DOG if candidate.is_dog is False else candidate.label
     truth = None
-    buttons = answer.columns(3)
+    buttons = answer.columns(2)
     if right_answer and buttons[0].button("Right", key=f"{key}_right"):
         truth = right_answer
     if buttons[1].button("Not a dog", key=f"{key}_not_dog"):
@@ -94,7 +97,7 @@ def _review_card(
     picked = answer.selectbox(
         "Or the right breed", classes, index=None, key=f"{key}_pick", format_func=breed, placeholder="Choose a breed"
     )
-    if buttons[2].button("Save breed", key=f"{key}_save", disabled=picked is None):
+    if answer.button("Save this breed", key=f"{key}_save", disabled=picked is None):
         truth = picked
     if truth is None:
         return
