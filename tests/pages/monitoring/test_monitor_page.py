@@ -5,6 +5,7 @@ review of a captured photo, and the reviewed photos becoming a new dataset versi
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
+from services.monitoring.baseline import label_of
 from services.monitoring.capture_setup import CaptureSetupService
 from services.monitoring.capture_store import CaptureStore
 from tests.channels import DATASET, complete_breeds, required
@@ -87,21 +89,27 @@ def test_the_loop_from_capture_to_drift_alarm_review_and_a_new_dataset(env) -> N
     setup = CaptureSetupService().setup(ENDPOINT)
     dogs = {c.event_id for c in CaptureStore().day(setup, datetime.now(UTC).date()).summary.lowest if c.is_dog}
     queue = [b for b in at.button if str(b.key).endswith("_right") and str(b.key).split("_")[2] in dogs]
-    assert queue, "no captured dog photo to review"
+    assert len(queue) >= 2, "too few captured dog photos to review"
     queue[0].click().run()  # the model named the breed it was trained on: right
     problems = [e.value for e in at.error if "is **ALARM" not in e.value]
     assert not at.exception and not problems, problems
     assert {m.label: m.value for m in at.metric}["Production accuracy on reviewed photos"] == "100%"
+    second = str(queue[1].key).split("_")[2]  # the photo's own breed, picked from the list
+    at.selectbox(key=f"monitor_review_{second}_pick").select(label_of(breed)).run()
+    at.button(key=f"monitor_review_{second}_save").click().run()
+    assert not at.exception
     manifest = env.client("s3").get_object(
         Bucket=CAPTURE_BUCKET, Key=f"monitoring/{ENDPOINT}/reviews/manifests/output/output.manifest"
     )
-    assert len(manifest["Body"].read().splitlines()) == 1
+    lines = [json.loads(line) for line in manifest["Body"].read().splitlines()]
+    assert [line["event-id"] for line in lines] == [str(queue[0].key).split("_")[2], second]
+    assert lines[1]["breed-metadata"]["class-name"] == label_of(breed)
 
     at.button(key="monitor_add_dataset").click().run()
     problems = [e.value for e in at.error if "is **ALARM" not in e.value]
     assert not problems, problems
     made = f"s3://{CAPTURE_BUCKET}/datasets/monitor-base-reviewed/"
-    assert any(s.value.startswith(made) for s in at.success)
+    assert any(s.value.startswith(made) and "and 2 reviewed ones" in s.value for s in at.success)
     link = next(p for p in at.get("page_link") if p.proto.label == "Train on it")
     assert parse_qs(link.proto.query_string) == {"tab": ["launch"], "dataset": [made]}
 
