@@ -117,6 +117,20 @@ def wait_records(cloud: LocalCloudProcess, prefix: str, count: int, timeout: flo
         time.sleep(0.2)
 
 
+def trail_of(cloud: LocalCloudProcess, role: str, endpoint: str, event: str) -> list[dict[str, Any]]:
+    """The event history's records of `event` made as `role` for `endpoint` (SageMaker's session name)."""
+    pages = cloud.client("cloudtrail").get_paginator("lookup_events")
+    attributes = [{"AttributeKey": "Username", "AttributeValue": endpoint}]
+    found = [
+        json.loads(e["CloudTrailEvent"]) for page in pages.paginate(LookupAttributes=attributes) for e in page["Events"]
+    ]
+    return [
+        r
+        for r in found
+        if r["eventName"] == event and r["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] == role
+    ]
+
+
 def settled(cloud: LocalCloudProcess, prefix: str) -> list[dict[str, Any]]:
     """The records once every queued capture has had time to be written."""
     time.sleep(FLUSH_S * 4 + 0.5)
@@ -178,6 +192,13 @@ def test_every_request_captured_in_sagemakers_format(cloud, photos):
         when = time.mktime(time.strptime(metadata["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
         assert started - 1 <= when <= time.time() + 1
     assert len({r["eventMetadata"]["eventId"] for r in found}) == len(found)
+    puts = trail_of(
+        cloud, "dog-breed-sagemaker-execution", DEFAULT_ENDPOINT, "PutObject"
+    )  # written as the model's role
+    assert {r["requestParameters"]["key"] for r in puts if r["requestParameters"]["key"].startswith(prefix)} == set(
+        keys
+    )
+    assert all(r["userIdentity"]["invokedBy"] == "sagemaker.amazonaws.com" for r in puts)
 
 
 def test_input_only_json_as_text_and_unlisted_types_as_base64(cloud, photos):
@@ -296,6 +317,9 @@ def test_denied_destination_answers_every_request_and_counts_the_drops(cloud, ph
     assert dropped == 6
     assert events and all(e["logStreamName"] == "AllTraffic/data-capture" for e in events)
     assert any("AccessDenied" in e["message"] and "dropped" in e["message"] for e in events)
+    refused = trail_of(cloud, "capture-denied", "denied", "PutObject")
+    assert refused and all(r["errorCode"] == "AccessDenied" for r in refused)
+    assert all(r["requestParameters"]["key"].startswith(prefix + "/denied/AllTraffic/") for r in refused)
     sagemaker.delete_endpoint(EndpointName="denied")
 
 
