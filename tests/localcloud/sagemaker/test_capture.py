@@ -20,11 +20,15 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from localcloud.auth.acting import ExecutionRoles
+from localcloud.cloud import LocalCloud
 from localcloud.core.bootstrap import MODEL_NAME, default_bucket
 from localcloud.core.process import LocalCloudProcess
+from localcloud.sagemaker.capture import DataCapture
+from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 from tests.conftest import DEFAULT_ENDPOINT
-from tests.localcloud.conftest import assert_shape
+from tests.localcloud.conftest import CALL, assert_shape
 
 FLUSH_S = 0.3  # --capture-flush-seconds: captures reach S3 this long after the request
 BUCKET = default_bucket("us-east-1")  # the project's bucket, which the default role may write to
@@ -398,3 +402,70 @@ def test_bad_capture_configs_are_refused_and_create_nothing(cloud, bad):
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         sagemaker.describe_endpoint_config(EndpointConfigName=name)
+
+
+def test_a_full_queue_drops_captures_never_the_request(tmp_path):
+    """In-process: a capture queue that holds nothing drops every capture at once (offer never blocks or raises),
+    counts each in CloudWatch and says so in the endpoint's log group."""
+    cloud = LocalCloud(tmp_path, "http://127.0.0.1:1")
+    role = {"RoleName": "queue-test", "AssumeRolePolicyDocument": json.dumps(SAGEMAKER_TRUST)}
+    role_arn = cloud.iam.op_CreateRole(role, CALL)["Role"]["Arn"]
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    cloud.iam.op_PutRolePolicy(
+        {"RoleName": "queue-test", "PolicyName": "logs", "PolicyDocument": json.dumps(allow)}, CALL
+    )
+    roles = ExecutionRoles(cloud.authorizer, cloud.sts, cloud.trail, "sagemaker.amazonaws.com")
+    capturing = DataCapture(cloud.s3, roles, cloud.metrics, cloud.logs, flush_s=0.1, max_queued_bytes=1)
+    settings = CaptureSettings.of({"DataCaptureConfig": capture("full")})
+    model = {"ExecutionRoleArn": role_arn, "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/m"}
+    capturing.configure("full-queue", settings, {"AllTraffic": model})
+    for _ in range(25):
+        capturing.offer("full-queue", "AllTraffic", (b"photo", "image/jpeg"), (b"{}", "application/json"))
+    dims = {"EndpointName": "full-queue", "VariantName": "AllTraffic"}
+    deadline = time.monotonic() + 10
+    while sum(cloud.metrics.series("LocalCloud/DataCapture", "DroppedCaptures", dims)) < 25:
+        assert time.monotonic() < deadline, "the drops were never counted"
+        time.sleep(0.05)
+    assert cloud.metrics.series("LocalCloud/DataCapture", "CapturedRequests", dims) == []
+    group = {"logGroupName": "/aws/sagemaker/Endpoints/full-queue"}
+    events = cloud.logs.op_FilterLogEvents(group, CALL)["events"]
+    assert any("dropped" in e["message"] and "queue was full" in e["message"] for e in events), events
+
+
+_TEXT_TYPES = ["application/json", "text/csv"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.one_of(st.binary(max_size=300), st.text(max_size=100).map(str.encode)),
+    content_type=st.one_of(
+        st.sampled_from([*_TEXT_TYPES, "Application/JSON; charset=utf-8", "image/jpeg"]), st.text(max_size=30)
+    ),
+    inference_id=st.one_of(st.none(), st.text(min_size=1, max_size=64)),
+    modes=st.sampled_from([["Input"], ["Output"], ["InputAndOutput"], ["Input", "Output"]]),
+)
+def test_any_body_and_content_type_make_one_valid_json_line(body, content_type, inference_id, modes):
+    """Whatever a caller sends, its capture is one line of valid JSON that gives the body back exactly: as text
+    for a listed type that is UTF-8, else base64."""
+    config = capture("p", CaptureOptions=[{"CaptureMode": m} for m in modes])
+    config["CaptureContentTypeHeader"] = {"JsonContentTypes": ["application/json"], "CsvContentTypes": ["text/csv"]}
+    settings = CaptureSettings.of({"DataCaptureConfig": config})
+    line = capture_record(settings, 1_765_000_000.5, (body, content_type), (body, content_type), inference_id)
+    assert "\n" not in line
+    record = json.loads(line)
+    sides = {"endpointInput": "INPUT", "endpointOutput": "OUTPUT"}
+    wanted = {
+        k for k, on in (("endpointInput", settings.capture_input), ("endpointOutput", settings.capture_output)) if on
+    }
+    assert set(record["captureData"]) == wanted
+    media = content_type.split(";")[0].strip().lower()
+    for side, payload in record["captureData"].items():
+        assert (payload["mode"], payload["observedContentType"]) == (sides[side], content_type)
+        if payload["encoding"] == "BASE64":
+            assert base64.b64decode(payload["data"]) == body
+        else:
+            assert payload["encoding"] == {"application/json": "JSON", "text/csv": "CSV"}[media]
+            assert payload["data"].encode() == body
+    assert record["eventMetadata"].get("inferenceId") == inference_id
+    assert record["eventMetadata"]["inferenceTime"] == "2025-12-06T05:46:40Z"
+    assert record["eventVersion"] == "0"
