@@ -62,19 +62,26 @@ def capture(prefix: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def use(cloud: LocalCloudProcess, data_capture: dict[str, Any] | None, endpoint: str = DEFAULT_ENDPOINT) -> str:
-    """Update the endpoint to a config serving the default model with `data_capture`; wait until it serves."""
+def use(
+    cloud: LocalCloudProcess,
+    data_capture: dict[str, Any] | None,
+    endpoint: str = DEFAULT_ENDPOINT,
+    variants: dict[str, int] | None = None,
+) -> str:
+    """Update the endpoint to a config serving the default model with `data_capture` (on `variants`, instance
+    counts by name: one AllTraffic instance unless given); wait until it serves."""
     sagemaker = cloud.client("sagemaker")
     name = f"capture-{uuid.uuid4().hex[:12]}"
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
             {
-                "VariantName": "AllTraffic",
+                "VariantName": variant,
                 "ModelName": MODEL_NAME,
-                "InitialInstanceCount": 1,
+                "InitialInstanceCount": count,
                 "InstanceType": "ml.m5.large",
             }
+            for variant, count in (variants or {"AllTraffic": 1}).items()
         ],
         **({"DataCaptureConfig": data_capture} if data_capture else {}),
     )
@@ -203,6 +210,25 @@ def test_every_request_captured_in_sagemakers_format(cloud, photos):
         keys
     )
     assert all(r["userIdentity"]["invokedBy"] == "sagemaker.amazonaws.com" for r in puts)
+
+
+def test_every_instance_of_every_variant_captures_under_its_variant(cloud, photos):
+    prefix = f"capture/{uuid.uuid4().hex[:8]}"
+    use(cloud, capture(prefix), variants={"AllTraffic": 2, "Canary": 1})
+    served = {"AllTraffic": 0, "Canary": 0}
+    for i, photo in enumerate(photos):
+        variant = "Canary" if i % 3 == 0 else "AllTraffic"
+        answer = invoke(cloud, photo, TargetVariant=variant, InferenceId=f"{variant}-{i}")
+        served[answer["InvokedProductionVariant"]] += 1
+    keys, found = wait_records(cloud, prefix, len(photos))
+    assert len(found) == len(photos)
+    folders = {KEY.fullmatch(key)["variant"] for key in keys}
+    assert folders == {"AllTraffic", "Canary"}
+    for key in keys:
+        variant = KEY.fullmatch(key)["variant"]
+        text = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        assert all(json.loads(line)["eventMetadata"]["inferenceId"].startswith(variant) for line in text.splitlines())
+    assert served == {"AllTraffic": 8, "Canary": 4}
 
 
 def test_input_only_json_as_text_and_unlisted_types_as_base64(cloud, photos):
