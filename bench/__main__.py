@@ -1,14 +1,25 @@
-"""`./dev bench <suite> [options]` (prediction, training, lambda, tuning, tuning-page, scaling, debugging,
-monitor-page): speed targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, capture, training, lambda, tuning, tuning-page, scaling,
+debugging, monitor-page): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import debugging, lambda_concurrency, monitor_page, prediction, scaling, training, tuning, tuning_page
+from bench import (
+    capture,
+    debugging,
+    lambda_concurrency,
+    monitor_page,
+    prediction,
+    scaling,
+    training,
+    tuning,
+    tuning_page,
+)
 
 SUITES = {
     "prediction": prediction.main,
+    "capture": capture.main,
     "training": training.main,
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,

@@ -40,7 +40,7 @@ except ServiceError as exc:
     st.error(exc.message)
     st.stop()
 if not setup.enabled:
-    capture_off_panel(caller, settings, setup)
+    capture_off_panel(settings, setup)
     if not setup.destination:
         st.stop()
 else:

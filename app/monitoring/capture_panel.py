@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.datasets import DatasetService
-from services.monitoring.capture_setup import CaptureSetup, CaptureSetupService
+from services.monitoring.capture_setup import CaptureSetup
+from services.serving.data_capture import CaptureChoice, CaptureService
+from services.serving.endpoint_management import EndpointsService
 
 
-def capture_off_panel(caller: Caller, settings: CloudSettings, setup: CaptureSetup) -> None:
+def capture_off_panel(settings: CloudSettings, setup: CaptureSetup) -> None:
     if setup.destination and not setup.enabled:
         st.info(
             f"Data capture of endpoint '{setup.endpoint}' is off: nothing new is recorded. Captures already written "
@@ -23,16 +24,19 @@ def capture_off_panel(caller: Caller, settings: CloudSettings, setup: CaptureSet
             "it on to monitor it: SageMaker writes each sampled request and answer to S3 as JSON Lines."
         )
     try:
-        bucket = DatasetService(settings=settings).default_bucket()
+        default = setup.destination or CaptureService(settings).default_destination()
     except ServiceError as exc:
         st.error(exc.message)
         return
     with st.form("monitor_capture_form"):
-        destination = st.text_input("Capture to", value=setup.destination or f"s3://{bucket}/datacapture")
+        destination = st.text_input("Capture to", value=default).strip()
         sampling = st.slider("Requests captured (%)", min_value=1, max_value=100, value=100)
         if st.form_submit_button("Turn data capture on"):
-            try:
-                config = CaptureSetupService(settings).turn_on(caller, setup.endpoint, destination, int(sampling))
+            try:  # SageMaker writes into a bucket that exists: the project's is made on first use
+                DatasetService(settings=settings).ensure_bucket(destination.removeprefix("s3://").partition("/")[0])
+                config = EndpointsService(settings).set_capture(
+                    setup.endpoint, CaptureChoice(int(sampling), destination)
+                )
             except ServiceError as exc:
                 st.error(exc.message)
             else:

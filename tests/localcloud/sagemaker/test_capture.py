@@ -20,11 +20,15 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from localcloud.auth.acting import ExecutionRoles
+from localcloud.cloud import LocalCloud
 from localcloud.core.bootstrap import MODEL_NAME, default_bucket
 from localcloud.core.process import LocalCloudProcess
+from localcloud.sagemaker.capture import DataCapture
+from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 from tests.conftest import DEFAULT_ENDPOINT
-from tests.localcloud.conftest import assert_shape
+from tests.localcloud.conftest import CALL, assert_shape
 
 FLUSH_S = 0.3  # --capture-flush-seconds: captures reach S3 this long after the request
 BUCKET = default_bucket("us-east-1")  # the project's bucket, which the default role may write to
@@ -58,19 +62,26 @@ def capture(prefix: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def use(cloud: LocalCloudProcess, data_capture: dict[str, Any] | None, endpoint: str = DEFAULT_ENDPOINT) -> str:
-    """Update the endpoint to a config serving the default model with `data_capture`; wait until it serves."""
+def use(
+    cloud: LocalCloudProcess,
+    data_capture: dict[str, Any] | None,
+    endpoint: str = DEFAULT_ENDPOINT,
+    variants: dict[str, int] | None = None,
+) -> str:
+    """Update the endpoint to a config serving the default model with `data_capture` (on `variants`, instance
+    counts by name: one AllTraffic instance unless given); wait until it serves."""
     sagemaker = cloud.client("sagemaker")
     name = f"capture-{uuid.uuid4().hex[:12]}"
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
             {
-                "VariantName": "AllTraffic",
+                "VariantName": variant,
                 "ModelName": MODEL_NAME,
-                "InitialInstanceCount": 1,
+                "InitialInstanceCount": count,
                 "InstanceType": "ml.m5.large",
             }
+            for variant, count in (variants or {"AllTraffic": 1}).items()
         ],
         **({"DataCaptureConfig": data_capture} if data_capture else {}),
     )
@@ -115,6 +126,20 @@ def wait_records(cloud: LocalCloudProcess, prefix: str, count: int, timeout: flo
         if len(found) >= count or time.monotonic() > deadline:
             return keys, found
         time.sleep(0.2)
+
+
+def trail_of(cloud: LocalCloudProcess, role: str, endpoint: str, event: str) -> list[dict[str, Any]]:
+    """The event history's records of `event` made as `role` for `endpoint` (SageMaker's session name)."""
+    pages = cloud.client("cloudtrail").get_paginator("lookup_events")
+    attributes = [{"AttributeKey": "Username", "AttributeValue": endpoint}]
+    found = [
+        json.loads(e["CloudTrailEvent"]) for page in pages.paginate(LookupAttributes=attributes) for e in page["Events"]
+    ]
+    return [
+        r
+        for r in found
+        if r["eventName"] == event and r["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] == role
+    ]
 
 
 def settled(cloud: LocalCloudProcess, prefix: str) -> list[dict[str, Any]]:
@@ -178,6 +203,32 @@ def test_every_request_captured_in_sagemakers_format(cloud, photos):
         when = time.mktime(time.strptime(metadata["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
         assert started - 1 <= when <= time.time() + 1
     assert len({r["eventMetadata"]["eventId"] for r in found}) == len(found)
+    puts = trail_of(
+        cloud, "dog-breed-sagemaker-execution", DEFAULT_ENDPOINT, "PutObject"
+    )  # written as the model's role
+    assert {r["requestParameters"]["key"] for r in puts if r["requestParameters"]["key"].startswith(prefix)} == set(
+        keys
+    )
+    assert all(r["userIdentity"]["invokedBy"] == "sagemaker.amazonaws.com" for r in puts)
+
+
+def test_every_instance_of_every_variant_captures_under_its_variant(cloud, photos):
+    prefix = f"capture/{uuid.uuid4().hex[:8]}"
+    use(cloud, capture(prefix), variants={"AllTraffic": 2, "Canary": 1})
+    served = {"AllTraffic": 0, "Canary": 0}
+    for i, photo in enumerate(photos):
+        variant = "Canary" if i % 3 == 0 else "AllTraffic"
+        answer = invoke(cloud, photo, TargetVariant=variant, InferenceId=f"{variant}-{i}")
+        served[answer["InvokedProductionVariant"]] += 1
+    keys, found = wait_records(cloud, prefix, len(photos))
+    assert len(found) == len(photos)
+    folders = {KEY.fullmatch(key)["variant"] for key in keys}
+    assert folders == {"AllTraffic", "Canary"}
+    for key in keys:
+        variant = KEY.fullmatch(key)["variant"]
+        text = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        assert all(json.loads(line)["eventMetadata"]["inferenceId"].startswith(variant) for line in text.splitlines())
+    assert served == {"AllTraffic": 8, "Canary": 4}
 
 
 def test_input_only_json_as_text_and_unlisted_types_as_base64(cloud, photos):
@@ -296,6 +347,9 @@ def test_denied_destination_answers_every_request_and_counts_the_drops(cloud, ph
     assert dropped == 6
     assert events and all(e["logStreamName"] == "AllTraffic/data-capture" for e in events)
     assert any("AccessDenied" in e["message"] and "dropped" in e["message"] for e in events)
+    refused = trail_of(cloud, "capture-denied", "denied", "PutObject")
+    assert refused and all(r["errorCode"] == "AccessDenied" for r in refused)
+    assert all(r["requestParameters"]["key"].startswith(prefix + "/denied/AllTraffic/") for r in refused)
     sagemaker.delete_endpoint(EndpointName="denied")
 
 
@@ -374,3 +428,70 @@ def test_bad_capture_configs_are_refused_and_create_nothing(cloud, bad):
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         sagemaker.describe_endpoint_config(EndpointConfigName=name)
+
+
+def test_a_full_queue_drops_captures_never_the_request(tmp_path):
+    """In-process: a capture queue that holds nothing drops every capture at once (offer never blocks or raises),
+    counts each in CloudWatch and says so in the endpoint's log group."""
+    cloud = LocalCloud(tmp_path, "http://127.0.0.1:1")
+    role = {"RoleName": "queue-test", "AssumeRolePolicyDocument": json.dumps(SAGEMAKER_TRUST)}
+    role_arn = cloud.iam.op_CreateRole(role, CALL)["Role"]["Arn"]
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    cloud.iam.op_PutRolePolicy(
+        {"RoleName": "queue-test", "PolicyName": "logs", "PolicyDocument": json.dumps(allow)}, CALL
+    )
+    roles = ExecutionRoles(cloud.authorizer, cloud.sts, cloud.trail, "sagemaker.amazonaws.com")
+    capturing = DataCapture(cloud.s3, roles, cloud.metrics, cloud.logs, flush_s=0.1, max_queued_bytes=1)
+    settings = CaptureSettings.of({"DataCaptureConfig": capture("full")})
+    model = {"ExecutionRoleArn": role_arn, "ModelArn": "arn:aws:sagemaker:us-east-1:000000000000:model/m"}
+    capturing.configure("full-queue", settings, {"AllTraffic": model})
+    for _ in range(25):
+        capturing.offer("full-queue", "AllTraffic", (b"photo", "image/jpeg"), (b"{}", "application/json"))
+    dims = {"EndpointName": "full-queue", "VariantName": "AllTraffic"}
+    deadline = time.monotonic() + 10
+    while sum(cloud.metrics.series("LocalCloud/DataCapture", "DroppedCaptures", dims)) < 25:
+        assert time.monotonic() < deadline, "the drops were never counted"
+        time.sleep(0.05)
+    assert cloud.metrics.series("LocalCloud/DataCapture", "CapturedRequests", dims) == []
+    group = {"logGroupName": "/aws/sagemaker/Endpoints/full-queue"}
+    events = cloud.logs.op_FilterLogEvents(group, CALL)["events"]
+    assert any("dropped" in e["message"] and "queue was full" in e["message"] for e in events), events
+
+
+_TEXT_TYPES = ["application/json", "text/csv"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.one_of(st.binary(max_size=300), st.text(max_size=100).map(str.encode)),
+    content_type=st.one_of(
+        st.sampled_from([*_TEXT_TYPES, "Application/JSON; charset=utf-8", "image/jpeg"]), st.text(max_size=30)
+    ),
+    inference_id=st.one_of(st.none(), st.text(min_size=1, max_size=64)),
+    modes=st.sampled_from([["Input"], ["Output"], ["InputAndOutput"], ["Input", "Output"]]),
+)
+def test_any_body_and_content_type_make_one_valid_json_line(body, content_type, inference_id, modes):
+    """Whatever a caller sends, its capture is one line of valid JSON that gives the body back exactly: as text
+    for a listed type that is UTF-8, else base64."""
+    config = capture("p", CaptureOptions=[{"CaptureMode": m} for m in modes])
+    config["CaptureContentTypeHeader"] = {"JsonContentTypes": ["application/json"], "CsvContentTypes": ["text/csv"]}
+    settings = CaptureSettings.of({"DataCaptureConfig": config})
+    line = capture_record(settings, 1_765_000_000.5, (body, content_type), (body, content_type), inference_id)
+    assert "\n" not in line
+    record = json.loads(line)
+    sides = {"endpointInput": "INPUT", "endpointOutput": "OUTPUT"}
+    wanted = {
+        k for k, on in (("endpointInput", settings.capture_input), ("endpointOutput", settings.capture_output)) if on
+    }
+    assert set(record["captureData"]) == wanted
+    media = content_type.split(";")[0].strip().lower()
+    for side, payload in record["captureData"].items():
+        assert (payload["mode"], payload["observedContentType"]) == (sides[side], content_type)
+        if payload["encoding"] == "BASE64":
+            assert base64.b64decode(payload["data"]) == body
+        else:
+            assert payload["encoding"] == {"application/json": "JSON", "text/csv": "CSV"}[media]
+            assert payload["data"].encode() == body
+    assert record["eventMetadata"].get("inferenceId") == inference_id
+    assert record["eventMetadata"]["inferenceTime"] == "2025-12-06T05:46:40Z"
+    assert record["eventVersion"] == "0"

@@ -66,7 +66,7 @@ def test_the_loop_from_capture_to_drift_alarm_review_and_a_new_dataset(env) -> N
     photos = sorted(p for split in ("train", "valid", "test") for p in (DATASET / split / breed).iterdir())
     sent = (photos * 30)[:30] + sorted((DATASET.parent / "negatives").iterdir())[:2]
     send(env, ENDPOINT, sent)
-    wait_captured(env, CAPTURE_BUCKET, f"datacapture/{ENDPOINT}/", len(sent))
+    wait_captured(env, CAPTURE_BUCKET, f"data-capture/{ENDPOINT}/", len(sent))
 
     at = monitor_page()
     assert not at.error, [e.value for e in at.error]
@@ -120,7 +120,7 @@ def test_a_day_without_captures_and_broken_records_say_so(env) -> None:
     assert any("No captures on" in i.value for i in at.info) and not at.exception
 
     now = datetime.now(UTC)
-    key = f"datacapture/{ENDPOINT}/AllTraffic/{now:%Y/%m/%d/%H}/99-99-999-broken.jsonl"
+    key = f"data-capture/{ENDPOINT}/AllTraffic/{now:%Y/%m/%d/%H}/99-99-999-broken.jsonl"
     env.client("s3").put_object(Bucket=CAPTURE_BUCKET, Key=key, Body=b'{"captureData": \nnot json\n')
     at = monitor_page()
     assert any("captured lines are not capture records" in w.value for w in at.warning)
