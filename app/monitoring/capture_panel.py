@@ -8,7 +8,7 @@ from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.datasets import DatasetService
 from services.monitoring.capture_setup import CaptureSetup
-from services.serving.data_capture import CaptureChoice, CaptureService
+from services.serving.data_capture import CaptureChoice, CaptureService, checked
 from services.serving.endpoint_management import EndpointsService
 
 
@@ -33,10 +33,9 @@ def capture_off_panel(settings: CloudSettings, setup: CaptureSetup) -> None:
         sampling = st.slider("Requests captured (%)", min_value=1, max_value=100, value=100)
         if st.form_submit_button("Turn data capture on"):
             try:  # SageMaker writes into a bucket that exists: the project's is made on first use
+                choice = checked(CaptureChoice(int(sampling), destination))  # refused before any bucket is made
                 DatasetService(settings=settings).ensure_bucket(destination.removeprefix("s3://").partition("/")[0])
-                config = EndpointsService(settings).set_capture(
-                    setup.endpoint, CaptureChoice(int(sampling), destination)
-                )
+                config = EndpointsService(settings).set_capture(setup.endpoint, choice)
             except ServiceError as exc:
                 st.error(exc.message)
             else:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.monitoring.review_manifest import (
@@ -62,6 +62,7 @@ REVIEWS = st.builds(
 )
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property
 @given(st.lists(REVIEWS, max_size=8, unique_by=lambda r: r.event_id))
 def test_reviews_survive_the_round_trip(reviews):
     read, unreadable = read_manifest(write_manifest(reviews, CLASSES, "job"))
