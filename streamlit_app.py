@@ -19,6 +19,7 @@ OPERATOR_PAGES = {
     ],
     "Operate": [
         ("pages/endpoints.py", "Endpoints"),
+        ("pages/monitor.py", "Monitor"),
         ("pages/lambda.py", "Lambda"),
         ("pages/security.py", "Security"),
     ],

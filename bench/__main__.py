@@ -1,15 +1,17 @@
-"""`./dev bench <suite> [options]` (prediction, explain, training, lambda, tuning, tuning-page, evaluate-page,
-transform, scaling, debugging): speed targets, side by side."""
+"""`./dev bench <suite> [options]` (prediction, explain, capture, training, lambda, tuning, tuning-page,
+evaluate-page, monitor-page, transform, scaling, debugging): speed targets, side by side."""
 
 from __future__ import annotations
 
 import sys
 
 from bench import (
+    capture,
     debugging,
     evaluate_page,
     explain,
     lambda_concurrency,
+    monitor_page,
     prediction,
     scaling,
     training,
@@ -21,14 +23,16 @@ from bench import (
 SUITES = {
     "prediction": prediction.main,
     "explain": explain.main,
+    "capture": capture.main,
     "training": training.main,
     "lambda": lambda_concurrency.main,
     "tuning": tuning.main,
     "tuning-page": tuning_page.main,
     "evaluate-page": evaluate_page.main,
+    "monitor-page": monitor_page.main,
+    "transform": transform.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
-    "transform": transform.main,
 }
 
 

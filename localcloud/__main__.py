@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         help="how long AWS's one-minute period lasts: alarm periods and scaling cooldowns scale with it "
         "(shorten it for demos and tests; 60 is AWS's timing)",
     )
+    parser.add_argument(
+        "--capture-flush-seconds",
+        type=float,
+        default=60.0,
+        help="how long an endpoint's data capture holds captured requests before it writes them to S3 (60: "
+        "within a minute; shorten it for demos and tests)",
+    )
     parser.add_argument("--ec2-instances", type=int, default=4, help="limit on running EC2 instances")
     parser.add_argument(
         "--vcpus-per-core",
@@ -113,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         training_instances=args.training_instances,
         endpoint_instances=args.endpoint_instances,
         metric_period_s=args.metric_period_seconds,
+        capture_flush_s=args.capture_flush_seconds,
         vcpus_per_core=args.vcpus_per_core,
     )
     credentials, config = write_profile(data_dir, cloud.keys.root(), server.endpoint_url, args.region)

@@ -67,6 +67,7 @@ class LocalCloud:
         endpoint_instances: int = 4,
         vcpus_per_core: int = 2,
         metric_period_s: float = 60.0,
+        capture_flush_s: float = 60.0,
     ) -> None:
         self.store = Store(data_dir)
         self.keys = KeyTable(self.store)
@@ -105,8 +106,10 @@ class LocalCloud:
             self.logs,
             sagemaker_role_env,
             sagemaker_roles,
+            self.logs,
             max_instances=endpoint_instances,
             vcpus_per_core=vcpus_per_core,
+            capture_flush_s=capture_flush_s,
         )
         InstanceCpu(self.metrics, self.sagemaker.variant_pids, metric_period_s).start()
         self.lambda_ = Lambda(

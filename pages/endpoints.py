@@ -4,6 +4,7 @@ its lineage, live CloudWatch charts, changes, autoscaling and a load test."""
 import streamlit as st
 
 from app.auth import operators_only
+from app.endpoints.capture_panel import capture_panel, capture_status
 from app.endpoints.endpoint_actions import delete_panel, deploy_new_panel, point_function_panel, update_panel
 from app.endpoints.endpoint_view import fleet_table, live_charts, timing_note, variants_and_lineage
 from app.endpoints.load_test_panel import load_test_panel
@@ -52,6 +53,7 @@ except ServiceError as exc:
     st.error(exc.message)
     st.stop()
 variants_and_lineage(settings, endpoint)
+capture_status(endpoint)
 variant = endpoint.variants[0].name if endpoint.variants else "AllTraffic"
 st.markdown("#### Live metrics")
 live_charts(settings, name, variant, timing)
@@ -63,9 +65,11 @@ st.markdown("#### Autoscaling")
 scaling_panel(settings, name, variant, timing)
 
 st.markdown("#### Change it")
-update_tab, lambda_tab, delete_tab = st.tabs(["Update", "Lambda", "Delete"])
+update_tab, capture_tab, lambda_tab, delete_tab = st.tabs(["Update", "Data capture", "Lambda", "Delete"])
 with update_tab:
     update_panel(settings, endpoint)
+with capture_tab:
+    capture_panel(settings, endpoint)
 with lambda_tab:
     point_function_panel(settings, endpoint)
 with delete_tab:

@@ -7,7 +7,9 @@ import streamlit as st
 from app.auth import visitor
 from app.settings import current_settings
 from app.widgets.formatting import per_hour, timestamp
+from services.core.errors import ServiceError
 from services.core.pricing import EC2_PRICE_SOURCE, HOSTING_PRICE_SOURCE, LAMBDA_PRICE_SOURCE, PRICE_SOURCE
+from services.monitoring.drift_alarm import DriftAlarmService
 from services.overview.activity import Charge, endpoint_charges, hourly_total, running_work
 from services.overview.connection import get_overview
 
@@ -24,6 +26,15 @@ with st.spinner("Reading the cloud…"):
 
 for message in dict.fromkeys([*overview.errors, *activity.errors]):  # an unreachable cloud says so once
     st.warning(message)
+if OPERATOR and not overview.errors:  # the Monitor page's drift alarms, while they are in ALARM
+    try:
+        drifting = DriftAlarmService(settings).firing()
+    except ServiceError as exc:
+        drifting = []
+        st.warning(exc.message)
+    for alarm in drifting:
+        st.error(f"Drift alarm: endpoint {alarm.endpoint}'s answers drift from its training set. {alarm.reason}")
+        st.page_link("pages/monitor.py", label=f"Monitor {alarm.endpoint}", query_params={"endpoint": alarm.endpoint})
 
 cloud, account, region, health = st.columns(4)
 cloud.metric("Cloud", overview.cloud)

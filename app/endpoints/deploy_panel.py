@@ -3,6 +3,7 @@ to Predict with that endpoint chosen. Used for SageMaker jobs and for EC2 traini
 
 import streamlit as st
 
+from app.endpoints.capture_panel import capture_choice
 from app.widgets.jobs import live
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
@@ -26,6 +27,7 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
     type_col, count_col = st.columns(2)
     instance = type_col.selectbox("Instance type", INFERENCE_INSTANCE_TYPES, key=f"{key}_deploy_type")
     count = count_col.number_input("Instances", min_value=1, max_value=10, value=1, key=f"{key}_deploy_count")
+    capture = capture_choice(settings, key)
     if st.button("Deploy", key=f"{key}_deploy", type="primary"):
         try:
             done = deployer.deploy_model(
@@ -35,6 +37,7 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
                 instance_type=instance,
                 instance_count=int(count),
                 new_endpoint=mode == "New endpoint",
+                capture=capture,
             )
         except ServiceError as exc:
             st.error(exc.message)

@@ -21,7 +21,10 @@ from localcloud.core.protocol import ACCOUNT_ID, validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
 from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
+from localcloud.sagemaker.capture import DataCapture
+from localcloud.sagemaker.capture_config import CaptureSettings, capture_summary, stored_config
 from localcloud.sagemaker.cores import Cores
+from localcloud.sagemaker.endpoint_summary import variant_summary
 from localcloud.sagemaker.endpoint_update import blocked_variants, refusal, retained_counts
 from localcloud.sagemaker.fleet import Fleet, extract_model
 from localcloud.sagemaker.instance_metrics import EndpointMetrics
@@ -60,9 +63,11 @@ class SageMaker(Service):
         logs: LogSink,
         role_env: RoleEnv,
         roles: ExecutionRoles,
+        logs: LogSink,
         *,
         max_instances: int,
         vcpus_per_core: int = 2,
+        capture_flush_s: float = 60.0,
     ) -> None:
         self.store = store
         self.objects = objects  # S3: the models' ModelDataUrl
@@ -77,6 +82,8 @@ class SageMaker(Service):
         self.model_cache = store.data_dir / "sagemaker" / "models"
         self.log_dir = store.data_dir / "logs" / "endpoints"
         self.fleets: dict[str, list[Fleet]] = {}
+        # Each endpoint's DataCaptureConfig, honoured off the request path, written as its models' roles.
+        self.capture = DataCapture(objects, roles, metrics, logs, flush_s=capture_flush_s)
         self._lock = threading.Lock()
         self.transform = Transform(store, objects, logs, role_env, roles, self.cores, self.model_cache)  # same cores
 
@@ -157,6 +164,7 @@ class SageMaker(Service):
             "EndpointConfigName": name,
             "EndpointConfigArn": arn,
             "ProductionVariants": p["ProductionVariants"],
+            **({"DataCaptureConfig": stored_config(p["DataCaptureConfig"])} if p.get("DataCaptureConfig") else {}),
             "CreationTime": time.time(),
         }
         if not self.store.insert("endpoint-config", name, record):
@@ -264,6 +272,7 @@ class SageMaker(Service):
             fleets = self.fleets.pop(p["EndpointName"], [])
         for fleet in fleets:
             fleet.stop()
+        self.capture.forget(p["EndpointName"])
         self.store.delete("endpoint", p["EndpointName"])
         if self.scaling is not None:
             self.scaling.endpoint_deleted(p["EndpointName"])
@@ -274,23 +283,13 @@ class SageMaker(Service):
         config = self.store.get("endpoint-config", endpoint["EndpointConfigName"]) or {"ProductionVariants": []}
         with self._lock:
             fleets = {f.variant: f for f in self.fleets.get(endpoint["EndpointName"], [])}
-        variants = []
-        for v in config["ProductionVariants"]:
-            model = self.store.get("model", v["ModelName"]) or {}
-            image = (model.get("PrimaryContainer") or {}).get("Image")
-            fleet = fleets.get(v["VariantName"])
-            variants.append(
-                {
-                    "VariantName": v["VariantName"],
-                    "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image}] if image else [],
-                    "CurrentWeight": v.get("InitialVariantWeight", 1.0),
-                    "DesiredWeight": v.get("InitialVariantWeight", 1.0),
-                    "CurrentInstanceCount": fleet.instance_count if fleet else 0,
-                    "DesiredInstanceCount": fleet.desired if fleet else v.get("InitialInstanceCount", 1),
-                }
-            )
+        variants = [
+            variant_summary(v, self.store.get("model", v["ModelName"]) or {}, fleets.get(v["VariantName"]))
+            for v in config["ProductionVariants"]
+        ]
         if endpoint["EndpointStatus"] != "Creating":
             endpoint["ProductionVariants"] = variants
+        endpoint.update(capture_summary(config))
         return endpoint
 
     def op_ListEndpoints(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
@@ -315,6 +314,7 @@ class SageMaker(Service):
 
     def _deploy(self, name: str, config: dict[str, Any], on_failure: str) -> None:
         fleets: list[Fleet] = []
+        models: dict[str, dict[str, Any]] = {}  # each variant's model: its captures are written as its role
         capacity = (self.store.get("endpoint", name) or {}).get("VariantCapacity") or {}
         try:
             for variant in config["ProductionVariants"]:
@@ -339,6 +339,7 @@ class SageMaker(Service):
                 )
                 fleet.start()
                 fleets.append(fleet)
+                models[variant["VariantName"]] = model
         except Exception as exc:
             for fleet in fleets:
                 fleet.stop()
@@ -350,11 +351,13 @@ class SageMaker(Service):
         with self._lock:
             old = self.fleets.get(name, [])
             self.fleets[name] = fleets
+        self.capture.configure(name, CaptureSettings.of(config), models)
         for fleet in old:  # the new fleet already serves: the old one answers what it holds, then goes
             fleet.retire()
         if self.store.get("endpoint", name) is None:  # deleted while deploying
             for fleet in fleets:
                 fleet.stop()
+            self.capture.forget(name)
             return
         self.store.update(
             "endpoint",
@@ -388,6 +391,7 @@ class SageMaker(Service):
             self.fleets.clear()
         for fleet in fleets:
             fleet.stop()
+        self.capture.flush()
 
     def variant_pids(self) -> list[tuple[str, str, list[int]]]:
         """(endpoint, variant, instance process ids) of every fleet serving, for the CPU metric."""

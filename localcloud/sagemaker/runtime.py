@@ -1,7 +1,8 @@
 """SageMaker Runtime's InvokeEndpoint: signed as `sagemaker` too, but REST-JSON with its own model.
 
-Sends the request to the variant's fleet (localcloud/sagemaker/fleet.py) and publishes the endpoint's
-metrics for every request, answered or failed (localcloud/sagemaker/instance_metrics.py).
+Sends the request to the variant's fleet (localcloud/sagemaker/fleet.py), publishes the endpoint's
+metrics for every request, answered or failed (localcloud/sagemaker/instance_metrics.py), and offers each
+answered request to the endpoint's data capture (localcloud/sagemaker/capture.py, off the request path).
 """
 
 from __future__ import annotations
@@ -45,10 +46,9 @@ class SageMakerRuntime(Service):
                 raise AwsError("ValidationError", f"Variant {target} not found on endpoint {name}.", 400)
             fleet = matching[0]
         started = time.perf_counter()
+        content_type = p.get("ContentType") or "application/octet-stream"
         try:
-            result = fleet.invoke(
-                body, p.get("ContentType") or "application/octet-stream", p.get("Accept") or "application/json"
-            )
+            result = fleet.invoke(body, content_type, p.get("Accept") or "application/json")
         except AwsError:
             self.sagemaker.endpoint_metrics.invoked(
                 name, fleet.variant, instances=fleet.instance_count, status=0, model_s=0.0, total_s=0.0
@@ -74,6 +74,9 @@ class SageMakerRuntime(Service):
                 OriginalMessage=message,
                 LogStreamArn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
             )
+        self.sagemaker.capture.offer(
+            name, fleet.variant, (body, content_type), (result.body, result.content_type), p.get("InferenceId")
+        )
         return {"Body": result.body, "ContentType": result.content_type, "InvokedProductionVariant": fleet.variant}
 
     def _wait_for_fleet(self, name: str, timeout: float = 120.0) -> Fleet:

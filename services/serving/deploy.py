@@ -18,6 +18,7 @@ import boto3
 from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
+from services.serving.data_capture import CaptureChoice
 from services.training.job_spec import check_job_name, image_uri
 
 VARIANT = "AllTraffic"
@@ -127,9 +128,10 @@ class DeployService(AwsService):
         instance_count: int = 1,
         new_endpoint: bool = True,
         role_arn: str | None = None,
+        capture: CaptureChoice | None = None,
     ) -> Deployment:
-        """Create the model (or reuse one of that name serving the same artifact), a new endpoint config,
-        and create or update the endpoint."""
+        """Create the model (or reuse one of that name serving the same artifact), a new endpoint config
+        (capturing data as `capture` asks, if it does), and create or update the endpoint."""
         problems = []
         for label, name in (("model", model_name), ("endpoint", endpoint_name)):
             if not NAME_PATTERN.fullmatch(name or ""):
@@ -140,6 +142,7 @@ class DeployService(AwsService):
             problems.append(f"'{instance_type}' is not an ml.* instance type.")
         if instance_count < 1:
             problems.append("Instance count must be at least 1.")
+        problems += capture.problems() if capture else []
         if problems:
             raise ServiceError(" ".join(problems), code="ValidationError")
 
@@ -182,6 +185,7 @@ class DeployService(AwsService):
                         "InitialVariantWeight": 1.0,
                     }
                 ],
+                **({"DataCaptureConfig": capture.config()} if capture else {}),
             )
             created.append(("delete_endpoint_config", {"EndpointConfigName": config_name}))
             if new_endpoint:

@@ -23,6 +23,7 @@ from services.core.aws_service import AwsService
 from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 from services.core.pricing import HOSTING_HOURLY_USD
+from services.serving.data_capture import CaptureChoice, CaptureState, checked
 from services.serving.deploy import INSTANCE_PATTERN, NAME_PATTERN, deploy_name
 from services.serving.lineage import LineageService
 
@@ -60,6 +61,8 @@ class EndpointView:
     created: datetime | None
     failure_reason: str | None
     variants: list[VariantView]
+    capture: CaptureState | None = None  # what DescribeEndpoint says it captures now
+    capture_config: dict[str, Any] | None = None  # its config's DataCaptureConfig, which an update carries over
 
     @property
     def hourly_usd(self) -> float | None:
@@ -147,6 +150,8 @@ class EndpointsService(AwsService):
             created=endpoint.get("CreationTime"),
             failure_reason=endpoint.get("FailureReason"),
             variants=variants,
+            capture=CaptureState.of(endpoint),
+            capture_config=config.get("DataCaptureConfig"),
         )
 
     def live_counts(self, name: str) -> LiveCounts:
@@ -213,6 +218,8 @@ class EndpointsService(AwsService):
                         "InitialVariantWeight": 1.0,
                     }
                 ],
+                # A new model keeps capturing as the endpoint did.
+                **({"DataCaptureConfig": current.capture_config} if current.capture_config else {}),
             )
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"create a config for endpoint '{name}'") from exc
@@ -225,6 +232,40 @@ class EndpointsService(AwsService):
                 sagemaker.delete_endpoint_config(EndpointConfigName=config_name)
             raise from_client_error(exc, what=f"update endpoint '{name}'") from exc
         return config_name
+
+    def set_capture(self, endpoint: str, choice: CaptureChoice | None) -> str:
+        """A copy of the endpoint's config with capture as chosen (None: stopped, where it was set), and
+        UpdateEndpoint keeping every variant's instance count; the new config's name."""
+        checked(choice)
+        sagemaker = self._client("sagemaker")
+        try:
+            described = sagemaker.describe_endpoint(EndpointName=endpoint)
+            current = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"read endpoint '{endpoint}'") from exc
+        if described["EndpointStatus"] != "InService":
+            raise ServiceError(
+                f"Endpoint '{endpoint}' is {described['EndpointStatus']}; capture can change once it is InService."
+            )
+        capture = choice.config() if choice else None
+        if choice is None and current.get("DataCaptureConfig"):
+            capture = {**current["DataCaptureConfig"], "EnableCapture": False}
+        name = deploy_name(endpoint, time.strftime("-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(2))
+        try:
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=current["ProductionVariants"],
+                **({"DataCaptureConfig": capture} if capture else {}),
+            )
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"create a config for endpoint '{endpoint}'") from exc
+        try:
+            sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=name, RetainAllVariantProperties=True)
+        except BOTO_ERRORS as exc:
+            with contextlib.suppress(*BOTO_ERRORS):
+                sagemaker.delete_endpoint_config(EndpointConfigName=name)
+            raise from_client_error(exc, what=f"update endpoint '{endpoint}'") from exc
+        return name
 
     def function_names(self) -> list[str]:
         try:

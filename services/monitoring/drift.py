@@ -1,0 +1,60 @@
+"""Drift of the answered breeds from the training set's, as the Jensen–Shannon distance.
+
+The Jensen–Shannon distance is the square root of the Jensen–Shannon divergence with base-2 logarithms: symmetric,
+0 for identical distributions, 1 for distributions with no class in common, and defined where one side has a
+class the other lacks (unlike the Kullback–Leibler divergence or PSI, which need smoothing there). It is what
+SageMaker Clarify reports as JS for label distributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+DRIFT_METRIC = "Jensen–Shannon distance"
+MIN_REQUESTS = 20
+"""Fewer answers in an hour than this give no drift score: a handful of photos always looks drifted."""
+
+
+def js_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """The Jensen–Shannon distance (base 2, in [0, 1]) between two distributions given as counts or weights
+    per class; either side is normalised first. Raises ValueError for an empty or negative side."""
+    classes = sorted(set(p) | set(q))
+    left = np.array([float(p.get(c, 0.0)) for c in classes])
+    right = np.array([float(q.get(c, 0.0)) for c in classes])
+    for side in (left, right):
+        if side.size == 0 or (side < 0).any() or side.sum() <= 0 or not np.isfinite(side).all():
+            raise ValueError("a distribution needs non-negative, finite weights summing to more than 0")
+    left, right = left / left.sum(), right / right.sum()
+    middle = (left + right) / 2
+    divergence = (_kl(left, middle) + _kl(right, middle)) / 2
+    return float(np.sqrt(min(1.0, max(0.0, divergence))))
+
+
+def _kl(a: np.ndarray, b: np.ndarray) -> float:
+    present = a > 0
+    return float(np.sum(a[present] * np.log2(a[present] / b[present])))
+
+
+@dataclass(frozen=True)
+class HourDrift:
+    """One hour's answers against the baseline: None when the hour had too few answers to say."""
+
+    hour: str
+    answers: int
+    distance: float | None
+
+
+def hourly_drift(
+    breeds_per_hour: Mapping[str, Mapping[str, int]], baseline: Mapping[str, float], *, minimum: int = MIN_REQUESTS
+) -> list[HourDrift]:
+    """The drift score of each hour, oldest first."""
+    out = []
+    for hour in sorted(breeds_per_hour):
+        counts = breeds_per_hour[hour]
+        answers = int(sum(counts.values()))
+        distance = js_distance(counts, baseline) if answers >= minimum and baseline else None
+        out.append(HourDrift(hour, answers, distance))
+    return out
