@@ -1,16 +1,17 @@
 """`./dev bench capture`: what data capture costs serving, side by side in one run (target: p50 with capture at
 100 % at most 1.05× the p50 without).
 
-Starts a fresh localcloud and deploys the default model twice: one endpoint without capture, one capturing every
-request and answer at 100 %, its files put every 0.2 s (300 times as often as SageMaker's default minute, so that
-the writing falls inside the timed blocks and is counted: a harsher test than production). For a phone-sized JPEG
-and a small photo it times InvokeEndpoint through boto3 in short blocks, alternating which endpoint goes first
-(ABBA, against the load of a shared machine drifting), with the same pause after every block, long enough for the
-writer to put what a block with capture queued, so that a block without capture never pays for it. It checks that
-every request sent with capture was captured. On a busy machine those round trips are noisy, so it also times,
-in-process and free of that noise, what capture adds to a request (DataCapture.offer: draw the sample, queue the
-bodies) and what the writer spends per record (encoding it). Prints a table and writes the numbers to
-bench/results/.
+Starts a fresh localcloud and deploys the default model three times: one endpoint capturing every request and
+answer at 100 %, its files put every 0.2 s (300 times as often as SageMaker's default minute, so that the writing
+falls inside the timed blocks and is counted: a harsher test than production), and two without capture. For a
+phone-sized JPEG and a small photo it times InvokeEndpoint through boto3 in short blocks, the endpoints' order
+rotating each round (against the load of a shared machine drifting), with the same pause after every block, long
+enough for the writer to put what a block with capture queued, so that a block without capture never pays for
+it. The second endpoint without capture against the first (an A/A comparison) is the noise floor the on/off
+ratio is read against. It checks that every request sent with capture was captured. On a busy machine those round
+trips are noisy, so it also times, in-process and free of that noise, what capture adds to a request
+(DataCapture.offer: draw the sample, queue the bodies) and what the writer spends per record (encoding it).
+Prints a table and writes the numbers to bench/results/.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_ENDPOINT, OFF, ON = "dog-breed-classifier", "bench-capture-off", "bench-capture-on"
+DEFAULT_ENDPOINT, OFF, ON, OFF_TOO = "dog-breed-classifier", "bench-capture-off", "bench-capture-on", "bench-off-too"
 FLUSH_S = 0.2
 PREFIX = "bench-capture"
-# 4 vCPUs: at localcloud's 2 vCPUs a core, each instance runs on both of a 2-core machine's cores, so neither
+# 4 vCPUs: at localcloud's 2 vCPUs a core, each instance runs on both of a 2-core machine's cores, so no
 # endpoint is luckier in where it runs (on one core each, the one that shares its core with the client loses).
 INSTANCE_TYPE = "ml.m5.xlarge"
 
@@ -114,7 +115,9 @@ def run(rounds: int, per_round: int) -> dict[str, Any]:
         }
         _deploy(cloud, OFF, None)
         _deploy(cloud, ON, capture)
-        for name in (OFF, ON):
+        _deploy(cloud, OFF_TOO, None)
+        order = [OFF, ON, OFF_TOO]
+        for name in order:
             assert cloud.wait_endpoint(name)["EndpointStatus"] == "InService", name
         runtime = cloud.client("sagemaker-runtime", config=Config(retries={"mode": "standard", "max_attempts": 1}))
         results: dict[str, Any] = {"images": {}, "flush_s": FLUSH_S}
@@ -127,16 +130,16 @@ def run(rounds: int, per_round: int) -> dict[str, Any]:
                 runtime.invoke_endpoint(EndpointName=endpoint, ContentType="image/jpeg", Body=data)["Body"].read()
                 return (time.perf_counter() - start) * 1000
 
-            for endpoint in (OFF, ON):  # warm both, and the writer
+            for endpoint in order:  # warm them all, and the writer
                 call(endpoint)
             sent += 1
-            samples: dict[str, list[float]] = {OFF: [], ON: []}
+            samples: dict[str, list[float]] = {name: [] for name in order}
             for i in range(rounds):
-                for endpoint in (OFF, ON) if i % 2 == 0 else (ON, OFF):
+                for endpoint in order[i % 3 :] + order[: i % 3]:
                     samples[endpoint] += [call(endpoint) for _ in range(per_round)]
                     time.sleep(FLUSH_S + 0.3)  # the writer puts a block's captures before the next block
                 sent += per_round
-            off, on = (float(np.percentile(samples[e], 50)) for e in (OFF, ON))
+            off, on, off_too = (float(np.percentile(samples[e], 50)) for e in order)
             results["images"][label] = {
                 "bytes": len(data),
                 "off_p50_ms": round(off, 2),
@@ -144,6 +147,7 @@ def run(rounds: int, per_round: int) -> dict[str, Any]:
                 "off_p90_ms": round(float(np.percentile(samples[OFF], 90)), 2),
                 "on_p90_ms": round(float(np.percentile(samples[ON], 90)), 2),
                 "ratio_p50": round(on / off, 3),
+                "aa_ratio_p50": round(off_too / off, 3),
                 "n_each": len(samples[OFF]),
             }
         time.sleep(FLUSH_S + 1)
@@ -153,14 +157,19 @@ def run(rounds: int, per_round: int) -> dict[str, Any]:
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"{'image':<7} {'bytes':>9} {'off p50':>9} {'on p50':>9} {'on/off':>7} {'off p90':>9} {'on p90':>9}  n each")
+    print(
+        f"{'image':<7} {'bytes':>9} {'off p50':>9} {'on p50':>9} {'on/off':>7} {'A/A':>6} {'off p90':>9} "
+        f"{'on p90':>9}  n each"
+    )
     for label, r in results["images"].items():
         print(
             f"{label:<7} {r['bytes']:>9} {r['off_p50_ms']:>9.2f} {r['on_p50_ms']:>9.2f} {r['ratio_p50']:>7.3f} "
+            f"{r['aa_ratio_p50']:>6.3f} "
             f"{r['off_p90_ms']:>9.2f} {r['on_p90_ms']:>9.2f}  {r['n_each']}"
         )
     print(
-        f"target: on/off p50 <= 1.05; captured {results['captured']} of the {results['sent_with_capture']} requests "
+        f"target: on/off p50 <= 1.05 (A/A: a second endpoint without capture against the first, the noise "
+        f"floor); captured {results['captured']} of the {results['sent_with_capture']} requests "
         f"sent with capture at 100 % (files put every {results['flush_s']:g} s)"
     )
     for label, r in results["in_process"].items():

@@ -273,6 +273,7 @@ class LocalCloud:
             "endpoint_cores": self.sagemaker.cores.report(),
             "lambda_environments": self.lambda_.environment_pids(),
             "metric_period_seconds": self.clock.period_s,
+            "capture_flush_seconds": self.sagemaker.capture.flush_s,  # how fresh an endpoint's captures are
             "endpoint_instance_limit": self.sagemaker.capacity.max_instances,
             "rss_mb": round(rss / 2**20, 1),
             # What this process has loaded besides the standard library: what a request path pulls in.

@@ -41,6 +41,13 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+def _capture_cell(endpoint: EndpointView) -> str:
+    """What the endpoint captures, in a table cell: a percentage while it captures."""
+    if endpoint.capture is None:
+        return "off"
+    return f"{endpoint.capture.sampling_percentage}%" if endpoint.capture.status == "Started" else "stopped"
+
+
 def fleet_table(endpoints: list[EndpointView]) -> None:
     """One row per variant, and a link per endpoint to its detail view."""
     rows = [
@@ -54,6 +61,7 @@ def fleet_table(endpoints: list[EndpointView]) -> None:
             "current": _count(v.current_instances),
             "desired": _count(v.desired_instances),
             "cost per hour": usd(v.hourly_usd),
+            "data capture": _capture_cell(e),
         }
         for e in endpoints
         for v in e.variants

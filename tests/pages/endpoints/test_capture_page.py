@@ -45,7 +45,12 @@ def test_deploy_with_capture_sets_the_endpoints_data_capture(fast_env) -> None:
         }
         assert described["DataCaptureConfig"]["CaptureStatus"] == "Started"
 
-        # The endpoint's view says so, and its Data capture tab stops it without downtime.
+        # The list and the endpoint's view say so, and its Data capture tab stops it without downtime.
+        at = dashboard()
+        at.switch_page("pages/endpoints.py").run()
+        table = at.dataframe[0].value
+        assert table[table["endpoint"] == "page-capture-ep"].iloc[0]["data capture"] == "50%"
+        assert table[table["endpoint"] == "dog-breed-classifier"].iloc[0]["data capture"] == "off"
         at = dashboard()
         at.query_params["endpoint"] = "page-capture-ep"
         at.switch_page("pages/endpoints.py").run()
