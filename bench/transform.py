@@ -7,7 +7,9 @@ the machine's cores (`--one`, ml.m5.xlarge: 4 vCPUs, 2 cores at localcloud's 2 v
 with a core each (`--two`, ml.m5.large); and one on two `--one` instances that share all the cores (on a machine
 others use too, neither is then stuck on a busy core). A job's rate counts from TransformStartTime (its instances
 answer) to TransformEndTime; `with_start` counts from CreateTransformJob, so the instances' start is in it.
-Prints medians and ratios to the bare model, and writes them to bench/results/.
+The CPU a photo costs (localcloud and its instances together, less what a job of one photo costs) against the
+bare model's says what the rate would be on a machine of its own, which a shared one's timings cannot. Prints
+medians and ratios to the bare model, and writes them to bench/results/.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.bench_model import DEFAULT_ONNX
 from classifier.serving.model import DogBreedModel
@@ -38,22 +42,30 @@ def pick_photos(count: int) -> list[Path]:
     return chosen[:count]
 
 
-def bare_rate(model: DogBreedModel, images: list[bytes]) -> float:
-    """Photos a second, the bare model classifying them one after another."""
-    start = time.perf_counter()
+def bare_rate(model: DogBreedModel, images: list[bytes]) -> tuple[float, float]:
+    """Photos a second, the bare model classifying them one after another, and the CPU ms each took."""
+    start, cpu = time.perf_counter(), time.process_time()
     for data in images:
         model.predict_bytes(data)
-    return len(images) / (time.perf_counter() - start)
+    return len(images) / (time.perf_counter() - start), 1000 * (time.process_time() - cpu) / len(images)
 
 
-def transform_rate(cloud: Any, name: str, instance_type: str, instances: int, concurrency: int, count: int) -> dict:
-    """One transform job over the photos: photos a second in the job, and counting its instances' start."""
-    created = time.time()
+def cpu_seconds(pid: int) -> float:
+    """CPU time of localcloud and of its instances that have ended (an instance is reaped when its job ends)."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def transform_rate(cloud: Any, name: str, setup: tuple[str, int], concurrency: int, prefix: str, count: int) -> dict:
+    """One transform job over the `count` photos under `prefix`: photos a second in the job, counting its instances'
+    start, and the CPU seconds it cost localcloud and its instances."""
+    instance_type, instances = setup
+    created, cpu = time.time(), cpu_seconds(cloud.process.pid)
     cloud.client("sagemaker").create_transform_job(
         **request(
             name,
             "classifier",
-            f"s3://{BUCKET}/photos/",
+            f"s3://{BUCKET}/{prefix}",
             f"s3://{BUCKET}/out/{name}/",
             ContentType="image/jpeg",
             InstanceType=instance_type,
@@ -61,11 +73,15 @@ def transform_rate(cloud: Any, name: str, instance_type: str, instances: int, co
             MaxConcurrentTransforms=concurrency,
         )
     )
-    job = wait_job(cloud, name, timeout=600)
+    job = wait_job(cloud, name, timeout=600, poll_s=1.0)  # its times are the job's own: polling less disturbs less
     if job["TransformJobStatus"] != "Completed":
         raise RuntimeError(f"{name} ended {job['TransformJobStatus']}: {job.get('FailureReason')}")
     ended = job["TransformEndTime"].timestamp()
-    return {"rate": count / (ended - job["TransformStartTime"].timestamp()), "with_start": count / (ended - created)}
+    return {
+        "rate": count / (ended - job["TransformStartTime"].timestamp()),
+        "with_start": count / (ended - created),
+        "cpu_s": cpu_seconds(cloud.process.pid) - cpu,
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,41 +94,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"2 x {args.two}": (args.two, 2),
         f"2 x {args.one}, sharing": (args.one, 2),  # both on all the cores: neither is stuck on a busy one
     }
-    samples: dict[str, list[float]] = {"bare model, sequential": []}
+    bare_label = "bare model, sequential"
+    rates: dict[str, list[float]] = {bare_label: []}
     with_start: dict[str, list[float]] = {}
+    cpu_ms: dict[str, list[float]] = {bare_label: []}
     with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), ["--no-defaults"]) as cloud:
         sagemaker_role(cloud)
         create_model(cloud, "classifier", classifier_archive())
         s3 = cloud.client("s3")
         for photo, data in zip(photos, images, strict=True):
             s3.put_object(Bucket=BUCKET, Key=f"photos/{photo.parent.name}/{photo.name}", Body=data)
-        transform_rate(cloud, "warm-up", args.one, 1, args.concurrency, len(photos))  # model unpacked, files cached
+        s3.put_object(Bucket=BUCKET, Key="one/photo.jpg", Body=images[0])
+        transform_rate(cloud, "warm-up", setups[f"1 x {args.one}"], args.concurrency, "photos/", len(photos))
+        # What a job costs besides its photos (its instances' start, above all), from a job of one photo.
+        fixed = {
+            label: transform_rate(cloud, f"fixed-{n}", setup, args.concurrency, "one/", 1)["cpu_s"]
+            for n, (label, setup) in enumerate(setups.items())
+        }
         for round_number in range(args.rounds):
-            samples["bare model, sequential"].append(bare_rate(model, images))
-            for label, (instance_type, count) in setups.items():
-                name = f"r{round_number}-{count}-{instance_type.replace('.', '-')}"
-                measured = transform_rate(cloud, name, instance_type, count, args.concurrency, len(photos))
-                samples.setdefault(label, []).append(measured["rate"])
+            rate, cpu = bare_rate(model, images)
+            rates[bare_label].append(rate)
+            cpu_ms[bare_label].append(cpu)
+            for n, (label, setup) in enumerate(setups.items()):
+                measured = transform_rate(
+                    cloud, f"r{round_number}-{n}", setup, args.concurrency, "photos/", len(photos)
+                )
+                rates.setdefault(label, []).append(measured["rate"])
                 with_start.setdefault(label, []).append(measured["with_start"])
-    bare_rounds = samples["bare model, sequential"]
-    bare = statistics.median(bare_rounds)
-    table = {
-        label: {
+                cpu_ms.setdefault(label, []).append(1000 * (measured["cpu_s"] - fixed[label]) / (len(photos) - 1))
+    bare_rounds = rates[bare_label]
+    bare, bare_cpu = statistics.median(bare_rounds), statistics.median(cpu_ms[bare_label])
+    table = {}
+    for label, values in rates.items():
+        cpu = statistics.median(cpu_ms[label])
+        table[label] = {
             "photos_per_s_median": round(statistics.median(values), 1),
             "ratio_to_bare": round(statistics.median(values) / bare, 2),
             # Each round's job against the bare model timed just before it: steadier on a shared machine.
             "ratio_per_round_median": round(
                 statistics.median(v / b for v, b in zip(values, bare_rounds, strict=True)), 2
             ),
-            **(
-                {"with_start_photos_per_s": round(statistics.median(with_start[label]), 1)}
-                if label in with_start
-                else {}
-            ),
+            "with_start_photos_per_s": round(statistics.median(with_start[label]), 1) if label in with_start else None,
+            # CPU a photo costs, all processes together: what the rate would be on a machine of its own.
+            "cpu_ms_per_photo": round(cpu, 1),
+            "bare_cpu_over_this": round(bare_cpu / cpu, 2),
             "rounds": [round(v, 1) for v in values],
         }
-        for label, values in samples.items()
-    }
     return {"photos": len(photos), "max_concurrent_transforms": args.concurrency, "results": table}
 
 
@@ -130,11 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", default="ml.m5.xlarge", help="instance type of the one-instance job")
     parser.add_argument("--two", default="ml.m5.large", help="instance type of the two-instance job")
     results = run(parser.parse_args(argv))
-    print(f"{'':30} {'photos/s':>9} {'x bare':>7} {'x bare, by round':>17} {'with start':>11}")
+    print(f"{'':30} {'photos/s':>9} {'x bare':>7} {'by round':>9} {'with start':>11} {'CPU ms':>7} {'bare/CPU':>9}")
     for label, row in results["results"].items():
         print(
             f"{label:30} {row['photos_per_s_median']:9.1f} {row['ratio_to_bare']:7.2f} "
-            f"{row['ratio_per_round_median']:17.2f} {row.get('with_start_photos_per_s', ''):>11}"
+            f"{row['ratio_per_round_median']:9.2f} {row['with_start_photos_per_s'] or '':>11} "
+            f"{row['cpu_ms_per_photo']:7.1f} {row['bare_cpu_over_this']:9.2f}"
         )
     print(json.dumps(results, indent=2))
     RESULTS.mkdir(exist_ok=True)

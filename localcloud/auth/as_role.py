@@ -84,6 +84,11 @@ class RoleObjects:
         self.session.act("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", {"Bucket": bucket, "Key": key})
         self.objects.put_file(bucket, key, source, content_type)
 
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "binary/octet-stream") -> None:
+        self.objects.keys(bucket, key)  # NoSuchBucket first
+        self.session.act("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", {"Bucket": bucket, "Key": key})
+        self.objects.put_bytes(bucket, key, data, content_type)
+
 
 class RoleLogs:
     """core's LogSink, written as the role: a stream the role may not create or write to gets nothing."""

@@ -92,6 +92,13 @@ class S3(Service):
         shutil.copyfile(source, tmp)
         self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{digest.hexdigest()}"', content_type)
 
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "binary/octet-stream") -> None:
+        """Store bytes as s3://bucket/key (a transform job's answers); NoSuchBucket as S3 answers."""
+        self._bucket(bucket)
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        self._store_blob(bucket, key, tmp, len(data), f'"{hashlib.md5(data).hexdigest()}"', content_type)
+
     # buckets --------------------------------------------------------------------
     def _bucket(self, name: str) -> dict:
         bucket = self.store.get("s3-bucket", name)

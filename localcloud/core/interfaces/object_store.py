@@ -19,3 +19,6 @@ class ObjectStore(Protocol):
 
     def put_file(self, bucket: str, key: str, source: Path, content_type: str = "application/x-gzip") -> None:
         """Store a local file as s3://bucket/key, in a bucket that exists."""
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "binary/octet-stream") -> None:
+        """Store bytes as s3://bucket/key, in a bucket that exists (small answers, written without a file)."""

@@ -243,10 +243,7 @@ class Runner:
     ) -> None:
         """Objects spread across the instances (object i to instance i mod count), each instance's share sent
         `MaxConcurrentTransforms` at a time; returns when all are done, the job failed, or it was stopped."""
-        name = job["TransformJobName"]
         settings = Settings.of(job)
-        scratch = self.root / name / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
         concurrency = job["MaxConcurrentTransforms"]
         pipelines = []
         for number, (instance, tail) in enumerate(instances):
@@ -261,7 +258,7 @@ class Runner:
                     )
                 ],
             )
-            worker = Worker(settings, instance, objects, logs, data_log, scratch)
+            worker = Worker(settings, instance, objects, logs, data_log)
             share = inputs[number :: len(instances)]
             pipelines.append(Pipeline(worker, share, concurrency, run.abort, lambda reason: self._fail(run, reason)))
         for pipeline in pipelines:

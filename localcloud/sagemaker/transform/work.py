@@ -8,17 +8,13 @@ naming the object; the data log (`<job>/<instance>/data-log`) gets AWS's `[sagem
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import http.client
-import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from localcloud.auth.as_role import RoleLogs, RoleObjects
@@ -75,10 +71,10 @@ class Worker:
     """What is done to one object on its way through one instance: read, answered, written."""
 
     def __init__(
-        self, settings: Settings, instance: Instance, objects: RoleObjects, logs: RoleLogs, data_log: str, scratch: Path
+        self, settings: Settings, instance: Instance, objects: RoleObjects, logs: RoleLogs, data_log: str
     ) -> None:
         self.settings, self.instance, self.objects, self.logs = settings, instance, objects, logs
-        self.data_log, self.scratch = data_log, scratch
+        self.data_log = data_log
 
     def answer(self, item: InputObject, data: bytes, abort: threading.Event) -> tuple[bytes, str] | None:
         """The object's `.out` and its content type (None when the job stopped meanwhile); Failure on any error."""
@@ -143,18 +139,13 @@ class Worker:
     def write(self, item: InputObject, data: bytes, content_type: str) -> None:
         """The `.out` to S3 as the role, at the object's path below the output path; Failure if refused."""
         bucket, key = output_location(self.settings.output_path, item)
-        scratch = self.scratch / f"{uuid.uuid4().hex}.out"
-        scratch.write_bytes(data)
         try:
-            self.objects.put_file(bucket, key, scratch, content_type)
+            self.objects.put_bytes(bucket, key, data, content_type)
         except AwsError as exc:
             self._log(f"{item.name}: ClientError: {exc.code} writing s3://{bucket}/{key}")
             raise Failure(
                 f"ClientError: Failed to upload results to s3://{bucket}/{key}: {exc.code}: {exc.message}"
             ) from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(scratch)
 
     def _log(self, text: str) -> None:
         self.logs.put_events(LOG_GROUP, self.data_log, [sagemaker_line(text)])

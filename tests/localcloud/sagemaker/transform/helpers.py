@@ -102,14 +102,17 @@ def request(name: str, model: str, input_uri: str, output_uri: str, **extra: Any
     }
 
 
-def wait_job(cloud: LocalCloudProcess, name: str, timeout: float = 180.0, statuses: tuple[str, ...] = ENDED) -> dict:
+def wait_job(
+    cloud: LocalCloudProcess, name: str, timeout: float = 180.0, statuses: tuple[str, ...] = ENDED, poll_s: float = 0.2
+) -> dict:
+    """The job's description once its status is one of `statuses` (the last one on timeout)."""
     sagemaker = cloud.client("sagemaker")
     deadline = time.monotonic() + timeout
     while True:
         job = sagemaker.describe_transform_job(TransformJobName=name)
         if job["TransformJobStatus"] in statuses or time.monotonic() > deadline:
             return job
-        time.sleep(0.2)
+        time.sleep(poll_s)
 
 
 def outputs(cloud: LocalCloudProcess, prefix: str, bucket: str = BUCKET) -> dict[str, bytes]:
