@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import (
-    capture,
-    debugging,
-    evaluate_page,
-    explain,
-    lambda_concurrency,
-    monitor_page,
-    prediction,
-    scaling,
-    training,
-    transform,
-    tuning,
-    tuning_page,
-)
+from bench import debugging, training, tuning
+from bench.pages import evaluate_page, monitor_page, tuning_page
+from bench.serving import capture, explain, lambda_concurrency, prediction, scaling, transform
 
 SUITES = {
     "prediction": prediction.main,

@@ -106,7 +106,6 @@ class LocalCloud:
             self.logs,
             sagemaker_role_env,
             sagemaker_roles,
-            self.logs,
             max_instances=endpoint_instances,
             vcpus_per_core=vcpus_per_core,
             capture_flush_s=capture_flush_s,

@@ -17,9 +17,11 @@ from localcloud.auth.role_sessions import RoleEnv
 from localcloud.core.interfaces.log_sink import LogSink
 from localcloud.core.interfaces.metric_sink import MetricSink
 from localcloud.core.interfaces.object_store import ObjectStore
-from localcloud.core.protocol import ACCOUNT_ID, validation
+from localcloud.core.protocol import validation
 from localcloud.core.registry import Call, Operation, Service
 from localcloud.core.state import Store
+from localcloud.sagemaker.arns import SAGEMAKER_ARNS
+from localcloud.sagemaker.arns import arn as _arn
 from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
 from localcloud.sagemaker.capture import DataCapture
 from localcloud.sagemaker.capture_config import CaptureSettings, capture_summary, stored_config
@@ -33,20 +35,6 @@ from localcloud.sagemaker.model_artifact import model_artifact
 from localcloud.sagemaker.training.provider import Training
 from localcloud.sagemaker.transform.provider import Transform
 from localcloud.sagemaker.tuning.provider import Tuning
-
-
-def _arn(region: str, kind: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
-
-
-SAGEMAKER_ARNS = {
-    "EndpointName": "arn:aws:sagemaker:{region}:{account}:endpoint/{lower}",
-    "EndpointConfigName": "arn:aws:sagemaker:{region}:{account}:endpoint-config/{lower}",
-    "ModelName": "arn:aws:sagemaker:{region}:{account}:model/{lower}",
-    "TrainingJobName": "arn:aws:sagemaker:{region}:{account}:training-job/{lower}",
-    "HyperParameterTuningJobName": "arn:aws:sagemaker:{region}:{account}:hyper-parameter-tuning-job/{lower}",
-    "TransformJobName": "arn:aws:sagemaker:{region}:{account}:transform-job/{lower}",
-}  # SageMaker lowercases names in ARNs
 
 
 class SageMaker(Service):
@@ -63,7 +51,6 @@ class SageMaker(Service):
         logs: LogSink,
         role_env: RoleEnv,
         roles: ExecutionRoles,
-        logs: LogSink,
         *,
         max_instances: int,
         vcpus_per_core: int = 2,

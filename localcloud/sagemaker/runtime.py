@@ -12,8 +12,9 @@ from typing import Any
 
 from localcloud.core.protocol import ACCOUNT_ID, AwsError
 from localcloud.core.registry import Call, Service
+from localcloud.sagemaker.arns import SAGEMAKER_ARNS
 from localcloud.sagemaker.fleet import Fleet
-from localcloud.sagemaker.provider import SAGEMAKER_ARNS, SageMaker
+from localcloud.sagemaker.provider import SageMaker
 
 
 class SageMakerRuntime(Service):

@@ -14,7 +14,7 @@ from app.tuning.tuning_charts import (
     timeline_chart,
 )
 from app.tuning.tuning_view import chance_note, stop_mark, trials_frame
-from bench.tuning_page import described, summaries
+from bench.pages.tuning_page import described, summaries
 from services.tuning.tuning_records import parse_trial, parse_tuning_job
 
 

@@ -4,7 +4,7 @@ printed, and an objective that tracks the batch size."""
 import math
 from datetime import UTC, datetime
 
-from bench.tuning_page import described
+from bench.pages.tuning_page import described
 from services.tuning.analysis import findings, spearman
 from services.tuning.tuning_records import Trial, parse_tuning_job
 

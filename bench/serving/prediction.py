@@ -6,7 +6,7 @@ through boto3, and a warm Lambda Invoke through boto3. Then Lambda cold starts, 
 throughput at concurrency 4 against the reference's sequential throughput, and localcloud's
 resident memory with one endpoint instance and one warm Lambda environment. Prints a table
 and writes the numbers to bench/results/. Last, what SigV4 verification costs a request
-(bench/verification.py): the verifier alone, and the endpoint round trip with it on and off.
+(bench/serving/verification.py): the verifier alone, and the endpoint round trip with it on and off.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import psutil
 from botocore.config import Config
 from PIL import Image
 
-from bench import verification
-from bench.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
+from bench.serving import verification
+from bench.serving.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from classifier.serving.model import DogBreedModel
 from tests.clouds import running_localcloud
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from botocore.config import Config
 
-from bench.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
+from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from localcloud.auth.keys import root_identity
 from localcloud.cloud import LocalCloud
 from localcloud.core.bootstrap import MODEL_NAME, default_bucket
@@ -34,7 +34,7 @@ from localcloud.core.registry import Call
 from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 DEFAULT_ENDPOINT, OFF, ON, OFF_TOO = "dog-breed-classifier", "bench-capture-off", "bench-capture-on", "bench-off-too"
 FLUSH_S = 0.2
 PREFIX = "bench-capture"

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from bench.bench_model import DEFAULT_ONNX
+from bench.serving.bench_model import DEFAULT_ONNX
 from localcloud.auth import policy
 from localcloud.auth.keys import AccessKey
 from localcloud.auth.refusal import Signed

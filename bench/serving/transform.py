@@ -24,13 +24,13 @@ from typing import Any
 
 import psutil
 
-from bench.bench_model import DEFAULT_ONNX
+from bench.serving.bench_model import DEFAULT_ONNX
 from classifier.serving.model import DogBreedModel
 from tests.channels import DATASET
 from tests.clouds import running_localcloud, sagemaker_role
 from tests.localcloud.sagemaker.transform.helpers import BUCKET, classifier_archive, create_model, request, wait_job
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def pick_photos(count: int) -> list[Path]:

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 from botocore.config import Config
 
-from bench.bench_model import SMALL_SOURCE
+from bench.serving.bench_model import SMALL_SOURCE
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import running_localcloud
 from tests.localcloud.autoscaling.scaling_helpers import Load, resource, target
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT = "dog-breed-classifier"
 RESOURCE = resource(ENDPOINT)
 

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
+from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from services.core.clients import CloudSettings
 from services.serving.explanation import WORKERS, Explanation, ExplanationService
 from tests.clouds import running_localcloud
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
 
 

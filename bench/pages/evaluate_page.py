@@ -34,7 +34,7 @@ from services.evaluation.photo_results import PhotoResult
 from tests.clouds import running_localcloud
 from tests.pages.conftest import dashboard
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 NAME = "eval-20261201-120000-beef-bench"
 SET_PREFIX = "bench/evaluate-page/"
 

@@ -37,7 +37,7 @@ from tests.clouds import running_localcloud
 from tests.localcloud.awslambda.lambda_helpers import create_function, metric
 from tests.localcloud.conftest import lambda_role
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 ROLE_NAME = "bench"
 HANDLER = """
 import time

@@ -26,8 +26,8 @@ from tests.captures import CONTENT_TYPES, capture_key, capture_line, real_photos
 from tests.clouds import running_localcloud
 from tests.monitored import CAPTURE_BUCKET, serve_trained_model, turn_capture_on
 
-RESULTS = Path(__file__).resolve().parent / "results"
-APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 ENDPOINT = "bench-monitored"
 
 

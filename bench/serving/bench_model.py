@@ -1,7 +1,7 @@
 """Bare-model benchmark: decode + preprocess + forward in-process, no HTTP, no cloud.
 
 It is the floor every served path (endpoint, Lambda) is compared against. Run from the repository
-root: ``python -m bench.bench_model [--repeats N] [IMAGE ...]``.
+root: ``python -m bench.serving.bench_model [--repeats N] [IMAGE ...]``.
 """
 
 import argparse
@@ -17,7 +17,7 @@ from PIL import Image
 from classifier.serving.model import DogBreedModel
 from tests.channels import DATASET
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ONNX = ROOT / "build" / "efficientnet_lite0.onnx"
 PHONE_JPEG = ROOT / "build" / "bench" / "phone.jpg"
 SMALL_SOURCE = DATASET / "test" / "056.Dachshund"

@@ -23,7 +23,7 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 BATCHES = (32, 64, 128, 256, 512)
 
 
@@ -104,7 +104,7 @@ APP = """
 import streamlit as st
 
 from app.tuning.tuning_view import best_trial, plots, trials_table, warnings
-from bench.tuning_page import described, summaries
+from bench.pages.tuning_page import described, summaries
 from services.tuning.analysis import findings
 from services.tuning.tuning_records import parse_trial, parse_tuning_job
 

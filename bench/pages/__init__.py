@@ -1,0 +1,1 @@
+"""Benchmarks of how fast pages draw: the tuning job, Evaluate and Monitor pages."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the serving path: prediction, explanation, capture, scaling, Lambda concurrency, transform."""
