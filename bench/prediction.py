@@ -6,7 +6,12 @@ through boto3, and a warm Lambda Invoke through boto3. Then Lambda cold starts, 
 throughput at concurrency 4 against the reference's sequential throughput, and localcloud's
 resident memory with one endpoint instance and one warm Lambda environment. Prints a table
 and writes the numbers to bench/results/. Last, what SigV4 verification costs a request
-(bench/verification.py): the verifier alone, and the endpoint round trip with it on and off.
+(bench/verification.py): the verifier alone, and the endpoint round trip with it on and off; and the
+server-side cost of a signed request on its own (signature, authorisation, metrics).
+
+The endpoint instance gets as many cores as the reference uses (`--vcpus-per-core 1`: the ml.m5.large's
+2 vCPUs are this machine's 2 cores), so the ratios compare the same model on the same share of the machine;
+`--vcpus-per-core 2` gives it one core, as `./dev bench scaling` does.
 """
 
 from __future__ import annotations
@@ -49,11 +54,14 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int) -> dict[str, Any]:
+def run(
+    rounds: int, per_round: int, cold_starts: int, throughput_requests: int, vcpus_per_core: int = 1
+) -> dict[str, Any]:
     small = sorted(SMALL_SOURCE.iterdir())[0]
     images = {"phone": make_phone_jpeg(small, PHONE_JPEG), "small": small}
     model = DogBreedModel.load(DEFAULT_ONNX)
-    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), endpoint=ENDPOINT) as cloud:
+    args = ["--vcpus-per-core", str(vcpus_per_core)]
+    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), args, endpoint=ENDPOINT) as cloud:
         config = Config(max_pool_connections=8, retries={"mode": "standard", "max_attempts": 1})
         runtime = cloud.client("sagemaker-runtime", config=config)
         lambda_ = cloud.client("lambda", config=config)
@@ -193,6 +201,14 @@ def _print(results: dict[str, Any]) -> None:
         f"IAM policy evaluation for a role session (median): least privilege {evaluation['least_privilege_us']} µs, "
         f"the managed policies {evaluation['managed_policies_us']} µs"
     )
+    cost = v["server_cost_median_us"]
+    print(
+        f"Server-side cost of a signed InvokeEndpoint as a role session (median, target < 500 µs): "
+        f"{cost['request_path_less_model_us']} µs through the request path less the model "
+        f"({cost['request_path_less_model_cpu_us']} µs of CPU); of it: signature "
+        f"{cost['signature_us']} µs, authorisation {cost['authorisation_us']} µs, metrics {cost['metrics_us']} µs, "
+        f"event history {cost['event_history_us']} µs"
+    )
     trip = v["endpoint_phone_p50_ms"]
     print(
         f"Endpoint round trip, phone JPEG, in-process localcloud (p50, n={v['n_each']} each, interleaved): "
@@ -206,8 +222,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-round", type=int, default=20, help="calls per path per round")
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--throughput-requests", type=int, default=60)
+    parser.add_argument(
+        "--vcpus-per-core", type=int, default=1, help="localcloud's option: 1 gives the instance the reference's cores"
+    )
     args = parser.parse_args(argv)
-    results = run(args.rounds, args.per_round, args.cold_starts, args.throughput_requests)
+    results = run(args.rounds, args.per_round, args.cold_starts, args.throughput_requests, args.vcpus_per_core)
+    results["vcpus_per_core"] = args.vcpus_per_core
     _print(results)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"prediction-{time.strftime('%Y%m%d-%H%M%S')}.json"
