@@ -120,6 +120,21 @@ def run(
             "endpoint_concurrency4_rps": round(concurrent, 1),
             "ratio": round(concurrent / sequential, 2),
         }
+        phone_payload = json.dumps({"image": base64.b64encode(phone_data).decode()}).encode()
+        results["concurrency4_phone"] = {
+            "endpoint": at_concurrency(
+                lambda: runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=phone_data)[
+                    "Body"
+                ].read(),
+                4,
+                throughput_requests,
+            ),
+            "lambda_warm": at_concurrency(
+                lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=phone_payload)["Payload"].read(),
+                4,
+                throughput_requests,
+            ),
+        }
         lambda_.invoke(FunctionName=FUNCTION, Payload=small_payload)  # keep one warm environment
         health = cloud.health()
         results["localcloud_rss_mb"] = health["rss_mb"]
@@ -130,6 +145,17 @@ def run(
         results["memory"] = memory_report(cloud.process.pid, health)
     results["verification"] = verification.run(images["phone"].read_bytes(), rounds=rounds, per_round=per_round)
     return results
+
+
+def at_concurrency(call: Callable[[], Any], callers: int, requests: int) -> dict[str, float]:
+    """p50 and p99 of `requests` calls made by `callers` at once, after a warm-up round (for Lambda: one warm
+    environment per caller), and p99 / p50 (target: at most 1.5)."""
+    with ThreadPoolExecutor(callers) as pool:
+        list(pool.map(lambda _: call(), range(callers * 2)))
+        samples = list(pool.map(lambda _: _ms(call), range(requests)))
+    summary = _summary(samples)
+    summary["p99_over_p50"] = round(summary["p99_ms"] / summary["p50_ms"], 2)
+    return summary
 
 
 def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +207,11 @@ def _print(results: dict[str, Any]) -> None:
         f"Phone JPEG throughput: reference sequential {t['reference_sequential_rps']} img/s, "
         f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)"
     )
+    for name, row in results["concurrency4_phone"].items():
+        print(
+            f"Phone JPEG, 4 callers at once, {name}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
+            f"p99/p50 {row['p99_over_p50']} (target <= 1.5)"
+        )
     print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
     memory = results["memory"]
     print(
