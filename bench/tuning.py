@@ -21,7 +21,7 @@ from typing import Any
 from bench.bench_training import DEFAULT_DATA
 from localcloud.core.process import LocalCloudProcess
 from tests.channels import upload_breeds, upload_sourcedir
-from tests.clouds import running_localcloud
+from tests.clouds import running_localcloud, sagemaker_role
 from tests.localcloud.sagemaker.tuning_helpers import request, trials, wait_tuning
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         running_localcloud(Path(scratch), ["--no-defaults"]) as cloud,
     ):
         _upload(cloud, args.data_dir, args.classes)
+        sagemaker_role(cloud, "tuning")  # the trials run as the definition's role, which SageMaker must assume
         quick = {"epochs": "1", "cache_features": "true"}
         overhead = _run(cloud, _request("overhead", "Random", args.trials, args.parallel, quick))
         bound = math.ceil(args.trials / args.parallel) * overhead["median_trial_s"]

@@ -6,7 +6,12 @@ through boto3, and a warm Lambda Invoke through boto3. Then Lambda cold starts, 
 throughput at concurrency 4 against the reference's sequential throughput, and localcloud's
 resident memory with one endpoint instance and one warm Lambda environment. Prints a table
 and writes the numbers to bench/results/. Last, what SigV4 verification costs a request
-(bench/serving/verification.py): the verifier alone, and the endpoint round trip with it on and off.
+(bench/serving/verification.py): the verifier alone, and the endpoint round trip with it on and off; and the
+server-side cost of a signed request on its own (signature, authorisation, metrics).
+
+The endpoint instance gets as many cores as the reference uses (`--vcpus-per-core 1`: the ml.m5.large's
+2 vCPUs are this machine's 2 cores), so the ratios compare the same model on the same share of the machine;
+`--vcpus-per-core 2` gives it one core, as `./dev bench scaling` does.
 """
 
 from __future__ import annotations
@@ -49,11 +54,19 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int) -> dict[str, Any]:
+def run(
+    rounds: int,
+    per_round: int,
+    cold_starts: int,
+    throughput_requests: int,
+    vcpus_per_core: int = 1,
+    concurrent_requests: int = 200,
+) -> dict[str, Any]:
     small = sorted(SMALL_SOURCE.iterdir())[0]
     images = {"phone": make_phone_jpeg(small, PHONE_JPEG), "small": small}
     model = DogBreedModel.load(DEFAULT_ONNX)
-    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), endpoint=ENDPOINT) as cloud:
+    args = ["--vcpus-per-core", str(vcpus_per_core)]
+    with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), args, endpoint=ENDPOINT) as cloud:
         config = Config(max_pool_connections=8, retries={"mode": "standard", "max_attempts": 1})
         runtime = cloud.client("sagemaker-runtime", config=config)
         lambda_ = cloud.client("lambda", config=config)
@@ -120,8 +133,35 @@ def run(rounds: int, per_round: int, cold_starts: int, throughput_requests: int)
             "lambda_environments": health["lambda_environments"],
         }
         results["memory"] = memory_report(cloud.process.pid, health)
+        # After the memory: 4 callers at once start 4 Lambda environments.
+        phone_payload = json.dumps({"image": base64.b64encode(phone_data).decode()}).encode()
+        results["concurrency4_phone"] = {
+            "endpoint": at_concurrency(
+                lambda: runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/jpeg", Body=phone_data)[
+                    "Body"
+                ].read(),
+                4,
+                concurrent_requests,
+            ),
+            "lambda_warm": at_concurrency(
+                lambda: lambda_.invoke(FunctionName=FUNCTION, Payload=phone_payload)["Payload"].read(),
+                4,
+                concurrent_requests,
+            ),
+        }
     results["verification"] = verification.run(images["phone"].read_bytes(), rounds=rounds, per_round=per_round)
     return results
+
+
+def at_concurrency(call: Callable[[], Any], callers: int, requests: int) -> dict[str, float]:
+    """p50 and p99 of `requests` calls made by `callers` at once, after a warm-up round (for Lambda: one warm
+    environment per caller), and p99 / p50 (target: at most 1.5)."""
+    with ThreadPoolExecutor(callers) as pool:
+        list(pool.map(lambda _: call(), range(callers * 2)))
+        samples = list(pool.map(lambda _: _ms(call), range(requests)))
+    summary = _summary(samples)
+    summary["p99_over_p50"] = round(summary["p99_ms"] / summary["p50_ms"], 2)
+    return summary
 
 
 def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +213,11 @@ def _print(results: dict[str, Any]) -> None:
         f"Phone JPEG throughput: reference sequential {t['reference_sequential_rps']} img/s, "
         f"endpoint at concurrency 4 {t['endpoint_concurrency4_rps']} img/s ({t['ratio']}×)"
     )
+    for name, row in results["concurrency4_phone"].items():
+        print(
+            f"Phone JPEG, 4 callers at once, {name}: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
+            f"p99/p50 {row['p99_over_p50']} (target <= 1.5)"
+        )
     print(f"localcloud RSS with 1 endpoint instance + 1 warm Lambda environment: {results['localcloud_rss_mb']} MB")
     memory = results["memory"]
     print(
@@ -193,6 +238,14 @@ def _print(results: dict[str, Any]) -> None:
         f"IAM policy evaluation for a role session (median): least privilege {evaluation['least_privilege_us']} µs, "
         f"the managed policies {evaluation['managed_policies_us']} µs"
     )
+    cost = v["server_cost_median_us"]
+    print(
+        f"Server-side cost of a signed InvokeEndpoint as a role session (median, target < 500 µs): "
+        f"{cost['request_path_less_model_us']} µs through the request path less the model "
+        f"({cost['request_path_less_model_cpu_us']} µs of CPU); of it: signature "
+        f"{cost['signature_us']} µs, authorisation {cost['authorisation_us']} µs, metrics {cost['metrics_us']} µs, "
+        f"event history {cost['event_history_us']} µs"
+    )
     trip = v["endpoint_phone_p50_ms"]
     print(
         f"Endpoint round trip, phone JPEG, in-process localcloud (p50, n={v['n_each']} each, interleaved): "
@@ -206,8 +259,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-round", type=int, default=20, help="calls per path per round")
     parser.add_argument("--cold-starts", type=int, default=5)
     parser.add_argument("--throughput-requests", type=int, default=60)
+    parser.add_argument(
+        "--concurrent-requests", type=int, default=200, help="calls per path with 4 callers at once (p99 needs 100+)"
+    )
+    parser.add_argument(
+        "--vcpus-per-core", type=int, default=1, help="localcloud's option: 1 gives the instance the reference's cores"
+    )
     args = parser.parse_args(argv)
-    results = run(args.rounds, args.per_round, args.cold_starts, args.throughput_requests)
+    results = run(
+        args.rounds,
+        args.per_round,
+        args.cold_starts,
+        args.throughput_requests,
+        args.vcpus_per_core,
+        args.concurrent_requests,
+    )
+    results["vcpus_per_core"] = args.vcpus_per_core
     _print(results)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"prediction-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -1,7 +1,11 @@
 """`./dev bench scaling`: endpoint autoscaling's speed targets, on a fresh localcloud serving the real model.
 
 1. Throughput at saturation of 2 instances against 1, in interleaved rounds (UpdateEndpointWeightsAndCapacities
-   switches between them), `--callers` boto3 callers sending a photo without pause.
+   switches between them), `--callers` boto3 callers sending a photo without pause; with the CPU each process
+   spent per request (the instances, localcloud's server, this process's boto3 callers), since on a small
+   machine the server and the callers share the cores the instances are pinned to, and the ceiling for 2
+   instances that this leaves: machine cores / (instance + server + callers CPU per request), against one
+   instance alone on its core (1 / its CPU per request).
 2. The start time of one instance: from UpdateEndpointWeightsAndCapacities to CurrentInstanceCount 2.
 3. Target tracking with a short period (`--metric-period-seconds`): sustained load above target until the
    second instance serves (alarm periods plus instance start), then a light load until the scale-in; p99
@@ -11,16 +15,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 from botocore.config import Config
 
-from bench.serving.bench_model import SMALL_SOURCE
+from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import running_localcloud
 from tests.localcloud.autoscaling.scaling_helpers import Load, resource, target
@@ -68,8 +75,25 @@ def _resize(cloud: LocalCloudProcess, count: int) -> float:
     return time.perf_counter() - start
 
 
+def _cpu_seconds(cloud: LocalCloudProcess) -> dict[str, float]:
+    """CPU seconds (user + system) so far of localcloud's server, its endpoint instances together, and this
+    process (the boto3 callers)."""
+    assert cloud.process is not None
+    pids = {pid for pids in cloud.health()["endpoint_instances"].values() for pid in pids}
+    server = psutil.Process(cloud.process.pid)
+    out = {"server": 0.0, "instances": 0.0, "callers": 0.0}
+    for role, process in [("server", server), ("callers", psutil.Process())] + [
+        ("instances", psutil.Process(pid)) for pid in pids
+    ]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            out[role] += times.user + times.system
+    return out
+
+
 def throughput(cloud: LocalCloudProcess, photo: bytes, callers: int, rounds: int, seconds: float) -> dict[str, Any]:
     rates: dict[int, list[float]] = {1: [], 2: []}
+    cpu_ms: dict[int, dict[str, list[float]]] = {n: {"server": [], "instances": [], "callers": []} for n in (1, 2)}
     starts = []
     for _ in range(rounds):
         for count in (1, 2):
@@ -78,16 +102,28 @@ def throughput(cloud: LocalCloudProcess, photo: bytes, callers: int, rounds: int
                 starts.append(took)
             load = _load(cloud, photo, callers, 0.0)
             time.sleep(1.0)  # warm: connections open, queues full
-            begin = time.time()
+            before, begin = _cpu_seconds(cloud), time.time()
             time.sleep(seconds)
             done = len(load.between(begin, time.time()))
+            after = _cpu_seconds(cloud)
             load.stop()
             rates[count].append(done / seconds)
+            for role in after:
+                cpu_ms[count][role].append((after[role] - before[role]) * 1000 / max(done, 1))
     one, two = float(np.median(rates[1])), float(np.median(rates[2]))
+    per_request = {n: {role: round(float(np.median(v)), 2) for role, v in roles.items()} for n, roles in cpu_ms.items()}
+    cores = len(os.sched_getaffinity(0))
+    ceiling = cores * 1000 / sum(per_request[2].values())  # every process shares the machine's cores
+    one_core = 1000 / per_request[2]["instances"]  # one instance alone on its core: the model's own rate
     return {
         "rps_1_instance": round(one, 1),
         "rps_2_instances": round(two, 1),
         "ratio": round(two / one, 2),
+        "cpu_ms_per_request": {f"{n}_instance{'s' if n > 1 else ''}": v for n, v in per_request.items()},
+        "ceiling_rps_2_instances_on_this_machine": round(ceiling, 1),
+        # What this machine allows 2 instances against 1 given the CPU each process needs per request, whatever
+        # else runs on it (other people's work takes cores from both the instances and this ratio).
+        "ceiling_ratio": round(ceiling / one_core, 2),
         "rounds": {str(k): [round(r, 1) for r in v] for k, v in rates.items()},
         "instance_start_s": {"median": round(float(np.median(starts)), 2), "all": [round(s, 2) for s in starts]},
     }
@@ -148,10 +184,11 @@ def autoscaling(cloud: LocalCloudProcess, photo: bytes, callers: int, peak_rps: 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    photo = sorted(SMALL_SOURCE.iterdir())[0].read_bytes()
+    small = sorted(SMALL_SOURCE.iterdir())[0]
+    photo = (make_phone_jpeg(small, PHONE_JPEG) if args.image == "phone" else small).read_bytes()
     period = ["--metric-period-seconds", str(args.period)]
     with tempfile.TemporaryDirectory() as tmp, running_localcloud(Path(tmp), period, endpoint=ENDPOINT) as cloud:
-        results = {"period_s": args.period, "callers": args.callers}
+        results = {"period_s": args.period, "callers": args.callers, "image": f"{args.image}, {len(photo)} bytes"}
         results["throughput"] = throughput(cloud, photo, args.callers, args.rounds, args.seconds)
         peak = results["throughput"]["rps_1_instance"]
         results["autoscaling"] = autoscaling(cloud, photo, args.callers, peak, args.period)
@@ -164,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callers", type=int, default=6, help="concurrent callers at saturation")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved 1-vs-2-instance rounds")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per throughput round")
+    parser.add_argument(
+        "--image", choices=("small", "phone"), default="small", help="a dataset photo (~5 KB) or a ~1.5 MP phone JPEG"
+    )
     results = run(parser.parse_args(argv))
     print(json.dumps(results, indent=2))
     RESULTS.mkdir(exist_ok=True)

@@ -5,14 +5,20 @@
 2. The endpoint round trip through boto3 against an in-process localcloud, in interleaved
    rounds with its verifier on and swapped for a pass-through between rounds: same server,
    same endpoint instance, same client, so the difference is verification's share.
+3. The server-side cost of a signed request, on its own: InvokeEndpoint signed by the Lambda
+   function's role session (the Lambda hop's second call, so authorisation is decided), through
+   the whole request path (`LocalCloud.handle`) less the time the endpoint instance took; and its
+   parts: the signature, the authorisation, the metrics and the event history.
 """
 
 from __future__ import annotations
 
+import copy
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +31,10 @@ from localcloud.auth.keys import AccessKey
 from localcloud.auth.refusal import Signed
 from localcloud.auth.sigv4 import Verifier
 from localcloud.cloud import LocalCloud
-from localcloud.core.bootstrap import ENDPOINT_NAME, seed_defaults
+from localcloud.core.bootstrap import ENDPOINT_NAME, LAMBDA_ROLE, seed_defaults
+from localcloud.core.interfaces.trail import Activity
 from localcloud.core.protocol import Request
+from localcloud.core.registry import Call
 from localcloud.core.server import CloudServer
 from localcloud.iam.managed import MANAGED
 from tests.localcloud.auth.sigv4_helpers import signed
@@ -98,14 +106,80 @@ def round_trip_with_and_without(photo: bytes, rounds: int, per_round: int) -> di
                     cloud.verifier = verifier  # type: ignore[assignment]
                     samples[name] += [invoke() for _ in range(per_round)]
             cloud.verifier = verifiers["verified"]  # type: ignore[assignment]
+            cost = server_cost(cloud, photo, rounds * per_round * 2)
         finally:
             server.shutdown()
             cloud.shutdown()
     medians = {name: round(statistics.median(values), 3) for name, values in samples.items()}
     return {
+        "server_cost_median_us": cost,
         "endpoint_phone_p50_ms": medians,
         "difference_us": round((medians["verified"] - medians["unverified"]) * 1000, 1),
         "n_each": len(samples["verified"]),
+    }
+
+
+def _median_us(call: Callable[[], Any], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1e6)
+    return round(statistics.median(samples), 1)
+
+
+def server_cost(cloud: LocalCloud, photo: bytes, repeats: int) -> dict[str, float]:
+    """Median microseconds localcloud spends on a signed InvokeEndpoint besides the model (see the module's
+    docstring), and its parts."""
+    key = cloud.sts.assume(LAMBDA_ROLE, "bench", ("Service", "lambda.amazonaws.com"), "lambda.amazonaws.com")
+    request = signed(
+        key,
+        token=key.session_token,
+        path=f"/endpoints/{ENDPOINT_NAME}/invocations",
+        body=photo,
+        headers={"Content-Type": "image/jpeg"},
+    )
+    fleet = cloud.sagemaker.fleets_of(ENDPOINT_NAME)[0]
+    invoke, model = fleet.invoke, []
+
+    def timed_invoke(*args: Any, **kwargs: Any) -> Any:  # the instance's share, to take away
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        try:
+            return invoke(*args, **kwargs)
+        finally:
+            model.append((time.perf_counter() - start, time.thread_time() - start_cpu))
+
+    fleet.invoke = timed_invoke  # type: ignore[method-assign]
+    totals = []
+    try:
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            response = cloud.handle(copy.copy(request))
+            totals.append((time.perf_counter() - start, time.thread_time() - start_cpu))
+            assert response.status == 200, response.body[:200]
+    finally:
+        fleet.invoke = invoke  # type: ignore[method-assign]
+    runtime = cloud.registry.resolve("sagemaker", request)
+    signature = cloud.verifier.verify(request)
+    call = Call(signature.region, signature.key.identity)
+    params = {"EndpointName": ENDPOINT_NAME, "Body": photo, "ContentType": "image/jpeg"}
+    resources = runtime.resource_arns("InvokeEndpoint", params, call)
+    activity = Activity("sagemaker.amazonaws.com", "InvokeEndpoint", "us-east-1", call.identity.arn, "", ())
+    metrics = cloud.sagemaker.endpoint_metrics
+    besides_model = [(t - m, t_cpu - m_cpu) for (t, t_cpu), (m, m_cpu) in zip(totals, model, strict=True)]
+    return {
+        "request_path_less_model_us": round(statistics.median(wall for wall, _ in besides_model) * 1e6, 1),
+        # the same in this thread's CPU time: what the request costs the machine, whatever else runs on it
+        "request_path_less_model_cpu_us": round(statistics.median(cpu for _, cpu in besides_model) * 1e6, 1),
+        "signature_us": _median_us(lambda: cloud.verifier.verify(request), repeats),
+        "authorisation_us": _median_us(
+            lambda: cloud.authorizer.check(runtime, "InvokeEndpoint", params, call, resources), repeats
+        ),
+        "metrics_us": _median_us(
+            lambda: metrics.invoked(ENDPOINT_NAME, "AllTraffic", instances=1, status=200, model_s=0.01, total_s=0.011),
+            repeats,
+        ),
+        "event_history_us": _median_us(lambda: cloud.trail.record(activity), repeats),
     }
 
 

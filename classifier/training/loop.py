@@ -1,15 +1,18 @@
 """The training loop: epochs over the train split (a metric line after each), then the test split, on one
-host or several (data-parallel), stoppable between batches by SIGTERM and recorded for the Debugger when asked.
+host or several (data-parallel), stoppable by SIGTERM and recorded for the Debugger when asked. Several hosts stop
+between batches, together; one host stops at once, even while a batch loads (decoding a batch of photos and
+running them through the trunk takes seconds, which a tuner's early stop should not wait for).
 
 Kept apart from the entry point (`train`), which parses the job's arguments and saves the model: benchmarks
 and tests run this loop in-process, without a job.
 """
 
+import contextlib
 import math
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,20 +46,42 @@ class Metrics:
 
 class StopSignal:
     """Set by SIGTERM; the loop reads it between batches. All hosts of a job agree before stopping, since a
-    host that stops alone would leave the others waiting in the next gradient all-reduce."""
+    host that stops alone would leave the others waiting in the next gradient all-reduce. A job on one host
+    (`single_host`) that is loading a batch when SIGTERM comes stops there (`loading`)."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.single_host = True
+        self._loading = False
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
         self.requested = True
+        if self._loading:
+            raise StoppedWhileLoading
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[None]:
+        """Around waiting for a training batch: on one host, a stop requested before or during it raises
+        StoppedWhileLoading at once."""
+        if self.single_host and self.requested:
+            raise StoppedWhileLoading
+        self._loading = self.single_host
+        try:
+            yield
+        finally:
+            self._loading = False
 
     def agreed(self) -> bool:
         """True once any host was asked to stop (a sum over hosts: every host must call this per batch)."""
         return distributed.sum_across_hosts([float(self.requested)])[0] > 0
+
+
+class StoppedWhileLoading(BaseException):
+    """SIGTERM came while a single-host job waited for a training batch (a BaseException, as KeyboardInterrupt is,
+    so that no handler of ordinary errors on the way takes it for one)."""
 
 
 @dataclass
@@ -89,6 +114,7 @@ def train_and_evaluate(
     torch.manual_seed(hp.seed)
     net = BreedNet(hp.fine_tune).to(device)
     is_distributed = distributed.start(config)
+    stop.single_host = not is_distributed
     trainable = DistributedDataParallel(net.classifier) if is_distributed else net.classifier
     optimizer = _optimizer(net, hp.learning_rate)
     train_sampler = _train_sampler(config, len(splits["train"].samples), is_distributed)
@@ -189,7 +215,16 @@ def _run_epoch(
     classifier.train(training)
     start = waited = time.perf_counter()
     loss_sum, correct, count, data_seconds = 0.0, 0, 0, 0.0
-    for features, labels in batches:
+    pending = iter(batches)
+    while True:
+        try:
+            with stop.loading() if stop is not None else contextlib.nullcontext():
+                batch = next(pending, None)
+        except StoppedWhileLoading:
+            return None
+        if batch is None:
+            break
+        features, labels = batch
         fetched = time.perf_counter()
         if stop is not None and stop.agreed():
             return None

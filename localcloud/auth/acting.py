@@ -11,9 +11,6 @@ the service does (a job's FailureReason, an endpoint's).
 
 from __future__ import annotations
 
-import threading
-import time
-
 from localcloud.auth import policy
 from localcloud.auth.authorizer import Authorizer, denial, request_context
 from localcloud.auth.refusal import Refusal
@@ -26,9 +23,6 @@ from localcloud.core.registry import Call
 _EVENT_SOURCES = {"cloudwatch": "monitoring.amazonaws.com"}
 # IAM action -> the API call that needs it, where the names differ.
 _EVENT_NAMES = {"s3:ListBucket": "ListObjects"}
-POLICY_CACHE_SECONDS = 2.0
-"""How long a role's policies are reused between accesses (a staging of thousands of objects reads them once);
-a changed policy takes effect within this, as IAM's changes do within seconds."""
 
 
 class ExecutionRoles:
@@ -36,8 +30,6 @@ class ExecutionRoles:
 
     def __init__(self, authorizer: Authorizer, sessions: RoleSessions, activity: ActivityLog, service: str) -> None:
         self.authorizer, self.sessions, self.activity, self.service = authorizer, sessions, activity, service
-        self._policies: dict[str, tuple[float, str, list[policy.Policy]]] = {}
-        self._lock = threading.Lock()
 
     def check_pass(self, call: Call, role_arn: str) -> None:
         """The caller may pass the role to the service (`iam:PassRole`, with `iam:PassedToService`); the
@@ -101,14 +93,10 @@ class ExecutionRoles:
     def _decide(
         self, role: str, session: str, region: str, action: str, resource: str, context: dict[str, list[str]]
     ) -> policy.Decision:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._policies.get(role)
-        if cached is None or now - cached[0] > POLICY_CACHE_SECONDS:
-            cached = (now, *self.authorizer.policies(role))
-            with self._lock:
-                self._policies[role] = cached
-        _, role_arn, policies = cached
+        """As the role's own request would be decided (the authorizer's caches: a staging of thousands of
+        objects compiles the role's policies once, and a changed policy takes effect at the next access)."""
+        role_arn, _ = self.authorizer.policies(role)
         account = role_arn.split(":")[4] if role_arn else ""
-        full = {**request_context(account, f"{role}:{session}", region), **context, "aws:PrincipalArn": [role_arn]}
-        return policy.evaluate(policies, action, resource, full)
+        full = {**request_context(account, f"{role}:{session}", region), **context}
+        decision, _ = self.authorizer.decide(role, action, resource, full)
+        return decision

@@ -3,20 +3,29 @@ policies, as AWS decides it. The account's root key is never restricted.
 
 The same decision serves what an AWS service does as a role it was handed (acting.py): SageMaker reading a
 job's data as the job's execution role is decided exactly as the role's own request would be.
+
+As AWS's front ends do, a role's policies are compiled once and each decision is remembered, until IAM
+changes any role or managed policy (its revision advances): the next request after a change is decided
+afresh. A remembered decision is keyed by the role, the action, the resource and the values of exactly the
+context keys the role's policies read, so a policy that reads aws:CurrentTime is decided every second anew
+and one that reads no key is decided once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Protocol
 
 from localcloud.auth import policy
+from localcloud.auth.conditions import RequestContext
 from localcloud.auth.refusal import Refusal
 from localcloud.core.protocol import AwsError
 from localcloud.core.registry import Call, Service
 
 # Actions AWS answers for every principal without consulting policies.
 UNCONDITIONAL = {"sts:GetCallerIdentity"}
+MAX_REMEMBERED_DECISIONS = 10_000  # past this many, the decisions are forgotten and decided afresh
 
 
 def request_context(account: str, user_id: str, region: str) -> dict[str, list[str]]:
@@ -53,25 +62,68 @@ class RolePolicies(Protocol):
 
     def role_policies(self, name: str) -> list[policy.Policy]: ...
 
+    def policies_revision(self) -> object:
+        """A value that changes whenever any role or managed policy changes."""
+        ...
+
+
+class _RolePolicies:
+    """A role's ARN, its parsed identity policies and every context key they read."""
+
+    def __init__(self, arn: str, policies: list[policy.Policy]) -> None:
+        self.arn, self.policies = arn, policies
+        self.reads = tuple(
+            sorted({key.lower() for p in policies for statement in p.statements for key in statement.reads})
+        )
+
 
 class Authorizer:
     def __init__(self, iam: RolePolicies) -> None:
         self.iam = iam
+        self._lock = threading.Lock()
+        self._revision: object = None
+        self._roles: dict[str, _RolePolicies] = {}
+        self._decisions: dict[tuple[Any, ...], policy.Decision] = {}
+
+    def _current(self) -> tuple[dict[str, _RolePolicies], dict[tuple[Any, ...], policy.Decision]]:
+        """The caches, emptied first if IAM changed since they were filled."""
+        revision = self.iam.policies_revision()
+        with self._lock:
+            if revision != self._revision:
+                self._revision, self._roles, self._decisions = revision, {}, {}
+            return self._roles, self._decisions
+
+    def _role(self, role_name: str) -> _RolePolicies:
+        roles, _ = self._current()
+        found = roles.get(role_name)
+        if found is None:
+            try:
+                found = _RolePolicies(self.iam.role(role_name)["Arn"], self.iam.role_policies(role_name))
+            except AwsError:  # the role is gone: its sessions can do nothing
+                found = _RolePolicies("", [])
+            roles[role_name] = found
+        return found
 
     def policies(self, role_name: str) -> tuple[str, list[policy.Policy]]:
         """The role's ARN and identity policies; ("", []) when the role is gone: its sessions can do nothing."""
-        try:
-            return self.iam.role(role_name)["Arn"], self.iam.role_policies(role_name)
-        except AwsError:
-            return "", []
+        role = self._role(role_name)
+        return role.arn, role.policies
 
     def decide(
         self, role_name: str, action: str, resource: str, context: dict[str, list[str]]
     ) -> tuple[policy.Decision, str]:
         """The role's decision on one action and resource, and the role's ARN."""
-        role_arn, policies = self.policies(role_name)
-        context = {**context, "aws:PrincipalArn": [role_arn]}  # the role's ARN, not the session's
-        return policy.evaluate(policies, action, resource, context), role_arn
+        _, decisions = self._current()
+        role = self._role(role_name)
+        request = RequestContext({**context, "aws:PrincipalArn": [role.arn]})  # the role's ARN, not the session's
+        key = (role_name, action, resource, *((name, name in request, request.values(name)) for name in role.reads))
+        decision = decisions.get(key)
+        if decision is None:
+            decision = policy.evaluate(role.policies, action, resource, request)
+            if len(decisions) >= MAX_REMEMBERED_DECISIONS:
+                decisions.clear()
+            decisions[key] = decision
+        return decision, role.arn
 
     def check(self, service: Service, operation: str, params: dict[str, Any], call: Call, resources: list[str]) -> None:
         """Refusal("denied", AWS's sentence) unless the caller's policies allow every resource touched."""

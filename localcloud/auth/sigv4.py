@@ -5,6 +5,10 @@ string, only the headers the client signed (Host with its port), and the payload
 presigned URLs (the signature in the query string) and `aws-chunked` uploads signed chunk by
 chunk are verified too; S3's older Signature Version 2 is sigv2.py's. Refusals name a reason;
 the codec of the request's protocol turns it into the code and message AWS gives there.
+
+The signing key (four HMACs from the secret down the credential scope) is derived once per key, date,
+region and service and kept, as AWS's front ends keep it; only the last HMAC, over the request's own
+string to sign, is computed per request.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import parse_qs
 
 import botocore.session
@@ -57,6 +61,22 @@ def _region_patterns() -> list[re.Pattern[str]]:
     """Region names AWS's partitions accept (botocore's endpoint data)."""
     data = botocore.session.get_session().get_data("endpoints")
     return [re.compile(p["regionRegex"]) for p in data["partitions"]]
+
+
+@lru_cache(maxsize=1024)
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key for one secret and credential scope (`date` is YYYYMMDD)."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _signature(signer: SigV4Auth, string_to_sign: str, aws_request: AWSRequest) -> str:
+    """What `signer.signature` computes, from the kept signing key."""
+    date, region, service, _ = signer.credential_scope(aws_request).split("/")
+    key = signing_key(signer.credentials.secret_key, date, region, service)
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def valid_region(name: str) -> bool:
@@ -164,7 +184,7 @@ class Verifier:
         signer, aws_request = self._recompute(request, parts, key, query)
         canonical = signer.canonical_request(aws_request)
         string_to_sign = signer.string_to_sign(aws_request, canonical)
-        expected = signer.signature(string_to_sign, aws_request)
+        expected = _signature(signer, string_to_sign, aws_request)
         if not hmac.compare_digest(expected, parts.signature):
             raise Refusal("signature")
         self._check_payload(request, parts, signer, aws_request, expected)
@@ -242,7 +262,7 @@ def _check_chunks(request: Request, signer: SigV4Auth, aws_request: AWSRequest, 
                 hashlib.sha256(chunk.data).hexdigest(),
             ]
         )
-        expected = signer.signature(string_to_sign, aws_request)
+        expected = _signature(signer, string_to_sign, aws_request)
         if chunk.signature is None or not hmac.compare_digest(expected, chunk.signature):
             raise Refusal("signature")
         previous = expected

@@ -66,8 +66,14 @@ CREATE INDEX IF NOT EXISTS metric_data_by_metric ON metric_data (namespace, name
 """
 
 
+MAX_SHARED_RECORDS = 1024
+
+
 class Store:
-    """Resources as JSON documents keyed by (kind, name); thread-safe."""
+    """Resources as JSON documents keyed by (kind, name); thread-safe.
+
+    Each kind has a revision that every write of that kind advances, so that a cache built from a kind's
+    records (the authorizer's compiled policies and decisions) knows at once when it is stale."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -80,6 +86,16 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        self._revisions: dict[str, int] = {}
+        self._shared: dict[tuple[str, str], tuple[int, dict[str, Any] | None]] = {}
+
+    def revision(self, kind: str) -> int:
+        """How many writes records of `kind` have had since this store opened."""
+        return self._revisions.get(kind, 0)
+
+    def _wrote(self, kind: str) -> None:
+        """Called under the lock after a write of `kind`."""
+        self._revisions[kind] = self._revisions.get(kind, 0) + 1
 
     # resources ------------------------------------------------------------------
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -87,12 +103,27 @@ class Store:
             row = self._db.execute("SELECT data FROM resources WHERE kind=? AND name=?", (kind, name)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def get_shared(self, kind: str, name: str) -> dict[str, Any] | None:
+        """`get` for the request path (an endpoint's record on every InvokeEndpoint): the same decoded record
+        until the next write of its kind, without a query; to read, never to change."""
+        with self._lock:
+            revision = self._revisions.get(kind, 0)
+            kept = self._shared.get((kind, name))
+            if kept is not None and kept[0] == revision:
+                return kept[1]
+            record = self.get(kind, name)
+            if len(self._shared) >= MAX_SHARED_RECORDS:
+                self._shared.clear()
+            self._shared[(kind, name)] = (revision, record)
+            return record
+
     def put(self, kind: str, name: str, data: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO resources (kind, name, data) VALUES (?, ?, ?)",
                 (kind, name, json.dumps(data)),
             )
+            self._wrote(kind)
 
     def insert(self, kind: str, name: str, data: dict[str, Any]) -> bool:
         """Insert unless the name is taken; False when it already exists."""
@@ -103,6 +134,7 @@ class Store:
                 )
             except sqlite3.IntegrityError:
                 return False
+            self._wrote(kind)
         return True
 
     def update(self, kind: str, name: str, **changes: Any) -> dict[str, Any] | None:
@@ -117,6 +149,7 @@ class Store:
     def delete(self, kind: str, name: str) -> bool:
         with self._lock:
             cursor = self._db.execute("DELETE FROM resources WHERE kind=? AND name=?", (kind, name))
+            self._wrote(kind)
         return cursor.rowcount > 0
 
     def all(self, kind: str) -> list[dict[str, Any]]:

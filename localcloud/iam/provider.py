@@ -67,6 +67,10 @@ class IAM(Service):
     def trust_policy(self, role: dict[str, Any]) -> policy.Policy:
         return policy.parse_stored(role["AssumeRolePolicyDocument"], role["RoleName"], "resource", trust=True)
 
+    def policies_revision(self) -> tuple[int, int]:
+        """Advances with every write of a role or a managed policy: what the authorizer's caches are good for."""
+        return self.store.revision(ROLE), self.store.revision(POLICY)
+
     def role_policies(self, name: str) -> list[policy.Policy]:
         """Every identity policy of a role, inline and attached, parsed: what the authorizer evaluates."""
         role = self.role(name)

@@ -14,12 +14,10 @@ import atexit
 import contextlib
 import functools
 import hashlib
-import http.client
 import itertools
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -36,6 +34,7 @@ from localcloud.core.memory import SERVING_ENV
 from localcloud.core.process import without_credentials, without_network
 from localcloud.core.protocol import AwsError
 from localcloud.sagemaker.cores import Cores
+from localcloud.sagemaker.instance_connection import Connection
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVOCATION_TIMEOUT_S = 60.0  # SageMaker's limit for a real-time invocation
@@ -78,24 +77,6 @@ class Response:
     model_s: float = 0.0  # time the instance took, as SageMaker's ModelLatency measures it
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP to an instance over its Unix domain socket."""
-
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 class Instance:
     """One worker process and a pool of keep-alive connections to it.
 
@@ -135,7 +116,8 @@ class Instance:
         self._on_stop = on_stop  # gives its cores back
         self.outstanding = 0  # requests in flight; guarded by the fleet's lock
         self.draining = False
-        self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+        self._idle: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self.connections_opened = 0  # keep-alive: one per request in flight at once, not one per request
 
     def wait_ready(self) -> None:
         assert self.process.stdout is not None
@@ -159,21 +141,24 @@ class Instance:
         return self.process.poll() is None
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> Response:
+        """One request on an idle keep-alive connection, or a new one; a connection that fails is closed
+        (the fleet retries a stale one once, on a fresh connection)."""
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
-            conn = _UnixConnection(self.socket_path, timeout=INVOCATION_TIMEOUT_S)
+            conn = Connection(self.socket_path, timeout=INVOCATION_TIMEOUT_S)
+            self.connections_opened += 1
         try:
             started = time.perf_counter()
-            conn.request("POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept})
-            raw = conn.getresponse()
-            content = raw.read()
-            kind = raw.getheader("Content-Type", "application/octet-stream")
-            response = Response(raw.status, kind, content, time.perf_counter() - started)
+            status, kind, content = conn.exchange(body, content_type, accept)
+            response = Response(status, kind, content, time.perf_counter() - started)
         except BaseException:
             conn.close()
             raise
-        self._idle.put(conn)
+        if conn.reusable:
+            self._idle.put(conn)
+        else:
+            conn.close()
         return response
 
     def stop(self) -> None:
@@ -371,7 +356,7 @@ class Fleet:
                     OriginalStatusCode=0,
                     OriginalMessage="timed out",
                 ) from exc
-            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            except (ConnectionError, ValueError, OSError) as exc:
                 if instance.alive and attempt == 0:
                     continue  # a stale keep-alive connection: try once more on a fresh one
                 self._replace(instance)

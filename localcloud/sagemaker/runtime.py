@@ -29,7 +29,7 @@ class SageMakerRuntime(Service):
     def op_InvokeEndpoint(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         region = call.region
         name = p["EndpointName"]
-        endpoint = self.sagemaker.store.get("endpoint", name)
+        endpoint = self.sagemaker.store.get_shared("endpoint", name)  # kept until an endpoint changes
         if endpoint is None:
             raise AwsError("ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.", 400)
         body: bytes = p["Body"]  # at most 6 MB: the door refuses a longer body before reading it

@@ -8,7 +8,11 @@ suggests the same configurations every time, and a restarted one carries on wher
 Stopping rules, as AWS describes them: early stopping `Auto` is the median rule (stop a trial whose
 objective after an epoch is worse than the median of the other trials' running averages up to that
 epoch); Hyperband is asynchronous successive halving (at each rung, MinResource × 3^k epochs, a trial
-carries on only if it is among the best third of the trials that reached that rung).
+carries on only if it is among the best third of the trials that reached that rung). HyperbandStrategyConfig
+says a trial is not stopped before MinResource and is stopped once it reaches MaxResource; AWS's announcement
+describes asynchronous successive halving and documents no bracket assignment, so one bracket of rungs runs
+(as in AWS's own open-source asynchronous Hyperband, AutoGluon's and Syne Tune's HyperbandScheduler, whose
+default is one bracket).
 """
 
 from __future__ import annotations
