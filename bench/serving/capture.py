@@ -31,7 +31,7 @@ from localcloud.auth.keys import root_identity
 from localcloud.cloud import LocalCloud
 from localcloud.core.bootstrap import MODEL_NAME, default_bucket
 from localcloud.core.registry import Call
-from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
+from localcloud.sagemaker.capture.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"

@@ -23,8 +23,8 @@ from localcloud.core.state import Store
 from localcloud.sagemaker.arns import SAGEMAKER_ARNS
 from localcloud.sagemaker.arns import arn as _arn
 from localcloud.sagemaker.capacity import Capacity, Done, ScalingHooks
-from localcloud.sagemaker.capture import DataCapture
-from localcloud.sagemaker.capture_config import CaptureSettings, capture_summary, stored_config
+from localcloud.sagemaker.capture.capture_config import CaptureSettings, capture_summary, stored_config
+from localcloud.sagemaker.capture.capture_writer import DataCapture
 from localcloud.sagemaker.cores import Cores
 from localcloud.sagemaker.endpoint_summary import variant_summary
 from localcloud.sagemaker.endpoint_update import blocked_variants, refusal, retained_counts

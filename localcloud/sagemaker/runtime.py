@@ -2,7 +2,7 @@
 
 Sends the request to the variant's fleet (localcloud/sagemaker/fleet.py), publishes the endpoint's
 metrics for every request, answered or failed (localcloud/sagemaker/instance_metrics.py), and offers each
-answered request to the endpoint's data capture (localcloud/sagemaker/capture.py, off the request path).
+answered request to the endpoint's data capture (localcloud/sagemaker/capture/capture_writer.py, off the request path).
 """
 
 from __future__ import annotations

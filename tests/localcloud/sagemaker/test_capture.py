@@ -24,8 +24,8 @@ from localcloud.auth.acting import ExecutionRoles
 from localcloud.cloud import LocalCloud
 from localcloud.core.bootstrap import MODEL_NAME, default_bucket
 from localcloud.core.process import LocalCloudProcess
-from localcloud.sagemaker.capture import DataCapture
-from localcloud.sagemaker.capture_config import CaptureSettings, capture_record
+from localcloud.sagemaker.capture.capture_config import CaptureSettings, capture_record
+from localcloud.sagemaker.capture.capture_writer import DataCapture
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 from tests.conftest import DEFAULT_ENDPOINT
 from tests.localcloud.conftest import CALL, assert_shape

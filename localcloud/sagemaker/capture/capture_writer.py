@@ -31,7 +31,7 @@ from localcloud.core.interfaces.metric_sink import BackgroundPublisher, MetricSi
 from localcloud.core.interfaces.object_store import ObjectStore
 from localcloud.core.log import log
 from localcloud.core.protocol import AwsError
-from localcloud.sagemaker.capture_config import CaptureSettings, bucket_and_prefix, capture_key, capture_record
+from localcloud.sagemaker.capture.capture_config import CaptureSettings, bucket_and_prefix, capture_key, capture_record
 
 NAMESPACE = "LocalCloud/DataCapture"
 MAX_QUEUED_BYTES = 64 * 2**20  # request and response bodies waiting for the writer, all endpoints together
