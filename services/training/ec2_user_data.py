@@ -26,6 +26,17 @@ _IMPORTS = (
 
 _RUNNER = r"""
 import json, os, pathlib, signal, subprocess, sys, tarfile, threading, time
+
+# The maximum run time (or a shutdown) sends SIGTERM, perhaps before train.py has started: then nothing is
+# saved; once it runs, train.py gets the signal and saves its last whole epoch. Installed first, so no SIGTERM
+# finds the runner without it.
+training = None
+def stop(signum, frame):
+    if training is None:
+        sys.exit("stopped before training started: nothing to save")
+    training.send_signal(signal.SIGTERM)
+signal.signal(signal.SIGTERM, stop)
+
 import boto3
 
 spec = json.loads(os.environ["DOG_BREED_SPEC"])
@@ -84,8 +95,6 @@ for name, value in spec["hyperparameters"].items():
     args += [f"--{name}", str(value)]
 print("running", " ".join(args[1:]), flush=True)
 training = subprocess.Popen(args, cwd=code, env=env)
-# The maximum run time (or a shutdown) sends SIGTERM: train.py then saves its last whole epoch, if any.
-signal.signal(signal.SIGTERM, lambda signum, frame: training.send_signal(signal.SIGTERM))
 threading.Thread(target=follow_recording, daemon=True).start()
 training.wait()
 upload_recording()
