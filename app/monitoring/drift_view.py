@@ -55,7 +55,7 @@ def drift_section(
         floor = noise_floor(base.counts, newest.answers)
         st.caption(
             f"Chance alone: an hour of {newest.answers} answers drawn straight from the training set scores up to "
-            f"{floor:.2f} (95 % of such hours); the newest scored hour ({newest.hour}:00) scored "
+            f"{floor:.2f} (95 % of such hours); the newest scored hour ({newest.hour.replace('T', ' ')}:00 UTC) scored "
             f"{newest.distance:.2f}. "
             "Read a score, and set the threshold, against this floor: it falls as an hour holds more answers."
         )
