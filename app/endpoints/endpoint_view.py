@@ -89,6 +89,12 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
         icon=":material/fact_check:",
         query_params={"endpoint": endpoint.name},
     )
+    st.page_link(
+        "pages/monitor.py",
+        label="Monitor what it is sent and answers",
+        icon=":material/monitoring:",
+        query_params={"endpoint": endpoint.name},
+    )
     instance_counts(settings, endpoint)
     try:
         lineage = LineageService(settings).endpoint(endpoint.name)

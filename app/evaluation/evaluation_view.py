@@ -25,12 +25,13 @@ def evaluation_table(evaluations: list[EvaluationRecord], key: str) -> str | Non
         {
             "Evaluation": [r.name for r in evaluations],
             "Model": [f"{r.model_kind} {r.model_origin}" for r in evaluations],
-            "Set": [r.set_uri for r in evaluations],
-            "Photos": [r.photos for r in evaluations],
+            # What an operator scans for first, before the long S3 URI that would push it out of view.
             "Status": [r.status for r in evaluations],
             "Top-1": [percent(r.top1) if r.top1 is not None else MISSING for r in evaluations],
             "Top-5": [percent(r.top5) if r.top5 is not None else MISSING for r in evaluations],
+            "Photos": [r.photos for r in evaluations],
             "Created": [utc(r.created) for r in evaluations],
+            "Set": [r.set_uri for r in evaluations],
         }
     )
     selection = st.dataframe(

@@ -14,7 +14,7 @@ from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.monitoring.baseline import Baseline
 from services.monitoring.capture_store import DayCaptures
-from services.monitoring.drift import DRIFT_METRIC, MIN_REQUESTS, hourly_drift
+from services.monitoring.drift import DRIFT_METRIC, MIN_REQUESTS, hourly_drift, noise_floor
 from services.monitoring.drift_alarm import METRIC, NAMESPACE, DriftAlarm, DriftAlarmService
 
 DEFAULT_THRESHOLD = 0.5
@@ -49,8 +49,16 @@ def drift_section(
         f"0 when an hour's answers are spread over the breeds as the training photos are, 1 when they share no breed. "
         f"Hours with fewer than {MIN_REQUESTS} breed answers get no score."
     )
-    if any(d.distance is not None for d in drift):
+    if scored := [d for d in drift if d.distance is not None]:
         st.plotly_chart(drift_chart(drift, alarm.threshold if alarm else None), key="monitor_drift")
+        newest = scored[-1]
+        floor = noise_floor(base.counts, newest.answers)
+        st.caption(
+            f"Chance alone: an hour of {newest.answers} answers drawn straight from the training set scores up to "
+            f"{floor:.2f} (95 % of such hours); the newest scored hour ({newest.hour.replace('T', ' ')}:00 UTC) scored "
+            f"{newest.distance:.2f}. "
+            "Read a score, and set the threshold, against this floor: it falls as an hour holds more answers."
+        )
     else:
         st.caption(f"No hour of this day had {MIN_REQUESTS} breed answers or more.")
     _publish_newest(service, endpoint, drift)

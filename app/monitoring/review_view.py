@@ -39,7 +39,11 @@ def review_section(
     _accuracy(existing.reviews)
     done = {r.event_id for r in existing.reviews}
     queue = [c for c in captures.summary.lowest if c.event_id not in done]
-    st.markdown(f"**To review**: {len(queue)} of this day's least confident answers, lowest first")
+    shown = f" (the {QUEUE_SHOWN} least confident here; the next come as these are reviewed)"
+    st.markdown(
+        f"**To review**: {len(queue)} of this day's least confident answers, lowest first"
+        + (shown if len(queue) > QUEUE_SHOWN else "")
+    )
     if not queue:
         st.caption("Nothing left to review on this day." if captures.summary.lowest else "No answers to review.")
     photos = CaptureStore(settings)

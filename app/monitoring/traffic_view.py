@@ -47,7 +47,8 @@ def traffic_section(captures: DayCaptures, low: float) -> None:
     else:
         right.caption("No inputs captured (capture mode Output only).")
     st.caption(
-        f"Read from {captures.files:,} capture files through their summaries"
+        f"Read from {captures.files:,} capture "
+        + ("file through its summary" if captures.files == 1 else "files through their summaries")
         + (f"; {captures.summarised_now:,} counted just now." if captures.summarised_now else ".")
     )
     for note in captures.notes:

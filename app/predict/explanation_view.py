@@ -94,7 +94,12 @@ def _show(explanation: Explanation, *, remembered: bool, index: int) -> None:
         st.info(f"The model says this is not a dog; the map shows where it looked for its top breed, {name}, anyway.")
     chart = heat_overlay_chart(explanation)
     if explanation.complete:
-        st.markdown(f"**Where the model looked for {name}** ({percent(explanation.base_score)} on the photo as sent)")
+        # The map compares with its own unmasked copy (shrunk and re-encoded as the masked ones are), whose score
+        # can differ a little from the classification's: say so, or two scores for one photo read as a bug.
+        st.markdown(
+            f"**Where the model looked for {name}** ({percent(explanation.base_score)} on the map's unmasked copy, "
+            "re-encoded as the masked ones are: it can differ a little from the score above)"
+        )
         st.plotly_chart(chart, key=f"predict_heat_{index}", width="content")
     else:
         st.error(

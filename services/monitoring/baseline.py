@@ -55,7 +55,8 @@ class BaselineService(AwsService):
         if origin.training_job is None or origin.dataset_uri is None:
             note = (
                 f"Model '{origin.model_name}' was not made by a training job here, so there is no training set to "
-                "compare its answers with; the answers are shown alone."
+                "compare its answers with: the answers are shown alone, with no drift score and no drift alarm. "
+                "An endpoint serving a model trained on the Train page gets both."
             )
             return Baseline({}, None, None, note), lineage
         try:

@@ -116,6 +116,8 @@ def test_the_served_model_on_the_sample_test_split_and_kept_for_the_next_operato
     assert not other.exception and not other.error, [e.value for e in other.error]
     assert next(m for m in other.metric if m.label == "Top-1 accuracy").value == top1.value
     assert name in set(other.dataframe[0].value["Evaluation"])  # listed as this endpoint's model's evaluation
+    listed = other.dataframe[0].value  # status and accuracy first, in view before the long set URI
+    assert list(listed.columns)[:5] == ["Evaluation", "Model", "Status", "Top-1", "Top-5"], list(listed.columns)
     assert boto3.client("sagemaker").list_transform_jobs()["TransformJobSummaries"] == jobs
     bucket = sample.split("/")[2]
     kept = {

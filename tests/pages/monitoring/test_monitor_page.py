@@ -74,6 +74,7 @@ def test_the_loop_from_capture_to_drift_alarm_review_and_a_new_dataset(env) -> N
     assert metrics["Requests captured"] == str(len(sent)) and metrics["Unreadable records"] == "0"
     assert any("Training split of " + DATA in c.value for c in at.caption)
     assert any("Drift per hour" in m.value for m in at.markdown)
+    assert any(c.value.startswith("Chance alone: an hour of ") for c in at.caption)  # the noise floor beside it
 
     at.number_input(key="monitor_threshold").set_value(0.05)  # a form's value is sent with its submit
     at.button(key="FormSubmitter:monitor_alarm_form-Save the alarm").click().run()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.monitoring.drift import MIN_REQUESTS, hourly_drift, js_distance
+from services.monitoring.drift import MIN_REQUESTS, hourly_drift, js_distance, noise_floor
 
 BREEDS = st.sampled_from(["Affenpinscher", "Beagle", "Boxer", "Collie", "Dalmatian", "Keeshond"])
 COUNTS = st.dictionaries(BREEDS, st.integers(min_value=1, max_value=10_000), min_size=1)
@@ -59,3 +60,20 @@ def test_hours_with_too_few_answers_get_no_score():
     scored = hourly_drift(hours, baseline)
     assert [(d.hour, d.answers) for d in scored] == [("2026-12-07T08", 2 * MIN_REQUESTS), ("2026-12-07T09", 19)]
     assert scored[0].distance == pytest.approx(0.0, abs=1e-9) and scored[1].distance is None
+
+
+def test_the_noise_floor_falls_as_an_hour_holds_more_answers_and_bounds_chance_hours():
+    baseline = {f"breed-{i:03d}": 1 + i % 5 for i in range(111)}  # 111 breeds, as the sample's training split
+    floors = [noise_floor(baseline, n) for n in (20, 100, 2000)]
+    assert floors[0] > 0.7 > floors[1] > floors[2]  # 20 answers look far off by chance alone
+    assert noise_floor(baseline, 20) == floors[0]  # seeded: a rerun draws the same floor
+    # Hours drawn straight from the baseline stay under the floor about 95 % of the time.
+    rng = np.random.default_rng(1)
+    classes = sorted(baseline)
+    shares = np.array([baseline[c] for c in classes], dtype=float)
+    shares /= shares.sum()
+    hours = rng.multinomial(100, shares, size=200)
+    under = sum(js_distance(dict(zip(classes, h.tolist(), strict=True)), baseline) <= floors[1] for h in hours)
+    assert under >= 180
+    with pytest.raises(ValueError):
+        noise_floor(baseline, 0)
