@@ -2,7 +2,10 @@
 
 An alarm looks at its last `EvaluationPeriods` complete periods; `DatapointsToAlarm` of them breaching puts
 it in ALARM, data that does not breach puts it in OK, no data (with TreatMissingData `missing`) in
-INSUFFICIENT_DATA. Actions run on a state change, except Auto Scaling actions, which AWS runs again at
+INSUFFICIENT_DATA. As on AWS, it reads an evaluation range longer than that: when periods are missing but
+the range holds at least `EvaluationPeriods` real datapoints, the most recent of them are judged and the
+missing-data treatment is not used (AWS does not publish the range's length; localcloud's is twice the
+evaluation periods). Actions run on a state change, except Auto Scaling actions, which AWS runs again at
 every evaluation the alarm stays in ALARM. Periods are AWS's seconds on localcloud's clock (core/clock.py).
 """
 
@@ -24,6 +27,7 @@ from localcloud.core.registry import Call
 from localcloud.core.state import Store
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+EVALUATION_RANGE = 2  # periods read back, in evaluation periods
 COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "GreaterThanThreshold": ("greater than", lambda v, t: v > t),
     "GreaterThanOrEqualToThreshold": ("greater than or equal to", lambda v, t: v >= t),
@@ -171,7 +175,8 @@ class Alarms:
             return
         self._evaluated[alarm["AlarmName"]] = end
         periods = alarm["EvaluationPeriods"]
-        start = end - periods * length
+        reach = EVALUATION_RANGE * periods
+        start = end - reach * length
         buckets = self.metrics.buckets(
             alarm["Namespace"],
             alarm["MetricName"],
@@ -182,7 +187,8 @@ class Alarms:
             alarm.get("Unit"),
         )
         by_index = {round((t - start) / length): b for t, b in buckets.items()}
-        values = [_value(alarm["Statistic"], by_index[i]) if i in by_index else None for i in range(periods)]
+        window = [_value(alarm["Statistic"], by_index[i]) if i in by_index else None for i in range(reach)]
+        values = in_evaluation(window, periods)
         state, reason = judge(alarm, values)
         data = {
             "version": "1.0",
@@ -216,6 +222,15 @@ class Alarms:
             for prefix, handler in self._handlers:
                 if arn.startswith(prefix) and (changed or prefix.startswith("arn:aws:autoscaling:")):
                     handler(arn, current, values)
+
+
+def in_evaluation(window: list[float | None], periods: int) -> list[float | None]:
+    """The datapoints an alarm judges out of its evaluation range (oldest first): the `periods` most recent
+    real ones when the range holds that many, else the last `periods` periods with their gaps."""
+    present = [v for v in window if v is not None]
+    if len(present) >= periods:
+        return present[-periods:]
+    return window[-periods:]
 
 
 def judge(alarm: dict[str, Any], values: list[float | None]) -> tuple[str, str]:

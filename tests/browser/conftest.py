@@ -112,3 +112,12 @@ def page(browser):
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+def settled(page) -> None:
+    """Wait until the page's script run has finished: typing into a form while the first run is still drawing
+    the page can lose what was typed when that run's elements replace the ones typed into."""
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning'][data-test-connection-state='CONNECTED']",
+        timeout=120_000,
+    )

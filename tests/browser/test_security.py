@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from classifier.packaging import build_lambda_zip
-from tests.browser.conftest import ROOT, running_dashboard
+from tests.browser.conftest import ROOT, running_dashboard, settled
 from tests.conftest import DEFAULT_ENDPOINT
 
 pytestmark = pytest.mark.browser
@@ -80,6 +80,7 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
 ):
     url, password = signed_dashboard
     page.goto(url)
+    settled(page)
     page.get_by_role("textbox", name="User name").fill("admin")
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
@@ -129,6 +130,7 @@ def test_tab_onto_the_password_eye_then_clicking_sign_in_signs_in(page, signed_d
     still be the one sent."""
     url, password = signed_dashboard
     page.goto(url)
+    settled(page)
     page.get_by_role("textbox", name="User name").click()
     page.keyboard.type("admin")
     page.keyboard.press("Tab")
@@ -142,6 +144,7 @@ def test_tab_onto_the_password_eye_then_clicking_sign_in_signs_in(page, signed_d
 def test_a_reload_a_typed_url_and_a_new_tab_keep_the_operator_signed_in_until_signing_out(page, signed_dashboard):
     url, password = signed_dashboard
     page.goto(url)
+    settled(page)
     page.get_by_role("textbox", name="User name").fill("admin")
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("textbox", name="Password").press("Enter")

@@ -127,6 +127,7 @@ def test_concurrency_rules_and_provisioned_status(lambda_page) -> None:
     assert "1 provisioned environments requested" in at.success[0].value
     at.number_input(key="lambda_reserved_value").set_value(0)
     at.button(key="lambda_reserved_set").click().run()
+    assert at.error, (at.exception, [s.value for s in at.success], at.dataframe[-1].value)
     assert "below the function's provisioned concurrency (1 in all)" in at.error[0].value
     deadline = time.monotonic() + 60
     while True:  # the status part refreshes itself; AppTest re-runs the page instead

@@ -28,6 +28,16 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess
     process.stop()
 
 
+@pytest.fixture(autouse=True)
+def endpoints_removed(fast) -> Iterator[None]:
+    """Each test's endpoints go when it ends, pass or fail, so the next test has the 3-instance limit to itself."""
+    yield
+    sagemaker = fast.client("sagemaker")
+    for endpoint in sagemaker.list_endpoints()["Endpoints"]:
+        sagemaker.delete_endpoint(EndpointName=endpoint["EndpointName"])
+    until(lambda: not sagemaker.list_endpoints()["Endpoints"], "the test's endpoints deleted")
+
+
 def until(condition: Callable[[], object], what: str, wait_s: float = WAIT_S) -> object:
     """Poll until `condition` is truthy (it returns what it found); fail, saying what, after `wait_s`."""
     deadline = time.monotonic() + wait_s
