@@ -14,10 +14,10 @@ from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.monitoring.baseline import Baseline
 from services.monitoring.capture_store import DayCaptures
-from services.monitoring.drift import DRIFT_METRIC, MIN_REQUESTS, hourly_drift, noise_floor
+from services.monitoring.drift import DRIFT_METRIC, MIN_REQUESTS, HourDrift, hourly_drift
 from services.monitoring.drift_alarm import METRIC, NAMESPACE, DriftAlarm, DriftAlarmService
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.1
 SAVED_KEY = "monitor_alarm_saved"
 
 
@@ -52,12 +52,11 @@ def drift_section(
     if scored := [d for d in drift if d.distance is not None]:
         st.plotly_chart(drift_chart(drift, alarm.threshold if alarm else None), key="monitor_drift")
         newest = scored[-1]
-        floor = noise_floor(base.counts, newest.answers)
         st.caption(
             f"Chance alone: an hour of {newest.answers} answers drawn straight from the training set scores up to "
-            f"{floor:.2f} (95 % of such hours); the newest scored hour ({newest.hour.replace('T', ' ')}:00 UTC) scored "
-            f"{newest.distance:.2f}. "
-            "Read a score, and set the threshold, against this floor: it falls as an hour holds more answers."
+            f"{newest.floor:.2f} (95 % of such hours); the newest scored hour ({newest.hour.replace('T', ' ')}:00 UTC) "
+            f"scored {newest.distance:.2f}, {newest.beyond_chance:.2f} above chance. The floor falls as an hour holds "
+            "more answers; the alarm judges the distance above it, so a quiet hour does not alarm by chance."
         )
     else:
         st.caption(f"No hour of this day had {MIN_REQUESTS} breed answers or more.")
@@ -65,7 +64,7 @@ def drift_section(
     alarm_panel(caller, service, endpoint, alarm)
 
 
-def _publish_newest(service: DriftAlarmService, endpoint: str, drift: list) -> None:
+def _publish_newest(service: DriftAlarmService, endpoint: str, drift: list[HourDrift]) -> None:
     """Send the newest scored hour to CloudWatch when it is this hour or the last: the alarm judges fresh scores."""
     scored = [d for d in drift if d.distance is not None]
     if not scored:
@@ -75,7 +74,7 @@ def _publish_newest(service: DriftAlarmService, endpoint: str, drift: list) -> N
     if datetime.strptime(newest.hour, "%Y-%m-%dT%H").replace(tzinfo=UTC) < recent:
         return
     try:
-        service.publish(endpoint, newest.hour, newest.answers, newest.distance)
+        service.publish(endpoint, newest.hour, newest.answers, newest.beyond_chance)
     except ServiceError as exc:
         st.warning(exc.message)
 
@@ -86,18 +85,18 @@ def alarm_panel(caller: Caller, service: DriftAlarmService, endpoint: str, alarm
         st.success(saved)
     if alarm is not None:
         state = f"{alarm.state} since {timestamp(alarm.updated)}" if alarm.updated else alarm.state
-        text = f"Alarm `{alarm.name}` is **{state}** (threshold {alarm.threshold:.2f}): {alarm.reason}"
+        text = f"Alarm `{alarm.name}` is **{state}** (threshold {alarm.threshold:.2f} above chance): {alarm.reason}"
         (st.error if alarm.state == "ALARM" else st.info)(text)
     else:
         st.caption("No drift alarm for this endpoint yet.")
     st.caption(
-        f"The newest hour's score is published as metric `{METRIC}` in namespace `{NAMESPACE}` (dimension "
-        "EndpointName) when this page counts new captures; the alarm goes to ALARM when a score is above the threshold "
-        "and stays there until a score under it arrives."
+        f"The newest hour's distance above chance is published as metric `{METRIC}` in namespace `{NAMESPACE}` "
+        "(dimension EndpointName) when this page counts new captures; the alarm goes to ALARM when it is above the "
+        "threshold and stays there until a score under it arrives."
     )
     with st.form("monitor_alarm_form"):
         threshold = st.number_input(
-            f"Alarm when an hour's {DRIFT_METRIC} is above",
+            f"Alarm when an hour's {DRIFT_METRIC} is this far above chance",
             min_value=0.01,
             max_value=0.99,
             value=alarm.threshold if alarm else DEFAULT_THRESHOLD,
@@ -110,5 +109,7 @@ def alarm_panel(caller: Caller, service: DriftAlarmService, endpoint: str, alarm
             except ServiceError as exc:
                 st.error(exc.message)
             else:
-                st.session_state[SAVED_KEY] = f"Alarm set: ALARM above {threshold:.2f}."
+                st.session_state[SAVED_KEY] = (
+                    f"Alarm set: ALARM when an hour scores more than {threshold:.2f} above chance."
+                )
                 st.rerun()  # the state above reads the new alarm

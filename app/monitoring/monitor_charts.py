@@ -75,20 +75,45 @@ def breeds_chart(answers: Mapping[str, int], baseline: Mapping[str, int]) -> go.
 
 
 def drift_chart(drift: list[HourDrift], threshold: float | None) -> go.Figure:
+    """Each scored hour's distance beside its noise floor (what chance alone scores for as many answers) and, with
+    an alarm, the level the alarm fires above: the floor plus the threshold."""
     scored = [d for d in drift if d.distance is not None]
     hours = [datetime.strptime(d.hour, "%Y-%m-%dT%H").replace(tzinfo=UTC) for d in scored]
+    answers = [d.answers for d in scored]
     figure = go.Figure(
         go.Scatter(
             x=hours,
             y=[d.distance for d in scored],
             mode="lines+markers",
             name=DRIFT_METRIC,
-            customdata=[d.answers for d in scored],
+            customdata=answers,
             hovertemplate="%{y:.3f} from %{customdata} answers<extra></extra>",
         )
     )
-    if threshold is not None:
-        figure.add_hline(y=threshold, line_dash="dash", line_color="red", annotation_text="alarm threshold")
+    floors = [d.floor for d in scored]
+    if all(f is not None for f in floors):
+        figure.add_trace(
+            go.Scatter(
+                x=hours,
+                y=floors,
+                mode="lines",
+                line={"dash": "dash", "color": "grey"},
+                name="chance alone (95 %)",
+                customdata=answers,
+                hovertemplate="chance scores up to %{y:.3f} for %{customdata} answers<extra></extra>",
+            )
+        )
+        if threshold is not None:
+            figure.add_trace(
+                go.Scatter(
+                    x=hours,
+                    y=[min(1.0, f + threshold) for f in floors],
+                    mode="lines",
+                    line={"dash": "dot", "color": "red"},
+                    name=f"alarm above ({threshold:.2f} over chance)",
+                    hovertemplate="the alarm fires above %{y:.3f}<extra></extra>",
+                )
+            )
     time_axis(figure, hours, timedelta(hours=1))
     figure.update_yaxes(range=[0, 1.02])
     return _layout(figure, DRIFT_METRIC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -40,23 +41,35 @@ def _kl(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class HourDrift:
-    """One hour's answers against the baseline: None when the hour had too few answers to say."""
+    """One hour's answers against the baseline: no distance when the hour had too few answers to say; `floor` is
+    what an hour of as many answers scores by chance alone (see `noise_floor`)."""
 
     hour: str
     answers: int
     distance: float | None
+    floor: float | None = None
+
+    @property
+    def beyond_chance(self) -> float | None:
+        """How far the distance is above the noise floor (0 within it): the score the drift alarm judges, so that
+        an hour of few answers spread over many breeds does not alarm by chance."""
+        if self.distance is None or self.floor is None:
+            return None
+        return max(0.0, self.distance - self.floor)
 
 
 def hourly_drift(
     breeds_per_hour: Mapping[str, Mapping[str, int]], baseline: Mapping[str, float], *, minimum: int = MIN_REQUESTS
 ) -> list[HourDrift]:
-    """The drift score of each hour, oldest first."""
+    """The drift score of each hour, oldest first, with its noise floor."""
     out = []
     for hour in sorted(breeds_per_hour):
         counts = breeds_per_hour[hour]
         answers = int(sum(counts.values()))
-        distance = js_distance(counts, baseline) if answers >= minimum and baseline else None
-        out.append(HourDrift(hour, answers, distance))
+        if answers >= minimum and baseline:
+            out.append(HourDrift(hour, answers, js_distance(counts, baseline), noise_floor(baseline, answers)))
+        else:
+            out.append(HourDrift(hour, answers, None))
     return out
 
 
@@ -64,12 +77,21 @@ def noise_floor(baseline: Mapping[str, float], answers: int, *, draws: int = 200
     """The distance an hour of `answers` answers drawn straight from `baseline` stays under 95 % of the time: chance
     alone, no drift. Few answers spread over many breeds look far from the baseline (20 answers over 111 breeds score
     about 0.76), so a score or a threshold means something only against this. Seeded: the same inputs, the same
-    floor on every rerun."""
+    floor on every rerun (and remembered, as every hour of a page draws it)."""
     classes = sorted(baseline)
-    weights = np.array([float(baseline[c]) for c in classes])
-    if answers < 1 or weights.size == 0 or weights.sum() <= 0:
+    weights = tuple(float(baseline[c]) for c in classes)
+    if answers < 1 or not weights or sum(weights) <= 0 or min(weights) < 0:
         raise ValueError("a noise floor needs answers and a baseline with weight")
-    shares = weights / weights.sum()
-    samples = np.random.default_rng(seed).multinomial(answers, shares, size=draws)
-    distances = [js_distance(dict(zip(classes, sample.tolist(), strict=True)), baseline) for sample in samples]
+    return _floor(weights, answers, draws, seed)
+
+
+@lru_cache(maxsize=512)
+def _floor(weights: tuple[float, ...], answers: int, draws: int, seed: int) -> float:
+    shares = np.array(weights) / sum(weights)
+    samples = np.random.default_rng(seed).multinomial(answers, shares, size=draws) / answers
+    middle = (samples + shares) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(samples > 0, samples * np.log2(samples / middle), 0.0).sum(axis=1)
+        right = np.where(shares > 0, shares * np.log2(shares / middle), 0.0).sum(axis=1)
+    distances = np.sqrt(np.clip((left + right) / 2, 0.0, 1.0))
     return float(np.percentile(distances, 95))

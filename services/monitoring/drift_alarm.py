@@ -1,8 +1,10 @@
 """The drift score in CloudWatch: a custom metric per endpoint, and an alarm on it at the operator's threshold.
 
-The Monitor page publishes the newest hour's score (PutMetricData) whenever it counts new captures, much as a
-Model Monitor schedule emits its metrics after each run; the alarm (PutMetricAlarm) keeps its state between
-scores (TreatMissingData `ignore`), so it stays in ALARM until a score under the threshold arrives.
+The Monitor page publishes the newest hour's drift beyond chance (its distance above the noise floor, see
+services/monitoring/drift.py) whenever it counts new captures, much as a Model Monitor schedule emits its metrics
+after each run. The raw distance would alarm on chance: 20 answers over 111 breeds score about 0.8 with no drift at
+all. The alarm (PutMetricAlarm) keeps its state between scores (TreatMissingData `ignore`), so it stays in ALARM
+until a score under the threshold arrives.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from services.core.clients import CloudSettings
 from services.core.errors import BOTO_ERRORS, ServiceError, from_client_error
 
 NAMESPACE = "DogBreedDashboard/Monitoring"
-METRIC = "PredictionDrift"
+METRIC = "PredictionDriftBeyondChance"
 ALARM_PREFIX = "dog-breed-drift-"
 PERIOD_S = 60
 
@@ -45,8 +47,8 @@ class DriftAlarmService(AwsService):
     def __init__(self, settings: CloudSettings | None = None, *, boto3_session: boto3.Session | None = None) -> None:
         super().__init__(settings, boto3_session=boto3_session)
 
-    def publish(self, endpoint: str, hour: str, answers: int, distance: float) -> bool:
-        """Send `hour`'s score unless this very score was sent already; whether it was sent."""
+    def publish(self, endpoint: str, hour: str, answers: int, beyond_chance: float) -> bool:
+        """Send `hour`'s drift beyond chance unless this very score was sent already; whether it was sent."""
         memo_key = (str(self._settings.endpoint_url), self._settings.region, endpoint)
         with _lock:
             if _published.get(memo_key) == (hour, answers):
@@ -59,7 +61,7 @@ class DriftAlarmService(AwsService):
                         "MetricName": METRIC,
                         "Dimensions": [{"Name": "EndpointName", "Value": endpoint}],
                         "Timestamp": datetime.now(UTC),
-                        "Value": distance,
+                        "Value": beyond_chance,
                         "Unit": "None",
                     }
                 ],
@@ -71,16 +73,20 @@ class DriftAlarmService(AwsService):
         return True
 
     def set_threshold(self, caller: Caller, endpoint: str, threshold: float) -> None:
-        """Create or change the endpoint's drift alarm: ALARM when a score is above `threshold`."""
+        """Create or change the endpoint's drift alarm: ALARM when an hour's distance is more than `threshold`
+        above what chance alone scores."""
         require_operator(caller, "set the drift alarm")
         if not 0.0 < threshold < 1.0:
-            raise ServiceError("The drift threshold is a Jensen–Shannon distance: between 0 and 1, both excluded.")
+            raise ServiceError(
+                "The drift threshold is a Jensen–Shannon distance above chance: between 0 and 1, both excluded."
+            )
         try:
             self._client("cloudwatch").put_metric_alarm(
                 AlarmName=alarm_name(endpoint),
                 AlarmDescription=(
                     f"The breeds that endpoint {endpoint} answers have drifted from its training set's classes "
-                    "(Jensen–Shannon distance of an hour's answers); set on the dashboard's Monitor page."
+                    "(an hour's Jensen–Shannon distance above what chance alone scores for as many answers); set on "
+                    "the dashboard's Monitor page."
                 ),
                 Namespace=NAMESPACE,
                 MetricName=METRIC,

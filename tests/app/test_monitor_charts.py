@@ -33,9 +33,11 @@ def test_breed_shares_stand_beside_the_training_sets():
     assert len(breeds_chart({f"b{i}": 1 for i in range(50)}, {}).data[0].y) == 20
 
 
-def test_hours_without_a_score_are_left_out_and_the_threshold_is_drawn():
-    figure = drift_chart([HourDrift("2026-12-07T08", 5, None), HourDrift("2026-12-07T09", 40, 0.42)], 0.3)
-    assert list(figure.data[0].y) == [0.42] and figure.layout.shapes[0].y0 == 0.3
+def test_hours_without_a_score_are_left_out_and_the_alarm_level_rides_on_the_noise_floor():
+    drift = [HourDrift("2026-12-07T08", 5, None), HourDrift("2026-12-07T09", 40, 0.42, 0.25)]
+    distance, floor, alarm = drift_chart(drift, 0.3).data
+    assert list(distance.y) == [0.42] and list(floor.y) == [0.25] and list(alarm.y) == [0.55]
+    assert len(drift_chart(drift, None).data) == 2  # no alarm yet: no alarm level
 
 
 def test_input_sizes_read_in_bytes_kilobytes_and_megabytes():

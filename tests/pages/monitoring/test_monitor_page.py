@@ -78,7 +78,7 @@ def test_the_loop_from_capture_to_drift_alarm_review_and_a_new_dataset(env) -> N
 
     at.number_input(key="monitor_threshold").set_value(0.05)  # a form's value is sent with its submit
     at.button(key="FormSubmitter:monitor_alarm_form-Save the alarm").click().run()
-    assert "Alarm set: ALARM above 0.05." in [s.value for s in at.success]
+    assert "Alarm set: ALARM when an hour scores more than 0.05 above chance." in [s.value for s in at.success]
     deadline = time.monotonic() + 60
     while not any("is **ALARM" in e.value for e in at.error):  # the page published the hour's score
         assert time.monotonic() < deadline, [i.value for i in at.info]

@@ -77,3 +77,21 @@ def test_the_noise_floor_falls_as_an_hour_holds_more_answers_and_bounds_chance_h
     assert under >= 180
     with pytest.raises(ValueError):
         noise_floor(baseline, 0)
+
+
+def test_a_quiet_hour_drawn_from_the_training_set_does_not_alarm_and_a_drifted_one_does():
+    """20 answers over 111 breeds score about 0.8 by chance alone: above the raw 0.5 an operator might pick, yet
+    the alarm's score (the distance above the noise floor) stays under the default 0.1; all 20 on one breed pass it."""
+    baseline = {f"breed-{i:03d}": 1 + i % 5 for i in range(111)}
+    classes = sorted(baseline)
+    shares = np.array([baseline[c] for c in classes], dtype=float)
+    draws = np.random.default_rng(7).multinomial(20, shares / shares.sum(), size=100)
+    hours = {
+        f"2026-12-07T{i // 10:02d}{i % 10}": dict(zip(classes, d.tolist(), strict=True)) for i, d in enumerate(draws)
+    }
+    scored = hourly_drift(hours, baseline)
+    assert all(d.distance > 0.5 for d in scored)  # the raw distance would alarm on every chance hour
+    assert sum(d.beyond_chance > 0.1 for d in scored) == 0
+    assert sum(d.beyond_chance > 0 for d in scored) <= 10  # about 5 % of chance hours are just above the floor
+    (drifted,) = hourly_drift({"2026-12-07T12": {"breed-000": 20}}, baseline)
+    assert drifted.beyond_chance > 0.1
