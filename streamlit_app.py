@@ -9,23 +9,23 @@ from app.settings import sidebar_settings
 
 OPERATOR_PAGES = {
     "Build": [
-        ("pages/data.py", "Data"),
-        ("pages/train.py", "Train"),
-        ("pages/job.py", "Job"),
-        ("pages/tune.py", "Tune"),
-        ("pages/tuning_job.py", "Tuning job"),
-        ("pages/evaluate.py", "Evaluate"),
-        ("pages/compare.py", "Compare jobs"),
+        ("app_pages/data.py", "Data"),
+        ("app_pages/train.py", "Train"),
+        ("app_pages/job.py", "Job"),
+        ("app_pages/tune.py", "Tune"),
+        ("app_pages/tuning_job.py", "Tuning job"),
+        ("app_pages/evaluate.py", "Evaluate"),
+        ("app_pages/compare.py", "Compare jobs"),
     ],
     "Operate": [
-        ("pages/endpoints.py", "Endpoints"),
-        ("pages/monitor.py", "Monitor"),
-        ("pages/lambda.py", "Lambda"),
-        ("pages/security.py", "Security"),
+        ("app_pages/endpoints.py", "Endpoints"),
+        ("app_pages/monitor.py", "Monitor"),
+        ("app_pages/lambda.py", "Lambda"),
+        ("app_pages/security.py", "Security"),
     ],
 }
 # Reached by the links of the lists (a job, a tuning job, jobs to compare), not from the navigation.
-DETAIL_PAGES = {"pages/job.py", "pages/tuning_job.py", "pages/compare.py"}
+DETAIL_PAGES = {"app_pages/job.py", "app_pages/tuning_job.py", "app_pages/compare.py"}
 
 
 def sign_in_first() -> None:
@@ -43,8 +43,8 @@ if caller.name is None and not caller.is_operator and sign_in_required():
 sidebar_settings(caller)
 sections: dict[str, list[st.Page]] = {
     "Use": [
-        st.Page("pages/overview.py", title="Overview", default=True),
-        st.Page("pages/predict.py", title="Predict"),
+        st.Page("app_pages/overview.py", title="Overview", default=True),
+        st.Page("app_pages/predict.py", title="Predict"),
     ]
 }
 for section, pages in OPERATOR_PAGES.items():

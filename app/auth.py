@@ -19,7 +19,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.navigation import navigated
 from services.core.access import Caller, RateLimiter, role_from_claims
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
@@ -89,14 +88,10 @@ def visitor() -> Caller:
 
 def operators_only(title: str) -> Caller:
     """The first statement of every operator page: a viewer or guest gets a refusal and the page stops, before
-    it reads anything; an operator is returned. The page guards itself because Streamlit may run a file of
-    pages/ by its URL on a just-started server, before any session has drawn the navigation that leaves it out."""
+    it reads anything; an operator is returned. A viewer's navigation lists operator pages hidden, so their URLs
+    still run them: the page guards itself."""
     caller = visitor()
     if not caller.is_operator:
-        if not navigated():  # run straight from its URL: the entry script has not drawn the sidebar's account part
-            with st.sidebar:
-                st.subheader("Account")
-                sign_in_panel(caller)
         st.title(title)
         st.error(f"The {title} page is for operators. Sign in as an operator in the sidebar to open it.")
         st.stop()

@@ -15,10 +15,3 @@ def record_page(url_path: str) -> None:
 def arrived(url_path: str) -> bool:
     """True on the run that brought the visitor to `url_path` from another page (or opened the session)."""
     return st.session_state.get(_PREVIOUS) != url_path
-
-
-def navigated() -> bool:
-    """Whether the entry script's navigation has run in this session. It has not when Streamlit ran a file of
-    pages/ straight from its URL on a just-started server, before any session had drawn st.navigation; once the
-    entry script has run, it always records the page before running it."""
-    return _CURRENT in st.session_state

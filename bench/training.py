@@ -180,11 +180,11 @@ def run(epochs: int, jobs_for_list: int, log_lines: int) -> dict[str, Any]:
             env = cloud.env()
             results["train_page_with_jobs_s"] = {
                 "jobs": jobs_for_list + 4,
-                "median": round(_render_seconds(env, "pages/train.py"), 2),
+                "median": round(_render_seconds(env, "app_pages/train.py"), 2),
             }
             results["job_page_with_log_lines_s"] = {
                 "lines": log_lines + 100,
-                "median": round(_render_seconds(env, "pages/job.py", {"job": "throughput-kept"}), 2),
+                "median": round(_render_seconds(env, "app_pages/job.py", {"job": "throughput-kept"}), 2),
             }
     return results
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ["app", "services", "classifier", "localcloud", "pages", "bench"]
+PRODUCT = ["app", "services", "classifier", "localcloud", "app_pages", "bench"]
 MAX_MODULE_LINES = 400
 MAX_MODULES_IN_A_FOLDER = 15
 # Pages everyone may open; every other page is an operator's and refuses anyone else itself.
@@ -35,7 +35,7 @@ def _imported(path: Path) -> set[str]:
 
 
 def test_the_import_contracts_hold() -> None:
-    """pages → app → services → (boto3); localcloud and classifier import nothing of the dashboard;
+    """app_pages → app → services → (boto3); localcloud and classifier import nothing of the dashboard;
     localcloud's service packages import only the core, auth and themselves; no cycles."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run(
@@ -44,14 +44,14 @@ def test_the_import_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("page", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", sorted((ROOT / "app_pages").glob("*.py")), ids=lambda p: p.name)
 def test_a_page_talks_to_app_and_services_only(page: Path) -> None:
     roots = {name.split(".")[0] for name in _imported(page)}
-    assert not roots & {"boto3", "botocore", "localcloud", "pages"}, f"{page.name} imports {sorted(roots)}"
+    assert not roots & {"boto3", "botocore", "localcloud", "app_pages"}, f"{page.name} imports {sorted(roots)}"
 
 
 @pytest.mark.parametrize(
-    "page", sorted(p for p in (ROOT / "pages").glob("*.py") if p.name not in PUBLIC_PAGES), ids=lambda p: p.name
+    "page", sorted(p for p in (ROOT / "app_pages").glob("*.py") if p.name not in PUBLIC_PAGES), ids=lambda p: p.name
 )
 def test_an_operator_page_starts_with_its_guard(page: Path) -> None:
     """The first statement after the imports refuses a viewer or a guest, before the page reads anything."""
@@ -102,8 +102,14 @@ def test_no_two_modules_share_a_name_across_the_layers() -> None:
             seen.setdefault(path.name, set()).add(path.relative_to(ROOT).parts[0])
     shared = {name: sorted(layers) for name, layers in seen.items() if len(layers) > 1}
     shared |= {
-        f"pages/{page.name}": sorted(seen[page.name] & {"app", "services"})
-        for page in (ROOT / "pages").glob("*.py")
+        f"app_pages/{page.name}": sorted(seen[page.name] & {"app", "services"})
+        for page in (ROOT / "app_pages").glob("*.py")
         if seen.get(page.name, set()) & {"app", "services"}
     }
     assert not shared, f"the same module name in several layers: {shared}"
+
+
+def test_no_folder_is_named_pages():
+    """Streamlit runs a root folder named `pages/` as its older multipage app until a session has drawn
+    st.navigation: on a just-started server the first visitor's first click was lost. Pages live in app_pages/."""
+    assert not (ROOT / "pages").exists()

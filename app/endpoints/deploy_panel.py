@@ -61,7 +61,7 @@ def deploy_panel(settings: CloudSettings, model_data_url: str, base_name: str, k
             st.error(state.failure_reason)
         if state.status == "InService":
             st.page_link(
-                "pages/predict.py",
+                "app_pages/predict.py",
                 label=f"Classify a photo with '{deployed}'",
                 query_params={"endpoint": deployed},
             )

@@ -161,4 +161,4 @@ def delete_panel(settings: CloudSettings, endpoint: EndpointView) -> None:
         removed += [f"config {done.config}"] if done.config else []
         removed += [f"model {m}" for m in done.models]
         st.success("Deleted " + ", ".join(removed) + ".")
-        st.page_link("pages/endpoints.py", label="All endpoints", icon=":material/arrow_back:")
+        st.page_link("app_pages/endpoints.py", label="All endpoints", icon=":material/arrow_back:")

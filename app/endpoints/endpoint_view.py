@@ -17,7 +17,7 @@ from services.serving.endpoint_management import EndpointsService, EndpointView
 from services.serving.endpoint_metrics import CloudTiming, EndpointMetricsService, query_period
 from services.serving.lineage import LineageService
 
-PAGE = "pages/endpoints.py"
+PAGE = "app_pages/endpoints.py"
 COUNTS_REFRESH_S = 2
 
 
@@ -78,19 +78,19 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
     if endpoint.failure_reason:
         st.error(endpoint.failure_reason)
     st.page_link(
-        "pages/predict.py",
+        "app_pages/predict.py",
         label="Classify a photo with this endpoint",
         icon="🐕",
         query_params={"endpoint": endpoint.name},
     )
     st.page_link(
-        "pages/evaluate.py",
+        "app_pages/evaluate.py",
         label="Evaluations of the model it serves",
         icon=":material/fact_check:",
         query_params={"endpoint": endpoint.name},
     )
     st.page_link(
-        "pages/monitor.py",
+        "app_pages/monitor.py",
         label="Monitor what it is sent and answers",
         icon=":material/monitoring:",
         query_params={"endpoint": endpoint.name},
@@ -120,13 +120,13 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
         origin = variant.model
         if origin.training_job:
             st.page_link(
-                "pages/job.py",
+                "app_pages/job.py",
                 label=f"Training job {origin.training_job}",
                 query_params={"job": origin.training_job},
             )
         if origin.dataset_uri:
             st.page_link(
-                "pages/train.py",
+                "app_pages/train.py",
                 label=f"Train again on {origin.dataset_uri}",
                 query_params={"tab": "launch", "dataset": origin.dataset_uri},
             )

@@ -142,7 +142,7 @@ def dataset_panel(caller: Caller, settings: CloudSettings, reviews: ReviewSet, b
             + (f" ({made.left_out} “not a dog” left out)." if made.left_out else ".")
         )
         st.page_link(
-            "pages/train.py",
+            "app_pages/train.py",
             label="Train on it",
             icon=":material/model_training:",
             query_params={"tab": "launch", "dataset": made.uri},

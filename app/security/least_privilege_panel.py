@@ -149,7 +149,7 @@ def _channel_input(plan: Plan, prover: LeastPrivilegeProof) -> str | None:
     )
     if not channel:
         st.caption("No dataset in S3 yet: upload one on the Data page, or type the s3:// channel of one.")
-        st.page_link("pages/data.py", label="Upload a dataset on the Data page", icon=":material/upload:")
+        st.page_link("app_pages/data.py", label="Upload a dataset on the Data page", icon=":material/upload:")
     return channel or None
 
 

@@ -128,7 +128,7 @@ def _actions(chosen: list[str]) -> None:
         return
     if len(chosen) == 1:
         if st.button(f"Open {chosen[0]}", key="jobs_open", type="primary"):
-            st.switch_page("pages/job.py", query_params={"job": chosen[0]})
+            st.switch_page("app_pages/job.py", query_params={"job": chosen[0]})
         return
     if st.button(f"Compare {len(chosen)} jobs", key="jobs_compare", type="primary"):
-        st.switch_page("pages/compare.py", query_params={"jobs": ",".join(chosen)})
+        st.switch_page("app_pages/compare.py", query_params={"jobs": ",".join(chosen)})

@@ -287,4 +287,4 @@ def launch_form(service: TrainingService, ec2: Ec2TrainingService) -> None:
         launched, watch = st.session_state["train_launched"]
         st.success(launched)
         if watch:
-            st.page_link("pages/job.py", label=f"Watch {watch}", query_params={"job": watch})
+            st.page_link("app_pages/job.py", label=f"Watch {watch}", query_params={"job": watch})

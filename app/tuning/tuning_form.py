@@ -268,4 +268,4 @@ def tuning_form(service: TuningService, earlier: list[str]) -> None:
     launched = st.session_state.get("tune_launched")
     if launched:
         st.success(f"Launched tuning job '{launched}'.")
-        st.page_link("pages/tuning_job.py", label=f"Watch {launched}", query_params={"tuning_job": launched})
+        st.page_link("app_pages/tuning_job.py", label=f"Watch {launched}", query_params={"tuning_job": launched})

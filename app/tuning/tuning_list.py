@@ -99,7 +99,7 @@ def tuning_list(service: TuningService, *, arrived: bool) -> None:
             )
             chosen = [names[i] for i in selection.selection.rows if i < len(names)]
             if chosen and st.button(f"Open {chosen[0]}", key="tunings_open", type="primary"):
-                st.switch_page("pages/tuning_job.py", query_params={"tuning_job": chosen[0]})
+                st.switch_page("app_pages/tuning_job.py", query_params={"tuning_job": chosen[0]})
             if not chosen:
                 st.caption("Select a row to open that tuning job.")
         else:

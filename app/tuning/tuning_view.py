@@ -92,7 +92,9 @@ def best_trial(job: TuningJob, classes: int | None = None) -> None:
     if note := chance_note(job, classes):
         st.warning(note)
     st.caption("Tuned: " + ", ".join(f"{k}={v}" for k, v in best.tuned.items()))
-    st.page_link("pages/job.py", label=f"Open {best.name}", query_params={"job": best.name}, icon=":material/search:")
+    st.page_link(
+        "app_pages/job.py", label=f"Open {best.name}", query_params={"job": best.name}, icon=":material/search:"
+    )
 
 
 def chance_note(job: TuningJob, classes: int | None) -> str | None:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         def page() -> None:
             app = dashboard()
             app.run()
-            app.switch_page("pages/evaluate.py")
+            app.switch_page("app_pages/evaluate.py")
             app.query_params["evaluation"] = NAME
             start = time.perf_counter()
             app.run()

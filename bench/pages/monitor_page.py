@@ -57,7 +57,7 @@ def write_day(cloud, day: datetime, requests: int, files_per_hour: int, distinct
 def draw(day: datetime) -> float:
     """Open the Monitor page on the endpoint, then time the run that draws `day`."""
     app = AppTest.from_file(str(APP), default_timeout=300).run()
-    app.switch_page("pages/monitor.py").run()
+    app.switch_page("app_pages/monitor.py").run()
     app.selectbox(key="monitor_endpoint").select(ENDPOINT).run()
     app.date_input(key="monitor_day").set_value(day.date())
     start = time.perf_counter()

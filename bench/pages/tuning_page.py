@@ -121,7 +121,7 @@ def tuning_job() -> None:
     plots(job, read, curves, "bench")
 
 
-job_page = st.Page("pages/job.py", title="Job")
+job_page = st.Page("app_pages/job.py", title="Job")
 st.navigation([st.Page(tuning_job, title="Tuning job", default=True), job_page]).run()
 """
 """The tuning job page's parts as pages/tuning_job.py draws them once the trials are read, in an app whose

@@ -125,6 +125,29 @@ def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, loc
         assert "Launch" not in page.inner_text("section.main, [data-testid='stMain']")
 
 
+def test_the_first_visitor_of_a_fresh_dashboard_signs_in_with_one_click(page, localcloud, tmp_path):
+    """The first session of a just-started server once lost its first click (Streamlit ran a folder named
+    `pages/` as its older multipage app until st.navigation had run once): name, password, one click."""
+    users = tmp_path / "users.json"
+    printed = subprocess.run(
+        [sys.executable, "-m", "services.security.users", "init"],
+        cwd=ROOT,
+        env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    password = re.search(r"Password \(shown only now\): (\S+)", printed).group(1)
+    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
+    with running_dashboard(localcloud, tmp_path, **env) as url:
+        page.goto(url)
+        settled(page)
+        page.get_by_role("textbox", name="User name").fill("admin")
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+
+
 def test_tab_onto_the_password_eye_then_clicking_sign_in_signs_in(page, signed_dashboard):
     """Tab from the password moves focus to its "Show password" eye, not out of the field: the password must
     still be the one sent."""

@@ -12,7 +12,7 @@ MODEL = "dog-breed-efficientnet-lite0"
 
 def test_the_list_shows_every_variant_with_counts_cost_and_the_short_period(fast_env) -> None:
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception and not at.error
     assert any("metric period is 1 s" in i.value for i in at.info)
     table = at.dataframe[0].value
@@ -26,7 +26,7 @@ def test_the_list_shows_every_variant_with_counts_cost_and_the_short_period(fast
 def test_the_detail_view_shows_lineage_and_live_charts(fast_env) -> None:
     at = dashboard()
     at.query_params["endpoint"] = DEFAULT_ENDPOINT
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception and not at.error
     assert list(at.dataframe[0].value["model"]) == ["dog-breed-efficientnet-lite0"]
     assert any("ImageNet's 118 dog classes" in m.value for m in at.markdown)
@@ -36,7 +36,7 @@ def test_the_detail_view_shows_lineage_and_live_charts(fast_env) -> None:
 def test_an_unknown_endpoint_is_explained(fast_env) -> None:
     at = dashboard()
     at.query_params["endpoint"] = "no-such-endpoint"
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception
     assert "no-such-endpoint" in at.error[0].value
 
@@ -44,7 +44,7 @@ def test_an_unknown_endpoint_is_explained(fast_env) -> None:
 def detail(endpoint: str = DEFAULT_ENDPOINT):
     at = dashboard()
     at.query_params["endpoint"] = endpoint
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception
     return at
 
@@ -88,7 +88,7 @@ def test_a_load_test_above_the_page_limits_is_refused(fast_env) -> None:
 
 def test_the_list_adds_up_cost_and_asks_before_tearing_down(fast_env) -> None:
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert any(m.label == "Running now, per hour" and m.value.startswith("$") for m in at.metric)
     by_label(at.button, "Tear down everything").click().run()
     warning = " ".join(w.value for w in at.warning)
@@ -102,7 +102,7 @@ def test_the_list_adds_up_cost_and_asks_before_tearing_down(fast_env) -> None:
 
 def test_deploy_an_existing_model_to_a_new_endpoint(fast_env) -> None:
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     by_label(at.radio, "Deploy from").set_value("An existing model").run()
     assert by_label(at.selectbox, "Model").value == "model dog-breed-efficientnet-lite0"
     by_label(at.text_input, "Endpoint name").set_value("page-deployed-ep")
@@ -123,11 +123,11 @@ def test_deploy_an_existing_model_to_a_new_endpoint(fast_env) -> None:
 
 def test_a_cloud_that_is_down_is_explained(dead_cloud: str) -> None:
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception
     assert "The cloud is down or unreachable" in at.error[0].value
     at.query_params["endpoint"] = DEFAULT_ENDPOINT
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception and "The cloud is down or unreachable" in at.error[0].value
 
 
@@ -265,7 +265,7 @@ def test_the_scaling_panel_says_why_there_is_no_scale_in_and_keeps_the_target_in
         at = dashboard()
         at.query_params["endpoint"] = DEFAULT_ENDPOINT
         at.session_state["suggested_target"] = {DEFAULT_ENDPOINT: 57.0}  # as a finished load test leaves it
-        at.switch_page("pages/endpoints.py").run()
+        at.switch_page("app_pages/endpoints.py").run()
         assert not at.exception
         notes = " ".join(i.value for i in at.info)
         assert "No scale-in while no requests arrive" in notes and "INSUFFICIENT_DATA" in notes, notes

@@ -32,7 +32,7 @@ def test_overview_says_the_cloud_is_unreachable(dead_cloud: str) -> None:
 
 def test_predict_with_cloud_down_and_bad_files(dead_cloud: str) -> None:
     at = dashboard().run()
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     assert not at.exception
     assert any("unreachable" in w.value for w in at.warning)  # the selectors could not be listed
     at.file_uploader[0].set_value(
@@ -56,7 +56,7 @@ def test_predict_with_cloud_down_and_bad_files(dead_cloud: str) -> None:
 
 def test_predict_refuses_a_url_that_is_not_http(dead_cloud: str) -> None:
     at = dashboard().run()
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     at.text_input(key="predict_url").input("file:///etc/passwd").run()
     assert not at.exception
     assert "not an http(s) URL" in at.error[0].value

@@ -33,7 +33,7 @@ SMALL_ZIP = zip_of({f"{split}/001.A/{i}.jpg": jpeg() for split in ("train", "val
 @pytest.fixture
 def data_page(aws_env):
     at = dashboard().run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at
 
@@ -142,7 +142,7 @@ def test_train_on_this_dataset_opens_the_launch_form_with_it(data_page) -> None:
     assert link.label == "Train on this dataset"
     uri = f"s3://{BUCKET}/datasets/{name}/"
     assert "tab=launch" in link.query_string and "dataset=" in link.query_string, link.query_string
-    at.switch_page("pages/train.py")
+    at.switch_page("app_pages/train.py")
     at.query_params.update({"tab": "launch", "dataset": uri})
     at.run()
     assert not at.exception

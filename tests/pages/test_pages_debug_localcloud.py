@@ -51,7 +51,7 @@ def job_with(aws_env, recording: Path | None, *, cut: bool = False, prefix: str 
 def open_job(name: str, tab: str = "Debugger"):
     """The job's page with ``tab`` open (only the open tab is built)."""
     at = dashboard().run()
-    at.switch_page("pages/job.py")
+    at.switch_page("app_pages/job.py")
     at.query_params["job"] = name
     at.session_state[f"job_{name}_tab"] = tab
     return at.run()
@@ -128,7 +128,7 @@ def test_compare_overlays_the_recorded_losses_and_names_jobs_without_one(aws_env
         job_with(aws_env, None, prefix="compare-bare"),
     )
     at = dashboard().run()
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.query_params["jobs"] = f"{whole},{cut},{bare}"
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -153,7 +153,7 @@ def test_an_ec2_machine_shows_the_debugger_and_profiler_tabs_of_its_recording(aw
     upload(aws_env, wild_recording, recording_uri(spec).removeprefix("s3://x-out/"))  # as its runner uploads it
     try:
         at = dashboard().run()
-        at.switch_page("pages/train.py")
+        at.switch_page("app_pages/train.py")
         at.run()
         at.selectbox(key="ec2_chosen").set_value(instance_id).run()
         assert not at.exception and not at.error, [e.value for e in at.error]

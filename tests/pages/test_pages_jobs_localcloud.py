@@ -28,7 +28,7 @@ def create_failing_job(cloud, name: str, learning_rate: float) -> None:
 
 
 def test_refresh_shows_a_job_created_elsewhere_with_its_details(aws_env) -> None:
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     assert not at.exception and not at.error, [e.value for e in at.error]
     name = generate_job_name("refresh-test")
     create_failing_job(aws_env, name, 0.01)  # created behind the page's back, while nothing runs
@@ -48,7 +48,7 @@ def test_selecting_jobs_opens_one_or_compares_several_in_this_session(aws_env) -
     first, second = generate_job_name("compare-a"), generate_job_name("compare-b")
     create_failing_job(aws_env, first, 0.01)
     create_failing_job(aws_env, second, 0.05)
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.text_input(key="jobs_name").set_value("compare-").run()
     names = at.dataframe[0].value["job"].tolist()
     at.session_state["jobs_table"] = {"selection": {"rows": [names.index(first)], "columns": []}}
@@ -57,7 +57,7 @@ def test_selecting_jobs_opens_one_or_compares_several_in_this_session(aws_env) -
     assert not at.exception
     assert at.query_params["job"] == first and at.title[0].value == "Training job"  # the Job page, same session
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.text_input(key="jobs_name").set_value("compare-").run()
     rows = [names.index(first), names.index(second)]
     at.session_state["jobs_table"] = {"selection": {"rows": rows, "columns": []}}
@@ -73,14 +73,14 @@ def test_selecting_jobs_opens_one_or_compares_several_in_this_session(aws_env) -
 
 
 def test_compare_page_explains_what_it_needs(aws_env) -> None:
-    at = open_page("pages/compare.py", jobs="only-one")
+    at = open_page("app_pages/compare.py", jobs="only-one")
     assert not at.exception and "two or more jobs" in at.info[0].value
-    at = open_page("pages/compare.py", jobs="bad_name!,other")
+    at = open_page("app_pages/compare.py", jobs="bad_name!,other")
     assert "not a valid training job name" in at.error[0].value
 
 
 def test_the_forms_texts_fit_the_data_and_say_costs_are_notional(aws_env) -> None:
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     options = at.radio(key="train_fine_tune").options
     assert not any("133" in option for option in options)
     assert all(re.fullmatch(r"(train|validation|test):[a-z]+", name) for name, _ in DEFAULT_METRIC_DEFINITIONS)
@@ -95,7 +95,7 @@ def test_the_forms_texts_fit_the_data_and_say_costs_are_notional(aws_env) -> Non
 
 
 def test_the_launch_message_stays_with_its_target(aws_env) -> None:
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.session_state["train_launched"] = ("Launched training job 'x'.", "x")  # as a launch leaves it
     at.run()
     assert [s.value for s in at.success] == ["Launched training job 'x'."]
@@ -123,7 +123,7 @@ def test_a_running_machine_shows_curves_and_cost_and_terminates_after_a_question
         assert time.monotonic() < deadline
         time.sleep(0.3)
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="ec2_chosen").set_value(instance_id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}

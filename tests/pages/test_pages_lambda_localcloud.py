@@ -51,7 +51,7 @@ def probe(localcloud):
 @pytest.fixture
 def lambda_page(aws_env, probe):
     at = dashboard().run()
-    at.switch_page("pages/lambda.py").run()
+    at.switch_page("app_pages/lambda.py").run()
     assert not at.exception
     at.selectbox(key="lambda_function").set_value(PROBE).run()
     assert not at.exception
@@ -145,7 +145,7 @@ def test_concurrency_rules_and_provisioned_status(lambda_page) -> None:
 
 def test_the_test_tab_classifies_the_sample_photo_and_shows_the_report(aws_env) -> None:
     at = dashboard().run()
-    at.switch_page("pages/lambda.py").run()
+    at.switch_page("app_pages/lambda.py").run()
     at.selectbox(key="lambda_function").set_value(DEFAULT_FUNCTION).run()
     at = view(at, "Test")
     assert '"url": "https://' in at.text_area(key="lambda_test_event").value
@@ -182,14 +182,14 @@ def test_the_overview_links_each_function_to_its_lambda_page(aws_env, probe) -> 
     links = {link.proto.query_string: link.proto.page for link in at.get("page_link")}
     assert links[f"function={PROBE}"].endswith("lambda")
     at.query_params["function"] = PROBE
-    at.switch_page("pages/lambda.py").run()
+    at.switch_page("app_pages/lambda.py").run()
     assert not at.exception
     assert at.selectbox(key="lambda_function").value == PROBE
 
 
 def test_with_the_cloud_down_the_page_says_so(dead_cloud: str) -> None:
     at = dashboard().run()
-    at.switch_page("pages/lambda.py").run()
+    at.switch_page("app_pages/lambda.py").run()
     assert not at.exception
     assert "unreachable" in at.error[0].value
 
@@ -214,7 +214,7 @@ def test_an_endpoint_changed_after_least_privilege_is_warned_and_the_policy_foll
     least = LeastPrivilegeService(CloudSettings.from_env())
     least.apply(Caller("ana", "operator"), least.for_function("lambda-page-lp-predict"))
     at = dashboard().run()
-    at.switch_page("pages/lambda.py").run()
+    at.switch_page("app_pages/lambda.py").run()
     at.selectbox(key="lambda_function").set_value("lambda-page-lp-predict").run()
     assert not at.warning  # it calls the endpoint the policy names
 

@@ -18,7 +18,7 @@ from tests.pages.conftest import DOG_PHOTO, NOT_A_DOG, dashboard
 @pytest.fixture
 def predict_page(aws_env):
     at = dashboard().run()
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     assert not at.exception
     return at
 
@@ -248,7 +248,7 @@ def test_an_endpoints_page_shows_its_model_origin_and_breeds(aws_env) -> None:
     links = [link for link in at.get("page_link") if "model, job and dataset" in link.proto.label]
     assert links and links[0].proto.page.endswith("endpoints")  # the Overview links each endpoint
     at.query_params["endpoint"] = "dog-breed-classifier"
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["model"]) == ["dog-breed-efficientnet-lite0"]

@@ -23,7 +23,7 @@ def isolation_view(aws_env, localcloud):
             VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]},
         )
     at = dashboard().run()
-    at.switch_page("pages/security.py").run()
+    at.switch_page("app_pages/security.py").run()
     at.radio(key="security_view").set_value("Network isolation").run()
     assert not at.exception
     return at

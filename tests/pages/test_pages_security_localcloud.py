@@ -16,7 +16,7 @@ from tests.pages.conftest import dashboard
 @pytest.fixture
 def security_page(aws_env):
     at = dashboard().run()
-    at.switch_page("pages/security.py").run()
+    at.switch_page("app_pages/security.py").run()
     assert not at.exception
     return at
 
@@ -90,7 +90,7 @@ def test_an_applied_function_plan_is_proven_on_the_page(aws_env, localcloud, dog
         Environment={"Variables": {"ENDPOINT_NAME": "dog-breed-classifier"}},
     )
     at = dashboard().run()
-    at.switch_page("pages/security.py").run()
+    at.switch_page("app_pages/security.py").run()
     at.radio(key="security_view").set_value("Least privilege").run()
     at.selectbox(key="lp_function").set_value("page-lp-predict")
     at.button(key="lp_generate").click().run()
@@ -138,7 +138,7 @@ def test_apply_asks_first_and_afterwards_the_diff_reads_against_the_role_as_it_i
     own_broad_function(localcloud, tmp_path, "page-confirm-lambda", "page-confirm-predict")
     attached = localcloud.client("iam").list_attached_role_policies
     at = dashboard().run()
-    at.switch_page("pages/security.py").run()
+    at.switch_page("app_pages/security.py").run()
     at.radio(key="security_view").set_value("Least privilege").run()
     at.selectbox(key="lp_function").set_value("page-confirm-predict")
     at.button(key="lp_generate").click().run()

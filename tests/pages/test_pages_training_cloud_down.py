@@ -16,13 +16,13 @@ def unreachable(at) -> bool:
 
 
 def test_data_page(dead_cloud) -> None:
-    at = page("pages/data.py")
+    at = page("app_pages/data.py")
     assert not at.exception
     assert unreachable(at)
 
 
 def test_train_page(dead_cloud) -> None:
-    at = page("pages/train.py")
+    at = page("app_pages/train.py")
     assert not at.exception
     assert unreachable(at)
     at.button(key="train_launch").click().run()  # launching still explains itself
@@ -31,12 +31,12 @@ def test_train_page(dead_cloud) -> None:
 
 
 def test_job_page(dead_cloud) -> None:
-    at = page("pages/job.py", job="dog-breed-1")
+    at = page("app_pages/job.py", job="dog-breed-1")
     assert not at.exception
     assert unreachable(at)
 
 
 def test_job_page_refuses_a_bad_name(dead_cloud) -> None:
-    at = page("pages/job.py", job="not_a_job!")
+    at = page("app_pages/job.py", job="not_a_job!")
     assert not at.exception
     assert "not a valid training job name" in at.error[0].value

@@ -33,7 +33,7 @@ def open_page(path: str, **query):
 
 
 def test_data_page_uploads_and_summarizes_the_sample(aws_env, sample) -> None:
-    at = open_page("pages/data.py")
+    at = open_page("app_pages/data.py")
     assert not at.exception and not at.error
     at.button(key="data_sample").click().run()  # already there (the fixture): asked first, then replaced
     assert [w.value for w in at.warning][0].startswith("A dataset named 'dogs-wiki-133' is already in ")
@@ -53,7 +53,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     """The completed view (curves, final metrics, artifact, deploy) is checked by the browser test, which
     waits for its job anyway; this one stops its job so the two never compete for the CPU."""
     name = generate_job_name("page-test")
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.text_input(key="train_job_name").set_value(name)
     at.text_input(key="train_data_uri").set_value(sample)
@@ -68,7 +68,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     assert name in at.dataframe[0].value["job"].tolist()
     assert any("running, refreshing every 3 s" in c.value for c in at.caption)
 
-    at = open_page("pages/job.py", job=name)
+    at = open_page("app_pages/job.py", job=name)
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "InProgress"
@@ -79,7 +79,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     assert all(column.weight >= 1 / 3 - 1e-9 for column in at.columns if column.get("metric"))
     assert at.button(key=f"job_{name}_older").disabled  # a few lines so far: nothing older to page to
 
-    missing = open_page("pages/job.py", job="no-such-job-x")
+    missing = open_page("app_pages/job.py", job="no-such-job-x")
     assert missing.error and not [m for m in missing.markdown if "Logs" in m.value]
 
     at.button(key=f"job_{name}_stop").click().run()
@@ -94,7 +94,7 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     while sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in {"InProgress", "Stopping"}:
         assert time.monotonic() < deadline, "the job did not stop within a minute"
         time.sleep(0.5)
-    at = open_page("pages/job.py", job=name)
+    at = open_page("app_pages/job.py", job=name)
     assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
     assert not [b for b in at.button if b.key == f"job_{name}_stop"]  # nothing left to stop
     assert not at.info  # "Stopping: …" is gone; the page says what the stop left instead
@@ -108,7 +108,7 @@ def test_cloning_prefills_the_form(aws_env, sample) -> None:
     jobs = sagemaker.list_training_jobs(MaxResults=1)["TrainingJobSummaries"]
     if not jobs:
         pytest.skip("no job to clone yet")
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="train_clone_source").set_value(jobs[0]["TrainingJobName"])
     at.button(key="train_clone").click().run()
     assert not at.exception
@@ -118,7 +118,7 @@ def test_cloning_prefills_the_form(aws_env, sample) -> None:
 
 def test_form_values_survive_switching_between_sagemaker_and_ec2(aws_env) -> None:
     """The SageMaker-only and EC2-only fields are hidden in turn; what the operator typed comes back."""
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="train_instance_type").set_value("ml.c5.2xlarge")
     at.number_input(key="train_max_runtime").set_value(1200).run()
     at.radio(key="train_target").set_value("Plain EC2 machine").run()
@@ -151,7 +151,7 @@ def test_an_ec2_machines_uploaded_model_can_be_deployed(aws_env) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.5)
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="ec2_chosen").set_value(instance_id).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert {m.label: m.value for m in at.metric}["model.tar.gz"] == "uploaded"

@@ -8,7 +8,7 @@ from tests.pages.conftest import dashboard
 
 def test_tune_page_with_the_cloud_down(dead_cloud: str) -> None:
     at = dashboard().run()
-    at.switch_page("pages/tune.py").run()
+    at.switch_page("app_pages/tune.py").run()
     assert not at.exception
     assert any("The cloud is down or unreachable" in e.value for e in at.error)
     at.text_input(key="tune_data_uri").set_value("s3://bucket/data/").run()
@@ -20,7 +20,7 @@ def test_tune_page_with_the_cloud_down(dead_cloud: str) -> None:
 
 def test_tuning_job_page_with_the_cloud_down_and_a_bad_name(dead_cloud: str) -> None:
     at = dashboard().run()
-    at.switch_page("pages/tuning_job.py")
+    at.switch_page("app_pages/tuning_job.py")
     at.query_params["tuning_job"] = "some-tuning"
     at.run()
     assert not at.exception
@@ -36,7 +36,7 @@ def test_tuning_job_page_with_the_cloud_down_and_a_bad_name(dead_cloud: str) -> 
 def test_the_form_counts_grid_trials_and_refuses_before_any_call(dead_cloud: str) -> None:
     """Refusals come from the spec's own checks, so they read the same with the cloud down: nothing is sent."""
     at = dashboard().run()
-    at.switch_page("pages/tune.py").run()
+    at.switch_page("app_pages/tune.py").run()
     at.text_input(key="tune_data_uri").set_value("s3://bucket/data/").run()
     at.text_input(key="tune_output").set_value("s3://bucket/out/").run()
     at.radio(key="tune_strategy").set_value("Grid").run()

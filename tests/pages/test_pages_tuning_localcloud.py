@@ -53,7 +53,7 @@ def open_page(path: str, **query):
 
 
 def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
-    at = open_page("pages/tune.py")
+    at = open_page("app_pages/tune.py")
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.text_input(key="tune_data_uri").set_value(tiny).run()
     at.button(key="tune_preset").click().run()
@@ -88,7 +88,7 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     deadline = time.monotonic() + 300
     while not service.describe(name).ended and time.monotonic() < deadline:
         time.sleep(1)
-    at = open_page("pages/tuning_job.py", tuning_job=name)
+    at = open_page("app_pages/tuning_job.py", tuning_job=name)
     assert not at.exception and not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Status"] == "Completed" and metrics["Trials ended"] == "2 of 2"
@@ -103,11 +103,11 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
     assert all(not w.value.startswith("Failed") for w in at.warning)
 
     best = service.describe(name).best.name
-    at = open_page("pages/job.py", job=best)  # a trial's page leads back to its tuning job
+    at = open_page("app_pages/job.py", job=best)  # a trial's page leads back to its tuning job
     assert not at.exception
     assert f"A trial of tuning job {name}" in [link.proto.label for link in at.get("page_link")]
 
-    at = open_page("pages/tune.py", tab="launch", clone=name)
+    at = open_page("app_pages/tune.py", tab="launch", clone=name)
     assert not at.exception
     assert any(s.value == f"Form pre-filled from tuning job '{name}'." for s in at.success)
     assert at.selectbox(key="tune_objective").value == "Test Loss"
@@ -115,7 +115,7 @@ def test_launch_the_preset_then_read_the_tuning_job(aws_env, tiny) -> None:
 
 
 def test_a_missing_tuning_job_is_explained(aws_env) -> None:
-    at = open_page("pages/tuning_job.py", tuning_job="no-such-tuning")
+    at = open_page("app_pages/tuning_job.py", tuning_job="no-such-tuning")
     assert not at.exception
     assert at.error and "no-such-tuning" in at.error[0].value
 
@@ -128,7 +128,7 @@ def test_stop_a_running_tuning_job_from_its_page(aws_env, tiny) -> None:
     )
     spec = replace(spec, ranges=(ORIGINAL_RANGES[0], ParameterRange("batch_size", "Categorical", values=("2", "4"))))
     service.launch(spec)
-    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    at = open_page("app_pages/tuning_job.py", tuning_job=spec.name)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert {m.label: m.value for m in at.metric}["Status"] == "InProgress"
     at.button(key=f"tuning_{spec.name}_stop").click().run()
@@ -140,7 +140,7 @@ def test_stop_a_running_tuning_job_from_its_page(aws_env, tiny) -> None:
         time.sleep(1)
     with pytest.raises(ServiceError, match="already ended"):
         service.stop(spec.name)
-    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    at = open_page("app_pages/tuning_job.py", tuning_job=spec.name)
     assert {m.label: m.value for m in at.metric}["Status"] == "Stopped"
     assert not [b for b in at.button if b.key == f"tuning_{spec.name}_stop"]  # nothing left to stop
 

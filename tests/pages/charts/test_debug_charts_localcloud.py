@@ -104,7 +104,7 @@ def running_machine(aws_env, tmp_path: Path):
 
 def test_the_first_epoch_reads_right_in_the_debugger_tab(aws_env, running_machine) -> None:
     at = dashboard().run()
-    at.switch_page("pages/train.py")
+    at.switch_page("app_pages/train.py")
     at.run()
     at.selectbox(key="ec2_chosen").set_value(running_machine).run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -26,7 +26,7 @@ def test_plots_build_only_the_open_tab_and_count_as_the_trials_do(aws_env, tiny)
     deadline = time.monotonic() + 300
     while not service.describe(spec.name).ended and time.monotonic() < deadline:
         time.sleep(1)
-    at = open_page("pages/tuning_job.py", tuning_job=spec.name)
+    at = open_page("app_pages/tuning_job.py", tuning_job=spec.name)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert {m.label: m.value for m in at.metric}["Status"] == "Completed"
 

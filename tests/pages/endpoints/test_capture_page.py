@@ -14,7 +14,7 @@ def by_label(widgets, label: str):
 
 def deploy_form():
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     by_label(at.radio, "Deploy from").set_value("An existing model").run()
     by_label(at.checkbox, "Capture requests and answers").check().run()
     assert not at.exception and not at.error
@@ -47,13 +47,13 @@ def test_deploy_with_capture_sets_the_endpoints_data_capture(fast_env) -> None:
 
         # The list and the endpoint's view say so, and its Data capture tab stops it without downtime.
         at = dashboard()
-        at.switch_page("pages/endpoints.py").run()
+        at.switch_page("app_pages/endpoints.py").run()
         table = at.dataframe[0].value
         assert table[table["endpoint"] == "page-capture-ep"].iloc[0]["data capture"] == "50%"
         assert table[table["endpoint"] == "dog-breed-classifier"].iloc[0]["data capture"] == "off"
         at = dashboard()
         at.query_params["endpoint"] = "page-capture-ep"
-        at.switch_page("pages/endpoints.py").run()
+        at.switch_page("app_pages/endpoints.py").run()
         assert not at.exception and not at.error
         captions = " ".join(c.value for c in at.caption)
         assert "Data capture started: 50% of requests to s3://" in captions, captions

@@ -26,7 +26,7 @@ def test_a_throttled_function_load_reads_as_throttles_not_failures_and_has_no_in
     try:
         at = dashboard()
         at.query_params["function"] = DEFAULT_FUNCTION
-        at.switch_page("pages/lambda.py").run()
+        at.switch_page("app_pages/lambda.py").run()
         at.radio(key="lambda_view").set_value("Concurrency").run()
         assert not at.exception
         load_forms = [f.proto.form for f in forms(at.main) if f.proto.form.form_id.startswith("load_test_")]

@@ -76,7 +76,7 @@ def test_tear_down_everything_removes_provisioned_concurrency_and_says_which_fun
         else provision(cloud)
     )
     at = dashboard()
-    at.switch_page("pages/endpoints.py").run()
+    at.switch_page("app_pages/endpoints.py").run()
     assert DEFAULT_ENDPOINT in list(at.dataframe[0].value["endpoint"])
     next(b for b in at.button if b.label.startswith("Tear down everything")).click().run()
     warnings = " ".join(w.value for w in at.warning)

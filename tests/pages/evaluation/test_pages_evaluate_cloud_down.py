@@ -10,7 +10,7 @@ from tests.pages.conftest import dashboard
 
 def open_page(**query: str) -> AppTest:
     at = dashboard().run()
-    at.switch_page("pages/evaluate.py")
+    at.switch_page("app_pages/evaluate.py")
     for key, value in query.items():
         at.query_params[key] = value
     return at.run()

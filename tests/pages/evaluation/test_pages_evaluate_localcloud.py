@@ -48,7 +48,7 @@ def sample(settings) -> str:
 
 def open_page(**query: str) -> AppTest:
     at = dashboard().run()
-    at.switch_page("pages/evaluate.py")
+    at.switch_page("app_pages/evaluate.py")
     for key, value in query.items():
         at.query_params[key] = value
     return at.run()
@@ -199,7 +199,7 @@ def test_two_models_compared_on_the_same_set(aws_env, sample, settings) -> None:
 
 def test_the_endpoint_page_links_to_its_models_evaluations(aws_env) -> None:
     at = dashboard().run()
-    at.switch_page("pages/endpoints.py")
+    at.switch_page("app_pages/endpoints.py")
     at.query_params["endpoint"] = ENDPOINT
     at.run()
     assert not at.exception
@@ -240,7 +240,7 @@ def test_a_trained_model_is_evaluated_from_its_job_page(aws_env, settings, tiny)
     assert job.status == "Completed", job.failure_reason
 
     page = dashboard().run()
-    page.switch_page("pages/job.py")
+    page.switch_page("app_pages/job.py")
     page.query_params["job"] = name
     page.run()
     links = {(link.proto.label, link.proto.query_string) for link in page.get("page_link")}

@@ -47,7 +47,7 @@ def env(cloud, monkeypatch) -> LocalCloudProcess:
 
 def monitor_page():
     at = dashboard().run()
-    at.switch_page("pages/monitor.py").run()
+    at.switch_page("app_pages/monitor.py").run()
     at.selectbox(key="monitor_endpoint").select(ENDPOINT).run()
     assert not at.exception, at.exception
     return at

@@ -42,7 +42,7 @@ def env(cloud, monkeypatch) -> LocalCloudProcess:
 
 def test_the_stock_endpoint_says_why_it_has_no_drift_and_how_much_of_the_queue_it_shows(env) -> None:
     at = dashboard().run()
-    at.switch_page("pages/monitor.py")
+    at.switch_page("app_pages/monitor.py")
     at.query_params["endpoint"] = ENDPOINT
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -60,7 +60,7 @@ def test_the_stock_endpoint_says_why_it_has_no_drift_and_how_much_of_the_queue_i
 
 def test_the_endpoint_view_links_to_its_monitor_page(env) -> None:
     at = dashboard().run()
-    at.switch_page("pages/endpoints.py")
+    at.switch_page("app_pages/endpoints.py")
     at.query_params["endpoint"] = ENDPOINT
     at.run()
     assert not at.exception

@@ -23,7 +23,7 @@ COST = (
 @pytest.fixture
 def predict_page(aws_env):
     at = dashboard().run()
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     assert not at.exception
     return at
 
@@ -160,7 +160,7 @@ def test_a_guest_gets_the_map_signing_as_the_viewer_role(aws_env, tmp_path, monk
     monkeypatch.setenv("DASHBOARD_VIEWER_ROLE", "apptest-viewer")
     at = dashboard().run()
     assert any("guest" in c.value for c in at.sidebar.caption)
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     at.radio(key="predict_path").set_value("SageMaker endpoint").run()
     at.file_uploader[0].set_value(("afghan.jpg", DOG_PHOTO.read_bytes(), "image/jpeg")).run()
     at.button(key="predict_explain_0").click().run()
