@@ -20,7 +20,7 @@ operators_only("Compare jobs")
 service = TrainingService(settings=current_settings())
 
 st.title("Compare training jobs")
-st.page_link("pages/train.py", label="All training jobs", icon=":material/arrow_back:")
+st.page_link("app_pages/train.py", label="All training jobs", icon=":material/arrow_back:")
 names = [name.strip() for name in (st.query_params.get("jobs") or "").split(",") if name.strip()]
 if len(names) < 2:
     st.info("Select two or more jobs in the list on the Train page and press Compare.")
@@ -99,4 +99,4 @@ st.dataframe(
     width="stretch",
 )
 for job in jobs:
-    st.page_link("pages/job.py", label=f"Open {job.name}", query_params={"job": job.name})
+    st.page_link("app_pages/job.py", label=f"Open {job.name}", query_params={"job": job.name})

@@ -198,10 +198,10 @@ if summary is not None:
     if trained:
         st.caption(f"{len(trained)} of the newest training jobs learned from this dataset:")
         for job in trained[:10]:
-            st.page_link("pages/job.py", label=f"Training job {job}", query_params={"job": job})
+            st.page_link("app_pages/job.py", label=f"Training job {job}", query_params={"job": job})
     # The launch form, not the job list, with this dataset in its data channel (pages/train.py reads these).
     st.page_link(
-        "pages/train.py",
+        "app_pages/train.py",
         label="Train on this dataset",
         icon=":material/model_training:",
         query_params={"tab": "launch", "dataset": summary.uri},

@@ -44,7 +44,7 @@ if not name:
     st.stop()
 
 st.query_params["endpoint"] = name  # a link from the list to this same page leaves it out of the address
-st.page_link("pages/endpoints.py", label="All endpoints", icon=":material/arrow_back:")
+st.page_link("app_pages/endpoints.py", label="All endpoints", icon=":material/arrow_back:")
 st.subheader(name)
 try:
     with st.spinner("Reading the endpoint, its models and their jobs…"):

@@ -29,7 +29,7 @@ settings = current_settings()
 service = TrainingService(settings=settings)
 
 st.title("Training job")
-st.page_link("pages/train.py", label="All training jobs", icon=":material/arrow_back:")
+st.page_link("app_pages/train.py", label="All training jobs", icon=":material/arrow_back:")
 name = (st.query_params.get("job") or "").strip()
 if not name:
     typed = st.text_input("Job name", key="job_pick").strip()
@@ -212,13 +212,13 @@ if not job.ended and job.status != "Stopping":
 # -- lineage: what it learned from, where it serves ---------------------------------------------------------
 if job.tuning_job:
     st.page_link(
-        "pages/tuning_job.py",
+        "app_pages/tuning_job.py",
         label=f"A trial of tuning job {job.tuning_job}",
         query_params={"tuning_job": job.tuning_job},
     )
 if job.data_uri:
     st.page_link(
-        "pages/train.py",
+        "app_pages/train.py",
         label=f"Trained on {job.data_uri}: train again on it",
         query_params={"tab": "launch", "dataset": job.data_uri},
     )
@@ -229,8 +229,12 @@ if job.model_artifact and job.ended:
         st.caption(f"Where this model serves is unknown: {exc.message}")
         serving = []
     for endpoint in serving:
-        st.page_link("pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint})
-    st.page_link("pages/evaluate.py", label="Its evaluations", icon=":material/fact_check:", query_params={"job": name})
+        st.page_link(
+            "app_pages/endpoints.py", label=f"Serving on endpoint {endpoint}", query_params={"endpoint": endpoint}
+        )
+    st.page_link(
+        "app_pages/evaluate.py", label="Its evaluations", icon=":material/fact_check:", query_params={"job": name}
+    )
 
 # -- deploy ----------------------------------------------------------------------------------------------------
 if job.model_artifact and (job.status == "Completed" or job.model_saved):

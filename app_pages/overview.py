@@ -34,7 +34,9 @@ if OPERATOR and not overview.errors:  # the Monitor page's drift alarms, while t
         st.warning(exc.message)
     for alarm in drifting:
         st.error(f"Drift alarm: endpoint {alarm.endpoint}'s answers drift from its training set. {alarm.reason}")
-        st.page_link("pages/monitor.py", label=f"Monitor {alarm.endpoint}", query_params={"endpoint": alarm.endpoint})
+        st.page_link(
+            "app_pages/monitor.py", label=f"Monitor {alarm.endpoint}", query_params={"endpoint": alarm.endpoint}
+        )
 
 cloud, account, region, health = st.columns(4)
 cloud.metric("Cloud", overview.cloud)
@@ -53,17 +55,17 @@ def link(charge: Charge) -> None:
     size = f"{charge.count} × {charge.instance_type or 'unknown type'}"
     since = f"since {timestamp(charge.since)}" if charge.since else ""
     if charge.kind == "endpoint":
-        page, query, label = "pages/predict.py", {"endpoint": charge.name}, f"Endpoint {charge.name}"
+        page, query, label = "app_pages/predict.py", {"endpoint": charge.name}, f"Endpoint {charge.name}"
     elif charge.kind == "provisioned concurrency":
-        page, query = "pages/lambda.py", {"function": charge.name.split(":")[0]}
+        page, query = "app_pages/lambda.py", {"function": charge.name.split(":")[0]}
         label, size = f"Provisioned concurrency {charge.name}", f"{charge.count} environment(s) kept warm"
     elif charge.kind == "training job":
-        page, query, label = "pages/job.py", {"job": charge.name}, f"Training job {charge.name}"
+        page, query, label = "app_pages/job.py", {"job": charge.name}, f"Training job {charge.name}"
     else:
-        page, query = "pages/train.py", {"tab": "ec2", "instance": charge.name}
+        page, query = "app_pages/train.py", {"tab": "ec2", "instance": charge.name}
         label = f"EC2 machine {charge.name}" + (f" ({charge.job_name})" if charge.job_name else "")
     details = " · ".join(part for part in (charge.status, size, per_hour(charge.hourly_usd), since) if part)
-    if page != "pages/predict.py" and not OPERATOR:  # a viewer has no link to operators' pages
+    if page != "app_pages/predict.py" and not OPERATOR:  # a viewer has no link to operators' pages
         st.write(f"{label} · {details}")
         return
     st.page_link(page, label=f"{label} · {details}", query_params=query)
@@ -115,7 +117,9 @@ if overview.endpoints:
         ).set_index("name")
     )
     for e in overview.endpoints if OPERATOR else []:  # what each serves and where it came from
-        st.page_link("pages/endpoints.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name})
+        st.page_link(
+            "app_pages/endpoints.py", label=f"{e.name}: model, job and dataset", query_params={"endpoint": e.name}
+        )
 else:
     st.caption("No endpoints." if overview.endpoints is not None else "Endpoints could not be listed (see above).")
 
@@ -136,7 +140,7 @@ if overview.functions:
     )
     for f in overview.functions if OPERATOR else []:  # versions, concurrency, metrics, test
         st.page_link(
-            "pages/lambda.py",
+            "app_pages/lambda.py",
             label=f"{f.name}: versions, concurrency, metrics",
             query_params={"function": f.name},
         )

@@ -23,7 +23,7 @@ settings = current_settings()
 service = TuningService(settings=settings)
 
 st.title("Tuning job")
-st.page_link("pages/tune.py", label="All tuning jobs", icon=":material/arrow_back:")
+st.page_link("app_pages/tune.py", label="All tuning jobs", icon=":material/arrow_back:")
 name = (st.query_params.get("tuning_job") or "").strip()
 if not name:
     typed = st.text_input("Tuning job name", key="tuning_job_pick").strip()
@@ -92,7 +92,7 @@ def status_part() -> bool:
     st.markdown("#### Trials")
     chosen = trials_table(job, trials, KEY)
     if chosen and st.button(f"Open {chosen}", key=f"{KEY}_open", type="primary"):
-        st.switch_page("pages/job.py", query_params={"job": chosen})
+        st.switch_page("app_pages/job.py", query_params={"job": chosen})
     if not chosen:
         st.caption("Click a column header to sort; select a row to open that trial's job page.")
     st.markdown("#### Plots")
@@ -136,7 +136,7 @@ if not job.ended and job.status != "Stopping":
             st.session_state[confirm] = False
             st.rerun()
 clone_col.page_link(
-    "pages/tune.py",
+    "app_pages/tune.py",
     label="Clone into the launch form",
     query_params={"tab": "launch", "clone": name},
     icon=":material/content_copy:",
@@ -151,7 +151,7 @@ if job.best is not None and job.best.status == "Completed":
         artifact = None
     if artifact:
         st.page_link(
-            "pages/evaluate.py",
+            "app_pages/evaluate.py",
             label="The best trial's evaluations",
             icon=":material/fact_check:",
             query_params={"tuning_job": name},

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,13 @@ def test_no_folder_is_named_pages():
     """Streamlit runs a root folder named `pages/` as its older multipage app until a session has drawn
     st.navigation: on a just-started server the first visitor's first click was lost. Pages live in app_pages/."""
     assert not (ROOT / "pages").exists()
+
+
+def test_every_page_path_named_in_the_code_is_a_page():
+    """st.page_link and st.switch_page take a page's path: a path to no page fails only when it is drawn."""
+    named = set()
+    for folder in ("app", "app_pages"):
+        for module in (ROOT / folder).rglob("*.py"):
+            named |= set(re.findall(r"[\"'](pages/[\w/]+\.py|app_pages/[\w/]+\.py)[\"']", module.read_text()))
+    named |= set(re.findall(r"[\"'](app_pages/\w+\.py)[\"']", (ROOT / "streamlit_app.py").read_text()))
+    assert named and not {path for path in named if not (ROOT / path).is_file()}
