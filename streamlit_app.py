@@ -4,6 +4,7 @@ their role may open (app/auth.py says how sign-in works)."""
 import streamlit as st
 
 from app.auth import sign_in_panel, sign_in_required, visitor
+from app.monitoring.drift_runner import start_drift_schedule
 from app.navigation import record_page
 from app.settings import sidebar_settings
 
@@ -33,6 +34,7 @@ def sign_in_first() -> None:
 
 
 st.set_page_config(page_title="Dog-breed classifier", page_icon=":material/pets:", layout="wide")
+start_drift_schedule()
 caller = visitor()
 with st.sidebar:
     st.subheader("Account")

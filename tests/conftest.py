@@ -15,6 +15,8 @@ from tests.clouds import running_localcloud, sagemaker_role
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
 # page and browser tests of operator pages expect; the sign-in tests set their own mode.
 os.environ["DASHBOARD_AUTH"] = "none"
+# The drift schedule's thread would outlive each test's localcloud; tests run the schedule themselves.
+os.environ["DASHBOARD_DRIFT_EVERY_S"] = "0"
 os.environ.pop("DASHBOARD_REQUIRE_SIGNIN", None)
 
 DEFAULT_ENDPOINT = "dog-breed-classifier"

@@ -78,17 +78,20 @@ def send(cloud: LocalCloudProcess, endpoint: str, photos: list[Path]) -> None:
         )
 
 
+def captured_records(cloud: LocalCloudProcess, bucket: str, prefix: str) -> int:
+    """The capture lines written under `prefix` so far."""
+    s3 = cloud.client("s3")
+    found = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(".jsonl"):
+                found += len(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines())
+    return found
+
+
 def wait_captured(cloud: LocalCloudProcess, bucket: str, prefix: str, records: int, timeout_s: float = 60) -> None:
     """Until the capture files under `prefix` hold `records` lines (localcloud flushes them off the request path)."""
-    s3 = cloud.client("s3")
     deadline = time.monotonic() + timeout_s
-    while True:
-        found = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith(".jsonl"):
-                    found += len(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines())
-        if found >= records:
-            return
+    while (found := captured_records(cloud, bucket, prefix)) < records:
         assert time.monotonic() < deadline, f"{found} of {records} captures written"
         time.sleep(0.5)

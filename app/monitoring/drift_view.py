@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import streamlit as st
 
+from app.monitoring.drift_runner import EVERY_ENV, schedule_every_s
 from app.monitoring.monitor_charts import breeds_chart, drift_chart
 from app.widgets.formatting import timestamp
 from services.core.access import Caller
@@ -16,6 +17,7 @@ from services.monitoring.baseline import Baseline
 from services.monitoring.capture_store import DayCaptures
 from services.monitoring.drift import DRIFT_METRIC, MIN_REQUESTS, HourDrift, hourly_drift
 from services.monitoring.drift_alarm import METRIC, NAMESPACE, DriftAlarm, DriftAlarmService
+from services.monitoring.drift_schedule import newest_fresh
 
 DEFAULT_THRESHOLD = 0.1
 SAVED_KEY = "monitor_alarm_saved"
@@ -65,18 +67,21 @@ def drift_section(
 
 
 def _publish_newest(service: DriftAlarmService, endpoint: str, drift: list[HourDrift]) -> None:
-    """Send the newest scored hour to CloudWatch when it is this hour or the last: the alarm judges fresh scores."""
-    scored = [d for d in drift if d.distance is not None]
-    if not scored:
-        return
-    newest = scored[-1]
-    recent = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    if datetime.strptime(newest.hour, "%Y-%m-%dT%H").replace(tzinfo=UTC) < recent:
+    """Send the newest scored hour to CloudWatch when it is fresh (the drift schedule does so too, page or not)."""
+    newest = newest_fresh(drift, datetime.now(UTC))
+    if newest is None or newest.beyond_chance is None:
         return
     try:
         service.publish(endpoint, newest.hour, newest.answers, newest.beyond_chance)
     except ServiceError as exc:
         st.warning(exc.message)
+
+
+def _schedule_words() -> str:
+    every = schedule_every_s()
+    if every <= 0:
+        return f"only by this page (the dashboard's drift schedule is off: {EVERY_ENV}=0)"
+    return f"every {every:g} s by the dashboard's drift schedule, for every endpoint with an alarm,"
 
 
 def alarm_panel(caller: Caller, service: DriftAlarmService, endpoint: str, alarm: DriftAlarm | None) -> None:
@@ -91,8 +96,8 @@ def alarm_panel(caller: Caller, service: DriftAlarmService, endpoint: str, alarm
         st.caption("No drift alarm for this endpoint yet.")
     st.caption(
         f"The newest hour's distance above chance is published as metric `{METRIC}` in namespace `{NAMESPACE}` "
-        "(dimension EndpointName) when this page counts new captures; the alarm goes to ALARM when it is above the "
-        "threshold and stays there until a score under it arrives."
+        f"(dimension EndpointName) {_schedule_words()} and when this page counts new captures; the alarm goes to "
+        "ALARM when it is above the threshold and stays there until a score under it arrives."
     )
     with st.form("monitor_alarm_form"):
         threshold = st.number_input(

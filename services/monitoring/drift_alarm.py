@@ -1,10 +1,10 @@
 """The drift score in CloudWatch: a custom metric per endpoint, and an alarm on it at the operator's threshold.
 
-The Monitor page publishes the newest hour's drift beyond chance (its distance above the noise floor, see
-services/monitoring/drift.py) whenever it counts new captures, much as a Model Monitor schedule emits its metrics
-after each run. The raw distance would alarm on chance: 20 answers over 111 breeds score about 0.8 with no drift at
-all. The alarm (PutMetricAlarm) keeps its state between scores (TreatMissingData `ignore`), so it stays in ALARM
-until a score under the threshold arrives.
+The drift schedule (drift_schedule.py) and the Monitor page publish the newest hour's drift beyond chance (its
+distance above the noise floor, see drift.py), much as a Model Monitor schedule emits its metrics after each run.
+The raw distance would alarm on chance: 20 answers over 111 breeds score about 0.8 with no drift at all. The
+alarm (PutMetricAlarm) keeps its state between scores (TreatMissingData `ignore`), so it stays in ALARM until a
+score under the threshold arrives.
 """
 
 from __future__ import annotations
@@ -104,6 +104,10 @@ class DriftAlarmService(AwsService):
     def alarm(self, endpoint: str) -> DriftAlarm | None:
         found = self._describe(AlarmNames=[alarm_name(endpoint)])
         return found[0] if found else None
+
+    def all(self) -> list[DriftAlarm]:
+        """Every endpoint's drift alarm (the schedule publishes a score for each)."""
+        return self._describe(AlarmNamePrefix=ALARM_PREFIX)
 
     def firing(self) -> list[DriftAlarm]:
         """Every endpoint's drift alarm that is in ALARM now (the Overview shows them)."""

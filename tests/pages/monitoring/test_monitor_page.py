@@ -14,12 +14,23 @@ from urllib.parse import parse_qs
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
+from services.core.access import Caller
 from services.monitoring.baseline import label_of
 from services.monitoring.capture_setup import CaptureSetupService
 from services.monitoring.capture_store import CaptureStore
+from services.monitoring.drift_alarm import METRIC, NAMESPACE, DriftAlarmService
+from services.monitoring.drift_schedule import DriftSchedule
 from tests.channels import DATASET, complete_breeds, required
 from tests.clouds import running_localcloud
-from tests.monitored import CAPTURE_BUCKET, send, serve_trained_model, wait_captured, wait_in_service
+from tests.monitored import (
+    CAPTURE_BUCKET,
+    captured_records,
+    send,
+    serve_trained_model,
+    turn_capture_on,
+    wait_captured,
+    wait_in_service,
+)
 from tests.pages.conftest import dashboard
 
 ENDPOINT = "monitored"
@@ -126,3 +137,36 @@ def test_a_day_without_captures_and_broken_records_say_so(env) -> None:
     at = monitor_page()
     assert any("captured lines are not capture records" in w.value for w in at.warning)
     assert {m.label: m.value for m in at.metric}["Unreadable records"] == "2"
+
+
+def test_the_drift_schedule_publishes_and_alarms_without_the_page(env) -> None:
+    """Nobody opens the Monitor page: the schedule's run scores the newest hour of every endpoint with a drift alarm,
+    publishes it to CloudWatch, and the alarm follows."""
+    if not CaptureSetupService().setup(ENDPOINT).enabled:
+        turn_capture_on(env, ENDPOINT, "monitor-base-model", f"s3://{CAPTURE_BUCKET}/data-capture")
+    prefix = f"data-capture/{ENDPOINT}/"
+    before = captured_records(env, CAPTURE_BUCKET, prefix)
+    breed = complete_breeds(3)[1]
+    photos = sorted(p for split in ("train", "valid", "test") for p in (DATASET / split / breed).iterdir())
+    send(env, ENDPOINT, (photos * 30)[:30])
+    wait_captured(env, CAPTURE_BUCKET, prefix, before + 30)
+
+    DriftAlarmService().set_threshold(Caller("ana", "operator"), ENDPOINT, 0.05)
+    (run,) = [r for r in DriftSchedule().run_once() if r.endpoint == ENDPOINT]
+    assert run.problem is None and run.published is not None, run
+    assert run.published.answers >= 30 and run.published.beyond_chance > 0.05
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    points = env.client("cloudwatch").get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName=METRIC,
+        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}],
+        StartTime=end - timedelta(hours=1),
+        EndTime=end,
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert points and points[0]["Maximum"] > 0.05
+    deadline = time.monotonic() + 60
+    while (alarm := DriftAlarmService().alarm(ENDPOINT)).state != "ALARM":
+        assert time.monotonic() < deadline, alarm
+        time.sleep(0.5)
