@@ -136,7 +136,8 @@ class Authorizer:
             return
         context = request_context(identity.account, identity.user_id, call.region)
         context.update(service.condition_keys(operation, params))
-        for resource in resources:
+        pairs = [(action, resource) for resource in resources]
+        for action, resource in pairs + service.also_authorized(operation, params, call):
             decision, _ = self.decide(role_name, action, resource, context)
             if not decision.allowed:
                 raise Refusal("denied", denial(identity.arn, action, resource, decision))

@@ -78,6 +78,11 @@ class Service:
         """The service's own condition keys a request carries (S3's `s3:prefix` on a listing, ...)."""
         return {}
 
+    def also_authorized(self, operation: str, params: dict[str, Any], call: Call) -> list[tuple[str, str]]:
+        """Further (action, resource) pairs a request needs beyond its own action on `resource_arns`: S3's
+        CopyObject also reads its source (s3:GetObject on it)."""
+        return []
+
     def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
         arns = [
             template.format(region=call.region, account=call.identity.account, value=value, lower=value.lower())

@@ -1,7 +1,7 @@
 """S3 (path-style): buckets and objects stored as files, metadata in SQLite.
 
 Enough of S3 for model artifacts, datasets and code bundles: the calls boto3 makes for
-put/get (with ranges, as download_file does)/head/list v2/delete and multipart upload.
+put/get (with ranges, as download_file does)/head/list v2/delete, server-side copy and multipart upload.
 The wire (REST-XML, aws-chunked bodies) is codecs/rest_xml.py's.
 """
 
@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote
 
 from localcloud.core.protocol import STATUS, AwsError
 from localcloud.core.registry import Call, Service
@@ -27,6 +27,7 @@ class S3(Service):
     """The S3 service; `object_path` and `put_file` let other services use its objects."""
 
     model_name = "s3"
+    validation_code = "InvalidArgument"  # S3 has no ValidationException: a malformed input is an InvalidArgument
     # S3's operations as IAM names them (a HEAD reads, a multipart upload puts, a listing lists the bucket)
     iam_actions = {
         "ListBuckets": "ListAllMyBuckets",
@@ -38,6 +39,7 @@ class S3(Service):
         "UploadPart": "PutObject",
         "CompleteMultipartUpload": "PutObject",
         "DeleteObjects": "DeleteObject",
+        "CopyObject": "PutObject",  # on the destination; the source's s3:GetObject is `also_authorized`
     }
 
     def condition_keys(self, operation: str, params: dict[str, Any]) -> dict[str, list[str]]:
@@ -50,6 +52,12 @@ class S3(Service):
         if "MaxKeys" in params:
             keys["s3:max-keys"] = [str(params["MaxKeys"])]
         return keys
+
+    def also_authorized(self, operation: str, params: dict[str, Any], call: Call) -> list[tuple[str, str]]:
+        if operation != "CopyObject":
+            return []
+        bucket, key, _ = _copy_source(params["CopySource"])
+        return [("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
 
     def resource_arns(self, operation: str, params: dict[str, Any], call: Call) -> list[str]:
         if "Bucket" not in params:
@@ -84,13 +92,9 @@ class S3(Service):
         """Store a local file as s3://bucket/key (services that produce artifacts, like training); as S3 does,
         NoSuchBucket when the bucket does not exist (nothing creates it on the way)."""
         self._bucket(bucket)
-        digest = hashlib.md5()
-        with open(source, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
         tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
         shutil.copyfile(source, tmp)
-        self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{digest.hexdigest()}"', content_type)
+        self._store_blob(bucket, key, tmp, source.stat().st_size, f'"{_md5_of(tmp)}"', content_type)
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "binary/octet-stream") -> None:
         """Store bytes as s3://bucket/key (a transform job's answers); NoSuchBucket as S3 answers."""
@@ -159,6 +163,38 @@ class S3(Service):
         etag = f'"{hashlib.md5(data).hexdigest()}"'
         self._store_blob(p["Bucket"], p["Key"], tmp, len(data), etag, p.get("ContentType") or "binary/octet-stream")
         return {"ETag": etag}
+
+    def op_CopyObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        """A server-side copy: the source's bytes, and its content type unless MetadataDirective is REPLACE."""
+        bucket, key, version = _copy_source(p["CopySource"])
+        self._bucket(p["Bucket"])
+        source = self._object({"Bucket": bucket, "Key": key})
+        if version not in (None, "null"):  # buckets here are never versioned: only the null version exists
+            raise AwsError("NoSuchVersion", "The specified version does not exist.", 404, Key=key, VersionId=version)
+        if p.get("CopySourceIfMatch") not in (None, source["etag"], source["etag"].strip('"')) or p.get(
+            "CopySourceIfNoneMatch"
+        ) in (source["etag"], source["etag"].strip('"')):
+            raise AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
+        directive = p.get("MetadataDirective") or "COPY"
+        if (bucket, key) == (p["Bucket"], p["Key"]) and directive == "COPY":
+            raise AwsError(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself without changing the "
+                "object's metadata, storage class, website redirect location or encryption attributes.",
+                400,
+            )
+        if directive == "REPLACE":
+            content_type = p.get("ContentType") or "binary/octet-stream"
+        else:
+            content_type = source["content_type"]
+        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
+        shutil.copyfile(self.blob_dir / source["blob"], tmp)
+        etag = source["etag"]
+        if "-" in etag:  # a multipart upload's ETag: the copy is one part, so its ETag is its MD5
+            etag = f'"{_md5_of(tmp)}"'
+        self._store_blob(p["Bucket"], p["Key"], tmp, source["size"], etag, content_type)
+        copied = self._object({"Bucket": p["Bucket"], "Key": p["Key"]})
+        return {"CopyObjectResult": {"ETag": etag, "LastModified": copied["last_modified"]}}
 
     def _object(self, p: dict[str, Any]) -> dict[str, Any]:
         self._bucket(p["Bucket"])
@@ -337,3 +373,23 @@ class S3(Service):
         shutil.rmtree(self.upload_dir / p["UploadId"], ignore_errors=True)
         self.store.delete("s3-upload", p["UploadId"])
         return {}
+
+
+def _copy_source(value: str) -> tuple[str, str, str | None]:
+    """x-amz-copy-source (`bucket/key`, URL-encoded, optionally `?versionId=`) as (bucket, key, version)."""
+    path, _, query = value.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise AwsError(
+            "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", 400
+        )
+    version = parse_qs(query).get("versionId", [None])[0]
+    return bucket, key, version
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,9 +1,8 @@
 """Close the loop: a new dataset version made of the served model's training set plus the reviewed photos.
 
 The new version follows the Data page's layout (`s3://<bucket>/datasets/<name>/{train,valid,test}/<class>/`) under
-a free name (`<old name>-reviewed`, `-reviewed-2`, …); the old version is copied object by object and kept as it
-is. Each object is read and written again (GetObject, PutObject) rather than copied inside S3 with CopyObject,
-which localcloud does not serve yet. Reviewed dog photos join `train/` in the
+a free name (`<old name>-reviewed`, `-reviewed-2`, …); the old version is copied object by object inside S3
+(CopyObject: no photo passes through the dashboard) and kept as it is. Reviewed dog photos join `train/` in the
 class folder of their breed; "not a dog" photos stay out, as the classifier has no such class.
 """
 
@@ -67,8 +66,7 @@ class ReviewedDatasetService(AwsService):
         s3 = self._client("s3")
 
         def copy(item: tuple[str, str, str]) -> None:
-            source = s3.get_object(Bucket=item[0], Key=item[1])
-            s3.put_object(Bucket=bucket, Key=item[2], Body=source["Body"].read(), ContentType=source["ContentType"])
+            s3.copy_object(Bucket=bucket, Key=item[2], CopySource={"Bucket": item[0], "Key": item[1]})
 
         try:
             with ThreadPoolExecutor(max_workers=_WORKERS) as pool:

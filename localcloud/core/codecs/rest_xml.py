@@ -110,6 +110,15 @@ class RestXmlCodec(Codec):
         payload_name = shape.serialization.get("payload")
         if payload_name is not None:
             value = output.get(payload_name)
+            member = shape.members[payload_name]
+            if member.type_name == "structure" and isinstance(value, dict):  # a document (CopyObjectResult)
+                root = member.serialization.get("name", payload_name)
+                inner = xml.content(member, value)
+                response.body = (
+                    f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{S3_NAMESPACE}">{inner}</{root}>'.encode()
+                )
+                response.headers["Content-Type"] = "application/xml"
+                return response
             response.body = value if isinstance(value, bytes) else b""
             return response
         body_members = {
