@@ -19,12 +19,12 @@ PREFIX = "datasets/dogs-small/"
 
 @pytest.fixture(scope="module")
 def sample_uri(localcloud, datasets, tmp_path_factory) -> str:
-    """A small real dataset (two photos per class and split of the sample) so the job is quick."""
+    """A small real dataset (one photo per class and split of the sample) so the job is quick."""
     source = tmp_path_factory.mktemp("small-dataset")
     for folder in sorted((datasets / "dogs-wiki-133").glob("*/*")):
         target = source / folder.relative_to(datasets / "dogs-wiki-133")
         target.mkdir(parents=True)
-        for photo in sorted(folder.iterdir())[:2]:
+        for photo in sorted(folder.iterdir())[:1]:
             shutil.copy(photo, target / photo.name)
     service = DatasetService(
         settings=CloudSettings(localcloud.endpoint_url, "us-east-1", None), boto3_session=localcloud.session()
