@@ -96,8 +96,9 @@ def drift_chart(drift: list[HourDrift], threshold: float | None) -> go.Figure:
             go.Scatter(
                 x=hours,
                 y=floors,
-                mode="lines",
+                mode="lines+markers",  # a marker too: a day with one scored hour has no line to draw
                 line={"dash": "dash", "color": "grey"},
+                marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2, "color": "grey"}},
                 name="chance alone (95 %)",
                 customdata=answers,
                 hovertemplate="chance scores up to %{y:.3f} for %{customdata} answers<extra></extra>",
@@ -108,8 +109,9 @@ def drift_chart(drift: list[HourDrift], threshold: float | None) -> go.Figure:
                 go.Scatter(
                     x=hours,
                     y=[min(1.0, f + threshold) for f in floors],
-                    mode="lines",
+                    mode="lines+markers",
                     line={"dash": "dot", "color": "red"},
+                    marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2, "color": "red"}},
                     name=f"alarm above ({threshold:.2f} over chance)",
                     hovertemplate="the alarm fires above %{y:.3f}<extra></extra>",
                 )

@@ -49,7 +49,7 @@ class DriftAlarmService(AwsService):
 
     def publish(self, endpoint: str, hour: str, answers: int, beyond_chance: float) -> bool:
         """Send `hour`'s drift beyond chance unless this very score was sent already; whether it was sent."""
-        memo_key = (str(self._settings.endpoint_url), self._settings.region, endpoint)
+        memo_key = self._memo_key(endpoint)
         with _lock:
             if _published.get(memo_key) == (hour, answers):
                 return False
@@ -100,6 +100,11 @@ class DriftAlarmService(AwsService):
             )
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what="create the drift alarm") from exc
+        with _lock:  # a new or changed alarm is sent the current score at the next publish, not the next change
+            _published.pop(self._memo_key(endpoint), None)
+
+    def _memo_key(self, endpoint: str) -> tuple[str, str, str]:
+        return (str(self._settings.endpoint_url), self._settings.region, endpoint)
 
     def alarm(self, endpoint: str) -> DriftAlarm | None:
         found = self._describe(AlarmNames=[alarm_name(endpoint)])

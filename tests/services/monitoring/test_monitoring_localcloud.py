@@ -92,6 +92,8 @@ def test_the_drift_alarm_goes_to_alarm_when_a_score_passes_the_threshold(setting
         time.sleep(0.5)
     assert "0.68" in alarm.reason and alarm.threshold == 0.3
     assert [a.endpoint for a in service.firing()] == ["drifting"]
+    service.set_threshold(OPERATOR, "drifting", 0.5)
+    assert service.publish("drifting", "2026-12-07T09", 40, 0.68)  # a changed alarm is sent the current score
 
 
 def test_reviews_are_stored_and_become_a_new_dataset_version(settings, captured, fast_localcloud):
