@@ -1,5 +1,5 @@
 """`./dev bench <suite> [options]` (prediction, explain, capture, training, lambda, tuning, tuning-page,
-evaluate-page, monitor-page, transform, scaling, debugging): speed targets, side by side."""
+evaluate-page, monitor-page, transform, scaling, debugging, flame): speed targets, side by side; flame graphs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from bench import debugging, training, tuning
 from bench.pages import evaluate_page, monitor_page, tuning_page
-from bench.serving import capture, explain, lambda_concurrency, prediction, scaling, transform
+from bench.serving import capture, explain, flame, lambda_concurrency, prediction, scaling, transform
 
 SUITES = {
     "prediction": prediction.main,
@@ -22,6 +22,7 @@ SUITES = {
     "transform": transform.main,
     "scaling": scaling.main,
     "debugging": debugging.main,
+    "flame": flame.main,
 }
 
 
