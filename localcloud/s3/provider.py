@@ -10,20 +10,22 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 
 from localcloud.core.protocol import STATUS, AwsError
 from localcloud.core.registry import Call, Service
 from localcloud.core.state import Store
+from localcloud.s3.multipart import MultipartUploads
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class S3(Service):
+class S3(MultipartUploads, Service):
     """The S3 service; `object_path` and `put_file` let other services use its objects."""
 
     model_name = "s3"
@@ -73,6 +75,7 @@ class S3(Service):
         self.upload_dir = store.data_dir / "s3" / "uploads"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.upload_dir.mkdir(parents=True, exist_ok=True)
+        self._conditional = threading.Lock()  # a conditional write checks and stores as one step
 
     # internal use ---------------------------------------------------------------
     def keys(self, bucket: str, prefix: str) -> list[str]:
@@ -156,13 +159,38 @@ class S3(Service):
             (self.blob_dir / replaced).unlink(missing_ok=True)
 
     def op_PutObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        """A write; with IfMatch (the ETag it replaces) or IfNoneMatch `*` (only if there is none), a conditional
+        write that S3 refuses with PreconditionFailed when the object changed meanwhile."""
         self._bucket(p["Bucket"])
         data: bytes = p.get("Body") or b""
         tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
         tmp.write_bytes(data)
         etag = f'"{hashlib.md5(data).hexdigest()}"'
-        self._store_blob(p["Bucket"], p["Key"], tmp, len(data), etag, p.get("ContentType") or "binary/octet-stream")
+        content_type = p.get("ContentType") or "binary/octet-stream"
+        if "IfMatch" not in p and "IfNoneMatch" not in p:
+            self._store_blob(p["Bucket"], p["Key"], tmp, len(data), etag, content_type)
+            return {"ETag": etag}
+        with self._conditional:
+            try:
+                self._check_condition(p)
+            except AwsError:
+                tmp.unlink(missing_ok=True)
+                raise
+            self._store_blob(p["Bucket"], p["Key"], tmp, len(data), etag, content_type)
         return {"ETag": etag}
+
+    def _check_condition(self, p: dict[str, Any]) -> None:
+        """S3's documented use is IfNoneMatch `*` (create only) and IfMatch an ETag (replace only that version);
+        an ETag in IfNoneMatch is read as HTTP reads it (refused while the object has that ETag)."""
+        current = self.store.get_object(p["Bucket"], p["Key"])
+        if "IfMatch" in p and current is None:
+            raise AwsError("NoSuchKey", "The specified key does not exist.", 404, Key=p["Key"])
+        held = current["etag"].strip('"') if current else None
+        unmet = ("IfMatch" in p and p["IfMatch"].strip('"') != held) or (
+            "IfNoneMatch" in p and held is not None and p["IfNoneMatch"].strip('"') in ("*", held)
+        )
+        if unmet:
+            raise AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
 
     def op_CopyObject(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
         """A server-side copy: the source's bytes, and its content type unless MetadataDirective is REPLACE."""
@@ -323,56 +351,6 @@ class S3(Service):
         if delimiter:
             output["Delimiter"] = delimiter
         return output, last
-
-    # multipart ------------------------------------------------------------------
-    def op_CreateMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        bucket, key = p["Bucket"], p["Key"]
-        self._bucket(bucket)
-        upload_id = uuid.uuid4().hex
-        (self.upload_dir / upload_id).mkdir()
-        content_type = p.get("ContentType") or "binary/octet-stream"
-        self.store.put("s3-upload", upload_id, {"bucket": bucket, "key": key, "content_type": content_type})
-        return {"Bucket": bucket, "Key": key, "UploadId": upload_id}
-
-    def _upload(self, upload_id: str) -> dict:
-        upload = self.store.get("s3-upload", upload_id)
-        if upload is None:
-            raise AwsError("NoSuchUpload", "The specified upload does not exist.", 404, UploadId=upload_id)
-        return upload
-
-    def op_UploadPart(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        upload_id, number = p["UploadId"], p["PartNumber"]
-        self._upload(upload_id)
-        if not 1 <= number <= 10000:
-            raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000", 400)
-        data: bytes = p.get("Body") or b""
-        (self.upload_dir / upload_id / f"{number:05d}").write_bytes(data)
-        return {"ETag": f'"{hashlib.md5(data).hexdigest()}"'}
-
-    def op_CompleteMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        bucket, key, upload_id = p["Bucket"], p["Key"], p["UploadId"]
-        upload = self._upload(upload_id)
-        parts = sorted((self.upload_dir / upload_id).iterdir())
-        if not parts:
-            raise AwsError("InvalidRequest", "You must specify at least one part", 400)
-        tmp = self.blob_dir / f".tmp-{uuid.uuid4().hex}"
-        digests, size = b"", 0
-        with open(tmp, "wb") as out:
-            for part in parts:
-                data = part.read_bytes()
-                digests += hashlib.md5(data).digest()
-                size += len(data)
-                out.write(data)
-        etag = f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
-        self._store_blob(bucket, key, tmp, size, etag, upload["content_type"])
-        shutil.rmtree(self.upload_dir / upload_id, ignore_errors=True)
-        self.store.delete("s3-upload", upload_id)
-        return {"Location": f"/{bucket}/{quote(key)}", "Bucket": bucket, "Key": key, "ETag": etag}
-
-    def op_AbortMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
-        shutil.rmtree(self.upload_dir / p["UploadId"], ignore_errors=True)
-        self.store.delete("s3-upload", p["UploadId"])
-        return {}
 
 
 def _copy_source(value: str) -> tuple[str, str, str | None]:

@@ -32,6 +32,7 @@ MANIFEST = "reviews/manifests/output/output.manifest"
 CATEGORIES = "reviews/label-categories.json"
 PHOTOS = "reviews/photos/"
 CLASS_FOLDERS = "reviewed-photos/"
+MANIFEST_ATTEMPTS = 5  # conditional writes of the manifest before giving up
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
 
 
@@ -57,6 +58,10 @@ def review_root(setup: CaptureSetup) -> tuple[str, str]:
     return setup.bucket, f"monitoring/{setup.endpoint}/"
 
 
+def _code(exc: Exception) -> str | None:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
+
+
 def class_folder(label: str) -> str:
     """The class folder a reviewed breed goes in: Udacity's `NNN.Breed` when it is one of the 133, else the label."""
     folders = dict(zip(udacity_labels(), udacity_folders(), strict=True))
@@ -79,14 +84,19 @@ class ReviewStore(AwsService):
 
     def reviews(self, setup: CaptureSetup) -> ReviewSet:
         bucket, root = review_root(setup)
-        try:
-            body = self._client("s3").get_object(Bucket=bucket, Key=root + MANIFEST)["Body"].read()
-        except BOTO_ERRORS as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("NoSuchKey", "NoSuchBucket"):
-                raise from_client_error(exc, what=f"read the reviews in s3://{bucket}/{root}") from exc
-            body = b""
+        body, _ = self._manifest(bucket, root)
         reviews, unreadable = read_manifest(body)
         return ReviewSet(reviews, unreadable, f"s3://{bucket}/{root}{MANIFEST}", f"s3://{bucket}/{root}{CLASS_FOLDERS}")
+
+    def _manifest(self, bucket: str, root: str) -> tuple[bytes, str | None]:
+        """The manifest's bytes and ETag (empty and None while there is none)."""
+        try:
+            found = self._client("s3").get_object(Bucket=bucket, Key=root + MANIFEST)
+        except BOTO_ERRORS as exc:
+            if _code(exc) not in ("NoSuchKey", "NoSuchBucket"):
+                raise from_client_error(exc, what=f"read the reviews in s3://{bucket}/{root}") from exc
+            return b"", None
+        return found["Body"].read(), found["ETag"]
 
     def record(
         self,
@@ -106,7 +116,6 @@ class ReviewStore(AwsService):
         bucket, root = review_root(setup)
         data, content_type = photo
         name = candidate.event_id.replace("/", "_") + _EXTENSIONS.get(content_type or "", ".img")
-        existing = self.reviews(setup)
         review = Review(
             source_ref=f"s3://{bucket}/{root}{PHOTOS}{name}",
             truth=truth,
@@ -119,16 +128,13 @@ class ReviewStore(AwsService):
             reviewer=caller.name or "operator",
             reviewed_at=datetime.now(UTC),
         )
-        kept = [r for r in existing.reviews if r.event_id != review.event_id]
-        earlier = next((r for r in existing.reviews if r.event_id == review.event_id), None)
         s3 = self._client("s3")
         try:
             extra = {"ContentType": content_type} if content_type else {}
             s3.put_object(Bucket=bucket, Key=root + PHOTOS + name, Body=data, **extra)
             categories = {"document-version": "2018-11-28", "labels": [{"label": label} for label in labels]}
             s3.put_object(Bucket=bucket, Key=root + CATEGORIES, Body=json.dumps(categories).encode())
-            manifest = write_manifest([*kept, review], labels, f"dog-breed-review-{setup.endpoint}")
-            s3.put_object(Bucket=bucket, Key=root + MANIFEST, Body=manifest, ContentType="application/jsonlines")
+            earlier = self._add_to_manifest(bucket, root, review, labels, setup.endpoint)
             if earlier is not None and earlier.truth != truth and earlier.truth != NOT_A_DOG:
                 with contextlib.suppress(*BOTO_ERRORS):  # a copy already gone is what was wanted
                     s3.delete_object(Bucket=bucket, Key=f"{root}{CLASS_FOLDERS}{class_folder(earlier.truth)}/{name}")
@@ -139,3 +145,28 @@ class ReviewStore(AwsService):
         except BOTO_ERRORS as exc:
             raise from_client_error(exc, what=f"store the review in s3://{bucket}/{root}") from exc
         return review
+
+    def _add_to_manifest(
+        self, bucket: str, root: str, review: Review, labels: list[str], endpoint: str
+    ) -> Review | None:
+        """Write the manifest with `review` in it (replacing an earlier review of its photo), and return that
+        earlier review. A conditional write (IfMatch the ETag read, or IfNoneMatch `*` for the first review): when
+        another operator's review lands in between, S3 refuses it and the manifest is read and written again, so
+        neither review is lost."""
+        for _ in range(MANIFEST_ATTEMPTS):
+            body, etag = self._manifest(bucket, root)
+            existing, _ = read_manifest(body)
+            kept = [r for r in existing if r.event_id != review.event_id]
+            earlier = next((r for r in existing if r.event_id == review.event_id), None)
+            manifest = write_manifest([*kept, review], labels, f"dog-breed-review-{endpoint}")
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            try:
+                self._client("s3").put_object(
+                    Bucket=bucket, Key=root + MANIFEST, Body=manifest, ContentType="application/jsonlines", **condition
+                )
+            except BOTO_ERRORS as exc:
+                if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    continue  # changed since it was read: read it again
+                raise
+            return earlier
+        raise ServiceError("The reviews kept changing under this one (other operators are reviewing): try again.")

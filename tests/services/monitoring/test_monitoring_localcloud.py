@@ -3,7 +3,9 @@ in S3 beside the captures, the drift alarm going to ALARM, reviews in S3 and the
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,3 +128,18 @@ def test_reviews_are_stored_and_become_a_new_dataset_version(settings, captured,
     assert DatasetService(settings=settings).summarize_dataset(BUCKET, "datasets/base/") == base  # old one kept
     again = ReviewedDatasetService(settings).create(OPERATOR, reviews.reviews, base.uri, BUCKET, "base-reviewed")
     assert again.uri.endswith("/base-reviewed-2/")
+
+
+def test_operators_reviewing_at_once_lose_no_review(settings, captured):
+    """Each review rewrites one manifest: written conditionally (the ETag read), a review that lands in between
+    makes the other read and write again, so six reviews at once leave six lines."""
+    setup, _, _ = captured
+    race = dataclasses.replace(setup, endpoint="mon-race")  # a manifest of its own, the same captured photos
+    photos = CaptureStore(settings)
+    dogs = [c for c in photos.day(setup, DAY.date()).summary.lowest if c.is_dog][:6]
+    assert len({c.event_id for c in dogs}) == 6
+    classes = sorted({c.label for c in dogs})
+    store = ReviewStore(settings)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda c: store.record(OPERATOR, race, c, photos.photo(BUCKET, c), c.label, classes), dogs))
+    assert sorted(r.event_id for r in store.reviews(race).reviews) == sorted(c.event_id for c in dogs)
