@@ -12,6 +12,7 @@ from app.widgets.formatting import breed, percent, timestamp
 from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
+from services.data.datasets import DatasetService
 from services.monitoring.baseline import Baseline
 from services.monitoring.capture_setup import CaptureSetup
 from services.monitoring.capture_store import CaptureStore, DayCaptures
@@ -116,21 +117,22 @@ def _review_card(
 def dataset_panel(caller: Caller, settings: CloudSettings, reviews: ReviewSet, base: Baseline, bucket: str) -> None:
     """Add the reviewed dog photos to a new version of the model's training set and open the Train form on it."""
     st.markdown("**Back to training**")
+    base_uri = base.dataset_uri or _chosen_base(settings, bucket)
     st.caption(
-        "A new dataset version: the model's training set"
-        + (f" ({base.dataset_uri})" if base.dataset_uri else " (unknown here: the reviewed photos alone)")
-        + " copied under a new name, with the reviewed dog photos added to train/. The old version is kept. "
+        "A new dataset version: "
+        + (f"{base_uri} copied under a new name" if base_uri else "the reviewed photos alone")
+        + ", with the reviewed dog photos added to train/. The old version is kept. "
         f"The reviewed dog photos are also kept as class folders for the Evaluate page: {reviews.class_folders_uri}"
     )
-    old_name = (base.dataset_uri or "").rstrip("/").rsplit("/", 1)[-1]
-    name = st.text_input("New dataset name", value=f"{old_name or 'production'}-reviewed", key="monitor_dataset_name")
-    target_bucket = (base.dataset_uri or f"s3://{bucket}/").removeprefix("s3://").partition("/")[0]
+    old_name = (base_uri or "").rstrip("/").rsplit("/", 1)[-1]
+    name = st.text_input(  # keyed by the base: choosing another base offers its name again
+        "New dataset name", value=f"{old_name or 'production'}-reviewed", key=f"monitor_dataset_name_{old_name}"
+    )
+    target_bucket = (base_uri or f"s3://{bucket}/").removeprefix("s3://").partition("/")[0]
     if st.button("Add reviewed photos to a dataset", key="monitor_add_dataset", disabled=not reviews.reviews):
         try:
             with st.spinner("Writing the new dataset version…"):
-                made = ReviewedDatasetService(settings).create(
-                    caller, reviews.reviews, base.dataset_uri, target_bucket, name
-                )
+                made = ReviewedDatasetService(settings).create(caller, reviews.reviews, base_uri, target_bucket, name)
         except ServiceError as exc:
             st.error(exc.message)
         else:
@@ -147,3 +149,21 @@ def dataset_panel(caller: Caller, settings: CloudSettings, reviews: ReviewSet, b
             icon=":material/model_training:",
             query_params={"tab": "launch", "dataset": made.uri},
         )
+
+
+def _chosen_base(settings: CloudSettings, bucket: str) -> str | None:
+    """The model was trained elsewhere, so its training set is unknown here: one of the Data page's datasets (in
+    the capture bucket) may be chosen as the version the reviewed photos join, or none."""
+    none = "none: the reviewed photos alone"
+    try:
+        found = [f"s3://{bucket}/{prefix}" for prefix in DatasetService(settings=settings).list_datasets(bucket)]
+    except ServiceError as exc:
+        st.caption(f"The datasets in s3://{bucket} could not be listed: {exc.message}")
+        return None
+    chosen = st.selectbox(
+        "Base dataset (the served model's training set is not known here)",
+        [none, *found],
+        key="monitor_dataset_base",
+        help="The Data page's datasets in the capture bucket; the new version copies it and adds the reviewed photos.",
+    )
+    return None if chosen == none else chosen

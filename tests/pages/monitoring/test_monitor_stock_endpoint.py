@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.core.process import LocalCloudProcess
 from tests.captures import real_photos
-from tests.channels import DATASETS, required
+from tests.channels import DATASETS, complete_breeds, required, upload_breeds
 from tests.clouds import running_localcloud
 from tests.monitored import CAPTURE_BUCKET, send, turn_capture_on, wait_captured
 from tests.pages.conftest import dashboard
@@ -66,3 +66,26 @@ def test_the_endpoint_view_links_to_its_monitor_page(env) -> None:
     assert not at.exception
     links = {(link.proto.label, link.proto.query_string) for link in at.get("page_link")}
     assert ("Monitor what it is sent and answers", f"endpoint={ENDPOINT}") in links, links
+
+
+def test_reviews_of_a_model_trained_elsewhere_join_a_chosen_dataset(env) -> None:
+    """The stock model's training set is not known here: the operator picks one of the Data page's datasets as the
+    version the reviewed photos join."""
+    upload_breeds(env.client("s3"), CAPTURE_BUCKET, "datasets/picked", complete_breeds(2))
+    at = dashboard().run()
+    at.switch_page("app_pages/monitor.py")
+    at.query_params["endpoint"] = ENDPOINT
+    at.run()
+    pick = next(b for b in at.selectbox if str(b.key).endswith("_pick"))
+    pick.select(next(o for o in pick.options if "dog" not in o.lower())).run()  # a breed, whatever the model said
+    at.button(key=str(pick.key).removesuffix("_pick") + "_save").click().run()
+    base = f"s3://{CAPTURE_BUCKET}/datasets/picked/"
+    choice = at.selectbox(key="monitor_dataset_base")
+    assert choice.options[0].startswith("none") and base in choice.options
+    choice.select(base).run()
+    at.button(key="monitor_add_dataset").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    made = f"s3://{CAPTURE_BUCKET}/datasets/picked-reviewed/"
+    assert any(s.value.startswith(made) and "and 1 reviewed ones" in s.value for s in at.success), [
+        s.value for s in at.success
+    ]
