@@ -71,6 +71,7 @@ class MultipartUploads:
         return {"Location": f"/{bucket}/{quote(key)}", "Bucket": bucket, "Key": key, "ETag": etag}
 
     def op_AbortMultipartUpload(self, p: dict[str, Any], call: Call) -> dict[str, Any]:
+        self._upload(p["UploadId"])  # an id that names no upload (`..`, ``) is NoSuchUpload, never a path
         shutil.rmtree(self.upload_dir / p["UploadId"], ignore_errors=True)
         self.store.delete("s3-upload", p["UploadId"])
         return {}

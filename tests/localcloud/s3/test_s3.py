@@ -103,3 +103,15 @@ def test_listens_on_loopback_only(cloud):
         pytest.skip("this machine has no non-loopback address")
     with pytest.raises(OSError), socket.create_connection((outward, port), timeout=2):
         pass
+
+
+@pytest.mark.parametrize("upload_id", ["..", "", "../blobs", "nope"])
+def test_an_upload_id_that_names_no_upload_touches_nothing(s3, upload_id):
+    """AbortMultipartUpload with `..` once removed localcloud's S3 folder: an unknown id is NoSuchUpload."""
+    s3.put_object(Bucket="data", Key="kept", Body=b"still here")
+    with pytest.raises(ClientError) as error:
+        s3.abort_multipart_upload(Bucket="data", Key="kept", UploadId=upload_id)
+    assert error.value.response["Error"]["Code"] == "NoSuchUpload"
+    assert s3.get_object(Bucket="data", Key="kept")["Body"].read() == b"still here"
+    upload = s3.create_multipart_upload(Bucket="data", Key="big")["UploadId"]  # uploads still work
+    s3.abort_multipart_upload(Bucket="data", Key="big", UploadId=upload)
