@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +34,7 @@ MANIFEST = "reviews/manifests/output/output.manifest"
 CATEGORIES = "reviews/label-categories.json"
 PHOTOS = "reviews/photos/"
 CLASS_FOLDERS = "reviewed-photos/"
-MANIFEST_ATTEMPTS = 5  # conditional writes of the manifest before giving up
+MANIFEST_ATTEMPTS = 10  # conditional writes of the manifest before giving up (each waits a little longer)
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
 
 
@@ -153,7 +155,7 @@ class ReviewStore(AwsService):
         earlier review. A conditional write (IfMatch the ETag read, or IfNoneMatch `*` for the first review): when
         another operator's review lands in between, S3 refuses it and the manifest is read and written again, so
         neither review is lost."""
-        for _ in range(MANIFEST_ATTEMPTS):
+        for attempt in range(MANIFEST_ATTEMPTS):
             body, etag = self._manifest(bucket, root)
             existing, _ = read_manifest(body)
             kept = [r for r in existing if r.event_id != review.event_id]
@@ -166,6 +168,7 @@ class ReviewStore(AwsService):
                 )
             except BOTO_ERRORS as exc:
                 if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    time.sleep(random.uniform(0, 0.05) * (attempt + 1))  # apart, so racing writers stop colliding
                     continue  # changed since it was read: read it again
                 raise
             return earlier
