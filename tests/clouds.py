@@ -7,7 +7,18 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pytest
+
 from localcloud.core.process import LocalCloudProcess
+
+
+def point_boto3_at(cloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
+    """Point boto3 (and so the dashboard's services) at `cloud` for one test: its endpoint and keys, no profile."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in cloud.env().items():
+        monkeypatch.setenv(name, value)
+    return cloud
 
 
 @contextlib.contextmanager

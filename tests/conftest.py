@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.core.process import LocalCloudProcess
 from tests.channels import DATASETS, required
-from tests.clouds import running_localcloud, sagemaker_role
+from tests.clouds import point_boto3_at, running_localcloud, sagemaker_role
 
 # The suite's dashboards run with sign-in off (every visitor an operator: app/auth.py's `none`), as the
 # page and browser tests of operator pages expect; the sign-in tests set their own mode.
@@ -45,11 +45,7 @@ def localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudP
 @pytest.fixture
 def aws_env(localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
     """Point boto3 (and so the dashboard's services) at the session's localcloud."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in localcloud.env().items():
-        monkeypatch.setenv(name, value)
-    return localcloud
+    return point_boto3_at(localcloud, monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +60,4 @@ def fast_localcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalC
 @pytest.fixture
 def fast_env(fast_localcloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
     """Point boto3 (and so the dashboard's services) at the fast localcloud."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in fast_localcloud.env().items():
-        monkeypatch.setenv(name, value)
-    return fast_localcloud
+    return point_boto3_at(fast_localcloud, monkeypatch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import streamlit as st
 
@@ -36,10 +37,10 @@ def start_drift_schedule() -> None:
 @st.cache_resource(show_spinner=False)
 def _started(every: float) -> threading.Thread:
     settings = CloudSettings.from_env()
-    stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(every):
+        while True:
+            time.sleep(every)
             try:
                 for run in DriftSchedule(settings).run_once():
                     if run.problem:

@@ -92,33 +92,38 @@ def drift_chart(drift: list[HourDrift], threshold: float | None) -> go.Figure:
     )
     floors = [d.floor for d in scored]
     if all(f is not None for f in floors):
-        figure.add_trace(
-            go.Scatter(
-                x=hours,
-                y=floors,
-                mode="lines+markers",  # a marker too: a day with one scored hour has no line to draw
-                line={"dash": "dash", "color": "grey"},
-                marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2, "color": "grey"}},
-                name="chance alone (95 %)",
-                customdata=answers,
-                hovertemplate="chance scores up to %{y:.3f} for %{customdata} answers<extra></extra>",
-            )
-        )
+        hover = "chance scores up to %{y:.3f} for %{customdata} answers<extra></extra>"
+        figure.add_trace(_level(hours, floors, "chance alone (95 %)", "grey", "dash", hover, answers))
         if threshold is not None:
-            figure.add_trace(
-                go.Scatter(
-                    x=hours,
-                    y=[min(1.0, f + threshold) for f in floors],
-                    mode="lines+markers",
-                    line={"dash": "dot", "color": "red"},
-                    marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2, "color": "red"}},
-                    name=f"alarm above ({threshold:.2f} over chance)",
-                    hovertemplate="the alarm fires above %{y:.3f}<extra></extra>",
-                )
-            )
+            alarm = [min(1.0, f + threshold) for f in floors]
+            hover = "the alarm fires above %{y:.3f}<extra></extra>"
+            figure.add_trace(_level(hours, alarm, f"alarm above ({threshold:.2f} over chance)", "red", "dot", hover))
     time_axis(figure, hours, timedelta(hours=1))
     figure.update_yaxes(range=[0, 1.02])
     return _layout(figure, DRIFT_METRIC)
+
+
+def _level(
+    hours: list[datetime],
+    levels: list[float],
+    name: str,
+    colour: str,
+    dash: str,
+    hover: str,
+    answers: list[int] | None = None,
+) -> go.Scatter:
+    """A per-hour level drawn beside the distance: a line, and a marker too, as a day with one scored hour has no
+    line to draw."""
+    return go.Scatter(
+        x=hours,
+        y=levels,
+        mode="lines+markers",
+        line={"dash": dash, "color": colour},
+        marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2, "color": colour}},
+        name=name,
+        customdata=answers,
+        hovertemplate=hover,
+    )
 
 
 def confidence_histogram(histogram: list[int], low: float) -> go.Figure:

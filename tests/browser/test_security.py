@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -21,12 +24,11 @@ pytestmark = pytest.mark.browser
 FUNCTION, ROLE = "sec-browser-predict", "sec-browser-lambda"
 
 
-@pytest.fixture(scope="module")
-def signed_dashboard(localcloud, tmp_path_factory):
-    """(url, the first operator's password as `users init` printed it)."""
-    folder = tmp_path_factory.mktemp("signed-dashboard")
+@contextlib.contextmanager
+def users_dashboard(localcloud, folder: Path) -> Iterator[tuple[str, str]]:
+    """A just-started dashboard requiring sign-in from a fresh users file (`./dev users init`'s code): (url, the
+    first operator's password as `users init` printed it)."""
     users = folder / "users.json"
-    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
     printed = subprocess.run(
         [sys.executable, "-m", "services.security.users", "init"],
         cwd=ROOT,
@@ -36,8 +38,26 @@ def signed_dashboard(localcloud, tmp_path_factory):
         check=True,
     ).stdout
     password = re.search(r"Password \(shown only now\): (\S+)", printed).group(1)
+    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
     with running_dashboard(localcloud, folder, **env) as url:
         yield url, password
+
+
+def sign_in(page, url: str, password: str) -> None:
+    """Open the dashboard, type the first operator's name and password, click Sign in, and see it took."""
+    page.goto(url)
+    settled(page)
+    page.get_by_role("textbox", name="User name").fill("admin")
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def signed_dashboard(localcloud, tmp_path_factory):
+    """(url, the first operator's password), for the module's tests."""
+    with users_dashboard(localcloud, tmp_path_factory.mktemp("signed-dashboard")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +98,7 @@ def test_a_viewer_sees_no_train_link_and_is_refused_at_its_url(page, signed_dash
 def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
     page, signed_dashboard, broad_function, dog_photo
 ):
-    url, password = signed_dashboard
-    page.goto(url)
-    settled(page)
-    page.get_by_role("textbox", name="User name").fill("admin")
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    sign_in(page, *signed_dashboard)
     page.get_by_role("link", name="Security").click()
     page.get_by_text("Least privilege", exact=True).click()
     page.get_by_role("combobox", name="Function").click()
@@ -109,16 +123,7 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
 def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, localcloud, tmp_path, operator_page):
     """The very first visit of a just-started dashboard, straight to an operator page's URL, before any session
     has drawn the navigation: still the refusal, never the page."""
-    users = tmp_path / "users.json"
-    subprocess.run(
-        [sys.executable, "-m", "services.security.users", "init"],
-        cwd=ROOT,
-        env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        check=True,
-    )
-    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
-    with running_dashboard(localcloud, tmp_path, **env) as url:
+    with users_dashboard(localcloud, tmp_path) as (url, _):
         page.goto(f"{url}/{operator_page}")
         expect(page.get_by_text("is for operators")).to_be_visible()
         expect(page.get_by_text("Viewing as a guest")).to_be_visible()
@@ -128,24 +133,8 @@ def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, loc
 def test_the_first_visitor_of_a_fresh_dashboard_signs_in_with_one_click(page, localcloud, tmp_path):
     """The first session of a just-started server once lost its first click (Streamlit ran a folder named
     `pages/` as its older multipage app until st.navigation had run once): name, password, one click."""
-    users = tmp_path / "users.json"
-    printed = subprocess.run(
-        [sys.executable, "-m", "services.security.users", "init"],
-        cwd=ROOT,
-        env={"DASHBOARD_USERS_FILE": str(users), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = re.search(r"Password \(shown only now\): (\S+)", printed).group(1)
-    env = {"DASHBOARD_AUTH": "users", "DASHBOARD_USERS_FILE": str(users), "DASHBOARD_VIEWER_ROLE": "browser-viewer"}
-    with running_dashboard(localcloud, tmp_path, **env) as url:
-        page.goto(url)
-        settled(page)
-        page.get_by_role("textbox", name="User name").fill("admin")
-        page.get_by_role("textbox", name="Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Signed in as admin (operator)")).to_be_visible()
+    with users_dashboard(localcloud, tmp_path) as (url, password):
+        sign_in(page, url, password)
 
 
 def test_tab_onto_the_password_eye_then_clicking_sign_in_signs_in(page, signed_dashboard):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.core.process import LocalCloudProcess
-from tests.clouds import running_localcloud
+from tests.clouds import point_boto3_at, running_localcloud
 from tests.conftest import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 from tests.pages.conftest import dashboard
 
@@ -23,11 +23,7 @@ def own_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudPr
 
 @pytest.fixture
 def cloud(own_cloud: LocalCloudProcess, monkeypatch: pytest.MonkeyPatch) -> LocalCloudProcess:
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in own_cloud.env().items():
-        monkeypatch.setenv(name, value)
-    return own_cloud
+    return point_boto3_at(own_cloud, monkeypatch)
 
 
 def provision(cloud: LocalCloudProcess) -> str:

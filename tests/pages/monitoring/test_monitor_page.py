@@ -21,7 +21,7 @@ from services.monitoring.capture_store import CaptureStore
 from services.monitoring.drift_alarm import METRIC, NAMESPACE, DriftAlarmService
 from services.monitoring.drift_schedule import DriftSchedule
 from tests.channels import DATASET, complete_breeds, required
-from tests.clouds import running_localcloud
+from tests.clouds import point_boto3_at, running_localcloud
 from tests.monitored import (
     CAPTURE_BUCKET,
     captured_records,
@@ -49,11 +49,7 @@ def cloud(tmp_path_factory) -> Iterator[LocalCloudProcess]:
 
 @pytest.fixture
 def env(cloud, monkeypatch) -> LocalCloudProcess:
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in cloud.env().items():
-        monkeypatch.setenv(name, value)
-    return cloud
+    return point_boto3_at(cloud, monkeypatch)
 
 
 def monitor_page():

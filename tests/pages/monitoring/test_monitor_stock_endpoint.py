@@ -11,7 +11,7 @@ import pytest
 from localcloud.core.process import LocalCloudProcess
 from tests.captures import real_photos
 from tests.channels import DATASETS, complete_breeds, required, upload_breeds
-from tests.clouds import running_localcloud
+from tests.clouds import point_boto3_at, running_localcloud
 from tests.monitored import CAPTURE_BUCKET, send, turn_capture_on, wait_captured
 from tests.pages.conftest import dashboard
 
@@ -33,11 +33,7 @@ def cloud(tmp_path_factory) -> Iterator[LocalCloudProcess]:
 
 @pytest.fixture
 def env(cloud, monkeypatch) -> LocalCloudProcess:
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in cloud.env().items():
-        monkeypatch.setenv(name, value)
-    return cloud
+    return point_boto3_at(cloud, monkeypatch)
 
 
 def test_the_stock_endpoint_says_why_it_has_no_drift_and_how_much_of_the_queue_it_shows(env) -> None:
