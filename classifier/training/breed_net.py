@@ -89,6 +89,8 @@ class BreedNet(nn.Module):
         _init_from_imagenet(self.classifier.head, self.imagenet_head)
         for module in (self.trunk, self.imagenet_stage, self.imagenet_head):
             module.requires_grad_(False)
+        # oneDNN's convolutions on the CPU run about a third faster on channels-last tensors.
+        self.to(memory_format=torch.channels_last)
         self.eval()
 
     def train(self, mode: bool = True) -> "BreedNet":
@@ -100,10 +102,10 @@ class BreedNet(nn.Module):
     def trunk_features(self, images: torch.Tensor) -> torch.Tensor:
         """The frozen trunk's output, computed without autograd: most of the compute, none of the memory."""
         with torch.no_grad():
-            return self.trunk(images)
+            return self.trunk(images.contiguous(memory_format=torch.channels_last))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        shared = self.trunk(images)
+        shared = self.trunk(images.contiguous(memory_format=torch.channels_last))
         return self.classifier(shared), self.imagenet_head(self.imagenet_stage(shared))
 
 

@@ -24,6 +24,7 @@ from classifier.labels import udacity_labels
 from classifier.packaging import build_model_dir_code
 from classifier.recording.recorder import Recorder, RecordingConfig
 from classifier.training import distributed
+from classifier.training.allocator import keep_freed_memory
 from classifier.training.config import ConfigError, TrainConfig, parse_config
 from classifier.training.export_onnx import export_onnx
 from classifier.training.image_folder import DatasetError, read_channel
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _log(f"Ignoring unknown arguments: {' '.join(unknown)}")
     if config.num_cpus:
         torch.set_num_threads(config.num_cpus)
+    keep_freed_memory()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     hp = config.hyperparameters
     stop = StopSignal()
