@@ -1,5 +1,6 @@
 """`./dev bench <suite> [options]` (prediction, explain, capture, training, lambda, tuning, tuning-page,
-evaluate-page, monitor-page, transform, scaling, debugging, flame): speed targets, side by side; flame graphs."""
+evaluate-page, monitor-page, transform, scaling, debugging, flame, memory-soak): speed targets, side by side;
+flame graphs; memory under an hour of load."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 from bench import debugging, training, tuning
 from bench.pages import evaluate_page, monitor_page, tuning_page
-from bench.serving import capture, explain, flame, lambda_concurrency, prediction, scaling, transform
+from bench.serving import capture, explain, flame, lambda_concurrency, memory_soak, prediction, scaling, transform
 
 SUITES = {
     "prediction": prediction.main,
@@ -23,6 +24,7 @@ SUITES = {
     "scaling": scaling.main,
     "debugging": debugging.main,
     "flame": flame.main,
+    "memory-soak": memory_soak.main,
 }
 
 

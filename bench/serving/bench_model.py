@@ -1,10 +1,14 @@
 """Bare-model benchmark: decode + preprocess + forward in-process, no HTTP, no cloud.
 
-It is the floor every served path (endpoint, Lambda) is compared against. Run from the repository
-root: ``python -m bench.serving.bench_model [--repeats N] [IMAGE ...]``.
+Two references for the served paths (endpoint, Lambda): ``IndependentPipeline``, the plain script one would
+write around the same ONNX file (the whole JPEG decoded, resized, cropped, normalised, onnxruntime with its
+defaults: the issue's "independent bare-model pipeline"), and the product's own ``predict_bytes`` in-process
+(the same code the endpoint runs, so no served path can beat it). Run from the repository root:
+``python -m bench.serving.bench_model [--repeats N] [IMAGE ...]``.
 """
 
 import argparse
+import io
 import json
 import statistics
 import time
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 from PIL import Image
 
 from classifier.serving.model import DogBreedModel
@@ -22,6 +27,28 @@ DEFAULT_ONNX = ROOT / "build" / "efficientnet_lite0.onnx"
 PHONE_JPEG = ROOT / "build" / "bench" / "phone.jpg"
 SMALL_SOURCE = DATASET / "test" / "056.Dachshund"
 PHONE_SIZE = (1500, 1000)
+
+
+class IndependentPipeline:
+    """A bare-model script written without the product's code: decode the whole file with PIL, resize the
+    short side to 256 (bicubic), centre-crop 224, scale to (x - 127) / 128, onnxruntime's default session;
+    the top 5 of the ImageNet softmax."""
+
+    def __init__(self, onnx_path: Path) -> None:
+        self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict_bytes(self, data: bytes) -> list[int]:
+        with Image.open(io.BytesIO(data)) as image:
+            rgb = image.convert("RGB")
+        scale = 256 / min(rgb.size)
+        resized = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.BICUBIC)
+        left, top = (resized.width - 224) // 2, (resized.height - 224) // 2
+        pixels = np.asarray(resized.crop((left, top, left + 224, top + 224)), dtype=np.float32)
+        batch = ((pixels - 127.0) / 128.0).transpose(2, 0, 1)[None]
+        logits = self.session.run(None, {self.input_name: batch})[0][0]
+        probabilities = np.exp(logits - logits.max())
+        return np.argsort(probabilities / probabilities.sum())[::-1][:5].tolist()
 
 
 def make_phone_jpeg(src: Path, dst: Path) -> Path:
