@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from localcloud.cloudtrail.history import EventHistory
@@ -54,36 +56,31 @@ class CloudTrail(Service):
             raise AwsError("InvalidTimeRangeException", "Start time must be earlier than end time.", 400)
         if p.get("EventCategory") == "insight":  # no trail here enables Insights: there are none to look up
             return {"Events": []}
-        events = self.history.events()
-        if start is not None:
-            events = [e for e in events if e["EventTime"] >= start]
-        if end is not None:
-            events = [e for e in events if e["EventTime"] <= end]
+        events: Iterator[dict[str, Any]] = self.history.events(start, end)
         for attribute in attributes:
             match, value = _MATCHERS[attribute["AttributeKey"]], attribute["AttributeValue"]
-            events = [e for e in events if match(e, value)]
+            events = (e for e in events if match(e, value))
         # A token holds where the next page starts (the newest event it must not repeat) and what was asked.
         asked = hashlib.sha256(json.dumps([attributes, start, end], sort_keys=True).encode()).hexdigest()[:16]
         if "NextToken" in p:
-            events = events[self._resume(p["NextToken"], asked, events) :]
+            # Past the events newer than the one it continues from; none are left if that one has aged out.
+            event_id = self._resumed_from(p["NextToken"], asked)
+            events = itertools.dropwhile(lambda e: e["EventId"] != event_id, events)
         size = p.get("MaxResults", PAGE)
-        page, rest = events[:size], events[size:]
-        answer: dict[str, Any] = {"Events": page}
-        if rest:
-            answer["NextToken"] = opaque(f"{asked}:{rest[0]['EventId']}")
+        page = list(itertools.islice(events, size + 1))
+        answer: dict[str, Any] = {"Events": page[:size]}
+        if len(page) > size:
+            answer["NextToken"] = opaque(f"{asked}:{page[size]['EventId']}")
         return answer
 
     @staticmethod
-    def _resume(token: str, asked: str, events: list[dict[str, Any]]) -> int:
-        """Where the page a token continues starts; InvalidNextTokenException for a token this lookup did not
-        issue (another lookup's, or made up)."""
+    def _resumed_from(token: str, asked: str) -> str:
+        """The event a token's page starts at; InvalidNextTokenException for a token this lookup did not issue
+        (another lookup's, or made up)."""
         try:
             token_asked, _, event_id = unopaque(token).partition(":")
         except (ValueError, UnicodeError):
             token_asked, event_id = "", ""
         if token_asked != asked or not event_id:
             raise AwsError("InvalidNextTokenException", "Invalid NextToken.", 400)
-        for index, event in enumerate(events):
-            if event["EventId"] == event_id:
-                return index
-        return len(events)  # the event it continued from has aged out: nothing older is left either
+        return event_id
