@@ -20,11 +20,11 @@ from typing import NoReturn
 
 import torch
 
+from classifier.allocator import keep_freed_memory
 from classifier.labels import udacity_labels
 from classifier.packaging import build_model_dir_code
 from classifier.recording.recorder import Recorder, RecordingConfig
 from classifier.training import distributed
-from classifier.training.allocator import keep_freed_memory
 from classifier.training.config import ConfigError, TrainConfig, parse_config
 from classifier.training.export_onnx import export_onnx
 from classifier.training.image_folder import DatasetError, read_channel

@@ -4,26 +4,17 @@ glibc gives each thread that allocates its own arena (up to 8 per core), and mem
 mapped there: a server with a thread per connection holds tens of megabytes it no longer uses. Two arenas
 keep localcloud about 40 MB and an endpoint instance about 13 MB smaller, with no measurable cost in
 latency, because these processes spend their time in I/O and in the model, not in malloc. Training
-processes keep glibc's default: PyTorch allocates from many threads.
+processes keep glibc's default arenas: PyTorch allocates from many threads.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+from classifier.allocator import M_ARENA_MAX, mallopt
 
 MAX_ARENAS = 2
 SERVING_ENV = {"MALLOC_ARENA_MAX": str(MAX_ARENAS)}  # for the processes localcloud starts to serve requests
-_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
 
 
 def limit_malloc_arenas() -> None:
     """Apply the limit to this process; call it before threads start. Nothing happens outside glibc."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return
-    mallopt(_M_ARENA_MAX, MAX_ARENAS)
+    mallopt(M_ARENA_MAX, MAX_ARENAS)

@@ -9,14 +9,14 @@ import torch
 
 from classifier.training.breed_net import BreedNet
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _mapped_bytes_while_holding_64_mb(keep: bool) -> int:
     """glibc's count of bytes in mmapped blocks (mallinfo2's hblkhd) while a fresh interpreter holds 64 MB."""
     program = (
         "import ctypes\n"
-        "from classifier.training.allocator import keep_freed_memory\n"
+        "from classifier.allocator import keep_freed_memory\n"
         "class Info(ctypes.Structure):\n"
         "    _fields_ = [(n, ctypes.c_size_t) for n in 'arena ordblks smblks hblks hblkhd usmblks fsmblks "
         "uordblks fordblks keepcost'.split()]\n"
