@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from socketserver import ThreadingUnixStreamServer
 from types import ModuleType
@@ -69,7 +70,7 @@ def load_handlers(model_dir: str) -> Handlers:
     return Handlers(module, model_dir)
 
 
-def model_server_workers(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
+def model_server_workers(environ: Mapping[str, str] = os.environ) -> int:
     """SAGEMAKER_MODEL_SERVER_WORKERS if set to a positive number, else the cores this process may run on."""
     value = environ.get("SAGEMAKER_MODEL_SERVER_WORKERS", "")
     return int(value) if value.isdigit() and int(value) > 0 else len(os.sched_getaffinity(0))
