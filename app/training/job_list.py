@@ -103,7 +103,7 @@ def job_list(service: TrainingService, *, arrived: bool) -> None:
             st.caption("No training jobs match." if len(tokens) == 1 else "No more jobs.")
         running = sum(job.status in {"InProgress", "Stopping"} for job in page.jobs)
         st.caption(
-            f"Page {len(tokens)} · {len(page.jobs)} jobs · updated {now.astimezone():%H:%M:%S}"
+            f"Page {len(tokens)} · {len(page.jobs)} jobs · updated {when(now)}"
             + (f" · {running} running, refreshing every 3 s" if running else "")
             + f". {COST_NOTE}"
         )

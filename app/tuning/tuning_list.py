@@ -106,7 +106,7 @@ def tuning_list(service: TuningService, *, arrived: bool) -> None:
             st.caption("No tuning jobs match." if len(tokens) == 1 else "No more tuning jobs.")
         running = sum(job.status in {"InProgress", "Stopping"} for job in page.jobs)
         st.caption(
-            f"Page {len(tokens)} · {len(page.jobs)} tuning jobs · updated {now.astimezone():%H:%M:%S}"
+            f"Page {len(tokens)} · {len(page.jobs)} tuning jobs · updated {when(now)}"
             + (f" · {running} running, refreshing every 3 s" if running else "")
         )
         return page.any_running

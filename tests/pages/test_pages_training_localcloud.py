@@ -1,6 +1,7 @@
 """Data, Train and Job pages against a real localcloud: the sample's summary, a short job launched from the
 form, seen in the list and on its page until it completes."""
 
+import re
 import time
 
 import pytest
@@ -67,6 +68,8 @@ def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sa
     # The list (drawn above the form) shows the new job at once and refreshes itself.
     assert name in at.dataframe[0].value["job"].tolist()
     assert any("running, refreshing every 3 s" in c.value for c in at.caption)
+    stamp = re.compile(r"updated \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC")  # every time in the house's one form
+    assert any(stamp.search(c.value) for c in at.caption)
 
     at = open_page("app_pages/job.py", job=name)
     assert not at.exception and not at.error
