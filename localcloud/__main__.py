@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -87,20 +90,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bootstrap(cloud: LocalCloud, args: argparse.Namespace) -> None:
-    """Create the defaults beside the server; a failure is reported, never fatal."""
-    from localcloud.core.bootstrap import seed_defaults  # builds artifacts from classifier/
-
+    """Create the defaults beside the server, in a process of their own (core/bootstrap.py says why); a failure
+    is reported, never fatal."""
     cloud.defaults = {"state": "creating"}
+    key = cloud.keys.root()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=key.access_key_id, AWS_SECRET_ACCESS_KEY=key.secret_access_key)
+    command = [sys.executable, "-m", "localcloud.core.bootstrap", cloud.endpoint_url, args.region, str(args.model_onnx)]
     try:
-        if not args.model_onnx.exists():
-            from classifier.training.export_onnx import export_onnx  # torch is needed only here
-
-            log(f"exporting the default model to {args.model_onnx}")
-            export_onnx(args.model_onnx)
-        seed_defaults(cloud.endpoint_url, args.region, args.model_onnx, cloud.keys.root())
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the server must keep serving
-        cloud.defaults = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        log(f"could not create the default resources ({type(exc).__name__}: {exc}); the next start tries again")
+        seeding = subprocess.run(command, env=env, cwd=_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as exc:
+        said, failed = [f"{type(exc).__name__}: {exc}"], True
+    else:
+        said = seeding.stderr.decode(errors="replace").strip().splitlines()
+        failed = seeding.returncode != 0
+        if failed and not said:
+            said = [f"the seeding process exited with {seeding.returncode}"]
+    for line in said[:-1] if failed else said:
+        log(line)
+    if failed:
+        cloud.defaults = {"state": "failed", "error": said[-1]}
+        log(f"could not create the default resources ({said[-1]}); the next start tries again")
         return
     cloud.store.put("localcloud", "defaults", {"region": args.region})
     cloud.defaults = {"state": "ready"}

@@ -8,13 +8,20 @@ wrong is reported in `/_localcloud/health` and the log, and never ends the serve
 
 The model is a SageMaker `model.tar.gz` registered with the AWS PyTorch inference image URI:
 the very same artifact and requests deploy unchanged on SageMaker.
+
+The server runs it as a process of its own (`python -m localcloud.core.bootstrap`, see `main`): the boto3
+clients it needs hold their own copies of four service models, and building the artifacts passes the model's
+bytes through memory, about 35 MB that a server doing it in-process kept for as long as it ran.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -168,3 +175,32 @@ def seed_defaults(endpoint_url: str, region: str, onnx_path: Path, key: KeyPair)
         ),
         lambda: _found(lambda: lambda_.get_function(FunctionName=FUNCTION_NAME)),
     )
+
+
+@dataclass(frozen=True)
+class _RootKey:
+    access_key_id: str
+    secret_access_key: str
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m localcloud.core.bootstrap ENDPOINT_URL REGION MODEL_ONNX`, signing with the key in
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (never on the command line, where `ps` shows it). Exports the
+    model first if MODEL_ONNX is missing. Exits 1 with the reason as its last line on stderr."""
+    endpoint_url, region, onnx = argv if argv is not None else sys.argv[1:]
+    key = _RootKey(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    try:
+        if not Path(onnx).exists():
+            from classifier.training.export_onnx import export_onnx  # torch is needed only here
+
+            print(f"exporting the default model to {onnx}", file=sys.stderr, flush=True)
+            export_onnx(Path(onnx))
+        seed_defaults(endpoint_url, region, Path(onnx), key)
+    except Exception as exc:  # noqa: BLE001 - the reason goes to the server, which reports it
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
