@@ -11,7 +11,7 @@ the very same artifact and requests deploy unchanged on SageMaker.
 
 The server runs it as a process of its own (`python -m localcloud.core.bootstrap`, see `main`): the boto3
 clients it needs hold their own copies of four service models, and building the artifacts passes the model's
-bytes through memory, about 35 MB that a server doing it in-process kept for as long as it ran.
+bytes through memory: tens of megabytes that a server doing it in-process kept for as long as it ran.
 """
 
 from __future__ import annotations
