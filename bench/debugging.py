@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import RESULTS
 from bench.bench_training import DEFAULT_DATA
 from classifier.recording.reader import RECORD_INTERVAL, Recording, Series, read_recording_dir
 from classifier.recording.recorder import Recorder, RecordingConfig
@@ -32,7 +33,6 @@ from classifier.training.image_folder import read_channel
 from classifier.training.loop import train_and_evaluate
 from tests.channels import small_channel
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MIN_TIMED_STEPS = 300
 
 

@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import keep_results
 from bench.bench_training import DEFAULT_DATA
 from localcloud.core.process import LocalCloudProcess
 from tests.channels import upload_sourcedir
 from tests.clouds import running_localcloud
 from tests.localcloud.sagemaker.training_helpers import training_request, wait_training
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-training"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -197,7 +197,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.epochs, args.jobs, args.log_lines)
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"training-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("training", results)
     print(f"wrote {out}")

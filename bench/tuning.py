@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import keep_results
 from bench.bench_training import DEFAULT_DATA
 from localcloud.core.process import LocalCloudProcess
 from tests.channels import upload_breeds, upload_sourcedir
 from tests.clouds import running_localcloud, sagemaker_role
 from tests.localcloud.sagemaker.tuning_helpers import request, trials, wait_tuning
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BUCKET = "bench-tuning"
 METRIC = "validation:accuracy"
 LEARNING_RATE = [{"Name": "learning_rate", "MinValue": "0.0005", "MaxValue": "0.05", "ScalingType": "Logarithmic"}]
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         results["hyperband_time_ratio"] = round(hyperband["wall_s"] / plain["wall_s"], 3)
         results["hyperband_best_ratio"] = round(hyperband["best_objective"] / plain["best_objective"], 3)
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"tuning-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    keep_results("tuning", results)
 
 
 if __name__ == "__main__":

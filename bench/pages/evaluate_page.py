@@ -24,6 +24,7 @@ from pathlib import Path
 import boto3
 
 from app.evaluation.evaluation_charts import confusion_figure
+from bench import keep_results
 from classifier.labels import udacity_folders
 from services.core.clients import CloudSettings
 from services.data.datasets import SAMPLE_DATASET, DatasetService
@@ -34,7 +35,6 @@ from services.evaluation.photo_results import PhotoResult
 from tests.clouds import running_localcloud
 from tests.pages.conftest import dashboard
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 NAME = "eval-20261201-120000-beef-bench"
 SET_PREFIX = "bench/evaluate-page/"
 
@@ -156,8 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         "confusion_figure_json_kb": round(len(confusion_figure(matrix).to_json()) / 1024, 1),
     }
     print(json.dumps(report, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"evaluate-page-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(report, indent=2))
+    keep_results("evaluate-page", report)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from bench import keep_results
 from services.monitoring import capture_store
 from tests.captures import CONTENT_TYPES, capture_key, capture_line, real_photos
 from tests.clouds import running_localcloud
 from tests.monitored import CAPTURE_BUCKET, serve_trained_model, turn_capture_on
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 ENDPOINT = "bench-monitored"
 
@@ -103,8 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         "target_s": 3.0,
     }
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"monitor-page-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    keep_results("monitor-page", results)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from bench import keep_results
+
 BATCHES = (32, 64, 128, 256, 512)
 
 
@@ -104,6 +105,7 @@ APP = """
 import streamlit as st
 
 from app.tuning.tuning_view import best_trial, plots, trials_table, warnings
+from bench import keep_results
 from bench.pages.tuning_page import described, summaries
 from services.tuning.analysis import findings
 from services.tuning.tuning_records import parse_trial, parse_tuning_job
@@ -157,8 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         "target_s": 2.0,
     }
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"tuning-page-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    keep_results("tuning-page", results)
 
 
 if __name__ == "__main__":

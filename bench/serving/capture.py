@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from botocore.config import Config
 
+from bench import keep_results
 from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from localcloud.auth.keys import root_identity
 from localcloud.cloud import LocalCloud
@@ -34,7 +35,6 @@ from localcloud.core.registry import Call
 from localcloud.sagemaker.capture.capture_config import CaptureSettings, capture_record
 from tests.clouds import SAGEMAKER_TRUST, running_localcloud
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 DEFAULT_ENDPOINT, OFF, ON, OFF_TOO = "dog-breed-classifier", "bench-capture-off", "bench-capture-on", "bench-off-too"
 FLUSH_S = 0.2
 PREFIX = "bench-capture"
@@ -186,7 +186,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.rounds, args.per_round)
     _print(results)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("capture", results)
     print(f"wrote {out}")

@@ -9,7 +9,6 @@ side, and writes the numbers to bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -17,12 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import keep_results
 from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from services.core.clients import CloudSettings
 from services.serving.explanation import WORKERS, Explanation, ExplanationService
 from tests.clouds import running_localcloud
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
 
 
@@ -105,7 +104,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.rounds)
     _print(results)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"explain-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("explain", results)
     print(f"wrote {out}")

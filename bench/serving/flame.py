@@ -22,8 +22,9 @@ from typing import Any
 
 from botocore.config import Config
 
+from bench import RESULTS, keep_results
 from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
-from bench.serving.prediction import ENDPOINT, FUNCTION, RESULTS
+from bench.serving.prediction import ENDPOINT, FUNCTION
 from tests.clouds import running_localcloud
 
 
@@ -79,4 +80,4 @@ def main(argv: list[str] | None = None) -> None:
     results = run(args.seconds, args.rate)
     for name, found in results.items():
         print(f"{name}: {found['calls']} calls in {found['seconds']} s, flame graph {found['svg']}")
-    (RESULTS / f"flame-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    keep_results("flame", results)

@@ -26,6 +26,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench import keep_results
 from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import Call, LambdaMetrics, ProvisionedUse
 from localcloud.awslambda.pool import VersionPool
@@ -37,7 +38,6 @@ from tests.clouds import running_localcloud
 from tests.localcloud.awslambda.lambda_helpers import create_function, metric
 from tests.localcloud.conftest import lambda_role
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 ROLE_NAME = "bench"
 HANDLER = """
 import time
@@ -218,7 +218,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.rounds, args.reserved, args.sleep, args.calls)
     _print(results)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"lambda-concurrency-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("lambda-concurrency", results)
     print(f"wrote {out}")

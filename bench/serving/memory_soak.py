@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from bench.serving.prediction import ENDPOINT, FUNCTION, RESULTS, memory_report
+from bench import keep_results
+from bench.serving.prediction import ENDPOINT, FUNCTION, memory_report
 from tests.channels import DATASET
 from tests.clouds import running_localcloud
 
@@ -109,8 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{results['first']['server_pss_mb']} -> {results['last']['server_pss_mb']} MB; slope after the first "
         f"minute: tree {results['tree_slope_mb_per_hour']} MB/h, server {results['server_slope_mb_per_hour']} MB/h"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"memory-soak-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    keep_results("memory-soak", results)
 
 
 if __name__ == "__main__":

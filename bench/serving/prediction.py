@@ -32,12 +32,12 @@ import psutil
 from botocore.config import Config
 from PIL import Image
 
+from bench import keep_results
 from bench.serving import verification
 from bench.serving.bench_model import DEFAULT_ONNX, PHONE_JPEG, SMALL_SOURCE, IndependentPipeline, make_phone_jpeg
 from classifier.serving.model import DogBreedModel
 from tests.clouds import running_localcloud
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT, FUNCTION = "dog-breed-classifier", "dog-breed-predict"
 
 
@@ -283,7 +283,5 @@ def main(argv: list[str] | None = None) -> None:
     )
     results["vcpus_per_core"] = args.vcpus_per_core
     _print(results)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"prediction-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("prediction", results)
     print(f"wrote {out}")

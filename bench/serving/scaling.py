@@ -27,12 +27,12 @@ import numpy as np
 import psutil
 from botocore.config import Config
 
+from bench import keep_results
 from bench.serving.bench_model import PHONE_JPEG, SMALL_SOURCE, make_phone_jpeg
 from localcloud.core.process import LocalCloudProcess
 from tests.clouds import running_localcloud
 from tests.localcloud.autoscaling.scaling_helpers import Load, resource, target
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 ENDPOINT = "dog-breed-classifier"
 RESOURCE = resource(ENDPOINT)
 
@@ -206,7 +206,5 @@ def main(argv: list[str] | None = None) -> None:
     )
     results = run(parser.parse_args(argv))
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"scaling-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("scaling", results)
     print(f"wrote {out}")

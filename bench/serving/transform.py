@@ -24,13 +24,12 @@ from typing import Any
 
 import psutil
 
+from bench import keep_results
 from bench.serving.bench_model import DEFAULT_ONNX
 from classifier.serving.model import DogBreedModel
 from tests.channels import DATASET
 from tests.clouds import running_localcloud, sagemaker_role
 from tests.localcloud.sagemaker.transform.helpers import BUCKET, classifier_archive, create_model, request, wait_job
-
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def pick_photos(count: int) -> list[Path]:
@@ -165,7 +164,5 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['cpu_ms_per_photo']:7.1f} {row['bare_cpu_over_this']:9.2f}"
         )
     print(json.dumps(results, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"transform-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    out = keep_results("transform", results)
     print(f"wrote {out}")
