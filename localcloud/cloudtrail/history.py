@@ -58,13 +58,13 @@ class EventHistory:
         self._flush()
         earliest = max(time.time() - RETENTION_SECONDS, start if start is not None else 0.0)
         latest = end if end is not None else float("inf")
-        below = None
+        below = 2**63 - 1  # past the largest seq SQLite gives
         while True:
             with self._lock:
                 rows = self._db.execute(
                     "SELECT seq, record FROM events WHERE event_time >= ? AND event_time <= ? AND seq < ? "
                     "ORDER BY seq DESC LIMIT ?",
-                    (earliest, latest, below if below is not None else 2**62, READ_BATCH),
+                    (earliest, latest, below, READ_BATCH),
                 ).fetchall()
             for _, record in rows:
                 yield json.loads(record)
