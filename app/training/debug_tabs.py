@@ -13,6 +13,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from app.training.debugger_view import Chart, debugger_charts, loss_chart, rules_table
 from app.training.profiler_view import (
+    hosts_note,
     html_report,
     phase_chart,
     phase_table,
@@ -173,6 +174,9 @@ def profiler_tab(service: DebuggingService, name: str, key: str, load: Loader | 
             return data.running
         rec = data.recording
         results, usage = profiler_report(data)
+        note = hosts_note(rec)
+        if note:
+            st.caption(note)
         st.markdown("**ProfilerReport** (rules sorted by times triggered)")
         # A table, as the Debugger's rules: the details and the recommendation wrap instead of being cut off.
         st.table(profiler_table(results), hide_index=True, border="horizontal")

@@ -16,6 +16,7 @@ from app.training.debugger_view import COLOURS, PLOT_PX, Chart, thin
 from app.widgets.charts import line_mode, place_legend, points_per_line
 from classifier.recording.reader import Recording
 from classifier.rules.profiler_rules import ProfilerRuleResult, UsageRow, outlier_threshold
+from services.core.pricing import INSTANCE_TYPES
 
 SYSTEM_VIEWS = {
     "CPU per core (%)": ("cpu", ("CPUUtilization",)),
@@ -127,6 +128,25 @@ def phase_chart(table: pd.DataFrame) -> Chart | None:
     return Chart("Where the time went", figure)
 
 
+def hosts_note(recording: Recording) -> str | None:
+    """What the hosts ran on. localcloud maps an instance's vCPUs onto this machine's cores, so the core counts
+    in the charts and rules can be fewer than the type's vCPUs; the note says so instead of leaving an
+    ml.m5.xlarge showing 2 cores unexplained."""
+    configs = [r for r in recording.records("config") if r.get("InstanceType")]
+    if not configs:
+        return None
+    instance_type, cores = str(configs[-1]["InstanceType"]), int(configs[-1].get("Cores") or 0)
+    known = INSTANCE_TYPES.get(instance_type)
+    if known is None or not cores:
+        return f"Hosts: {instance_type}."
+    if cores == known.vcpus:
+        return f"Hosts: {instance_type}, {known.vcpus} vCPUs each."
+    return (
+        f"Hosts: {instance_type} ({known.vcpus} vCPUs on AWS); each ran on {cores} core(s) of this machine, "
+        "which the charts and rules count."
+    )
+
+
 def profiler_table(results: list[ProfilerRuleResult]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -185,6 +205,7 @@ def html_report(job_name: str, recording: Recording, results: list[ProfilerRuleR
     sections = [
         f"<h1>Profiler report: {html.escape(job_name)}</h1>",
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from the job's own recording.</p>",
+        f"<p>{html.escape(hosts_note(recording) or '')}</p>",
         "<h2>Rules</h2>",
         profiler_table(results).to_html(index=False, escape=True),
         "<h2>Where the time went</h2>",

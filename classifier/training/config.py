@@ -47,6 +47,8 @@ class TrainConfig:
     current_host: str
     num_cpus: int | None
     """Cores this host may use (``SM_NUM_CPUS``); None leaves torch's default."""
+    instance_type: str | None
+    """The host's instance type (``SM_CURRENT_INSTANCE_TYPE``), recorded so the Profiler can name it."""
     master_addr: str
     master_port: int
     record: bool = True
@@ -145,6 +147,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[TrainConf
         hosts=tuple(hosts),
         current_host=current_host,
         num_cpus=num_cpus,
+        instance_type=env.get("SM_CURRENT_INSTANCE_TYPE") or None,
         master_addr=env.get("MASTER_ADDR", hosts[0]),
         master_port=int(env.get("MASTER_PORT", DEFAULT_MASTER_PORT)),
         record=bool(args.record),

@@ -129,7 +129,12 @@ def train_and_evaluate(
         recorder.add_phase("initialisation", recorder.started, time.time())
         workers = 0 if isinstance(train_batches, CachedFeatureBatches) else _workers(config, device)
         recorder.add_record(
-            {"Record": "config", "DataloaderWorkers": workers, "Cores": config.num_cpus or os.cpu_count()}
+            {
+                "Record": "config",
+                "DataloaderWorkers": workers,
+                "Cores": config.num_cpus or os.cpu_count(),
+                "InstanceType": config.instance_type,
+            }
         )
         recorder.weights()
     statuses: dict[str, str] = {}

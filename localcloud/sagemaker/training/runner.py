@@ -260,6 +260,7 @@ class Runner:
                     "SM_HOSTS": json.dumps(hosts),
                     "SM_CURRENT_HOST": host,
                     "SM_NUM_CPUS": str(cpus_per_host),
+                    "SM_CURRENT_INSTANCE_TYPE": job["ResourceConfig"].get("InstanceType", ""),
                     "SM_NUM_GPUS": "0",
                     "SM_HPS": json.dumps(hyper),
                     "SM_USER_ENTRY_POINT": command[1],

@@ -30,6 +30,7 @@ def test_script_mode_environment_and_both_spellings() -> None:
         "SM_HOSTS": '["algo-1", "algo-2", "algo-3"]',
         "SM_CURRENT_HOST": "algo-3",
         "SM_NUM_CPUS": "4",
+        "SM_CURRENT_INSTANCE_TYPE": "ml.m5.xlarge",
         "SM_HPS": '{"epochs": "7", "seed": 3}',
     }
     args = ["--learning-rate", "0.05", "--batch_size", "64", "--fine-tune", "last_blocks", "--sagemaker_x", "1"]
@@ -37,7 +38,7 @@ def test_script_mode_environment_and_both_spellings() -> None:
     hp = config.hyperparameters
     assert (hp.learning_rate, hp.batch_size, hp.epochs, hp.fine_tune, hp.seed) == (0.05, 64, 7, "last-blocks", 3)
     assert config.model_dir == Path("/opt/ml/model") and config.data_dir == Path("/opt/ml/input/data/training")
-    assert (config.rank, config.is_leader, config.num_cpus) == (2, False, 4)
+    assert (config.rank, config.is_leader, config.num_cpus, config.instance_type) == (2, False, 4, "ml.m5.xlarge")
     assert (config.master_addr, config.master_port) == ("algo-1", 29500)
     assert unknown == ["--sagemaker_x", "1"]
     overridden, _ = parse_config(["--data-dir", "/d", "--learning_rate", "0.2"], {**env, "MASTER_PORT": "1234"})

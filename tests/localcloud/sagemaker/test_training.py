@@ -39,6 +39,7 @@ PROGRAM = textwrap.dedent("""
         signal.signal(signal.SIGTERM, save_and_exit)
     print("hosts", os.environ["SM_HOSTS"], "current", host, flush=True)
     print("credentials", os.environ.get("AWS_ACCESS_KEY_ID", "none")[:4], flush=True)
+    print("instance type", os.environ["SM_CURRENT_INSTANCE_TYPE"], flush=True)
     files = sorted(os.listdir(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "train")))
     print("train files", files, flush=True)
     if args.fail == "yes":
@@ -131,6 +132,7 @@ def test_job_runs_to_completed_with_metrics_logs_and_model(training_cloud):
     ]
     assert lines[1].startswith("Invoking script with the following command")
     assert "Epoch 3/3: train_loss=0.3333 valid_acc=0.3000" in lines
+    assert "instance type ml.m5.large" in lines  # as the training toolkit sets it
     assert "credentials ASIA" in lines  # the job signs as its execution role, with temporary credentials
 
     metric = {
