@@ -9,6 +9,7 @@ import math
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from app.widgets.charts import LEGEND_ROW_PX, TOOLBAR_PX
 from app.widgets.formatting import timestamp
 from services.training.curves import Series
 
@@ -20,8 +21,8 @@ COLOURS = qualitative.T10
 """Tableau's ten: a job keeps its colour across the loss and the accuracy chart."""
 DASH = {"train": "solid", "validation": "dash"}
 HEIGHT_PX = 260
-LEGEND_ROW_PX = 22
-"""The legend sits above the plot, a row per curve at worst (job names are long): the plot keeps its height."""
+"""The plot's height; the legend sits above it, a row per curve at worst (job names are long), under the band
+kept for the toolbars."""
 
 
 def _trace(series: Series, name: str, label: str, colour: str, job: str | None = None) -> go.Scatter | None:
@@ -51,8 +52,8 @@ def _figure(traces: list[go.Scatter], title: str) -> go.Figure:
     figure.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, math.ceil(epochs / 10)), tickformat="d")
     figure.update_yaxes(title_text=title)
     figure.update_layout(
-        height=HEIGHT_PX + LEGEND_ROW_PX * len(traces),
-        margin={"t": 10},
+        height=HEIGHT_PX + TOOLBAR_PX + LEGEND_ROW_PX * len(traces),
+        margin={"t": TOOLBAR_PX + LEGEND_ROW_PX * len(traces)},
         legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return figure

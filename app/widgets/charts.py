@@ -4,8 +4,8 @@
   contexts"), so a page of WebGL charts goes blank chart by chart. SVG paints a few thousand points a chart
   quickly, so long series are thinned to ``SVG_POINTS_PER_CHART`` instead.
 - Nothing overlaps: the chart's title is the page's (a heading above the chart), the legend sits above the
-  plot in a top margin sized for its rows (or, for many lines, at the right), and the bottom margin holds the
-  tick labels and the axis title.
+  plot in a top margin sized for its rows (or, for many lines, at the right) and under a band kept free for the
+  toolbars, and the bottom margin holds the tick labels and the axis title.
 - Time axes are dates in the dashboard's UTC form, and a single time is shown with room around it (plotly
   would zoom into a millisecond).
 - A flat line gets an axis around its value (plotly draws a constant 0.001 in the middle of -1..1, reading as 0).
@@ -38,6 +38,9 @@ LEGEND_ENTRIES_PER_ROW = 3
 LEGEND_ABOVE_UP_TO = 9
 """More lines than this list their names at the right instead (a legend that scrolls), so the plot keeps its
 height; a chart with a right-hand axis keeps its legend above."""
+TOOLBAR_PX = 28
+"""The band at a chart's top kept free above a legend: plotly's modebar and Streamlit's element toolbar show
+there, at the right, while the pointer is over the chart, and would cover the legend's last entries."""
 BOTTOM_PX = 50
 """Tick labels and the axis title under the plot."""
 
@@ -59,7 +62,7 @@ def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False, n
         )
         return
     shown = entries > 1 or (name_one and entries == 1)
-    top = 10 + LEGEND_ROW_PX * math.ceil(entries / LEGEND_ENTRIES_PER_ROW) if shown else 10
+    top = TOOLBAR_PX + LEGEND_ROW_PX * math.ceil(entries / LEGEND_ENTRIES_PER_ROW) if shown else 10
     figure.update_layout(
         height=plot_px + top + BOTTOM_PX,
         margin={"t": top, "b": BOTTOM_PX},

@@ -18,7 +18,7 @@ from app.endpoints.scaling_panel import activities_frame
 from app.functions.lambda_charts import metric_charts
 from app.training.debugger_view import debugger_charts, loss_chart
 from app.training.profiler_view import phase_chart, step_histogram, system_charts, usage_table
-from app.widgets.charts import SVG_POINTS_PER_CHART, flat_range
+from app.widgets.charts import LEGEND_ROW_PX, SVG_POINTS_PER_CHART, TOOLBAR_PX, flat_range
 from classifier.recording.reader import Recording, Series
 from classifier.rules.system_data import UsageRow
 from services.functions.invocation_metrics import SPECS, FunctionMetrics
@@ -106,8 +106,9 @@ def test_every_debugger_chart_is_svg_within_the_point_budget() -> None:
     assert rate.layout.yaxis.type == "log" and list(rate.layout.yaxis.range) == pytest.approx([-4, -2])
     gradients = charts["Gradient norm per layer"]  # 40 layers: named at the right, the plot keeps its height
     assert (gradients.layout.legend.orientation, gradients.layout.legend.x) == ("v", 1.02)
-    loss = charts["Loss"]  # two lines: a legend row above the plot, in a top margin made for it
-    assert (loss.layout.legend.y, loss.layout.legend.yanchor) == (1.02, "bottom") and loss.layout.margin.t >= 32
+    loss = charts["Loss"]  # two lines: a legend row above the plot, in a top margin made for it and the toolbars
+    assert (loss.layout.legend.y, loss.layout.legend.yanchor) == (1.02, "bottom")
+    assert loss.layout.margin.t >= TOOLBAR_PX + LEGEND_ROW_PX
 
 
 def test_a_right_hand_axis_has_round_ticks_of_its_own() -> None:

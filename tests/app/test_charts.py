@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from app.predict.prediction_charts import top_breeds_chart
 from app.training.job_charts import compare_charts, metric_charts
+from app.widgets.charts import LEGEND_ROW_PX, TOOLBAR_PX
 from services.serving.prediction import BreedScore
 from services.training.curves import MetricPoint, Series
 
@@ -34,6 +35,9 @@ def test_one_job_train_solid_validation_dashed_and_only_charts_with_points() -> 
     ]
     assert (figure.layout.xaxis.title.text, figure.layout.yaxis.title.text) == ("epoch", "loss")
     assert "2026-05-09 07:00:00 UTC" in figure.data[0].customdata
+    # the legend sits above the plot, below a band left free for the toolbars shown there on hover
+    assert (figure.layout.legend.y, figure.layout.legend.yanchor) == (1.02, "bottom")
+    assert figure.layout.margin.t >= TOOLBAR_PX + 2 * LEGEND_ROW_PX
 
 
 def test_a_console_s_curves_have_no_times_to_show() -> None:
