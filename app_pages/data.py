@@ -14,6 +14,7 @@ from services.core.errors import ServiceError
 from services.data.dataset_files import dataset_name_for, local_classes
 from services.data.dataset_summary import DatasetSummary, missing_udacity_classes
 from services.data.datasets import DOG_IMAGES_URL, SAMPLE_DATASET, DatasetService, dataset_prefix
+from services.evaluation.breed_names import display
 from services.serving.lineage import LineageService
 
 operators_only("Data")
@@ -108,10 +109,20 @@ with sample:
     if missing:
         with st.expander(f"The {len(missing)} Udacity breeds with no photos here"):
             st.write(", ".join(missing))
+    picked = st.multiselect(
+        "Breeds",
+        sorted(present),
+        key="data_sample_breeds",
+        format_func=display,
+        placeholder=f"All {len(present)}",
+        help="A few breeds train in seconds; all of them take minutes. Leave empty for the whole sample.",
+    )
     upload(
         "sample",
-        "dogs-wiki-133",
-        lambda name, replace: service.upload_sample(bucket, dataset_prefix(name), replace=replace),
+        f"dogs-wiki-{len(picked)}" if picked else "dogs-wiki-133",
+        lambda name, replace: service.upload_sample(
+            bucket, dataset_prefix(name), replace=replace, classes=picked or None
+        ),
         clicked=st.button("Use the offline sample", key="data_sample", type="primary"),
         action="Uploading the sample…",
     )

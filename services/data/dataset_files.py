@@ -11,6 +11,7 @@ import unicodedata
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -119,6 +120,23 @@ def scan_local(root: Path, *, shown: str) -> tuple[list[DatasetFile], list[tuple
     if not any(f.split == "train" for f in files):
         raise ServiceError(f"'{shown}' has no images in train/<class>/ folders. Expected train/<class>/<image>.")
     return files, empty
+
+
+def only_classes(
+    files: list[DatasetFile], empty: list[tuple[str, str]], classes: Collection[str], *, shown: str
+) -> tuple[list[DatasetFile], list[tuple[str, str]]]:
+    """The files and empty folders of the chosen class folders; a class the source does not have, or a choice
+    that leaves no training image, is refused before anything is uploaded."""
+    wanted = set(classes)
+    if not wanted:
+        raise ServiceError("Choose at least one class to upload.")
+    unknown = sorted(wanted - {f.label for f in files} - {label for _, label in empty})
+    if unknown:
+        raise ServiceError(f"'{shown}' has no class folder named {', '.join(repr(c) for c in unknown)}.")
+    kept = [f for f in files if f.label in wanted]
+    if not any(f.split == "train" for f in kept):
+        raise ServiceError(f"The chosen classes have no images in '{shown}''s train/ folder.")
+    return kept, [(split, label) for split, label in empty if label in wanted]
 
 
 def local_classes(root: Path) -> set[str]:

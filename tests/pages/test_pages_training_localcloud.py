@@ -7,6 +7,7 @@ import time
 import pytest
 
 from services.core.clients import CloudSettings
+from services.data.datasets import SAMPLE_DATASET as SAMPLE
 from services.data.datasets import DatasetService
 from services.training.ec2_training import Ec2Options, Ec2TrainingService
 from services.training.job_spec import TrainingSpec, artifact_uri, generate_job_name
@@ -48,6 +49,20 @@ def test_data_page_uploads_and_summarizes_the_sample(aws_env, sample) -> None:
     assert (metrics["Train images"], metrics["Valid images"], metrics["Test images"]) == ("391", "103", "91")
     assert any("have no test images" in w.value for w in at.warning)
     assert at.success[0].value.startswith("Uploaded 585 files to s3://sagemaker-us-east-1-000000000000/")
+
+
+def test_data_page_uploads_some_breeds_of_the_sample(aws_env) -> None:
+    at = open_page("app_pages/data.py")
+    picked = ["002.Afghan_hound", "005.Alaskan_malamute", "029.Border_collie"]
+    at.multiselect(key="data_sample_breeds").set_value(picked).run()
+    at.button(key="data_sample").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    uploaded = sum(1 for split in ("train", "valid", "test") for b in picked for _ in (SAMPLE / split / b).glob("*"))
+    assert (
+        at.success[0].value
+        == f"Uploaded {uploaded} files to s3://sagemaker-us-east-1-000000000000/datasets/dogs-wiki-3/"
+    )
+    assert {m.label: m.value for m in at.metric}["Classes"] == "3"
 
 
 def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sample) -> None:

@@ -244,3 +244,24 @@ def test_dogimages_refuses_a_taken_name_before_downloading(service, tmp_path, un
     with pytest.raises(ServiceError) as refused:
         service.import_dog_images(BUCKET, url=f"http://127.0.0.1:{unused_port}/dogImages.zip")
     assert refused.value.code == "DatasetExists"  # not "Unreachable": it never tried the download
+
+
+def test_only_the_chosen_classes_go_up(service, tmp_path) -> None:
+    summary = service.upload_dataset(tree(tmp_path / "dogs"), BUCKET, "datasets/a-only", classes=["001.A"])
+    assert summary.uploaded == 4 and summary.split_totals == {"train": 2, "valid": 1, "test": 1}
+    assert [c.name for c in summary.classes] == ["001.A"]
+
+
+@pytest.mark.parametrize(
+    ("classes", "message"),
+    [
+        ([], "Choose at least one class to upload."),
+        (["001.A", "009.Z"], "'dogs' has no class folder named '009.Z'."),
+        (["003.C"], "The chosen classes have no images in 'dogs''s train/ folder."),
+    ],
+)
+def test_a_choice_that_cannot_be_uploaded_uploads_nothing(service, tmp_path, classes, message) -> None:
+    with pytest.raises(ServiceError) as raised:
+        service.upload_dataset(tree(tmp_path / "dogs"), BUCKET, "datasets/picked", classes=classes)
+    assert raised.value.message == message
+    assert not service.dataset_exists(BUCKET, "datasets/picked")
