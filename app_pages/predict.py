@@ -10,10 +10,11 @@ from app.predict.explanation_view import explanation_section
 from app.predict.prediction_charts import top_breeds_chart
 from app.settings import current_settings
 from app.widgets import cache
-from app.widgets.formatting import breed, latency, literal, percent, size, verdict
+from app.widgets.formatting import latency, literal, percent, size, verdict
 from app.widgets.forms import index_of
 from app.widgets.photos import is_web_url, preview
 from services.core.errors import ServiceError
+from services.evaluation.breed_names import display
 from services.serving.explanation import ExplanationService
 from services.serving.prediction import DEFAULT_ENDPOINT, DEFAULT_FUNCTION
 
@@ -124,7 +125,7 @@ for index, (item, (photo_slot, slot)) in enumerate(zip(items, slots, strict=True
                 with st.expander("Breed scores anyway"):
                     st.table(
                         {
-                            "breed": [breed(b.label) for b in prediction.breeds],
+                            "breed": [display(b.label) for b in prediction.breeds],
                             "score": [percent(b.score) for b in prediction.breeds],
                         }
                     )

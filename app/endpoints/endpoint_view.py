@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from app.endpoints.endpoint_charts import cpu_chart, errors_chart, latency_chart, traffic_chart
-from app.widgets.formatting import breed, timestamp
+from app.widgets.formatting import timestamp
 from app.widgets.jobs import usd
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.core.pricing import HOSTING_HOURLY_USD, HOSTING_PRICE_SOURCE
+from services.evaluation.breed_names import display
 from services.serving.endpoint_management import EndpointsService, EndpointView
 from services.serving.endpoint_metrics import CloudTiming, EndpointMetricsService, query_period
 from services.serving.lineage import LineageService
@@ -136,7 +137,7 @@ def variants_and_lineage(settings: CloudSettings, endpoint: EndpointView) -> Non
     st.write(f"It serves {lineage.breed_source}.")
     if lineage.breeds:
         with st.expander(f"All {len(lineage.breeds)}"):
-            st.write(", ".join(breed(label) for label in lineage.breeds))
+            st.write(", ".join(display(label) for label in lineage.breeds))
 
 
 def instance_counts(settings: CloudSettings, endpoint: EndpointView) -> None:

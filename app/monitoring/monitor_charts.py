@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import plotly.graph_objects as go
 
 from app.widgets.charts import period_bars, time_axis
-from app.widgets.formatting import breed
+from services.evaluation.breed_names import display
 from services.monitoring.capture_summary import CONFIDENCE_BINS
 from services.monitoring.drift import DRIFT_METRIC, HourDrift
 from services.monitoring.reviews import DayAccuracy
@@ -64,10 +64,10 @@ def breeds_chart(answers: Mapping[str, int], baseline: Mapping[str, int]) -> go.
     shares = {label: answers.get(label, 0) / total for label in set(answers) | set(baseline)}
     base = {label: baseline.get(label, 0) / trained for label in shares}
     top = sorted(shares, key=lambda label: max(shares[label], base[label]), reverse=True)[:TOP_BREEDS][::-1]
-    figure = go.Figure(go.Bar(y=[breed(x) for x in top], x=[shares[x] for x in top], name="answers", orientation="h"))
+    figure = go.Figure(go.Bar(y=[display(x) for x in top], x=[shares[x] for x in top], name="answers", orientation="h"))
     if baseline:
         figure.add_trace(
-            go.Bar(y=[breed(x) for x in top], x=[base[x] for x in top], name="training set", orientation="h")
+            go.Bar(y=[display(x) for x in top], x=[base[x] for x in top], name="training set", orientation="h")
         )
     figure.update_xaxes(tickformat=".0%", title_text="share")
     figure.update_layout(barmode="group")

@@ -8,11 +8,12 @@ from datetime import datetime
 import streamlit as st
 
 from app.monitoring.monitor_charts import accuracy_chart
-from app.widgets.formatting import breed, percent, timestamp
+from app.widgets.formatting import percent, timestamp
 from services.core.access import Caller
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
 from services.data.datasets import DatasetService
+from services.evaluation.breed_names import display
 from services.monitoring.baseline import Baseline
 from services.monitoring.capture_setup import CaptureSetup
 from services.monitoring.capture_store import CaptureStore, DayCaptures
@@ -66,8 +67,8 @@ def _accuracy(reviews: list[Review]) -> None:
 
 def _answer(candidate: ReviewCandidate) -> str:
     if candidate.is_dog is False:
-        return f"Not a dog (its nearest breed: {breed(candidate.label or '?')}, {candidate.confidence:.0%})"
-    return f"{breed(candidate.label or '?')} ({candidate.confidence:.0%})"
+        return f"Not a dog (its nearest breed: {display(candidate.label or '?')}, {candidate.confidence:.0%})"
+    return f"{display(candidate.label or '?')} ({candidate.confidence:.0%})"
 
 
 def _review_card(
@@ -100,7 +101,7 @@ def _review_card(
     if buttons[1].button("Not a dog", key=f"{key}_not_dog"):
         truth = NOT_A_DOG
     picked = answer.selectbox(
-        "Or the right breed", classes, index=None, key=f"{key}_pick", format_func=breed, placeholder="Choose a breed"
+        "Or the right breed", classes, index=None, key=f"{key}_pick", format_func=display, placeholder="Choose a breed"
     )
     if answer.button("Save this breed", key=f"{key}_save", disabled=picked is None):
         truth = picked

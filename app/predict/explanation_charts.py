@@ -5,7 +5,7 @@ import base64
 import numpy as np
 import plotly.graph_objects as go
 
-from app.widgets.formatting import breed
+from services.evaluation.breed_names import display
 from services.serving.explanation import Explanation
 from services.serving.occlusion import cell_edges
 
@@ -47,7 +47,7 @@ def heat_overlay_chart(explanation: Explanation) -> go.Figure:
                 },
                 hovertemplate="drop in score when covered: %{z:+.1%}<extra></extra>",
                 hoverongaps=False,
-                name=breed(explanation.label),
+                name=display(explanation.label),
             ),
         ]
     )

@@ -7,9 +7,10 @@ import streamlit as st
 from app.auth import ANONYMOUS_REFILL_S, prediction_wait, visitor
 from app.predict.explanation_charts import heat_overlay_chart
 from app.widgets import cache
-from app.widgets.formatting import breed, ms, percent
+from app.widgets.formatting import ms, percent
 from services.core.clients import CloudSettings
 from services.core.errors import ServiceError
+from services.evaluation.breed_names import display
 from services.serving.explanation import Explanation, ExplanationService
 from services.serving.photo_checks import format_size
 from services.serving.prediction import Prediction
@@ -31,7 +32,7 @@ def explanation_section(
     opened = st.session_state.setdefault(_OPENED, set())
     place = (cache.image_key(data), prediction.via, prediction.target, label)
     if place not in opened:
-        _ask_button(f"Why {breed(label)}?", place, index)
+        _ask_button(f"Why {display(label)}?", place, index)
         return
     try:
         model = service.identify(prediction.via, prediction.target)
@@ -89,7 +90,7 @@ def _try_again(place: tuple[str, str, str, str], index: int) -> None:
 
 
 def _show(explanation: Explanation, *, remembered: bool, index: int) -> None:
-    name = breed(explanation.label)
+    name = display(explanation.label)
     if explanation.is_dog is False:
         st.info(f"The model says this is not a dog; the map shows where it looked for its top breed, {name}, anyway.")
     chart = heat_overlay_chart(explanation)

@@ -2,7 +2,8 @@
 
 import plotly.graph_objects as go
 
-from app.widgets.formatting import breed, percent
+from app.widgets.formatting import percent
+from services.evaluation.breed_names import display
 from services.serving.prediction import BreedScore
 
 BAR_HEIGHT_PX = 28
@@ -12,7 +13,7 @@ BAR_HEIGHT_PX = 28
 def top_breeds_chart(breeds: list[BreedScore]) -> go.Figure:
     """Horizontal bars, best breed on top, each labelled with its name and confidence. Names are never cut
     short: the left margin grows to fit the longest ("Nova Scotia Duck Tolling Retriever")."""
-    names = [breed(b.label) for b in breeds]
+    names = [display(b.label) for b in breeds]
     figure = go.Figure(
         go.Bar(
             x=[b.score for b in breeds],

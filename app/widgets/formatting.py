@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime
 
+from services.evaluation.breed_names import display
 from services.serving.photo_checks import format_size
 from services.serving.prediction import Prediction
 
@@ -12,7 +13,6 @@ MISSING = "—"
 """What a table cell shows for a value that is not there (a metric a job never logged); Streamlit writes None."""
 SMALLEST_PERCENT = 0.0001
 """Scores below this many percent read as `< 0.0001%` (softmax tails go down to 1e-10 and beyond)."""
-_SMALL_WORDS = frozenset({"and", "de", "des", "du", "of", "the"})
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -53,22 +53,6 @@ def timestamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def breed(label: str) -> str:
-    """One display form for every model's labels, which mix sources and cases (ImageNet's `dalmatian`,
-    `EntleBucher`, `black-and-tan coonhound`; Udacity's `Great_pyrenees`): words capitalised, joining
-    words (and, de, des, of…) in lower case, hyphens kept: `Dalmatian`, `Entlebucher`, `Great Pyrenees`,
-    `Black-and-Tan Coonhound`, `Bouvier des Flandres`."""
-    parts = re.split(r"([\s_]+|-)", label.strip())
-    shown: list[str] = []
-    for index, part in enumerate(parts):
-        if index % 2:  # a separator
-            shown.append("-" if part == "-" else " ")
-        elif part:
-            word = part.lower()
-            shown.append(word if index and word in _SMALL_WORDS else word[:1].upper() + word[1:])
-    return "".join(shown)
-
-
 def literal(text: str) -> str:
     """`text` as Markdown inline code, so a URL the cloud refused is shown, not linked (Markdown would turn
     `http://10.0.0.1/x` into a link the visitor's browser follows)."""
@@ -86,8 +70,8 @@ def verdict(prediction: Prediction) -> str:
         return "The model returned no breeds"
     best = prediction.breeds[0]
     if prediction.is_dog is None:  # the model does not tell dogs from other images
-        return f"Breed: {breed(best.label)} ({percent(best.score)})"
-    return f"Dog: {breed(best.label)} ({percent(best.score)})"
+        return f"Breed: {display(best.label)} ({percent(best.score)})"
+    return f"Dog: {display(best.label)} ({percent(best.score)})"
 
 
 def latency(prediction: Prediction, *, cached: bool = False) -> str:

@@ -16,6 +16,7 @@ from functools import cache
 from classifier.labels import imagenet_labels, udacity_imagenet_indices, udacity_labels
 
 _PREFIX = re.compile(r"^\d+\.")
+_SMALL_WORDS = frozenset({"and", "de", "des", "du", "of", "the"})
 
 
 def canonical(name: str) -> str:
@@ -24,9 +25,19 @@ def canonical(name: str) -> str:
 
 
 def display(name: str) -> str:
-    """How a breed reads on the page: `German shorthaired pointer`."""
-    text = _PREFIX.sub("", name.strip()).replace("_", " ")
-    return text[:1].upper() + text[1:]
+    """The one form a breed reads in on every page, whichever list spelled it (ImageNet's `dalmatian`,
+    `EntleBucher`, `black-and-tan coonhound`; Udacity's `Great_pyrenees`; a class folder's `042.Cardigan_welsh_corgi`):
+    words capitalised, joining words (and, de, des, of…) in lower case, hyphens kept: `Dalmatian`, `Entlebucher`,
+    `Great Pyrenees`, `Black-and-Tan Coonhound`, `Bouvier des Flandres`, `Cardigan Welsh Corgi`."""
+    parts = re.split(r"([\s_]+|-)", _PREFIX.sub("", name.strip()))
+    shown: list[str] = []
+    for index, part in enumerate(parts):
+        if index % 2:  # a separator
+            shown.append("-" if part == "-" else " ")
+        elif part:
+            word = part.lower()
+            shown.append(word if index and word in _SMALL_WORDS else word[:1].upper() + word[1:])
+    return "".join(shown)
 
 
 @cache

@@ -1,4 +1,4 @@
-"""How names, times and sizes read on the pages (app/widgets/formatting.py)."""
+"""How names, times, sizes and breeds read on the pages (app/widgets/formatting.py, breed_names.display)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.widgets.formatting import SMALLEST_PERCENT, breed, literal, percent, timestamp
+from app.widgets.formatting import SMALLEST_PERCENT, literal, percent, timestamp
 from classifier.labels import imagenet_labels, udacity_labels
+from services.evaluation.breed_names import display
 
 
 @pytest.mark.parametrize(
@@ -26,16 +27,16 @@ from classifier.labels import imagenet_labels, udacity_labels
     ],
 )
 def test_every_model_s_labels_read_in_one_form(label: str, shown: str) -> None:
-    assert breed(label) == shown
+    assert display(label) == shown
 
 
 def test_the_same_breed_reads_the_same_from_both_class_lists() -> None:
     """The stock model speaks ImageNet's names, a trained one Udacity's: a breed both know looks the same."""
-    imagenet = {breed(name) for name in imagenet_labels()[151:269]}
-    udacity = {breed(name) for name in udacity_labels()}
+    imagenet = {display(name) for name in imagenet_labels()[151:269]}
+    udacity = {display(name) for name in udacity_labels()}
     shared = imagenet & udacity
     assert {"Dalmatian", "Great Pyrenees", "Afghan Hound", "Golden Retriever", "Bernese Mountain Dog"} <= shared
-    assert all(name == breed(name) for name in imagenet | udacity)  # the form is a fixed point
+    assert all(name == display(name) for name in imagenet | udacity)  # the form is a fixed point
 
 
 def test_one_timestamp_form_in_utc() -> None:

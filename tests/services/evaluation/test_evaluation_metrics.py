@@ -129,7 +129,7 @@ def test_a_model_compared_with_itself_is_noise(results: list[PhotoResult]) -> No
 
 def test_names_from_folders_udacity_and_imagenet_meet() -> None:
     assert canonical("001.Affenpinscher") == canonical("affenpinscher") == "affenpinscher"
-    assert display("042.Cardigan_welsh_corgi") == "Cardigan welsh corgi"
+    assert display("042.Cardigan_welsh_corgi") == "Cardigan Welsh Corgi"  # the form every page uses
     assert resolve("Airedale") == "airedale_terrier"  # ImageNet's name for Udacity's breed
     assert resolve("Blenheim_spaniel", "english_toy_spaniel") == "english_toy_spaniel"  # one class, two breeds
     assert resolve("Cocker_spaniel", "english_cocker_spaniel") == "cocker_spaniel"  # a Udacity breed of its own
