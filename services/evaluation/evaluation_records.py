@@ -64,7 +64,10 @@ class EvaluationRecord:
 
     @property
     def label(self) -> str:
-        return f"{self.name}: {self.model_kind} {self.model_origin} on {self.set_uri}"
+        """The model first, then the set without its bucket, then the evaluation: a half-width selector cuts
+        the end of a long label, and the model is what a reader picks by."""
+        labelled = self.set_uri.removeprefix("s3://").partition("/")[2] or self.set_uri
+        return f"{self.model_origin} ({self.model_kind}) on {labelled} · {self.name}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

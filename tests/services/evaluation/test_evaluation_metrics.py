@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from services.evaluation.breed_names import canonical, display, nameable, resolve
 from services.evaluation.comparison import compare, mcnemar
 from services.evaluation.confusion import cluster_order, confusion, most_confused
+from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.metrics import calibration, never_right, not_a_dog, per_breed, rate, wilson
 from services.evaluation.photo_results import PhotoResult, read_output
 
@@ -148,3 +149,20 @@ def test_the_serving_codes_answer_is_read_as_the_endpoint_gives_it() -> None:
 
     original = read_output(json.dumps(logits).encode(), key="133.Yorkshire_terrier/y.jpg", truth="yorkshire_terrier")
     assert original.correct and original.is_dog is None
+
+
+def test_an_evaluation_s_label_puts_the_model_first() -> None:
+    """The compare view's half-width selectors cut a long label's end: the model, what a reader picks by, leads."""
+    record = EvaluationRecord(
+        name="eval-20261207-1830-ab12",
+        bucket="sagemaker-us-east-1-000000000000",
+        created="2026-12-07T18:30:00Z",
+        model_kind="endpoint",
+        model_origin="dog-breed-endpoint",
+        model_name="dog-breed-model-1",
+        model_data_url="s3://sagemaker-us-east-1-000000000000/models/model.tar.gz",
+        set_uri="s3://sagemaker-us-east-1-000000000000/datasets/dogs-wiki-133/test/",
+        photos=91,
+        classes=111,
+    )
+    assert record.label == ("dog-breed-endpoint (endpoint) on datasets/dogs-wiki-133/test/ · eval-20261207-1830-ab12")
