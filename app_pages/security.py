@@ -1,6 +1,6 @@
 """Security: the account's roles with their policies and audit, least-privilege policies for the
 function's and SageMaker's roles (generated with their evidence, applied, proven by real work as the role),
-and IAM's simulator for any request."""
+CloudTrail's event history, and IAM's simulator for any request."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import json
 import streamlit as st
 
 from app.auth import operators_only
+from app.security.event_history_view import event_history_view
 from app.security.isolation_view import isolation_view
 from app.security.least_privilege_panel import least_privilege_panel
 from app.security.security_view import role_details, simulation_view
 from app.settings import current_settings
 from services.core.errors import ServiceError
+from services.security.event_history import EventHistoryService
 from services.security.isolation import IsolationService
 from services.security.least_privilege import LeastPrivilegeService
 from services.security.least_privilege_proof import LeastPrivilegeProof
@@ -56,7 +58,7 @@ except ServiceError as exc:
     st.stop()
 
 # A radio, not tabs: the chosen view survives the reruns its buttons cause.
-VIEWS = ["Roles", "Least privilege", "Simulate", "Network isolation", "Manage roles"]
+VIEWS = ["Roles", "Least privilege", "Event history", "Simulate", "Network isolation", "Manage roles"]
 view = st.radio("View", VIEWS, horizontal=True, key="security_view", label_visibility="collapsed")
 
 if view == "Roles":
@@ -68,6 +70,9 @@ if view == "Roles":
 
 elif view == "Least privilege":
     least_privilege_panel(caller, all_roles, LeastPrivilegeService(settings), LeastPrivilegeProof(settings), changed)
+
+elif view == "Event history":
+    event_history_view(EventHistoryService(settings))
 
 elif view == "Simulate":
     names = [r.name for r in all_roles]

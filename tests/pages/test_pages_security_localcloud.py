@@ -7,7 +7,7 @@ import pytest
 
 from app.security.least_privilege_view import ProofRun, start_proof
 from classifier.packaging import build_lambda_zip
-from services.core.clients import CloudSettings
+from services.core.clients import CloudSettings, make_client
 from services.security.least_privilege_proof import LeastPrivilegeProof, Proof, ProofStep
 from services.security.users import UserStore
 from tests.pages.conftest import dashboard
@@ -235,3 +235,21 @@ def test_only_an_operator_changes_where_the_dashboard_points(users_mode, aws_env
 def test_an_operator_changes_where_the_dashboard_points(aws_env) -> None:
     at = dashboard().run()  # sign-in off in the suite: an operator
     assert {"settings_endpoint_url", "settings_profile", "settings_region"} <= {box.key for box in at.text_input}
+
+
+def test_the_event_history_finds_a_call_by_its_name_and_refuses_an_empty_value(security_page, aws_env) -> None:
+    sagemaker = make_client("sagemaker", CloudSettings(aws_env.endpoint_url, "us-east-1", None))
+    sagemaker.list_models(NameContains="event-history-probe")
+    at = security_page
+    at.radio(key="security_view").set_value("Event history").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.dataframe[0].value.shape[0] > 0  # every event of the last 24 hours, on arrival
+    at.selectbox(key="eh_key").set_value("EventName").run()
+    at.button(key="eh_lookup").click().run()  # no value typed: refused with the reason, nothing asked
+    assert at.error[0].value == "The EventName to look up must be 1 to 2000 characters long."
+    at.text_input(key="eh_value").set_value("ListModels")
+    at.button(key="eh_lookup").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert set(table["event name"]) == {"ListModels"} and set(table["event source"]) == {"sagemaker.amazonaws.com"}
+    assert "Pick a row to read its whole CloudTrail record." in [c.value for c in at.caption]
