@@ -6,8 +6,9 @@ so a model.tar.gz that works here deploys unchanged on AWS. Started by localclou
 prints `LISTENING <socket>` once the model is loaded.
 
 Like the toolkit's model server, it runs at most SAGEMAKER_MODEL_SERVER_WORKERS invocations at once (default:
-the cores the instance holds, as the toolkit defaults to the instance's vCPUs); more wait their turn. Letting
-every request run at once only made them share the cores, and their latencies spread (p99 over p50).
+the cores the instance holds, as the toolkit defaults to the instance's vCPUs); more wait their turn, in the
+order they came (`Turns`). Letting every request run at once only made them share the cores, and their
+latencies spread (p99 over p50).
 
 It listens on a Unix domain socket that fleet.py names, not on a loopback port: a model with
 EnableNetworkIsolation runs in a network namespace of its own with no network at all
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from socketserver import ThreadingUnixStreamServer
@@ -76,8 +78,36 @@ def model_server_workers(environ: Mapping[str, str] = os.environ) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else len(os.sched_getaffinity(0))
 
 
+class Turns:
+    """At most `workers` holders at once, the others served first come, first served: a finishing holder hands
+    its place straight to the longest waiter. A semaphore lets a request that just arrived take a freed place
+    ahead of one that has waited, which is what stretches a queue's slowest answers."""
+
+    def __init__(self, workers: int) -> None:
+        self._lock = threading.Lock()
+        self._free = workers
+        self._waiting: deque[threading.Lock] = deque()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiting.append(gate)
+        gate.acquire()  # released by the holder that hands its place over
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
 def make_server(handlers: Handlers, socket_path: str, workers: int) -> ThreadingUnixStreamServer:
-    turns = threading.BoundedSemaphore(workers)
+    turns = Turns(workers)
 
     class InvocationHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 
 from localcloud.sagemaker import fleet as fleet_module
 from localcloud.sagemaker.fleet import Fleet
-from localcloud.sagemaker.model_server import model_server_workers
+from localcloud.sagemaker.model_server import Turns, model_server_workers
 from tests.localcloud.conftest import ECHO_MODEL
 
 
@@ -122,3 +124,27 @@ def test_the_setting_or_the_cores_held(value: str, expected: int | None):
     cores = len(os.sched_getaffinity(0))
     assert model_server_workers({"SAGEMAKER_MODEL_SERVER_WORKERS": value}) == (expected or cores)
     assert model_server_workers({}) == cores
+
+
+def test_a_freed_place_goes_to_the_longest_waiter_not_to_a_newcomer():
+    """One place, three waiters queued in order; its holder leaves and at once asks again, as a caller's next
+    request does: it comes after the three (a semaphore would let it take the place straight back)."""
+    turns, order = Turns(1), []
+
+    def wait_then_enter(caller: int) -> None:
+        with turns:
+            order.append(caller)
+
+    turns.__enter__()
+    waiters = []
+    for caller in range(3):
+        waiters.append(threading.Thread(target=wait_then_enter, args=(caller,)))
+        waiters[-1].start()
+        while len(turns._waiting) < caller + 1:  # queued before the next one starts
+            time.sleep(0.001)
+    turns.__exit__(None, None, None)
+    with turns:
+        order.append("again")
+    for waiter in waiters:
+        waiter.join()
+    assert order == [0, 1, 2, "again"]
