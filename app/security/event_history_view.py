@@ -120,7 +120,7 @@ def event_history_view(service: EventHistoryService) -> None:
     rows = picked.selection.rows if picked else []
     if rows:
         event = lookup.events[rows[0]]
-        st.markdown(f"**{event.name}** by {event.user or 'an AWS service'} at {timestamp(event.time)}")
+        st.markdown(f"**{event.name}** by {event.user or 'an AWS service'}, {timestamp(event.time)}")
         st.json(event.record, expanded=2)
     else:
         st.caption("Pick a row to read its whole CloudTrail record.")

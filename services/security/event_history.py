@@ -42,7 +42,7 @@ class HistoryEvent:
     """One event as the console's table shows it, with the CloudTrail record behind it."""
 
     event_id: str
-    time: datetime
+    time: datetime | None
     user: str
     name: str
     source: str
@@ -84,10 +84,10 @@ def history_event(event: dict[str, Any]) -> HistoryEvent:
     if error and record.get("errorMessage"):
         error = f"{error}: {record['errorMessage']}"
     read_only = record.get("readOnly")
-    when = event.get("EventTime")
+    when = event.get("EventTime")  # LookupEvents always gives it; a record without one shows no time
     return HistoryEvent(
         event_id=event.get("EventId", ""),
-        time=when.astimezone(UTC) if isinstance(when, datetime) else datetime.now(UTC),
+        time=when.astimezone(UTC) if isinstance(when, datetime) else None,
         user=event.get("Username", ""),
         name=event.get("EventName", ""),
         source=event.get("EventSource", ""),
