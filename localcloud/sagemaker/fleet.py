@@ -140,15 +140,18 @@ class Instance:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> Response:
-        """One request on an idle keep-alive connection, or a new one; a connection that fails is closed
-        (the fleet retries a stale one once, on a fresh connection)."""
+    def invoke(self, body: bytes, content_type: str, accept: str, timeout: float = INVOCATION_TIMEOUT_S) -> Response:
+        """One request on an idle keep-alive connection, or a new one, waiting at most `timeout` seconds for
+        the instance (a transform's InvocationsTimeoutInSeconds); a connection that fails is closed (the fleet
+        retries a stale one once, on a fresh connection)."""
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
-            conn = Connection(self.socket_path, timeout=INVOCATION_TIMEOUT_S)
+            conn = Connection(self.socket_path, timeout=timeout)
             self.connections_opened += 1
         try:
+            if conn.sock.gettimeout() != timeout:  # a kept connection may have served another timeout
+                conn.sock.settimeout(timeout)
             started = time.perf_counter()
             status, kind, content = conn.exchange(body, content_type, accept)
             response = Response(status, kind, content, time.perf_counter() - started)

@@ -19,7 +19,7 @@ from typing import Any
 
 from localcloud.auth.as_role import RoleLogs, RoleObjects
 from localcloud.core.protocol import AwsError
-from localcloud.sagemaker.fleet import Instance
+from localcloud.sagemaker.fleet import INVOCATION_TIMEOUT_S, Instance
 from localcloud.sagemaker.transform.inputs import InputObject, output_location
 from localcloud.sagemaker.transform.records import DataProcessing, RecordError, assemble, batches, split
 
@@ -28,6 +28,14 @@ LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 class Failure(Exception):
     """The job fails with this reason."""
+
+
+class _Retryable(Exception):
+    """A failed request that ModelClientConfig's retries may try again; `reason` fails the job if none is left."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def sagemaker_line(text: str) -> tuple[int, str]:
@@ -50,6 +58,8 @@ class Settings:
     assemble_with: str
     output_path: str
     processing: DataProcessing
+    timeout_s: float
+    max_retries: int
 
     @classmethod
     def of(cls, job: dict[str, Any]) -> Settings:
@@ -64,7 +74,19 @@ class Settings:
             assemble_with=output.get("AssembleWith", "None"),
             output_path=output["S3OutputPath"],
             processing=DataProcessing.of(job.get("DataProcessing")),
+            **_client_config(job.get("ModelClientConfig")),
         )
+
+
+def _client_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """ModelClientConfig's timeout and retries, with the API reference's defaults for a field left out (600 s,
+    3 retries); a job without one keeps the model server's 60 s and no retry."""
+    if not config:
+        return {"timeout_s": INVOCATION_TIMEOUT_S, "max_retries": 0}
+    return {
+        "timeout_s": float(config.get("InvocationsTimeoutInSeconds", 600)),
+        "max_retries": int(config.get("InvocationsMaxRetries", 3)),
+    }
 
 
 class Worker:
@@ -114,14 +136,30 @@ class Worker:
             raise Failure(f"ClientError: {item.name} is not Gzip data as CompressionType says: {exc}") from None
 
     def _invoke(self, item: InputObject, body: bytes) -> tuple[bytes, str]:
+        """The model's answer to one request; a timeout, a lost connection or a 5xx is tried again up to
+        InvocationsMaxRetries times (a 4xx is the input's fault and would only fail again)."""
+        for retry in range(1, self.settings.max_retries + 1):
+            try:
+                return self._invoke_once(item, body)
+            except _Retryable:
+                self._log(f"{item.name}: retrying ({retry} of {self.settings.max_retries})")
         try:
-            response = self.instance.invoke(body, self.settings.content_type, self.settings.accept)
+            return self._invoke_once(item, body)
+        except _Retryable as exc:
+            raise Failure(exc.reason) from None
+
+    def _invoke_once(self, item: InputObject, body: bytes) -> tuple[bytes, str]:
+        timeout = self.settings.timeout_s
+        try:
+            response = self.instance.invoke(body, self.settings.content_type, self.settings.accept, timeout)
         except TimeoutError:
-            self._log(f"{item.name}: Model server did not respond to /invocations request within 60 seconds")
-            raise Failure(f"AlgorithmError: {item.name}: the model did not answer within 60 seconds.") from None
+            self._log(f"{item.name}: Model server did not respond to /invocations request within {timeout:g} seconds")
+            raise _Retryable(
+                f"AlgorithmError: {item.name}: the model did not answer within {timeout:g} seconds."
+            ) from None
         except (ConnectionError, http.client.HTTPException, OSError) as exc:
             self._log(f"{item.name}: Unable to get response from algorithm")
-            raise Failure(
+            raise _Retryable(
                 f"AlgorithmError: {item.name}: the model's container stopped while handling it (exit code "
                 f"{self.instance.process.poll()}): {self.instance.last_log_lines()} ({type(exc).__name__})"
             ) from None
@@ -130,10 +168,11 @@ class Worker:
             kind = "ClientError" if 400 <= response.status < 500 else "AlgorithmError"
             self._log(f"{item.name}: {kind}: {response.status}")
             self._log(f"{item.name}: {message}")
-            raise Failure(
+            reason = (
                 f"{kind}: {item.name}: the model answered {response.status} ({message}). "
                 "See job logs for more information."
             )
+            raise Failure(reason) if kind == "ClientError" else _Retryable(reason)
         return response.body, response.content_type
 
     def write(self, item: InputObject, data: bytes, content_type: str) -> None:

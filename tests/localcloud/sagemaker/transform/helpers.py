@@ -23,6 +23,7 @@ ENDED = ("Completed", "Failed", "Stopped")
 
 PROBE_MODEL = textwrap.dedent("""
     import json, os, time
+    failed_once = set()
 
     def model_fn(model_dir):
         return None
@@ -32,6 +33,11 @@ PROBE_MODEL = textwrap.dedent("""
             raise ValueError("bad input, says the handler")
         if body.startswith(b"slow"):
             time.sleep(1.0)
+        if body.startswith(b"stall"):
+            time.sleep(3.0)
+        if body.startswith(b"flaky") and body not in failed_once:
+            failed_once.add(body)
+            raise RuntimeError("flaky: fails the first time it sees a body")
         return body
 
     def predict_fn(data, model):

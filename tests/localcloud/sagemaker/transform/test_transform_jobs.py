@@ -116,6 +116,28 @@ def test_a_record_the_model_refuses_fails_the_job_with_the_model_s_words(probe):
     assert any(line.endswith("[sagemaker logs]: transform-data/refused/bad.txt: ClientError: 400") for line in data_log)
 
 
+def test_model_client_config_times_out_and_retries_as_configured(probe):
+    s3 = probe.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="stalled/stall.txt", Body=b"stall")
+    config = {"InvocationsTimeoutInSeconds": 1, "InvocationsMaxRetries": 2}
+    job = run(probe, "stalled", source="stalled/", ModelClientConfig=config)
+    assert job["TransformJobStatus"] == "Failed"
+    assert job["FailureReason"] == (
+        "AlgorithmError: transform-data/stalled/stall.txt: the model did not answer within 1 seconds."
+    )
+    assert job["ModelClientConfig"] == config
+    data_log = next(lines for stream, lines in log_streams(probe, "stalled").items() if stream.endswith("/data-log"))
+    waited = "Model server did not respond to /invocations request within 1 seconds"
+    assert sum(line.endswith(waited) for line in data_log) == 3  # the first try and two retries
+    assert any(line.endswith("stall.txt: retrying (2 of 2)") for line in data_log)
+
+    s3.put_object(Bucket=BUCKET, Key="flaky/flaky.txt", Body=b"flaky")
+    retried = run(probe, "flaky-retried", source="flaky/", ModelClientConfig={"InvocationsMaxRetries": 1})
+    assert retried["TransformJobStatus"] == "Completed"  # the 500 was tried again, and answered
+    once = run(probe, "flaky-once", source="flaky/")  # no ModelClientConfig: no retry
+    assert once["TransformJobStatus"] == "Failed" and "the model answered 500" in once["FailureReason"]
+
+
 def test_a_role_that_cannot_read_or_write_fails_the_job_as_aws_reports_it(probe):
     listing = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}
     no_read = restricted_role(probe, "transform-no-read", [listing])
@@ -187,6 +209,12 @@ def test_create_refuses_what_aws_refuses(probe):
         )
     assert too_many.value.response["Error"]["Code"] == "ResourceLimitExceeded"
     assert sagemaker.list_transform_jobs(NameContains="too-many")["TransformJobSummaries"] == []
+    for config in ({"InvocationsMaxRetries": 4}, {"InvocationsTimeoutInSeconds": 3601}):  # the ranges 0-3, 1-3600
+        with pytest.raises(ClientError) as out_of_range:
+            sagemaker.create_transform_job(
+                **request("client", "probe", f"s3://{BUCKET}/numbers/", "s3://x/o", ModelClientConfig=config)
+            )
+        assert out_of_range.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_a_name_in_use_is_refused(probe):
