@@ -23,8 +23,12 @@ DATA_EVENTS = {
 }  # fmt: skip
 _READ_ONLY = ("Get", "List", "Describe", "Head", "Lookup", "Search", "Simulate", "BatchGet", "Filter", "Select")
 # Members never written to the history: payloads and anything secret.
-_WITHHELD = {"Body", "Payload", "ZipFile", "SecretAccessKey", "SessionToken", "Password", "OldPassword", "NewPassword"}
+_WITHHELD = {
+    "Body", "Payload", "ZipFile", "SecretAccessKey", "SessionToken", "Password", "OldPassword", "NewPassword",
+    "Environment",
+}  # fmt: skip
 _MAX_TEXT = 1024
+_MAX_DEPTH = 5
 # ARN service -> CloudTrail's service word in resource types (AWS::S3::Object, AWS::SageMaker::Endpoint, ...).
 _SERVICE_WORDS = {
     "s3": "S3", "sagemaker": "SageMaker", "lambda": "Lambda", "logs": "Logs", "iam": "IAM", "sts": "STS",
@@ -50,21 +54,36 @@ def _lower_camel(name: str) -> str:
 
 
 def request_parameters(event_source: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The request's members as CloudTrail writes them (lowerCamel; S3's `bucketName`), without payloads,
-    secrets or long text."""
-    kept: dict[str, Any] = {}
-    for name, value in params.items():
-        if name in _WITHHELD or isinstance(value, bytes | bytearray):
-            continue
-        if isinstance(value, str):
-            value = value[:_MAX_TEXT]
-        elif isinstance(value, list):
-            value = [v[:_MAX_TEXT] for v in value if isinstance(v, str)][:50]
-        elif not isinstance(value, int | float | bool):
-            continue
-        key = "bucketName" if event_source == "s3.amazonaws.com" and name == "Bucket" else _lower_camel(name)
-        kept[key] = value
+    """The request's members as CloudTrail writes them (lowerCamel at every level, S3's `bucketName`), without
+    payloads, secrets, environment variables or long text."""
+    kept = _kept(params, _MAX_DEPTH)
+    if event_source == "s3.amazonaws.com" and "bucket" in kept:
+        kept["bucketName"] = kept.pop("bucket")
     return kept
+
+
+def _kept(members: dict[str, Any], depth: int) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for name, value in members.items():
+        if name not in _WITHHELD and (shown := _shown(value, depth)) is not None:
+            kept[_lower_camel(name)] = shown
+    return kept
+
+
+def _shown(value: Any, depth: int) -> Any:
+    """A member's value as recorded: text cut at _MAX_TEXT, lists at 50 items, structures _MAX_DEPTH deep;
+    None for what is not recorded (bytes, and what lies deeper)."""
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if isinstance(value, bool | int | float):
+        return value
+    if depth == 0:
+        return None
+    if isinstance(value, dict):
+        return _kept(value, depth - 1)
+    if isinstance(value, list):
+        return [shown for item in value[:50] if (shown := _shown(item, depth - 1)) is not None]
+    return None
 
 
 def _identity(activity: Activity) -> tuple[dict[str, Any], str]:
