@@ -22,6 +22,7 @@ WINDOWS = {
     "Last 90 days": RETENTION,
 }
 _STATE = "event_history"
+_SERIAL = "event_history_serial"
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Lookup:
     end: datetime
     events: list[HistoryEvent]
     next_token: str | None
+    serial: int
+    """Which lookup of the visit this is: the table's key, so a row picked in one lookup's table is not
+    picked, by its number, in the next one's."""
 
 
 def events_frame(events: list[HistoryEvent]) -> pd.DataFrame:
@@ -63,7 +67,8 @@ def _look_up(service: EventHistoryService, key: str | None, value: str, window: 
         st.session_state.pop(_STATE, None)
         st.error(exc.message)
         return
-    st.session_state[_STATE] = Lookup(key, value, end - window, end, list(page.events), page.next_token)
+    serial = st.session_state[_SERIAL] = st.session_state.get(_SERIAL, -1) + 1
+    st.session_state[_STATE] = Lookup(key, value, end - window, end, list(page.events), page.next_token, serial)
 
 
 def _load_more(service: EventHistoryService, lookup: Lookup) -> None:
@@ -104,7 +109,7 @@ def event_history_view(service: EventHistoryService) -> None:
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
-        key="eh_table",
+        key=f"eh_table_{lookup.serial}",
     )
     more, download = st.columns([1, 3])
     if lookup.next_token and more.button("Load more", key="eh_more"):
@@ -117,7 +122,7 @@ def event_history_view(service: EventHistoryService) -> None:
         mime="application/json",
         key="eh_download",
     )
-    rows = picked.selection.rows if picked else []
+    rows = [row for row in (picked.selection.rows if picked else []) if row < len(lookup.events)]
     if rows:
         event = lookup.events[rows[0]]
         st.markdown(f"**{event.name}** by {event.user or 'an AWS service'}, {timestamp(event.time)}")

@@ -244,6 +244,7 @@ def test_the_event_history_finds_a_call_by_its_name_and_refuses_an_empty_value(s
     at.radio(key="security_view").set_value("Event history").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.dataframe[0].value.shape[0] > 0  # every event of the last 24 hours, on arrival
+    first_table = at.dataframe[0].proto.id
     at.selectbox(key="eh_key").set_value("EventName").run()
     at.button(key="eh_lookup").click().run()  # no value typed: refused with the reason, nothing asked
     assert at.error[0].value == "The EventName to look up must be 1 to 2000 characters long."
@@ -252,4 +253,6 @@ def test_the_event_history_finds_a_call_by_its_name_and_refuses_an_empty_value(s
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert set(table["event name"]) == {"ListModels"} and set(table["event source"]) == {"sagemaker.amazonaws.com"}
+    # A new lookup draws a new table: a row picked in the last one is not picked, by its number, in this one.
+    assert at.dataframe[0].proto.id != first_table
     assert "Pick a row to read its whole CloudTrail record." in [c.value for c in at.caption]
