@@ -33,8 +33,11 @@ TICK_FORMAT = "%H:%M:%S"
 BARS_SHARE = 0.8
 """Of each period, the part its bars fill (the rest is the gap to the next period's)."""
 LEGEND_ROW_PX = 22
-LEGEND_ENTRIES_PER_ROW = 3
-"""Legend entries a row holds in a half-width chart (entries are named after layers and hosts)."""
+LEGEND_WIDTH_PX = 400
+"""The width a half-width chart's legend has. plotly lines a horizontal legend's entries up in columns as wide
+as its widest entry and starts a row when the next would not fit."""
+LEGEND_ENTRY_PX, LEGEND_CHAR_PX = 40, 7
+"""An entry's symbol and gaps, and a character of its name at plotly's 12 px font."""
 LEGEND_ABOVE_UP_TO = 9
 """More lines than this list their names at the right instead (a legend that scrolls), so the plot keeps its
 height; a chart with a right-hand axis keeps its legend above."""
@@ -62,13 +65,22 @@ def place_legend(figure: go.Figure, plot_px: int, *, right_axis: bool = False, n
         )
         return
     shown = entries > 1 or (name_one and entries == 1)
-    top = TOOLBAR_PX + LEGEND_ROW_PX * math.ceil(entries / LEGEND_ENTRIES_PER_ROW) if shown else 10
+    top = TOOLBAR_PX + LEGEND_ROW_PX * legend_rows(figure) if shown else 10
     figure.update_layout(
         height=plot_px + top + BOTTOM_PX,
         margin={"t": top, "b": BOTTOM_PX},
         showlegend=shown,
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     )
+
+
+def legend_rows(figure: go.Figure) -> int:
+    """The rows a horizontal legend of the figure's named traces takes in a half-width chart."""
+    names = [str(trace.name) for trace in figure.data if trace.name and trace.showlegend is not False]
+    if not names:
+        return 0
+    widest = LEGEND_ENTRY_PX + LEGEND_CHAR_PX * max(len(name) for name in names)
+    return math.ceil(len(names) / max(1, LEGEND_WIDTH_PX // widest))
 
 
 def points_per_line(lines: int) -> int:

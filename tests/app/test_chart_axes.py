@@ -18,7 +18,7 @@ from app.endpoints.scaling_panel import activities_frame
 from app.functions.lambda_charts import metric_charts
 from app.training.debugger_view import debugger_charts, loss_chart
 from app.training.profiler_view import phase_chart, step_histogram, system_charts, usage_table
-from app.widgets.charts import LEGEND_ROW_PX, SVG_POINTS_PER_CHART, TOOLBAR_PX, flat_range
+from app.widgets.charts import LEGEND_ROW_PX, SVG_POINTS_PER_CHART, TOOLBAR_PX, flat_range, legend_rows
 from classifier.recording.reader import Recording, Series
 from classifier.rules.system_data import UsageRow
 from services.functions.invocation_metrics import SPECS, FunctionMetrics
@@ -139,6 +139,16 @@ def test_where_the_time_went_names_its_phase_while_only_one_is_recorded() -> Non
     assert chart.figure.layout.margin.t >= 32  # a row above the plot for it
     rate = next(c.figure for c in debugger_charts(long_run(200, 1)) if c.title == "Learning rate")
     assert rate.layout.showlegend is False  # one line of a named axis still needs none
+
+
+def test_a_legend_of_long_names_gets_the_rows_it_wraps_into_below_the_toolbars() -> None:
+    """Five phases in a half-width chart: "forward_backward" makes the columns wide, two to a row, three rows
+    (counted as three to a row, the legend outgrew its margin and ran under the hover toolbar)."""
+    phases = ["initialisation", "data_loading", "forward_backward", "evaluation", "saving"]
+    table = pd.DataFrame([{"host": "algo-1", "phase": p, "seconds": 1.0, "share": "20%"} for p in phases])
+    chart = phase_chart(table)
+    assert chart is not None and legend_rows(chart.figure) == 3
+    assert chart.figure.layout.margin.t == TOOLBAR_PX + 3 * LEGEND_ROW_PX
 
 
 def test_system_charts_are_svg_and_the_step_histogram_shows_a_bucket_of_one() -> None:
