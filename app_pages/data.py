@@ -200,7 +200,10 @@ if summary is not None:
         if names:
             with st.expander(f"{title} ({len(names)})"):
                 st.write(", ".join(names))
-    st.dataframe(dataset_frame(summary), hide_index=True, width="stretch", height=320)
+    # As tall as its rows, up to ten: a fixed height drew empty grid rows under a small dataset's few classes.
+    st.dataframe(
+        dataset_frame(summary), hide_index=True, width="stretch", height=35 * min(len(summary.classes) + 1, 10) + 3
+    )
     try:
         trained = LineageService(settings).jobs_trained_on(summary.uri)
     except ServiceError as exc:

@@ -72,7 +72,8 @@ def breed_table(results: Sequence[PhotoResult]) -> None:
     never = never_right(scores)
     if never:
         names = ", ".join(f"{display(s.breed)} ({s.photos})" for s in never)
-        st.markdown(f"**Never right** ({len(never)} breeds, photos in brackets): {names}")
+        breeds = "1 breed" if len(never) == 1 else f"{len(never)} breeds"
+        st.markdown(f"**Never right** ({breeds}, photos in brackets): {names}")
     else:
         st.markdown("**Never right**: none, every breed was named right at least once.")
 

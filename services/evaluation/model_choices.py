@@ -30,9 +30,11 @@ class ModelChoice:
 
     @property
     def label(self) -> str:
-        return (
-            f"{self.kind} {self.origin}" if self.kind == "model" else f"{self.kind} {self.origin} ({self.model_name})"
-        )
+        """`endpoint dog-breed-endpoint (dog-breed-model-1)`; the Model's name only where it says more than the
+        origin (a training job's Model is named after the job)."""
+        if self.kind == "model" or self.model_name == self.origin:
+            return f"{self.kind} {self.origin}"
+        return f"{self.kind} {self.origin} ({self.model_name})"
 
 
 class ModelChoices(AwsService):

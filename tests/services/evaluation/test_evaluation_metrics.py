@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from services.evaluation.comparison import compare, mcnemar
 from services.evaluation.confusion import cluster_order, confusion, most_confused
 from services.evaluation.evaluation_records import EvaluationRecord
 from services.evaluation.metrics import calibration, never_right, not_a_dog, per_breed, rate, wilson
+from services.evaluation.model_choices import ModelChoice
 from services.evaluation.photo_results import PhotoResult, read_output
 
 BREEDS = ["affenpinscher", "beagle", "boxer", "briard", "collie", "dalmatian"]
@@ -166,3 +168,15 @@ def test_an_evaluation_s_label_puts_the_model_first() -> None:
         classes=111,
     )
     assert record.label == ("dog-breed-endpoint (endpoint) on datasets/dogs-wiki-133/test/ · eval-20261207-1830-ab12")
+
+
+@pytest.mark.parametrize(
+    ("kind", "origin", "model_name", "label"),
+    [
+        ("endpoint", "dog-breed-endpoint", "dog-breed-model-1", "endpoint dog-breed-endpoint (dog-breed-model-1)"),
+        ("training job", "dog-breed-20261207", "dog-breed-20261207", "training job dog-breed-20261207"),
+        ("model", "dog-breed-model-1", "dog-breed-model-1", "model dog-breed-model-1"),
+    ],
+)
+def test_a_model_choice_names_its_model_only_where_it_says_more(kind, origin, model_name, label) -> None:
+    assert ModelChoice(kind, origin, model_name, "s3://b/model.tar.gz").label == label
