@@ -66,11 +66,14 @@ def evaluation_view(service: EvaluationService, name: str) -> EvaluationRecord |
     def body() -> bool:
         try:
             tracker: Tracker = st.session_state.get(key) or service.track(service.record(name))
+            was_running = not tracker.record.ended
             tracker = service.refresh(tracker)
         except ServiceError as exc:
             st.error(exc.message)
             return False
         st.session_state[key] = tracker
+        if was_running and tracker.record.ended:
+            st.rerun()  # the list above was drawn from the record as it was: read it again, now it is kept
         record = tracker.record
         st.markdown(
             f"**{record.model_kind} {record.model_origin}** (model `{record.model_name}`) on `{record.set_uri}`, "

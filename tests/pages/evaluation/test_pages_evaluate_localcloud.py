@@ -197,6 +197,22 @@ def test_two_models_compared_on_the_same_set(aws_env, sample, settings) -> None:
     assert at.button(key=f"compare_{records[0].name}_deploy")  # the deploy panel, one click from an endpoint
 
 
+def test_an_evaluation_that_ended_unwatched_is_listed_as_ended_when_opened(aws_env, sample, settings) -> None:
+    """Its record is kept when a page first sees the transform ended: the list drawn above it in that run still
+    said InProgress (found on a browser walk), so the page reads it again."""
+    record = EvaluationService(settings=settings).start(
+        ModelChoices(settings).endpoint(ENDPOINT), LabelledSets(settings).read(sample)
+    )
+    sagemaker = boto3.client("sagemaker")
+    deadline = time.monotonic() + 240
+    while sagemaker.describe_transform_job(TransformJobName=record.name)["TransformJobStatus"] == "InProgress":
+        assert time.monotonic() < deadline, "the transform did not end"
+        time.sleep(1)
+    at = open_page(evaluation=record.name)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.dataframe[0].value.set_index("Evaluation").loc[record.name, "Status"] == "Completed"
+
+
 def test_the_endpoint_page_links_to_its_models_evaluations(aws_env) -> None:
     at = dashboard().run()
     at.switch_page("app_pages/endpoints.py")
