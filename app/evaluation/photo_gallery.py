@@ -21,9 +21,15 @@ COLUMNS = 4
 
 
 def caption(result: PhotoResult) -> str:
-    said = f"said **{display(result.top1)}** ({percent(result.confidence)})" if result.top1 else "said nothing"
-    verdict = " · called not a dog" if result.is_dog is False else ""
-    return f"{said}, is **{display(result.truth)}**{verdict}"
+    """What the model said of the photo and what it is; a "not a dog" answer says so first, with the breed it
+    was nearest (as Predict words it), not as though it had named that breed."""
+    if not result.top1:
+        said = "said nothing"
+    elif result.is_dog is False:
+        said = f"said **not a dog** (nearest breed: {display(result.top1)}, {percent(result.confidence)})"
+    else:
+        said = f"said **{display(result.top1)}** ({percent(result.confidence)})"
+    return f"{said}, is **{display(result.truth)}**"
 
 
 def gallery(results: Sequence[PhotoResult], record: EvaluationRecord, key: str) -> None:
