@@ -218,5 +218,5 @@ if summary is not None:
         "app_pages/train.py",
         label="Train on this dataset",
         icon=":material/model_training:",
-        query_params={"tab": "launch", "dataset": summary.uri},
+        query_params={"tab": "launch", "dataset": summary.uri, "train_images": str(summary.split_totals["train"])},
     )

@@ -8,7 +8,7 @@ from app.navigation import arrived
 from app.settings import current_settings
 from app.training.ec2_machines import ec2_machines
 from app.training.job_list import job_list
-from app.training.launch_form import launch_form
+from app.training.launch_form import FIELDS, launch_form
 from services.training.ec2_training import Ec2TrainingService
 from services.training.sagemaker_training import TrainingService
 
@@ -24,6 +24,11 @@ st.title("Training jobs")
 TABS = {"jobs": "Jobs", "launch": "Launch", "ec2": "EC2 machines"}
 if "dataset" in st.query_params:
     st.session_state["train_data_uri"] = st.query_params.pop("dataset")
+if (train_images := st.query_params.pop("train_images", "")).isdigit() and int(train_images) > 0:
+    # A small dataset from the Data page: a batch no larger than its training split, which launch would refuse.
+    st.session_state["train_batch"] = min(
+        int(st.session_state.get("train_batch", FIELDS["train_batch"])), int(train_images)
+    )
 if "instance" in st.query_params:
     st.session_state["ec2_chosen"] = st.query_params.pop("instance")
 jobs_tab, launch_tab, ec2_tab = st.tabs(list(TABS.values()), default=TABS.get(st.query_params.get("tab", "jobs")))

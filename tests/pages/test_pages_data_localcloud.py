@@ -4,6 +4,7 @@ visitor's file, and a failed upload does not leave the previous summary standing
 import io
 import uuid
 import zipfile
+from urllib.parse import parse_qs
 
 import pytest
 from PIL import Image
@@ -141,12 +142,15 @@ def test_train_on_this_dataset_opens_the_launch_form_with_it(data_page) -> None:
     link = at.get("page_link")[0].proto
     assert link.label == "Train on this dataset"
     uri = f"s3://{BUCKET}/datasets/{name}/"
-    assert "tab=launch" in link.query_string and "dataset=" in link.query_string, link.query_string
+    query = {key: values[0] for key, values in parse_qs(link.query_string).items()}
+    train_images = int(next(m.value for m in at.metric if m.label == "Train images"))
+    assert query == {"tab": "launch", "dataset": uri, "train_images": str(train_images)}
     at.switch_page("app_pages/train.py")
-    at.query_params.update({"tab": "launch", "dataset": uri})
+    at.query_params.update(query)
     at.run()
     assert not at.exception
     assert at.text_input(key="train_data_uri").value == uri
+    assert at.number_input(key="train_batch").value == min(32, train_images)  # a batch launch would not refuse
     assert opened_tab(at) == "Launch"
 
 
