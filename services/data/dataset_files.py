@@ -135,7 +135,7 @@ def only_classes(
         raise ServiceError(f"'{shown}' has no class folder named {', '.join(repr(c) for c in unknown)}.")
     kept = [f for f in files if f.label in wanted]
     if not any(f.split == "train" for f in kept):
-        raise ServiceError(f"The chosen classes have no images in '{shown}''s train/ folder.")
+        raise ServiceError(f"The chosen classes have no images in the train/ folder of '{shown}'.")
     return kept, [(split, label) for split, label in empty if label in wanted]
 
 
