@@ -257,7 +257,7 @@ def test_only_the_chosen_classes_go_up(service, tmp_path) -> None:
     [
         ([], "Choose at least one class to upload."),
         (["001.A", "009.Z"], "'dogs' has no class folder named '009.Z'."),
-        (["003.C"], "The chosen classes have no images in 'dogs''s train/ folder."),
+        (["003.C"], "The chosen classes have no images in the train/ folder of 'dogs'."),
     ],
 )
 def test_a_choice_that_cannot_be_uploaded_uploads_nothing(service, tmp_path, classes, message) -> None:
