@@ -71,14 +71,16 @@ def _look_up(service: EventHistoryService, key: str | None, value: str, window: 
     st.session_state[_STATE] = Lookup(key, value, end - window, end, list(page.events), page.next_token, serial)
 
 
-def _load_more(service: EventHistoryService, lookup: Lookup) -> None:
+def _load_more(service: EventHistoryService, lookup: Lookup) -> bool:
+    """The lookup's next page appended; False (and the reason on the page) when it could not be read."""
     try:
         page = service.page(lookup.key, lookup.value, lookup.start, lookup.end, lookup.next_token)
     except ServiceError as exc:
         st.error(exc.message)
-        return
+        return False
     lookup.events.extend(page.events)
     lookup.next_token = page.next_token
+    return True
 
 
 def event_history_view(service: EventHistoryService) -> None:
@@ -112,8 +114,7 @@ def event_history_view(service: EventHistoryService) -> None:
         key=f"eh_table_{lookup.serial}",
     )
     more, download = st.columns([1, 3])
-    if lookup.next_token and more.button("Load more", key="eh_more"):
-        _load_more(service, lookup)
+    if lookup.next_token and more.button("Load more", key="eh_more") and _load_more(service, lookup):
         st.rerun()
     download.download_button(
         "Download these events (JSON)",
