@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from services.data.dataset_summary import DatasetSummary
+from services.evaluation.breed_names import display
 
 
 def live(key: str, body: Callable[[], bool], *, every: str = "2s") -> None:
@@ -50,10 +51,12 @@ def duration(seconds: float | None) -> str:
 
 
 def dataset_frame(summary: DatasetSummary) -> pd.DataFrame:
-    """Images per class and split, for the Data page."""
+    """Images per class and split, for the Data page: the folder as it is in S3, and the breed as every page
+    names it."""
     return pd.DataFrame(
         {
             "class": [c.name for c in summary.classes],
+            "breed": [display(c.name) for c in summary.classes],
             "train": [c.train for c in summary.classes],
             "valid": [c.valid for c in summary.classes],
             "test": [c.test for c in summary.classes],

@@ -63,6 +63,8 @@ def test_data_page_uploads_some_breeds_of_the_sample(aws_env) -> None:
         == f"Uploaded {uploaded} files to s3://sagemaker-us-east-1-000000000000/datasets/dogs-wiki-3/"
     )
     assert {m.label: m.value for m in at.metric}["Classes"] == "3"
+    table = at.dataframe[0].value
+    assert list(table["breed"]) == ["Afghan Hound", "Alaskan Malamute", "Border Collie"]  # as every page names them
 
 
 def test_launch_from_the_form_see_it_listed_and_running_then_stop_it(aws_env, sample) -> None:
