@@ -119,6 +119,38 @@ def test_an_operator_applies_least_privilege_and_the_function_still_classifies(
     assert "Traceback" not in page.inner_text("body")
 
 
+def pick_first_row(page) -> None:
+    """Tick the first row of the page's data grid: its selection box is drawn on a canvas, at the left of the
+    row under the header."""
+    grid = page.get_by_test_id("stDataFrame").last
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+
+
+def test_the_event_history_shows_a_picked_event_s_record_and_a_new_lookup_starts_unpicked(
+    page, signed_dashboard, broad_function
+):
+    sign_in(page, *signed_dashboard)
+    page.get_by_role("link", name="Security").click()
+    page.get_by_text("Event history", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^\d+ event\(s\), newest first: every event"))).to_be_visible()
+    page.get_by_role("combobox", name="Lookup attribute").click()
+    page.get_by_role("option", name="EventName", exact=True).click()
+    page.get_by_role("textbox", name="Value").fill("CreateFunction")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_text(re.compile(r"event\(s\), newest first: EventName = CreateFunction"))).to_be_visible()
+    settled(page)
+    pick_first_row(page)
+    expect(page.get_by_text(re.compile(r"^CreateFunction by "))).to_be_visible()
+    expect(page.get_by_text(f'"functionName":"{broad_function}"')).to_be_visible()
+    page.get_by_role("textbox", name="Value").fill("CreateRole")
+    page.get_by_role("button", name="Look up").click()  # the picked row's number is not carried over
+    expect(page.get_by_text("Pick a row to read its whole CloudTrail record.")).to_be_visible()
+    body = page.inner_text("body")
+    assert "Traceback" not in body and not re.search(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b", body)
+
+
 @pytest.mark.parametrize("operator_page", ["train", "tune", "security"])
 def test_an_operator_page_opened_first_on_a_fresh_dashboard_is_refused(page, localcloud, tmp_path, operator_page):
     """The very first visit of a just-started dashboard, straight to an operator page's URL, before any session
