@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from localcloud.awslambda.pool import IDLE_LIMIT_S
 from localcloud.cloud import LocalCloud
 from localcloud.core.log import log
 from localcloud.core.memory import limit_malloc_arenas
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         default=10,
         help="the account's limit on simultaneous Lambda executions (each one a Python process of 20-40 MB); "
         "a tenth of it, at least 1, stays unreserved, as AWS keeps 100 of 1,000",
+    )
+    parser.add_argument(
+        "--lambda-idle-seconds",
+        type=float,
+        default=IDLE_LIMIT_S,
+        help="how long an idle Lambda execution environment is kept warm before it is stopped, as AWS "
+        "reclaims idle environments after a while",
     )
     parser.add_argument(
         "--training-instances",
@@ -126,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         data_dir,
         server.endpoint_url,
         lambda_concurrency=args.lambda_concurrency,
+        lambda_idle_s=args.lambda_idle_seconds,
         ec2_instances=args.ec2_instances,
         training_instances=args.training_instances,
         endpoint_instances=args.endpoint_instances,

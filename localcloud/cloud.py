@@ -29,6 +29,7 @@ from localcloud.auth.refusal import Refusal
 from localcloud.auth.sigv4 import Verifier, scope_of
 from localcloud.autoscaling.provider import ApplicationAutoScaling
 from localcloud.autoscaling.targets import EndpointVariants, ProvisionedConcurrency
+from localcloud.awslambda.pool import IDLE_LIMIT_S
 from localcloud.awslambda.provider import Lambda
 from localcloud.cloudtrail.history import EventHistory
 from localcloud.cloudtrail.provider import CloudTrail
@@ -62,6 +63,7 @@ class LocalCloud:
         endpoint_url: str,
         *,
         lambda_concurrency: int = 10,
+        lambda_idle_s: float = IDLE_LIMIT_S,
         ec2_instances: int = 4,
         training_instances: int = 4,
         endpoint_instances: int = 4,
@@ -120,6 +122,7 @@ class LocalCloud:
             lambda_concurrency,
             self.logs,
             acting=ExecutionRoles(self.authorizer, self.sts, self.trail, "lambda.amazonaws.com"),
+            idle_limit_s=lambda_idle_s,
         )
         scalable = [EndpointVariants(self.sagemaker), ProvisionedConcurrency(self.lambda_)]
         self.autoscaling = ApplicationAutoScaling(self.store, scalable, self.alarms, self.clock)

@@ -36,6 +36,7 @@ class Environment:
     ) -> None:
         self.generation = generation
         self.credentials_expire = credentials_expire
+        self.idle_since = time.monotonic()  # when it last finished an invocation (pool.py reaps the long idle)
         self.version = config["Version"]
         self.initialization_type = initialization_type
         # Each environment writes its own stream of the function's log group, as on AWS.

@@ -8,17 +8,26 @@ any on-demand environment. One that dies is replaced, as AWS does.
 Changing a configuration's count keeps the environments already warm, as AWS does: a larger count starts
 only the difference, a smaller one stops the surplus, idle environments first and busy ones only once
 their invocation has ended. Only a new configuration (or none) starts from scratch.
+
+An on-demand environment idle for longer than `idle_limit_s` is stopped, as AWS reclaims idle environments
+after a while: a burst that started more of them than the steady load needs does not keep their memory
+for as long as localcloud runs. The idle list is kept oldest first (an invocation takes the newest), so the
+surplus is what ages out.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from localcloud.awslambda.environment import ON_DEMAND, Environment
 
 IN_PROGRESS, READY, FAILED = "IN_PROGRESS", "READY", "FAILED"
+IDLE_LIMIT_S = 300.0
+"""How long an idle on-demand environment is kept. AWS keeps one for an undocumented while (minutes), then
+reclaims it; localcloud's `--lambda-idle-seconds` sets this."""
 
 
 class InitFailed(Exception):
@@ -102,6 +111,7 @@ class VersionPool:
                     self.allocated -= 1
                     replace = True
             elif env is not None and env.alive and env.generation == self.generation:
+                env.idle_since = time.monotonic()
                 self.idle.append(env)
                 return
             epoch = self.epoch
@@ -181,6 +191,16 @@ class VersionPool:
             self.status = READY
 
     # lifecycle ----------------------------------------------------------------------
+    def reap(self, idle_before: float) -> None:
+        """Stop the on-demand environments idle since before `idle_before` (a time.monotonic() value)."""
+        with self.lock:
+            aged = 0
+            while aged < len(self.idle) and self.idle[aged].idle_since < idle_before:
+                aged += 1
+            stale, self.idle = self.idle[:aged], self.idle[aged:]
+        for env in stale:
+            env.stop()
+
     def retire(self) -> None:
         """New code or configuration: idle on-demand environments stop, busy ones stop when they finish."""
         with self.lock:
@@ -200,11 +220,25 @@ class VersionPool:
 
 
 class Pools:
-    """Every version's pool, by (function, version)."""
+    """Every version's pool, by (function, version), and the sweep that stops long-idle environments."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_limit_s: float = IDLE_LIMIT_S) -> None:
         self._pools: dict[tuple[str, str], VersionPool] = {}
         self._lock = threading.Lock()
+        self.idle_limit_s = idle_limit_s
+        self._stopped = threading.Event()
+        threading.Thread(target=self._reap_forever, name="lambda-idle-reaper", daemon=True).start()
+
+    def _reap_forever(self) -> None:
+        while not self._stopped.wait(max(0.5, self.idle_limit_s / 10)):
+            self.reap()
+
+    def reap(self) -> None:
+        """Stop every version's environments idle for longer than the limit."""
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.reap(time.monotonic() - self.idle_limit_s)
 
     def get(self, function: str, version: str) -> VersionPool:
         with self._lock:
@@ -222,6 +256,7 @@ class Pools:
             pool.stop()
 
     def stop_all(self) -> None:
+        self._stopped.set()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:

@@ -28,7 +28,7 @@ from localcloud.awslambda.invoke import Invoker
 from localcloud.awslambda.ledger import Ledger
 from localcloud.awslambda.metric_publisher import LambdaMetrics
 from localcloud.awslambda.names import LATEST, function_arn, function_name, not_found, qualifier_of, timestamp
-from localcloud.awslambda.pool import Pools
+from localcloud.awslambda.pool import IDLE_LIMIT_S, Pools
 from localcloud.awslambda.versions import PAGES, VersionsApi, configuration
 from localcloud.core.interfaces.log_sink import BackgroundLogWriter, LogSink
 from localcloud.core.interfaces.metric_sink import MetricSink
@@ -82,6 +82,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         concurrency_limit: int,
         logs: LogSink | None = None,
         acting: ExecutionRoles | None = None,
+        idle_limit_s: float = IDLE_LIMIT_S,
     ) -> None:
         self.store = store
         self.objects = objects  # S3: code given as S3Bucket and S3Key
@@ -92,7 +93,7 @@ class Lambda(VersionsApi, ConcurrencyApi, Invoker, Service):
         self.code_root = store.data_dir / "lambda"
         self.log_dir = store.data_dir / "logs" / "lambda"
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.pools = Pools()
+        self.pools = Pools(idle_limit_s)
         self.ledger = Ledger(concurrency_limit)
         self.lambda_metrics = LambdaMetrics(metrics)
         self.log_writer = BackgroundLogWriter(logs) if logs is not None else None
