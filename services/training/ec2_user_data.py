@@ -30,10 +30,12 @@ import json, os, pathlib, signal, subprocess, sys, tarfile, threading, time
 # The maximum run time (or a shutdown) sends SIGTERM, perhaps before train.py has started: then nothing is
 # saved; once it runs, train.py gets the signal and saves its last whole epoch. Installed first, so no SIGTERM
 # finds the runner without it.
-training = None
+training, stopping = None, False
 def stop(signum, frame):
+    global stopping
     if training is None:
         sys.exit("stopped before training started: nothing to save")
+    stopping = True
     training.send_signal(signal.SIGTERM)
 signal.signal(signal.SIGTERM, stop)
 
@@ -98,7 +100,9 @@ training = subprocess.Popen(args, cwd=code, env=env)
 threading.Thread(target=follow_recording, daemon=True).start()
 training.wait()
 upload_recording()
-if training.returncode != 0:
+# Stopped, train.py may die of the second SIGTERM (the process group's and the runner's) once it has saved:
+# what it saved is uploaded all the same, as SageMaker uploads what a stopped job's script saved.
+if training.returncode != 0 and not (stopping and any(model.iterdir())):
     sys.exit(f"train.py exited with status {training.returncode}")
 if not any(model.iterdir()):
     sys.exit("train.py saved no model (stopped before the first epoch ended); nothing to upload")

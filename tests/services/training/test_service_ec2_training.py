@@ -176,7 +176,7 @@ import json, os, pathlib, signal, sys, time
 def save(signum, frame):
     (pathlib.Path(os.environ["SM_MODEL_DIR"]) / "model.json").write_text(json.dumps({"stopped_after_epoch": 1}))
     print("saved the model of epoch 1", flush=True)
-    sys.exit(0)
+    EXIT
 signal.signal(signal.SIGTERM, save)
 print("Epoch 1/100: train_loss=2.0000 train_acc=0.1000 valid_loss=1.9000 valid_acc=0.2000", flush=True)
 while True:
@@ -184,13 +184,25 @@ while True:
 """
 
 
-def test_the_maximum_run_time_ends_training_keeps_its_model_and_ends_the_script(aws_env, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "exit_after_saving",
+    [
+        "sys.exit(0)",
+        # Killed once saved: what the second SIGTERM (the process group's, then the runner's) does to a Python
+        # script a few milliseconds into its exit. Its model is uploaded all the same.
+        "os.kill(os.getpid(), signal.SIGKILL)",
+    ],
+)
+def test_the_maximum_run_time_ends_training_keeps_its_model_and_ends_the_script(
+    aws_env, tmp_path, exit_after_saving: str
+) -> None:
     s3 = aws_env.session().client("s3", endpoint_url=aws_env.endpoint_url)
-    bucket = "ec2-max-runtime-test"
+    bucket = "ec2-max-runtime-killed" if "kill" in exit_after_saving else "ec2-max-runtime-exited"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="datasets/d/train/001.A/a.jpg", Body=b"x")
     spec = TrainingSpec(job_name="slow-1", data_uri=f"s3://{bucket}/datasets/d/", output_path=f"s3://{bucket}/out/")
-    s3.put_object(Bucket=bucket, Key="slow-1/source/sourcedir.tar.gz", Body=sourcedir(SLOW_TRAIN))
+    train = SLOW_TRAIN.replace("EXIT", exit_after_saving)
+    s3.put_object(Bucket=bucket, Key="slow-1/source/sourcedir.tar.gz", Body=sourcedir(train))
     # Long enough for a busy machine to start train.py before the maximum run time ends it.
     script = build_user_data(spec, region="us-east-1", max_runtime_s=15)
     result = subprocess.run(
