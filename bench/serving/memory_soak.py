@@ -3,8 +3,10 @@
 A fresh localcloud with the default endpoint and function; two callers take turns for `--minutes`: photos
 from the test split through InvokeEndpoint and through the Lambda function (base64 events), with a
 ListEndpoints and a PutMetricData between them. Every `--every` seconds the proportional set size of the
-server and of its whole process tree is read. Reports the first and last samples, the peak, and the slope of
-a least-squares line through the samples after the first minute (MB per hour; the target is no growth).
+server and of its whole process tree is read, and its unique set size: PSS moves when other programs that map
+the same libraries start or end (a test run beside the soak), USS does not, so USS's slope is the tree's own
+growth. Reports the first and last samples, the peak, and the slopes of least-squares lines through the samples
+after the first minute (MB per hour; the target is no growth).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def run(minutes: float, every: float, photos: int) -> dict[str, Any]:
                         "minute": round((time.monotonic() - start) / 60, 2),
                         "tree_pss_mb": report["tree_pss_mb"],
                         "server_pss_mb": report["server_pss_mb"],
+                        "tree_uss_mb": report["tree_uss_mb"],
+                        "server_uss_mb": report["server_uss_mb"],
                         "processes": len(report["processes"]),
                         "calls": sum(counts.values()),
                     }
@@ -92,6 +96,8 @@ def run(minutes: float, every: float, photos: int) -> dict[str, Any]:
         "peak_tree_pss_mb": max((s["tree_pss_mb"] for s in samples), default=None),
         "tree_slope_mb_per_hour": slope("tree_pss_mb"),
         "server_slope_mb_per_hour": slope("server_pss_mb"),
+        "tree_uss_slope_mb_per_hour": slope("tree_uss_mb"),
+        "server_uss_slope_mb_per_hour": slope("server_uss_mb"),
         "server_rss_mb_at_end": round(server_rss, 1),
         "samples": samples,
     }
@@ -108,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{results['calls']} calls in {args.minutes:g} min; tree PSS {results['first']['tree_pss_mb']} -> "
         f"{results['last']['tree_pss_mb']} MB (peak {results['peak_tree_pss_mb']}), server "
         f"{results['first']['server_pss_mb']} -> {results['last']['server_pss_mb']} MB; slope after the first "
-        f"minute: tree {results['tree_slope_mb_per_hour']} MB/h, server {results['server_slope_mb_per_hour']} MB/h"
+        f"minute: tree {results['tree_slope_mb_per_hour']} MB/h, server {results['server_slope_mb_per_hour']} MB/h; "
+        f"unique set size {results['first']['tree_uss_mb']} -> {results['last']['tree_uss_mb']} MB, slope tree "
+        f"{results['tree_uss_slope_mb_per_hour']} MB/h, server {results['server_uss_slope_mb_per_hour']} MB/h"
     )
     keep_results("memory-soak", results)
 

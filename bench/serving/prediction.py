@@ -170,7 +170,9 @@ def at_concurrency(call: Callable[[], Any], callers: int, requests: int) -> dict
 
 def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
     """Proportional set size (shared pages split between the processes that map them) of localcloud's whole
-    process tree, process by process, with what the server imported: the issue's measure of memory."""
+    process tree, process by process, with what the server imported: the issue's measure of memory. Also the
+    unique set size (pages no other process maps), which other programs starting or ending cannot move: a
+    change in it over time is the tree's own growth."""
     roles = {server_pid: "server"}
     roles.update(
         {pid: f"endpoint instance ({name})" for name, pids in health["endpoint_instances"].items() for pid in pids}
@@ -191,13 +193,16 @@ def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
                 "pid": process.pid,
                 "role": role,
                 "pss_mb": round(info.pss / 2**20, 1),
+                "uss_mb": round(info.uss / 2**20, 1),
                 "rss_mb": round(info.rss / 2**20, 1),
             }
         )
     return {
         "processes": rows,
         "tree_pss_mb": round(sum(r["pss_mb"] for r in rows), 1),
+        "tree_uss_mb": round(sum(r["uss_mb"] for r in rows), 1),
         "server_pss_mb": rows[0]["pss_mb"] if rows else None,
+        "server_uss_mb": rows[0]["uss_mb"] if rows else None,
         "server_imported": health.get("imported", []),
     }
 
