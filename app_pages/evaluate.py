@@ -77,7 +77,7 @@ if chosen_tab == "new":
     st.stop()
 
 try:
-    evaluations = service.list(model.model_data_url if model else None)
+    evaluations = [service.settled(r) for r in service.list(model.model_data_url if model else None)]
 except ServiceError as exc:
     st.error(exc.message)
     st.stop()

@@ -180,6 +180,13 @@ class EvaluationService(AwsService):
         tracker.truths = {key: canonical(key.split("/", 1)[0]) for key in manifest[1:]}
         return tracker
 
+    def settled(self, record: EvaluationRecord) -> EvaluationRecord:
+        """`record` as it stands now: one still kept as running is looked at once (and kept, with its results,
+        if its transform has ended), so a list does not say InProgress for an evaluation nobody watched end."""
+        if record.ended:
+            return record
+        return self.refresh(self.track(record)).record
+
     def refresh(self, tracker: Tracker) -> Tracker:
         """One look at a running evaluation: its job's status, the answers that landed since the last look; when
         the job has ended, the results and the final record are kept in S3."""
