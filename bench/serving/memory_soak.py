@@ -3,10 +3,10 @@
 A fresh localcloud with the default endpoint and function; two callers take turns for `--minutes`: photos
 from the test split through InvokeEndpoint and through the Lambda function (base64 events), with a
 ListEndpoints and a PutMetricData between them. Every `--every` seconds the proportional set size of the
-server and of its whole process tree is read, and its unique set size: PSS moves when other programs that map
-the same libraries start or end (a test run beside the soak), USS does not, so USS's slope is the tree's own
-growth. Reports the first and last samples, the peak, and the slopes of least-squares lines through the samples
-after the first minute (MB per hour; the target is no growth).
+server and of its whole process tree is read, and its resident set size: PSS (and the unique set size) move
+when other programs that map the same libraries start or end (a test run beside the soak), RSS does not, so
+RSS's slope is the tree's own growth. Reports the first and last samples, the peak, and the slopes of
+least-squares lines through the samples after the first minute (MB per hour; the target is no growth).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def run(minutes: float, every: float, photos: int) -> dict[str, Any]:
                         "minute": round((time.monotonic() - start) / 60, 2),
                         "tree_pss_mb": report["tree_pss_mb"],
                         "server_pss_mb": report["server_pss_mb"],
-                        "tree_uss_mb": report["tree_uss_mb"],
-                        "server_uss_mb": report["server_uss_mb"],
+                        "tree_rss_mb": report["tree_rss_mb"],
+                        "server_rss_mb": report["server_rss_mb"],
                         "processes": len(report["processes"]),
                         "calls": sum(counts.values()),
                     }
@@ -96,8 +96,8 @@ def run(minutes: float, every: float, photos: int) -> dict[str, Any]:
         "peak_tree_pss_mb": max((s["tree_pss_mb"] for s in samples), default=None),
         "tree_slope_mb_per_hour": slope("tree_pss_mb"),
         "server_slope_mb_per_hour": slope("server_pss_mb"),
-        "tree_uss_slope_mb_per_hour": slope("tree_uss_mb"),
-        "server_uss_slope_mb_per_hour": slope("server_uss_mb"),
+        "tree_rss_slope_mb_per_hour": slope("tree_rss_mb"),
+        "server_rss_slope_mb_per_hour": slope("server_rss_mb"),
         "server_rss_mb_at_end": round(server_rss, 1),
         "samples": samples,
     }
@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{results['last']['tree_pss_mb']} MB (peak {results['peak_tree_pss_mb']}), server "
         f"{results['first']['server_pss_mb']} -> {results['last']['server_pss_mb']} MB; slope after the first "
         f"minute: tree {results['tree_slope_mb_per_hour']} MB/h, server {results['server_slope_mb_per_hour']} MB/h; "
-        f"unique set size {results['first']['tree_uss_mb']} -> {results['last']['tree_uss_mb']} MB, slope tree "
-        f"{results['tree_uss_slope_mb_per_hour']} MB/h, server {results['server_uss_slope_mb_per_hour']} MB/h"
+        f"resident set size {results['first']['tree_rss_mb']} -> {results['last']['tree_rss_mb']} MB, slope tree "
+        f"{results['tree_rss_slope_mb_per_hour']} MB/h, server {results['server_rss_slope_mb_per_hour']} MB/h"
     )
     keep_results("memory-soak", results)
 

@@ -171,8 +171,8 @@ def at_concurrency(call: Callable[[], Any], callers: int, requests: int) -> dict
 def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
     """Proportional set size (shared pages split between the processes that map them) of localcloud's whole
     process tree, process by process, with what the server imported: the issue's measure of memory. Also the
-    unique set size (pages no other process maps), which other programs starting or ending cannot move: a
-    change in it over time is the tree's own growth."""
+    resident set size, which counts a process's pages whoever else maps them: PSS and the unique set size both
+    move when other programs mapping the same libraries start or end, RSS does not."""
     roles = {server_pid: "server"}
     roles.update(
         {pid: f"endpoint instance ({name})" for name, pids in health["endpoint_instances"].items() for pid in pids}
@@ -193,16 +193,15 @@ def memory_report(server_pid: int, health: dict[str, Any]) -> dict[str, Any]:
                 "pid": process.pid,
                 "role": role,
                 "pss_mb": round(info.pss / 2**20, 1),
-                "uss_mb": round(info.uss / 2**20, 1),
                 "rss_mb": round(info.rss / 2**20, 1),
             }
         )
     return {
         "processes": rows,
         "tree_pss_mb": round(sum(r["pss_mb"] for r in rows), 1),
-        "tree_uss_mb": round(sum(r["uss_mb"] for r in rows), 1),
+        "tree_rss_mb": round(sum(r["rss_mb"] for r in rows), 1),
         "server_pss_mb": rows[0]["pss_mb"] if rows else None,
-        "server_uss_mb": rows[0]["uss_mb"] if rows else None,
+        "server_rss_mb": rows[0]["rss_mb"] if rows else None,
         "server_imported": health.get("imported", []),
     }
 
