@@ -185,6 +185,12 @@ class EvaluationService(AwsService):
         if its transform has ended), so a list does not say InProgress for an evaluation nobody watched end."""
         if record.ended:
             return record
+        try:
+            status = self._client("sagemaker").describe_transform_job(TransformJobName=record.name)
+        except BOTO_ERRORS as exc:
+            raise from_client_error(exc, what=f"describe transform job '{record.name}'") from exc
+        if status["TransformJobStatus"] not in records.ENDED:  # still running: its answers are not read here
+            return replace(record, status=status["TransformJobStatus"])
         return self.refresh(self.track(record)).record
 
     def refresh(self, tracker: Tracker) -> Tracker:
